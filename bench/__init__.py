@@ -1,0 +1,1 @@
+"""Benchmarks: figures come from these scripts, never from timed tests."""

@@ -1,0 +1,57 @@
+"""Every latency of the chip, in one place.
+
+The RTL builds its pipelines from these numbers, the golden models delay
+their outputs by them, and the compiler schedules with them. Changing a
+pipeline means changing a constant here; the tests then check that RTL and
+golden model still agree cycle for cycle.
+
+Convention: a unit has latency ``L`` when an input sampled on the rising
+edge that ends cycle ``t`` produces an output that is visible (and sampled by
+the consumer) during cycle ``t + L``.
+"""
+
+from amaranth.utils import ceil_log2
+
+__all__ = [
+    "MXM_INPUT_STAGES", "MXM_MUL_STAGES", "MXM_TREE_LEVELS_PER_STAGE", "MXM_ACC_STAGES",
+    "mxm_tree_stages", "mxm_latency", "MXM_INSTALL_DELAY",
+]
+
+# --- MXM (matrix unit) -------------------------------------------------------------
+#: Register stage that captures the activation vector and its controls.
+MXM_INPUT_STAGES = 1
+#: Register stage after the lanes x lanes multipliers.
+MXM_MUL_STAGES = 1
+#: Adder-tree levels evaluated between two pipeline registers.
+MXM_TREE_LEVELS_PER_STAGE = 1
+#: Register stage after the accumulator adder (the result register).
+MXM_ACC_STAGES = 1
+
+
+def mxm_tree_stages(cfg):
+    """Pipeline stages of the MXM reduction tree.
+
+    The int8 tree reduces ``lanes`` products, the fp16 tree ``lanes // 4``;
+    the shorter fp16 tree is padded with delay registers so that both modes
+    share one latency and may be interleaved cycle by cycle.
+    """
+    levels = ceil_log2(cfg.lanes)
+    return -(-levels // MXM_TREE_LEVELS_PER_STAGE)
+
+
+def mxm_latency(cfg):
+    """Cycles from an activation vector entering an MXM plane to its result."""
+    return MXM_INPUT_STAGES + MXM_MUL_STAGES + mxm_tree_stages(cfg) + MXM_ACC_STAGES
+
+
+#: Cycles from ``install`` to the first activation that uses the installed
+#: weights: 0 means an activation presented in the same cycle as ``install``
+#: already multiplies with the new weights. A weight row loaded in the same
+#: cycle as ``install`` is included in the installed tile.
+MXM_INSTALL_DELAY = 0
+
+# --- VXM (vector unit) -------------------------------------------------------------
+# (latencies of the VXM op classes live here)
+
+# --- MEM (SRAM slices, ECC, host port) ---------------------------------------------
+# (latencies of SRAM reads/writes, ECC and the host port live here)

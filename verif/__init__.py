@@ -1,0 +1,1 @@
+"""Simulator plumbing and cocotb testbenches."""

