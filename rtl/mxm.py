@@ -1,0 +1,297 @@
+"""Matrix unit (MXM): weight-stationary planes of ``lanes x lanes`` MACs.
+
+One :class:`MxmPlane` holds a tile of weights ``W`` (``K x N``, ``K = N =
+lanes``) and, every cycle, multiplies one streamed activation vector ``a``
+(length ``K``) by it: ``y[n] = sum_k a[k] * W[k][n]``. It sustains
+``lanes**2`` int8 MACs per cycle. :class:`Mxm` is ``mxm_planes`` independent
+planes.
+
+Data types
+----------
+``int8 x int8 -> int32``
+    Products and the reduction of one pass are exact; accumulation across
+    passes wraps modulo ``2**32`` (two's complement), like C ``int32_t``
+    arithmetic with ``-fwrapv``.
+``fp16 x fp16 -> fp32``
+    A pass reduces ``K = lanes // 4`` products (a quarter of the int8 MAC
+    rate, as on the reference chip) over activation lanes ``0 .. K-1`` and
+    weight rows ``0 .. K-1``. Each product is exact in fp32; the products are
+    summed by a pairwise tree in a fixed order
+    (:func:`openlpu.golden.mxm.tree_pairs`), every
+    addition rounded to nearest even, then added to the accumulator. NaN
+    results are the canonical quiet NaN; subnormals are kept.
+
+Weights
+-------
+Rows are loaded one per cycle into a *shadow* tile while the *active* tile
+computes, then ``install`` copies shadow to active in one cycle (a row loaded
+in that same cycle is included). An activation presented in the same cycle as
+``install`` already uses the new tile (:data:`~openlpu.timing.MXM_INSTALL_DELAY`
+is 0), so swapping tiles costs no compute cycle.
+
+Accumulators
+------------
+Each plane has ``mxm_acc_depth`` accumulator rows of ``lanes`` 32-bit
+values. Every activation names a row ``addr`` and says whether to start it
+(``acc = 0``: the row becomes this pass's result) or add to it (``acc = 1``).
+The updated row is the plane's result for that activation.
+
+Latency
+-------
+:func:`openlpu.timing.mxm_latency` cycles from activation to result, the same
+for both data types; one result per cycle.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from .. import timing
+from ..config import LpuConfig
+from . import fp
+from .streams import Flow, StreamGroup
+from ..golden.mxm import tree_pairs  # the reduction order is part of the specification
+
+__all__ = ["WeightRowLayout", "ActivationLayout", "ResultLayout", "plane_signature", "MxmPlane", "Mxm"]
+
+
+def WeightRowLayout(cfg):
+    """Payload of a weight-row load: ``row`` index and ``lanes`` 16-bit weights (2 streams)."""
+    return data.StructLayout({
+        "row": unsigned(ceil_log2(cfg.lanes)),
+        "data": StreamGroup(cfg.lanes, 2),
+    })
+
+
+def ActivationLayout(cfg):
+    """Payload of an activation vector and the controls that travel with it.
+
+    ``data``: ``lanes`` 16-bit values (2 streams; int8 uses plane 0 only).
+    ``fp16``: 1 selects fp16 x fp16 -> fp32, 0 int8 x int8 -> int32.
+    ``acc``: 0 starts accumulator row ``addr`` with this result, 1 adds to it.
+    """
+    return data.StructLayout({
+        "data": StreamGroup(cfg.lanes, 2),
+        "fp16": 1,
+        "acc": 1,
+        "addr": unsigned(max(1, ceil_log2(cfg.mxm_acc_depth))),
+    })
+
+
+def ResultLayout(cfg):
+    """Payload of a result vector: ``lanes`` 32-bit values (4 streams) and its accumulator row."""
+    return data.StructLayout({
+        "data": StreamGroup(cfg.lanes, 4),
+        "addr": unsigned(max(1, ceil_log2(cfg.mxm_acc_depth))),
+    })
+
+
+def plane_signature(cfg):
+    """Ports of one plane (see :class:`MxmPlane`)."""
+    return wiring.Signature({
+        "load": In(Flow(WeightRowLayout(cfg))),
+        "install": In(1),
+        "act": In(Flow(ActivationLayout(cfg))),
+        "result": Out(Flow(ResultLayout(cfg))),
+    })
+
+
+class MxmPlane(wiring.Component):
+    """One weight-stationary ``lanes x lanes`` plane.
+
+    Arguments
+    ---------
+    cfg : LpuConfig
+
+    Members
+    -------
+    load : ``In(Flow(WeightRowLayout(cfg)))``
+        When ``valid``, writes weight row ``payload.row`` of the shadow tile.
+        Row ``k`` holds ``W[k][0..lanes-1]``; each weight is 16 bits
+        (byte planes 0 and 1; int8 uses plane 0).
+    install : ``In(1)``
+        Copies the shadow tile (including a row loaded this cycle) to the
+        active tile.
+    act : ``In(Flow(ActivationLayout(cfg)))``
+        One activation vector per cycle when ``valid``.
+    result : ``Out(Flow(ResultLayout(cfg)))``
+        ``valid`` exactly :func:`~openlpu.timing.mxm_latency` cycles after the
+        matching ``act.valid``; ``payload.data`` holds the updated accumulator
+        row as 4 byte-plane streams.
+
+    Latency
+    -------
+    ``timing.mxm_latency(cfg)`` = input register + multiplier register +
+    ``timing.mxm_tree_stages(cfg)`` adder-tree registers + accumulator register.
+    """
+
+    def __init__(self, cfg):
+        if not isinstance(cfg, LpuConfig):
+            raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
+        self._cfg = cfg
+        super().__init__(plane_signature(cfg))
+
+    @property
+    def cfg(self):
+        return self._cfg
+
+    @property
+    def latency(self):
+        """Cycles from ``act.valid`` to ``result.valid``."""
+        return timing.mxm_latency(self._cfg)
+
+    def elaborate(self, platform):
+        cfg = self._cfg
+        lanes, kf = cfg.lanes, cfg.fp16_k
+        m = Module()
+
+        tile = data.ArrayLayout(data.ArrayLayout(unsigned(16), lanes), lanes)  # [k][n]
+        shadow = Signal(tile)
+        active = Signal(tile)
+
+        # --- weight rows -> shadow; install -> active --------------------------------
+        row_word = Signal(data.ArrayLayout(unsigned(16), lanes))
+        for n in range(lanes):
+            m.d.comb += row_word[n].eq(Cat(self.load.payload.data[0][n], self.load.payload.data[1][n]))
+        shadow_next = Signal(tile)
+        for k in range(lanes):
+            hit = self.load.valid & (self.load.payload.row == k)
+            m.d.comb += shadow_next[k].eq(Mux(hit, row_word, shadow[k]))
+        m.d.sync += shadow.eq(shadow_next)
+        with m.If(self.install):
+            m.d.sync += active.eq(shadow_next)
+
+        # --- control pipeline: valid, fp16, acc, addr travel with the data ----------
+        ctrl_layout = data.StructLayout({
+            "valid": 1, "fp16": 1, "acc": 1, "addr": ActivationLayout(cfg)["addr"].shape,
+        })
+        n_stages = timing.MXM_INPUT_STAGES + timing.MXM_MUL_STAGES + timing.mxm_tree_stages(cfg)
+        ctrl = [Signal(ctrl_layout, name=f"ctrl{s}") for s in range(n_stages)]
+        m.d.sync += [
+            ctrl[0].valid.eq(self.act.valid),
+            ctrl[0].fp16.eq(self.act.payload.fp16),
+            ctrl[0].acc.eq(self.act.payload.acc),
+            ctrl[0].addr.eq(self.act.payload.addr),
+        ]
+        for s in range(1, n_stages):
+            m.d.sync += ctrl[s].eq(ctrl[s - 1])
+
+        # --- stage 1: activation register ------------------------------------------
+        a = Signal(data.ArrayLayout(unsigned(16), lanes))
+        for k in range(lanes):
+            m.d.sync += a[k].eq(Cat(self.act.payload.data[0][k], self.act.payload.data[1][k]))
+
+        # --- stage 2: products ------------------------------------------------------
+        int_prod = [[Signal(signed(16), name=f"ip_{k}_{n}") for n in range(lanes)] for k in range(lanes)]
+        fp_prod = [[Signal(32, name=f"fp_{k}_{n}") for n in range(lanes)] for k in range(kf)]
+        for k in range(lanes):
+            for n in range(lanes):
+                m.d.sync += int_prod[k][n].eq(a[k][:8].as_signed() * active[k][n][:8].as_signed())
+        for k in range(kf):
+            for n in range(lanes):
+                m.d.sync += fp_prod[k][n].eq(fp.f16_mul_f32(m, a[k], active[k][n]))
+
+        # --- adder trees, one register per level -------------------------------------
+        int_sum, fp_sum = [], []
+        for n in range(lanes):
+            int_sum.append(self._int_tree(m, [int_prod[k][n] for k in range(lanes)], n))
+            fp_sum.append(self._fp_tree(m, [fp_prod[k][n] for k in range(kf)], n))
+
+        # --- accumulator memory (read one cycle ahead, transparent for the write) -----
+        acc_mem = memory.Memory(shape=data.ArrayLayout(unsigned(32), lanes),
+                                depth=cfg.mxm_acc_depth, init=[])
+        m.submodules.acc_mem = acc_mem
+        wr = acc_mem.write_port()
+        rd = acc_mem.read_port(transparent_for=(wr,))
+        last = ctrl[n_stages - 1]
+        m.d.comb += rd.addr.eq(ctrl[n_stages - 2].addr)
+
+        out = Signal(data.ArrayLayout(unsigned(32), lanes))
+        for n in range(lanes):
+            int_acc = (rd.data[n] + int_sum[n].as_unsigned())[:32]
+            fp_acc = fp.f32_add(m, rd.data[n], fp_sum[n])
+            partial = Mux(last.fp16, fp_sum[n], int_sum[n].as_unsigned()[:32])
+            total = Mux(last.fp16, fp_acc, int_acc)
+            m.d.comb += out[n].eq(Mux(last.acc, total, partial))
+        m.d.comb += [
+            wr.en.eq(last.valid),
+            wr.addr.eq(last.addr),
+            wr.data.eq(out),
+        ]
+
+        # --- result register --------------------------------------------------------
+        m.d.sync += [
+            self.result.valid.eq(last.valid),
+            self.result.payload.addr.eq(last.addr),
+        ]
+        for n in range(lanes):
+            for b in range(4):
+                m.d.sync += self.result.payload.data[b][n].eq(out[n][8 * b:8 * b + 8])
+        return m
+
+    def _int_tree(self, m, values, n):
+        """Pairwise int tree, registered after every level; returns the sign-extended int32 sum."""
+        for depth, level in enumerate(tree_pairs(len(values))):
+            width = len(values[0]) + 1
+            nxt = []
+            for j, pair in enumerate(level):
+                s = Signal(signed(width), name=f"it_{n}_{depth}_{j}")
+                expr = values[pair[0]] if len(pair) == 1 else values[pair[0]] + values[pair[1]]
+                m.d.sync += s.eq(expr)
+                nxt.append(s)
+            values = nxt
+        total = Signal(signed(32), name=f"isum_{n}")
+        m.d.comb += total.eq(values[0])
+        return total
+
+    def _fp_tree(self, m, values, n):
+        """Pairwise fp32 tree, registered after every level, padded to the int tree's depth."""
+        levels = tree_pairs(len(values))
+        for depth, level in enumerate(levels):
+            nxt = []
+            for j, pair in enumerate(level):
+                s = Signal(32, name=f"ft_{n}_{depth}_{j}")
+                expr = values[pair[0]] if len(pair) == 1 else fp.f32_add(m, values[pair[0]], values[pair[1]])
+                m.d.sync += s.eq(expr)
+                nxt.append(s)
+            values = nxt
+        value = values[0]
+        for pad in range(timing.mxm_tree_stages(self._cfg) - len(levels)):
+            s = Signal(32, name=f"fpad_{n}_{pad}")
+            m.d.sync += s.eq(value)
+            value = s
+        return value
+
+
+class Mxm(wiring.Component):
+    """The matrix unit: ``cfg.mxm_planes`` independent :class:`MxmPlane` s.
+
+    Members
+    -------
+    planes : array of ``mxm_planes`` plane interfaces (``load``, ``install``,
+        ``act``, ``result``; see :class:`MxmPlane`). Verilog ports are named
+        ``planes__<i>__act__payload`` etc.
+
+    Latency
+    -------
+    As :class:`MxmPlane`.
+    """
+
+    def __init__(self, cfg):
+        if not isinstance(cfg, LpuConfig):
+            raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
+        self._cfg = cfg
+        super().__init__({"planes": Out(plane_signature(cfg)).array(cfg.mxm_planes)})
+
+    @property
+    def latency(self):
+        return timing.mxm_latency(self._cfg)
+
+    def elaborate(self, platform):
+        m = Module()
+        for i in range(self._cfg.mxm_planes):
+            plane = MxmPlane(self._cfg)
+            m.submodules[f"plane{i}"] = plane
+            wiring.connect(m, wiring.flipped(self.planes[i]), plane)
+        return m
