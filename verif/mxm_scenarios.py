@@ -1,0 +1,179 @@
+"""Stimulus for the MXM plane, shared by the Amaranth-simulator tests and the
+cocotb testbench: every scenario is a list of :class:`~openlpu.golden.mxm.Cycle`
+inputs. The expected output of every cycle comes from the golden model.
+
+Scenarios
+---------
+``gemm_int8`` / ``gemm_fp16``
+    Random GEMMs with K and N spanning several tiles (double-buffered swaps).
+``swaps``
+    Weight tile swapped every ``lanes`` cycles with a continuous activation
+    stream, int8 and fp16 passes interleaved: the result port must be valid
+    every cycle after fill.
+``corners_int8``
+    All -128, all 127, mixed extremes, accumulation over several passes.
+``corners_fp16``
+    NaN, +-Inf, Inf x 0, subnormals, signed zeros, exact cancellation,
+    max-normal products, RNE ties in the sums.
+``wrap_int8``
+    Accumulates -128 x -128 products until int32 wraps (a long run with
+    constant inputs; see :func:`wrap_plan`).
+"""
+
+import numpy as np
+
+from ..golden.mxm import Act, Cycle, Load, gemm_schedule
+
+__all__ = ["SCENARIOS", "scenario", "wrap_plan", "FP16_SPECIALS"]
+
+#: fp16 bit patterns that every float corner test mixes in.
+FP16_SPECIALS = np.array([
+    0x0000, 0x8000,          # +0, -0
+    0x7C00, 0xFC00,          # +Inf, -Inf
+    0x7E00, 0x7C01, 0xFE00,  # NaNs (quiet, signalling, negative)
+    0x0001, 0x8001,          # smallest subnormals
+    0x03FF, 0x0400,          # largest subnormal, smallest normal
+    0x7BFF, 0xFBFF,          # +-65504
+    0x3C00, 0xBC00,          # +-1
+    0x3C01, 0x3BFF,          # 1 + ulp, 1 - ulp/2
+], dtype=np.uint16)
+
+
+def _gemm(cfg, rng, fp16, shapes):
+    cycles = []
+    for (M, K, N) in shapes:
+        if fp16:
+            a = (rng.standard_normal((M, K)) * 4).astype(np.float16)
+            w = (rng.standard_normal((K, N)) * 4).astype(np.float16)
+        else:
+            a = rng.integers(-128, 128, (M, K)).astype(np.int8)
+            w = rng.integers(-128, 128, (K, N)).astype(np.int8)
+        cycles += gemm_schedule(cfg, a, w, fp16=fp16).cycles
+    return cycles
+
+
+def _tile(cfg, rng, kind):
+    lanes = cfg.lanes
+    if kind == "int8":
+        return rng.integers(0, 256, (lanes, lanes)).astype(np.uint16)
+    return _fp16_bits(rng, (lanes, lanes))
+
+
+def _fp16_bits(rng, shape, special_fraction=0.25):
+    bits = (rng.standard_normal(shape) * 8).astype(np.float16).view(np.uint16)
+    pick = rng.random(shape) < special_fraction
+    return np.where(pick, rng.choice(FP16_SPECIALS, shape), bits).astype(np.uint16)
+
+
+def _swaps(cfg, rng, tiles=6):
+    """Tiles swapped every ``lanes`` cycles; activations never pause."""
+    lanes = cfg.lanes
+    cycles = [Cycle() for _ in range(lanes * (tiles + 1))]
+    for t in range(tiles):
+        kind = "fp16" if t % 2 else "int8"
+        rows = _tile(cfg, rng, kind)
+        base = t * lanes
+        for r in range(lanes):
+            cycles[base + r].load = Load(r, rows[r])
+        # install with the last row; activations of this tile start there
+        cycles[base + lanes - 1].install = True
+        for j in range(lanes):
+            at = base + lanes - 1 + j
+            words = rng.integers(0, 256, lanes).astype(np.uint16) if kind == "int8" else _fp16_bits(rng, lanes, 0.1)
+            cycles[at].act = Act(words, fp16=kind == "fp16", acc=bool(j % 2), addr=j // 2 % cfg.mxm_acc_depth)
+    return cycles
+
+
+def _directed_tile(cfg, weights, acts, fp16, passes=1):
+    """Install one tile, stream ``acts`` (list of words) ``passes`` times, accumulating."""
+    lanes = cfg.lanes
+    cycles = [Cycle(load=Load(r, np.asarray(weights[r], dtype=np.uint16))) for r in range(lanes)]
+    cycles[-1].install = True
+    first = True
+    for p in range(passes):
+        for i, words in enumerate(acts):
+            act = Act(np.asarray(words, dtype=np.uint16), fp16=fp16, acc=p > 0, addr=i % cfg.mxm_acc_depth)
+            if first:
+                cycles[-1].act = act
+                first = False
+            else:
+                cycles.append(Cycle(act=act))
+    return cycles
+
+
+def _corners_int8(cfg, rng):
+    lanes = cfg.lanes
+    full = lambda v: np.full((lanes, lanes), v & 0xFF, dtype=np.uint16)
+    vec = lambda v: np.full(lanes, v & 0xFF, dtype=np.uint16)
+    cycles = []
+    cycles += _directed_tile(cfg, full(-128), [vec(-128), vec(127), vec(0), vec(-1)], False, passes=3)
+    cycles += _directed_tile(cfg, full(127), [vec(127), vec(-128), vec(1)], False, passes=3)
+    extremes = rng.choice(np.array([0x80, 0x7F, 0x00, 0xFF, 0x01], dtype=np.uint16), (lanes, lanes))
+    acts = [rng.choice(np.array([0x80, 0x7F, 0xFF], dtype=np.uint16), lanes) for _ in range(lanes)]
+    cycles += _directed_tile(cfg, extremes, acts, False, passes=2)
+    # high bytes of int8 words must be ignored
+    junk = rng.integers(0, 2**16, (lanes, lanes)).astype(np.uint16)
+    cycles += _directed_tile(cfg, junk, [rng.integers(0, 2**16, lanes).astype(np.uint16) for _ in range(4)], False)
+    return cycles
+
+
+def _corners_fp16(cfg, rng):
+    lanes, k = cfg.lanes, cfg.fp16_k
+    cycles = []
+    # every special against every special (one activation per special)
+    w = np.resize(FP16_SPECIALS, (lanes, lanes)).astype(np.uint16)
+    acts = [np.resize(np.roll(FP16_SPECIALS, i), lanes) for i in range(len(FP16_SPECIALS))]
+    cycles += _directed_tile(cfg, w, acts, True, passes=2)
+    # exact cancellation -> signed zero results; +-0 sums
+    w = np.full((lanes, lanes), 0x3C00, dtype=np.uint16)   # 1.0
+    cancel = np.zeros(lanes, dtype=np.uint16)
+    cancel[:k] = [0x4200 if i % 2 == 0 else 0xC200 for i in range(k)]   # 3, -3, 3, -3...
+    negzero = np.full(lanes, 0x8000, dtype=np.uint16)
+    cycles += _directed_tile(cfg, w, [cancel, negzero, np.zeros(lanes, np.uint16)], True, passes=2)
+    # subnormal products and large products
+    tiny = _fp16_bits(rng, (lanes, lanes), 0.0) & 0x83FF
+    big = np.full(lanes, 0x7BFF, dtype=np.uint16)
+    cycles += _directed_tile(cfg, tiny, [big, tiny[0], tiny[1]], True, passes=2)
+    # RNE ties in the sums: 1 + 2**-24 (a tie in fp32) and neighbours
+    w = np.full((lanes, lanes), 0x3C00, dtype=np.uint16)
+    ties = np.zeros(lanes, dtype=np.uint16)
+    ties[:k] = [0x3C00, 0x0001, 0x3C01, 0x0001][:k] + [0] * max(0, k - 4)
+    cycles += _directed_tile(cfg, w, [ties, np.roll(ties, 1)], True, passes=3)
+    # random bits with many specials
+    cycles += _directed_tile(cfg, _fp16_bits(rng, (lanes, lanes), 0.3),
+                             [_fp16_bits(rng, lanes, 0.3) for _ in range(2 * lanes)], True, passes=2)
+    return cycles
+
+
+def wrap_plan(cfg):
+    """(weights, activation, passes) that overflow int32 by accumulation.
+
+    Every pass adds ``lanes * 16384`` to each lane; ``passes`` is chosen so the
+    sum passes 2**31 and wraps to negative, then runs 4 more passes.
+    """
+    per_pass = cfg.lanes * 128 * 128
+    passes = 2**31 // per_pass + 5
+    weights = np.full((cfg.lanes, cfg.lanes), 0x80, dtype=np.uint16)
+    act = np.full(cfg.lanes, 0x80, dtype=np.uint16)
+    return weights, act, passes
+
+
+SCENARIOS = {
+    "gemm_int8": lambda cfg, rng: _gemm(cfg, rng, False, [(cfg.lanes + 3, 2 * cfg.lanes + 5, cfg.lanes + 1),
+                                                           (1, 3 * cfg.lanes, cfg.lanes),
+                                                           (2 * cfg.lanes, cfg.lanes, 2 * cfg.lanes)]),
+    "gemm_fp16": lambda cfg, rng: _gemm(cfg, rng, True, [(cfg.lanes, 3 * cfg.fp16_k + 1, cfg.lanes + 2),
+                                                          (3, cfg.lanes, cfg.lanes)]),
+    "swaps": _swaps,
+    "corners_int8": _corners_int8,
+    "corners_fp16": _corners_fp16,
+}
+
+
+def scenario(name, cfg, seed):
+    """The input cycles of scenario ``name`` for ``cfg`` and ``seed``."""
+    try:
+        make = SCENARIOS[name]
+    except KeyError:
+        raise ValueError(f"unknown MXM scenario {name!r}; choose from {', '.join(SCENARIOS)}") from None
+    return make(cfg, np.random.default_rng(seed))
