@@ -23,6 +23,7 @@ UNITS = {
     "mxm": "openlpu.rtl.mxm:Mxm",
     "mxm_plane": "openlpu.rtl.mxm:MxmPlane",
     "vxm": "openlpu.rtl.vxm:Vxm",
+    "sxm": "openlpu.rtl.sxm:Sxm",
     "mem": "openlpu.rtl.mem:Mem",
 }
 

@@ -55,3 +55,16 @@ MXM_INSTALL_DELAY = 0
 
 # --- MEM (SRAM slices, ECC, host port) ---------------------------------------------
 # (latencies of SRAM reads/writes, ECC and the host port live here)
+
+# --- SXM (switch unit) -------------------------------------------------------------
+#: Cycles from an SXM lane op (shift, rotate, permute, distribute, select) to its output.
+SXM_LATENCY = 1
+
+
+def sxm_transpose_latency(cfg):
+    """Cycles from the first row of a transposed tile to its first column.
+
+    The ``lanes`` rows enter on consecutive cycles; the tile is read one
+    cycle after the last row is written, through the output register.
+    """
+    return cfg.lanes + SXM_LATENCY

@@ -1,0 +1,85 @@
+"""Stimulus for the SXM, shared by the Amaranth-simulator tests and the cocotb testbench.
+
+A scenario is a list of per-cycle commands: ``None`` (idle) or a dict with
+``op``, ``k``, ``start``, ``a``, ``b``, ``c`` (``uint8`` vectors).
+"""
+
+import numpy as np
+
+from ..golden.sxm import SxmOp
+
+__all__ = ["SCENARIOS", "scenario"]
+
+LANE_OPS = [SxmOp.PASS, SxmOp.SHIFT_UP, SxmOp.SHIFT_DOWN, SxmOp.ROTATE, SxmOp.PERMUTE,
+            SxmOp.DISTRIBUTE, SxmOp.SELECT]
+
+
+def _vec(rng, lanes):
+    return rng.integers(0, 256, lanes).astype(np.uint8)
+
+
+def _lane_cmd(rng, lanes, op, k=None):
+    if k is None:
+        k = {SxmOp.SHIFT_UP: rng.integers(0, lanes + 1), SxmOp.SHIFT_DOWN: rng.integers(0, lanes + 1),
+             SxmOp.ROTATE: rng.integers(0, lanes), SxmOp.DISTRIBUTE: rng.integers(0, lanes)}.get(op, 0)
+    b = _vec(rng, lanes)
+    if op == SxmOp.PERMUTE:   # mostly in range, some out of range (-> 0)
+        b = np.where(rng.random(lanes) < 0.85, rng.integers(0, lanes, lanes), b).astype(np.uint8)
+    c = np.where(rng.random(lanes) < 0.5, 0, _vec(rng, lanes)).astype(np.uint8)
+    return {"op": op, "k": int(k), "start": False, "a": _vec(rng, lanes), "b": b, "c": c}
+
+
+def _transpose(rng, lanes):
+    return [{"op": SxmOp.TRANSPOSE, "k": 0, "start": r == 0, "a": _vec(rng, lanes),
+             "b": _vec(rng, lanes), "c": _vec(rng, lanes)} for r in range(lanes)]
+
+
+def _lane_ops(cfg, rng, count=200):
+    cmds = []
+    for _ in range(count):
+        if rng.random() < 0.1:
+            cmds.append(None)
+        else:
+            cmds.append(_lane_cmd(rng, cfg.lanes, rng.choice(LANE_OPS)))
+    # corners: shift/rotate by 0 and by the extremes, distribute first/last lane
+    for op, k in [(SxmOp.SHIFT_UP, 0), (SxmOp.SHIFT_UP, cfg.lanes), (SxmOp.SHIFT_DOWN, 0),
+                  (SxmOp.SHIFT_DOWN, cfg.lanes), (SxmOp.ROTATE, 0), (SxmOp.ROTATE, cfg.lanes - 1),
+                  (SxmOp.DISTRIBUTE, 0), (SxmOp.DISTRIBUTE, cfg.lanes - 1)]:
+        cmds.append(_lane_cmd(rng, cfg.lanes, op, k))
+    return cmds
+
+
+def _transposes(cfg, rng):
+    """Three tiles back to back, a gap, a tile with idle cycles between rows, then lane ops after the drain."""
+    lanes = cfg.lanes
+    cmds = _transpose(rng, lanes) + _transpose(rng, lanes) + _transpose(rng, lanes)
+    cmds += [None] * (lanes + 2)
+    for row in _transpose(rng, lanes):
+        cmds += [row, None]
+    cmds += [None] * (lanes + 2)
+    cmds += [_lane_cmd(rng, lanes, op) for op in LANE_OPS]
+    return cmds
+
+
+def _errors(cfg, rng):
+    """Illegal immediates, a row with no tile, a lane op colliding with a transpose column."""
+    lanes = cfg.lanes
+    cmds = [_lane_cmd(rng, lanes, SxmOp.ROTATE, lanes), _lane_cmd(rng, lanes, SxmOp.DISTRIBUTE, lanes),
+            _lane_cmd(rng, lanes, SxmOp.SHIFT_UP, lanes + 1)]
+    row = _transpose(rng, lanes)[1]           # start = False with no tile open
+    cmds += [row, None]
+    cmds += _transpose(rng, lanes)
+    cmds += [_lane_cmd(rng, lanes, SxmOp.PASS) for _ in range(3)]   # collide with columns 0..2
+    cmds += [None] * (lanes + 2)
+    return cmds
+
+
+SCENARIOS = {"lane_ops": _lane_ops, "transposes": _transposes, "errors": _errors}
+
+
+def scenario(name, cfg, seed):
+    try:
+        make = SCENARIOS[name]
+    except KeyError:
+        raise ValueError(f"unknown SXM scenario {name!r}; choose from {', '.join(SCENARIOS)}") from None
+    return make(cfg, np.random.default_rng(seed))
