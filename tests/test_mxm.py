@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
 from openlpu import timing
@@ -75,7 +76,7 @@ def test_golden_int32_wraps():
         model.step(Cycle(load=Load(r, w[r].view(np.uint8).astype(np.uint16)), install=r == 7))
     words = a.view(np.uint8).astype(np.uint16)
     model.step(Cycle(act=Act(words, acc=False)))
-    for _ in range(2**31 // (8 * 16384)):
+    for _ in range(2**31 // (8 * 16384) - 1):   # 2**14 passes of 2**17 in all
         model.step(Cycle(act=Act(words, acc=True)))
     assert np.all(model.acc[0].view(np.int32) == -2**31)
 
@@ -160,5 +161,12 @@ def test_cocotb(sim, preset_name):
 
 
 def test_mxm_has_one_plane_per_config_plane():
-    small = preset("small")
-    assert len(Mxm(small).planes) == small.mxm_planes
+    cfg = TINY.replace(mxm_planes=3)
+    dut = Mxm(cfg)
+    assert len(dut.planes) == 3
+    Fragment.get(dut, None)    # elaborates (and marks it used)
+
+
+def test_bad_arguments_are_rejected():
+    with pytest.raises(TypeError, match="LpuConfig"):
+        MxmPlane({"lanes": 8})
