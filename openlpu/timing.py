@@ -54,7 +54,16 @@ MXM_INSTALL_DELAY = 0
 # (latencies of the VXM op classes live here)
 
 # --- MEM (SRAM slices, ECC, host port) ---------------------------------------------
-# (latencies of SRAM reads/writes, ECC and the host port live here)
+#: Cycles from a slice read (or gather) command to its data (and poison bit) on
+#: the output stream: one for the synchronous SRAM read, one for the ECC
+#: decode register.
+MEM_READ_LATENCY = 2
+#: Cycles from a write (or scatter) command to the first read command that
+#: sees the new data. A read in the same cycle as a write to the same address
+#: returns the old data (read-before-write).
+MEM_WRITE_LATENCY = 1
+#: Cycles from a scrub read command to the rewrite of its corrected word.
+MEM_SCRUB_DELAY = 1
 
 # --- SXM (switch unit) -------------------------------------------------------------
 #: Cycles from an SXM lane op (shift, rotate, permute, distribute, select) to its output.

@@ -1,0 +1,199 @@
+"""MEM: SRAM slices with SECDED ECC.
+
+A :class:`MemSlice` stores ``mem_depth`` vectors of ``lanes`` bytes. A vector
+is ``lanes // 8`` ECC *columns*; column ``w`` holds lanes ``8w .. 8w+7`` as one
+72-bit word (64 data + 8 check bits, :mod:`openlpu.rtl.ecc`) in its own
+single-read, single-write SRAM, so each column can take its own address
+(gather / scatter at word granularity).
+
+Timing (:mod:`openlpu.timing`): a read command in cycle ``t`` puts its data on
+``out`` in cycle ``t + MEM_READ_LATENCY``; a write in cycle ``t`` is seen by
+reads from cycle ``t + MEM_WRITE_LATENCY``; a read and a write of the same
+address in the same cycle return the *old* data. Nothing stalls.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from openlpu import timing
+from openlpu.golden.ecc import DATA_BITS, WORD_BITS
+from openlpu.rtl.ecc import EccDecoder, EccEncoder
+from openlpu.rtl.streams import Flow, Vector
+
+__all__ = ["MemReadLayout", "MemWriteLayout", "MemOutLayout", "MemSlice", "COUNTER_BITS",
+           "INDEX_BITS"]
+
+#: Width of the saturating error counters.
+COUNTER_BITS = 32
+#: Bits of a gather/scatter index: lanes ``8w`` and ``8w+1`` of the index
+#: vector, little-endian, are column ``w``'s address.
+INDEX_BITS = 16
+
+
+def _check(cfg):
+    if cfg.lanes % 8:
+        raise ValueError(f"MemSlice: lanes must be a multiple of 8 (64-bit ECC words), not {cfg.lanes!r}")
+    if not 1 <= cfg.mem_depth <= 1 << INDEX_BITS:
+        raise ValueError(f"MemSlice: mem_depth must be 1..{1 << INDEX_BITS}, not {cfg.mem_depth!r}")
+
+
+def _addr_bits(cfg):
+    return max(1, ceil_log2(cfg.mem_depth))
+
+
+def MemReadLayout(cfg):
+    """Read command: ``addr``; ``gather`` takes per-column addresses from ``index``;
+    ``scrub`` rewrites corrected words."""
+    return data.StructLayout({"addr": unsigned(_addr_bits(cfg)), "gather": 1, "scrub": 1,
+                              "index": Vector(cfg.lanes)})
+
+
+def MemWriteLayout(cfg):
+    """Write command: ``data`` to ``addr``, or with ``scatter`` column ``w`` to its
+    address from ``index``."""
+    return data.StructLayout({"addr": unsigned(_addr_bits(cfg)), "scatter": 1,
+                              "index": Vector(cfg.lanes), "data": Vector(cfg.lanes)})
+
+
+def MemOutLayout(cfg):
+    """Read data: ``poison`` set when any column was uncorrectable or out of range
+    (the whole vector then reads as zero: bad data is never passed on)."""
+    return data.StructLayout({"data": Vector(cfg.lanes), "poison": 1})
+
+
+class MemSlice(wiring.Component):
+    """One SRAM slice: one read and one write per cycle, SECDED on every word.
+
+    Arguments
+    ---------
+    cfg : LpuConfig
+        Uses ``lanes`` (multiple of 8) and ``mem_depth`` (1..65536).
+
+    Members
+    -------
+    rd : In(Flow(MemReadLayout))
+        Read / gather / scrub command; data on ``out`` ``MEM_READ_LATENCY`` later.
+    wr : In(Flow(MemWriteLayout))
+        Write / scatter command.
+    fault : In(72 * lanes // 8)
+        Test-only backdoor: XORed into the words stored by this cycle's ``wr``
+        (column ``w`` is bits ``72w..72w+71``). Tie to 0 in a chip.
+    out : Out(Flow(MemOutLayout))
+    corrected : Out(32)
+        Saturating count of corrected words.
+    detected : Out(32)
+        Saturating count of uncorrectable words.
+    range_errors : Out(32)
+        Saturating count of gather/scatter column addresses ``>= mem_depth``
+        (such a read column is poisoned, such a write column dropped).
+    last_addr : Out(16), last_syndrome : Out(8)
+        Address and syndrome of the last ECC event (lowest column wins).
+
+    A scrub read rewrites the corrected word of each column that had a
+    single-bit error ``MEM_SCRUB_DELAY`` cycles after the command, unless a
+    ``wr`` command writes that column in that cycle (the chip write wins).
+
+    Raises
+    ------
+    ValueError
+        ``lanes`` not a multiple of 8 or ``mem_depth`` out of range.
+    """
+
+    def __init__(self, cfg):
+        _check(cfg)
+        self._cfg = cfg
+        self._cols = cfg.lanes // 8
+        super().__init__({
+            "rd": In(Flow(MemReadLayout(cfg))),
+            "wr": In(Flow(MemWriteLayout(cfg))),
+            "fault": In(WORD_BITS * self._cols),
+            "out": Out(Flow(MemOutLayout(cfg))),
+            "corrected": Out(COUNTER_BITS),
+            "detected": Out(COUNTER_BITS),
+            "range_errors": Out(COUNTER_BITS),
+            "last_addr": Out(INDEX_BITS),
+            "last_syndrome": Out(8),
+        })
+
+    @property
+    def read_latency(self):
+        return timing.MEM_READ_LATENCY
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, cols = self._cfg, self._cols
+        depth = cfg.mem_depth
+        rd, wr = self.rd.payload, self.wr.payload
+        assert timing.MEM_READ_LATENCY == 2 and timing.MEM_WRITE_LATENCY == 1 and timing.MEM_SCRUB_DELAY == 1
+
+        def col_addr(cmd, sel, w):
+            idx = Cat(cmd.index[8 * w], cmd.index[8 * w + 1])
+            return Mux(sel, idx, cmd.addr)
+
+        # stage 1 (cycle t+1): registered read controls
+        s1_valid = Signal()
+        s1_scrub = Signal()
+        s1_addr = [Signal(INDEX_BITS, name=f"s1_addr{w}") for w in range(cols)]
+        s1_oor = Signal(cols)
+        m.d.sync += [s1_valid.eq(self.rd.valid), s1_scrub.eq(self.rd.valid & rd.scrub)]
+
+        wr_oor = Signal(cols)
+        out_data = []
+        corr = Signal(cols)
+        det = Signal(cols)
+        synd = []
+        for w in range(cols):
+            mem = Memory(shape=WORD_BITS, depth=depth, init=[])
+            m.submodules[f"col{w}"] = mem
+            rport = mem.read_port()
+            wport = mem.write_port()
+            ra = Signal(INDEX_BITS, name=f"ra{w}")
+            m.d.comb += ra.eq(col_addr(rd, rd.gather, w))
+            m.d.comb += rport.addr.eq(ra[:len(rport.addr)])
+            m.d.sync += [s1_addr[w].eq(ra), s1_oor[w].eq(ra >= depth)]
+            dec = m.submodules[f"dec{w}"] = EccDecoder()
+            m.d.comb += dec.word.eq(rport.data)
+            bad = s1_oor[w]
+            m.d.comb += [corr[w].eq(s1_valid & ~bad & dec.corrected),
+                         det[w].eq(s1_valid & ~bad & dec.detected)]
+            out_data.append(Mux(bad, 0, dec.data))
+            synd.append(dec.syndrome)
+            # write side: chip write wins over the scrub rewrite
+            wa = Signal(INDEX_BITS, name=f"wa{w}")
+            m.d.comb += [wa.eq(col_addr(wr, wr.scatter, w)), wr_oor[w].eq(self.wr.valid & (wa >= depth))]
+            enc = m.submodules[f"enc{w}"] = EccEncoder()
+            senc = m.submodules[f"senc{w}"] = EccEncoder()
+            m.d.comb += [enc.data.eq(Cat(*(wr.data[8 * w + i] for i in range(8)))), senc.data.eq(dec.data)]
+            chip_we = self.wr.valid & (wa < depth)
+            with m.If(chip_we):
+                m.d.comb += [wport.en.eq(1), wport.addr.eq(wa[:len(wport.addr)]),
+                             wport.data.eq(enc.word ^ self.fault[WORD_BITS * w:WORD_BITS * (w + 1)])]
+            with m.Elif(s1_scrub & corr[w]):
+                m.d.comb += [wport.en.eq(1), wport.addr.eq(s1_addr[w][:len(wport.addr)]),
+                             wport.data.eq(senc.word)]
+
+        # stage 2 (cycle t+2): output register
+        poison = (det | (s1_oor & s1_valid.replicate(cols))).any()
+        m.d.sync += [self.out.valid.eq(s1_valid),
+                     self.out.payload.data.as_value().eq(Mux(poison, 0, Cat(*out_data))),
+                     self.out.payload.poison.eq(s1_valid & poison)]
+
+        def bump(counter, amount):
+            total = counter + amount
+            limit = (1 << COUNTER_BITS) - 1
+            m.d.sync += counter.eq(Mux(total > limit, limit, total))
+
+        def popcount(v):
+            return sum(v[i] for i in range(len(v)))
+
+        bump(self.corrected, popcount(corr))
+        bump(self.detected, popcount(det))
+        bump(self.range_errors, popcount(s1_oor & s1_valid.replicate(cols)) + popcount(wr_oor))
+        events = corr | det
+        for w in reversed(range(cols)):
+            with m.If(events[w]):
+                m.d.sync += [self.last_addr.eq(s1_addr[w]), self.last_syndrome.eq(synd[w])]
+        return m
