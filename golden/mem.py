@@ -11,7 +11,7 @@ import numpy as np
 from openlpu import timing
 from openlpu.golden.ecc import ECC_CORRECTED, ECC_DETECTED, WORD_BITS, ecc_decode, ecc_encode
 
-__all__ = ["MemSliceModel", "COUNTER_MAX", "column_addresses"]
+__all__ = ["MemSliceModel", "COUNTER_MAX", "column_addresses", "host_address", "host_decode"]
 
 COUNTER_MAX = (1 << 32) - 1
 
@@ -112,3 +112,23 @@ class MemSliceModel:
         mask = (1 << 64) - 1
         return np.frombuffer(b"".join((self.words[w][addr] & mask).to_bytes(8, "little")
                                       for w in range(self.cols)), dtype=np.uint8).copy()
+
+
+def host_address(cfg, slice_, vector):
+    """Byte address of ``vector`` of ``slice_`` on the AXI4 host port.
+
+    Slices are ``2**ceil_log2(mem_depth) * lanes`` bytes apart; ``lanes`` is a
+    power of two (one vector per beat).
+    """
+    depth_pow2 = 1 << max(0, (cfg.mem_depth - 1).bit_length())
+    return (slice_ * depth_pow2 + vector) * cfg.lanes
+
+
+def host_decode(cfg, addr):
+    """``(slice, vector)`` of a host byte address, or ``None`` when out of range (DECERR)."""
+    depth_pow2 = 1 << max(0, (cfg.mem_depth - 1).bit_length())
+    vec_index = addr // cfg.lanes
+    s, v = divmod(vec_index, depth_pow2)
+    if s >= cfg.mem_slices or v >= cfg.mem_depth:
+        return None
+    return s, v

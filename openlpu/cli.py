@@ -24,7 +24,7 @@ UNITS = {
     "mxm_plane": "openlpu.rtl.mxm:MxmPlane",
     "vxm": "openlpu.rtl.vxm:Vxm",
     "sxm": "openlpu.rtl.sxm:Sxm",
-    "mem": "openlpu.rtl.mem:Mem",
+    "mem": "openlpu.rtl.host:Mem",
 }
 
 
