@@ -11,7 +11,7 @@ import numpy as np
 from openlpu import timing
 from openlpu.golden.ecc import ECC_CORRECTED, ECC_DETECTED, WORD_BITS, ecc_decode, ecc_encode
 
-__all__ = ["MemSliceModel", "COUNTER_MAX", "column_addresses", "host_address", "host_decode"]
+__all__ = ["MemSliceModel", "COUNTER_MAX", "column_addresses", "host_address", "host_decode", "stride_addresses"]
 
 COUNTER_MAX = (1 << 32) - 1
 
@@ -132,3 +132,9 @@ def host_decode(cfg, addr):
     if s >= cfg.mem_slices or v >= cfg.mem_depth:
         return None
     return s, v
+
+
+def stride_addresses(base, stride, count):
+    """Addresses of a strided sequence (:class:`openlpu.rtl.mem.MemAddrGen`), modulo 2**16,
+    the first ``MEM_ADDRGEN_LATENCY`` cycles after the command, one per cycle."""
+    return [(base + k * stride) & 0xFFFF for k in range(count)]

@@ -64,6 +64,8 @@ MEM_READ_LATENCY = 2
 MEM_WRITE_LATENCY = 1
 #: Cycles from a scrub read command to the rewrite of its corrected word.
 MEM_SCRUB_DELAY = 1
+#: Cycles from a strided-sequence command to its first address.
+MEM_ADDRGEN_LATENCY = 1
 
 # --- SXM (switch unit) -------------------------------------------------------------
 #: Cycles from an SXM lane op (shift, rotate, permute, distribute, select) to its output.

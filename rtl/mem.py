@@ -23,7 +23,7 @@ from openlpu.golden.ecc import DATA_BITS, WORD_BITS
 from openlpu.rtl.ecc import EccDecoder, EccEncoder
 from openlpu.rtl.streams import Flow, Vector
 
-__all__ = ["MemReadLayout", "MemWriteLayout", "MemOutLayout", "MemSlice", "COUNTER_BITS",
+__all__ = ["MemReadLayout", "MemWriteLayout", "MemOutLayout", "MemSlice", "MemAddrGen", "COUNTER_BITS",
            "INDEX_BITS"]
 
 #: Width of the saturating error counters.
@@ -196,4 +196,43 @@ class MemSlice(wiring.Component):
         for w in reversed(range(cols)):
             with m.If(events[w]):
                 m.d.sync += [self.last_addr.eq(s1_addr[w]), self.last_syndrome.eq(synd[w])]
+        return m
+
+
+class MemAddrGen(wiring.Component):
+    """Strided address sequence for REPEAT-style reads and writes.
+
+    A command ``(base, stride, count)`` in cycle ``t`` emits ``base + k * stride``
+    (modulo 2**16) for ``k = 0 .. count - 1`` on ``addr`` in cycles
+    ``t + MEM_ADDRGEN_LATENCY + k``; ``count = 0`` emits nothing. A new command
+    replaces a running sequence. ``error`` is sticky: set when an emitted
+    address is ``>= mem_depth``.
+
+    Members
+    -------
+    cmd : In(Flow(StructLayout(base: 16, stride: 16, count: 16)))
+    addr : Out(Flow(unsigned(16)))
+    error : Out(1)
+    """
+
+    def __init__(self, cfg):
+        _check(cfg)
+        self._depth = cfg.mem_depth
+        layout = data.StructLayout({"base": INDEX_BITS, "stride": INDEX_BITS, "count": INDEX_BITS})
+        super().__init__({"cmd": In(Flow(layout)), "addr": Out(Flow(unsigned(INDEX_BITS))), "error": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        assert timing.MEM_ADDRGEN_LATENCY == 1
+        cur = Signal(INDEX_BITS)
+        stride = Signal(INDEX_BITS)
+        left = Signal(INDEX_BITS)
+        with m.If(self.cmd.valid):
+            m.d.sync += [cur.eq(self.cmd.payload.base), stride.eq(self.cmd.payload.stride),
+                         left.eq(self.cmd.payload.count)]
+        with m.Elif(left != 0):
+            m.d.sync += [cur.eq(cur + stride), left.eq(left - 1)]
+        m.d.comb += [self.addr.valid.eq(left != 0), self.addr.payload.eq(cur)]
+        with m.If((left != 0) & (cur >= self._depth)):
+            m.d.sync += self.error.eq(1)
         return m
