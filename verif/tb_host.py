@@ -15,6 +15,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiMaster, AxiResp
 
+from openlpu import timing
 from openlpu.config import LpuConfig
 from openlpu.golden.ecc import ecc_decode, ecc_encode
 from openlpu.golden.mem import host_address, host_decode
@@ -164,3 +165,38 @@ async def host_waits_while_chip_busy(dut):
     resp = await task
     assert resp.resp == AxiResp.OKAY
     assert (await tb.axi.read(host_address(CFG, 0, 3), V)).data == bytes([7] * V)
+
+
+@cocotb.test()
+async def burst_throughput(dut):
+    """Cycles of one maximum (256-beat) write burst and read burst; figures to ``OPENLPU_BENCH_OUT``."""
+    tb = TB(dut)
+    await tb.reset()
+    beats = min(256, CFG.mem_depth)
+    data = bytes(np.random.default_rng(SEED).integers(0, 256, beats * V, dtype=np.uint8))
+    cycles = {}
+    for kind in ("write", "read"):
+        count = 0
+
+        async def counter():
+            nonlocal count
+            while True:
+                await RisingEdge(dut.clk)
+                count += 1
+        task = cocotb.start_soon(counter())
+        if kind == "write":
+            assert (await tb.axi.write(0, data)).resp == AxiResp.OKAY
+        else:
+            got = await tb.axi.read(0, beats * V)
+            assert got.data == data
+        task.cancel()
+        cycles[kind] = count
+    # write beats stream at one per cycle; a read beat takes issue + SRAM + ECC + response
+    assert cycles["write"] <= beats + 8, cycles
+    assert cycles["read"] <= (2 + timing.MEM_READ_LATENCY) * beats + 8, cycles
+    result = {"beats": beats, "bytes": beats * V, **{f"{k}_cycles": c for k, c in cycles.items()},
+              **{f"{k}_bytes_per_cycle": beats * V / c for k, c in cycles.items()}}
+    dut._log.info("host burst throughput: %s", result)
+    if os.environ.get("OPENLPU_BENCH_OUT"):
+        with open(os.environ["OPENLPU_BENCH_OUT"], "w") as f:
+            json.dump(result, f)
