@@ -126,3 +126,13 @@ def test_addrgen_against_golden(base, stride, count):
     sim.add_testbench(bench)
     sim.run()
     assert seen == [(timing.MEM_ADDRGEN_LATENCY + k, a) for k, a in enumerate(want)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_cocotb_small_long_fault_campaign(sim):
+    """Two ECC columns per vector, 51,200 injected faults."""
+    require_simulator(sim)
+    run_cocotb(sim=sim, toplevel="mem_slice", component=lambda: MemSlice(SMALL), test_module="openlpu.verif.tb_mem",
+               key="small", extra_env={"OPENLPU_CONFIG": json.dumps(SMALL.as_dict()), "OPENLPU_SEED": "11",
+                                       "OPENLPU_FAULTS": "51200"})
