@@ -87,10 +87,12 @@ def test_bad_generics():
         MemSlice(TINY.replace(lanes=12) if hasattr(TINY, "replace") else type(TINY)(**{**TINY.as_dict(), "lanes": 12}))
 
 
-def test_lint(tmp_path):
-    path = tmp_path / "mem_slice.v"
-    path.write_text(verilog.convert(MemSlice(TINY), name="mem_slice", emit_src=False))
-    result = lint(path, "mem_slice")
+@pytest.mark.parametrize("name", ["MemSlice", "MemAddrGen"])
+def test_lint(tmp_path, name):
+    from openlpu.rtl import mem
+    path = tmp_path / f"{name}.v"
+    path.write_text(verilog.convert(getattr(mem, name)(TINY), name=name, emit_src=False))
+    result = lint(path, name)
     assert result.returncode == 0, result.stderr
 
 
