@@ -51,7 +51,10 @@ def mxm_latency(cfg):
 MXM_INSTALL_DELAY = 0
 
 # --- VXM (vector unit) -------------------------------------------------------------
-# (latencies of the VXM op classes live here)
+#: Cycles per ALU of the VXM chain: each ALU registers its result, so a
+#: chain of ``vxm_alus`` ALUs has a latency of ``vxm_alus * VXM_ALU_LATENCY``
+#: whatever the ops (one latency for the whole chain, for every op class).
+VXM_ALU_LATENCY = 1
 
 # --- MEM (SRAM slices, ECC, host port) ---------------------------------------------
 #: Cycles from a slice read (or gather) command to its data (and poison bit) on
