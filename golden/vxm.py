@@ -13,7 +13,7 @@ import numpy as np
 
 from openlpu.timing import VXM_ALU_LATENCY
 
-__all__ = ["OPS", "TYPES", "WIDTH", "alu", "chain", "latency"]
+__all__ = ["OPS", "TYPES", "WIDTH", "alu", "chain", "latency", "random_programs"]
 
 #: Op codes (4 bits in the control word).
 OPS = {"nop": 0, "add": 1, "sub": 2, "mul": 3, "min": 4, "max": 5, "and": 6, "or": 7,
@@ -70,3 +70,21 @@ def chain(ops, etype, srcs, imms, a, b):
 def latency(cfg):
     """Cycles from an input vector to its result for ``cfg``."""
     return cfg.vxm_alus * VXM_ALU_LATENCY
+
+
+def random_programs(cfg, rng, count):
+    """``count`` instructions ``(etype, ops, srcs, imms, a, b)``; the first 48 put every op x type at the chain head."""
+    progs = []
+    corners = np.array([0, 1, -1, 127, -128, 32767, -32768, 2**31 - 1, -2**31, 7, 8, 16, 31, 32, 255])
+    for k in range(count):
+        etype = k % 3
+        ops = [int(rng.integers(16)) for _ in range(cfg.vxm_alus)]
+        if k < 3 * 16:  # every op x type as the first ALU
+            ops[0] = (k // 3) % 16
+        srcs = [int(rng.integers(2)) for _ in range(cfg.vxm_alus)]
+        imms = [int(rng.choice(corners)) if rng.integers(2) else int(rng.integers(-2**31, 2**31))
+                for _ in range(cfg.vxm_alus)]
+        pick = lambda: np.where(rng.integers(2, size=cfg.lanes), rng.choice(corners, cfg.lanes),
+                                rng.integers(-2**31, 2**31, cfg.lanes))
+        progs.append((etype, ops, srcs, imms, pick(), pick()))
+    return progs

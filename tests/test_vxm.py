@@ -1,5 +1,7 @@
 """Amaranth-simulator tests of the VXM integer chain against the golden model."""
 
+import json
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
@@ -7,7 +9,9 @@ from amaranth.sim import Simulator
 from openlpu.config import preset
 from openlpu.golden import vxm as gold
 from openlpu.rtl.vxm import Vxm, VxmControl
-from openlpu.verif.packing import pack
+from openlpu.verif.runner import SIMULATORS, require_simulator, run_cocotb
+
+TINY = preset("tiny")
 
 
 def _run(cfg, programs):
@@ -48,26 +52,9 @@ def _run(cfg, programs):
         assert got == [int(v) for v in exp], (etype, ops, srcs, imms)
 
 
-def _programs(cfg, rng, count):
-    progs = []
-    corners = np.array([0, 1, -1, 127, -128, 32767, -32768, 2**31 - 1, -2**31, 7, 8, 16, 31, 32, 255])
-    for k in range(count):
-        etype = k % 3
-        ops = [int(rng.integers(16)) for _ in range(cfg.vxm_alus)]
-        if k < 3 * 16:  # every op x type as the first ALU
-            ops[0] = (k // 3) % 16
-        srcs = [int(rng.integers(2)) for _ in range(cfg.vxm_alus)]
-        imms = [int(rng.choice(corners)) if rng.integers(2) else int(rng.integers(-2**31, 2**31))
-                for _ in range(cfg.vxm_alus)]
-        pick = lambda: np.where(rng.integers(2, size=cfg.lanes), rng.choice(corners, cfg.lanes),
-                                rng.integers(-2**31, 2**31, cfg.lanes))
-        progs.append((etype, ops, srcs, imms, pick(), pick()))
-    return progs
-
-
 def test_chain_matches_golden():
     cfg = preset("tiny")
-    _run(cfg, _programs(cfg, np.random.default_rng(1), 120))
+    _run(cfg, gold.random_programs(cfg, np.random.default_rng(1), 120))
 
 
 def test_bad_config_rejected():
@@ -75,3 +62,10 @@ def test_bad_config_rejected():
         Vxm("tiny")
     with pytest.raises(ValueError):
         gold.alu(99, 0, np.zeros(1), np.zeros(1))
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_cocotb(sim):
+    require_simulator(sim)
+    run_cocotb(sim=sim, toplevel="vxm", component=lambda: Vxm(TINY), test_module="openlpu.verif.tb_vxm",
+               key="tiny", extra_env={"OPENLPU_CONFIG": json.dumps(TINY.as_dict()), "OPENLPU_SEED": "5"})
