@@ -1,0 +1,52 @@
+"""Cross-lane reduction of the VXM: int32 sum (wrapping) or signed max over all lanes.
+
+Ports
+-----
+data : In(Flow(StreamGroup(lanes, 4)))
+    int32 lane values (4 byte planes).
+op_max : In(1)
+    0 = sum, 1 = max; sampled with ``data``.
+result : Out(Flow(signed(32)))
+    The reduced value, :func:`openlpu.golden.vxm_reduce.latency` cycles later
+    (one registered tree level per cycle, pairs (0,1), (2,3), ...).
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from openlpu.config import LpuConfig
+from openlpu.rtl.streams import Flow, StreamGroup, lane_word
+
+__all__ = ["VxmReduce"]
+
+
+class VxmReduce(wiring.Component):
+    """Pipelined binary-tree reduction across lanes (see module docstring)."""
+
+    def __init__(self, cfg):
+        if not isinstance(cfg, LpuConfig):
+            raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
+        self.cfg = cfg
+        super().__init__({"data": In(Flow(StreamGroup(cfg.lanes, 4))), "op_max": In(1),
+                          "result": Out(Flow(signed(32)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        level = [lane_word(self.data.payload, lane).as_signed() for lane in range(self.cfg.lanes)]
+        valid, op_max = self.data.valid, self.op_max
+        depth = max(1, (self.cfg.lanes - 1).bit_length())
+        for d in range(depth):
+            if len(level) % 2:
+                level.append(Mux(op_max, -(1 << 31), 0))
+            nxt = []
+            for j in range(len(level) // 2):
+                a, b = level[2 * j], level[2 * j + 1]
+                r = Signal(signed(32), name=f"red{d}_{j}")
+                m.d.sync += r.eq(Mux(op_max, Mux(a > b, a, b), a + b))
+                nxt.append(r)
+            nv, no = Signal(name=f"red_valid{d}"), Signal(name=f"red_op{d}")
+            m.d.sync += [nv.eq(valid), no.eq(op_max)]
+            level, valid, op_max = nxt, nv, no
+        m.d.comb += [self.result.valid.eq(valid), self.result.payload.eq(level[0])]
+        return m
