@@ -20,8 +20,14 @@ from .verif.runner import BUILD_ROOT, lint, run_cocotb, simulator_missing, write
 __all__ = ["run_demo", "run_gemm"]
 
 
-def run_gemm(cfg, key, shape, dtype="int8", sim="verilator", seed=1, free_cycles=0):
-    """Stream one GEMM through an MXM plane on ``sim``; returns the report dict."""
+def run_gemm(cfg, key, shape, dtype="int8", sim="verilator", seed=1, free_cycles=0, log_file=None):
+    """Stream one GEMM through an MXM plane on ``sim``; returns the report dict.
+
+    The simulator's output goes to ``log_file`` (default: ``build/logs/``).
+    """
+    if log_file is None:
+        log_file = BUILD_ROOT / "logs" / f"gemm-{key}-{sim}-{dtype}.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
     from .rtl.mxm import MxmPlane
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
@@ -33,8 +39,8 @@ def run_gemm(cfg, key, shape, dtype="int8", sim="verilator", seed=1, free_cycles
                 "OPENLPU_CONFIG": json.dumps(cfg.as_dict()), "OPENLPU_SEED": str(seed),
                 "OPENLPU_GEMM": ",".join(map(str, shape)), "OPENLPU_DTYPE": dtype,
                 "OPENLPU_REPORT": str(report), "OPENLPU_FREE_CYCLES": str(free_cycles),
-                "COCOTB_LOG_LEVEL": "WARNING",
             },
+            log_file=log_file,
         )
         return json.loads(report.read_text())
 
@@ -75,6 +81,7 @@ def run_demo(cfg, sim="verilator", seed=1, key=None):
         print(f"   {dtype:6s} {'x'.join(map(str, shape)):>14s} {r['cycles']:7d} {r['first_result']:10d} "
               f"{r['macs_per_cycle_steady']:10.1f} {r['peak_macs_per_cycle']:5d} {100 * r['utilization']:5.1f}% "
               f"{r['driven_cycles_per_s']:10.0f}   numpy match: {r['numpy_match']}")
-    print("\n   cycles = the schedule's prediction; the testbench checked the result port on every one of them.")
+    print(f"\n   simulator logs: {BUILD_ROOT / 'logs'}")
+    print("   cycles = the schedule's prediction; the testbench checked the result port on every one of them.")
     print("   util = useful MACs / (peak MACs per cycle x cycles), fill and drain included.")
     return 0

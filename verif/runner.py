@@ -172,7 +172,7 @@ def _verilator_build_args():
 
 
 def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
-               extra_env=None, seed=None, test_name=None):
+               extra_env=None, seed=None, test_name=None, log_file=None):
     """Build ``component`` as ``toplevel`` and run cocotb ``test_module`` on ``sim``.
 
     Arguments
@@ -194,6 +194,8 @@ def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
         Environment for the testbench (configuration, seeds, knobs).
     test_name : str, optional
         Subdirectory for this run's results (defaults to the testcase).
+    log_file : path, optional
+        Send the simulator's and cocotb's output there instead of the terminal.
 
     Raises
     ------
@@ -218,6 +220,7 @@ def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
             build_args=build_args,
             timescale=TIMESCALE,
             waves=os.environ.get("WAVES") == "1",
+            log_file=log_file,
         )
     if test_name is None:
         test_name = testcase if isinstance(testcase, str) else "all"
@@ -234,6 +237,7 @@ def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
         seed=seed,
         timescale=TIMESCALE,
         waves=os.environ.get("WAVES") == "1",
+        log_file=log_file,
     )
     num_tests, num_failed = get_results(results)
     assert num_tests > 0, f"{test_module} ran no cocotb test on {sim}"
