@@ -56,6 +56,10 @@ class LpuConfig:
     mxm_acc_depth : int
         Accumulator entries per MXM plane (rows of partial sums kept between
         weight tiles when K exceeds ``lanes``).
+    imem_depth : int
+        64-bit instructions per instruction queue; a power of two, and a
+        multiple of ``lanes // 8`` when that is a power of two (the host
+        loads instruction memory one ``lanes``-byte beat at a time).
 
     Raises
     ------
@@ -71,6 +75,7 @@ class LpuConfig:
     mem_depth: int
     vxm_alus: int
     mxm_acc_depth: int
+    imem_depth: int = 1024
 
     def __post_init__(self):
         for f in fields(self):
@@ -91,6 +96,11 @@ class LpuConfig:
                               self.streams)
         if self.mem_depth & (self.mem_depth - 1):
             raise ConfigError("mem_depth", "must be a power of two", self.mem_depth)
+        if self.imem_depth & (self.imem_depth - 1):
+            raise ConfigError("imem_depth", "must be a power of two", self.imem_depth)
+        if self.imem_depth * 8 < self.lanes:
+            raise ConfigError("imem_depth", f"must hold at least one host beat ({self.lanes // 8} "
+                              "instructions)", self.imem_depth)
 
     # Derived facts -----------------------------------------------------------------
 
@@ -121,13 +131,16 @@ class LpuConfig:
 PRESETS = {
     # What CI simulates.
     "tiny": LpuConfig(lanes=8, superlanes=1, streams=8, mxm_planes=1,
-                      mem_slices=4, mem_depth=256, vxm_alus=4, mxm_acc_depth=16),
+                      mem_slices=4, mem_depth=256, vxm_alus=4, mxm_acc_depth=16,
+                      imem_depth=256),
     # The everyday development size.
     "small": LpuConfig(lanes=16, superlanes=1, streams=16, mxm_planes=2,
-                       mem_slices=8, mem_depth=1024, vxm_alus=4, mxm_acc_depth=64),
+                       mem_slices=8, mem_depth=1024, vxm_alus=4, mxm_acc_depth=64,
+                       imem_depth=1024),
     # The reference chip: 20 superlanes x 16 lanes, 88 slices x 8192 x 320 B.
     "tsp": LpuConfig(lanes=320, superlanes=20, streams=32, mxm_planes=4,
-                     mem_slices=88, mem_depth=8192, vxm_alus=16, mxm_acc_depth=1024),
+                     mem_slices=88, mem_depth=8192, vxm_alus=16, mxm_acc_depth=1024,
+                     imem_depth=4096),
 }
 
 
