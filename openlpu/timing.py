@@ -82,3 +82,45 @@ def sxm_transpose_latency(cfg):
     cycle after the last row is written, through the output register.
     """
     return cfg.lanes + SXM_LATENCY
+
+# --- ICU and stream fabric ---------------------------------------------------------
+#: Cycles from a queue issuing an instruction to its unit executing it: the
+#: issued word is registered, then decoded beside the unit. The unit reads its
+#: stream operands in the execute cycle.
+ICU_DISPATCH_LATENCY = 1
+#: Cycles a stream value takes to move one slice position.
+STREAM_HOP_LATENCY = 1
+#: Cycles the chip stays busy after it stops (done or error) so that the
+#: instructions already issued finish (a MEM read and a scrub rewrite); the
+#: host port gets the SRAM back after them.
+ICU_DRAIN_CYCLES = 4
+
+
+def floorplan(cfg):
+    """Slice positions, west to east: ``{name: position}``.
+
+    Even MXM planes stand at the west end, then the SXM, the first half of the
+    MEM slices, the VXM, the second half of the MEM slices, and the odd MXM
+    planes at the east end (the reference chip's MXM | SXM | MEM | VXM | MEM |
+    SXM | MXM, with one SXM).
+    """
+    west = [f"mxm{i}" for i in range(0, cfg.mxm_planes, 2)]
+    east = [f"mxm{i}" for i in range(1, cfg.mxm_planes, 2)]
+    half = cfg.mem_slices // 2
+    order = (west + ["sxm"] + [f"mem{i}" for i in range(half)] + ["vxm"]
+             + [f"mem{i}" for i in range(half, cfg.mem_slices)] + east)
+    return {name: pos for pos, name in enumerate(order)}
+
+
+def stream_delay(src_pos, dst_pos, direction):
+    """Cycles from a unit writing a stream at ``src_pos`` to a unit at
+    ``dst_pos`` reading it; ``None`` when the stream flows away from ``dst_pos``.
+
+    A value a unit outputs in cycle ``t`` is in the stream register at its own
+    position in cycle ``t + 1`` and moves one position per cycle east
+    (``direction`` 0) or west (1).
+    """
+    hops = dst_pos - src_pos if direction == 0 else src_pos - dst_pos
+    if hops < 0:
+        return None
+    return 1 + hops * STREAM_HOP_LATENCY

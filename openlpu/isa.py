@@ -1,0 +1,318 @@
+"""The instruction set, defined once.
+
+The assembler (:mod:`openlpu.asm`), the disassembler, the golden ISA
+simulator (:mod:`openlpu.golden.lpu`) and the RTL decoders
+(:mod:`openlpu.rtl.lpu`) all read the tables of this module; nothing else
+knows a bit position.
+
+Instruction word
+----------------
+Every instruction is one 64-bit word. Bits ``[5:0]`` are the opcode; the
+operand fields follow at the fixed positions listed in :data:`OPS` (a field
+name has the same position in every instruction of a unit, so each RTL
+decoder slices its fields once). Unused bits must be zero. Opcode 0 is
+reserved, so an all-zero word (unloaded instruction memory) is illegal.
+
+Queues
+------
+Each functional slice has its own instruction queue (:func:`queues`): the MEM
+slices, the VXM, the SXM, and two per MXM plane (activations and weights). Control instructions (NOP,
+REPEAT, SYNC, NOTIFY, CONFIG, END) are legal in every queue; a unit
+instruction is legal only in a queue of its unit.
+
+Streams
+-------
+A stream operand is 6 bits: bit 5 the direction (0 east, 1 west), bits
+``[4:0]`` the stream number. A group of ``n`` streams (int16/fp16: 2,
+int32/fp32: 4) is named by its first stream and must fit: ``number + n <=
+streams``. In assembly, ``e3`` is east stream 3 and ``w0`` west stream 0.
+"""
+
+import enum
+from dataclasses import dataclass
+
+__all__ = [
+    "WORD_BITS", "OPCODE_BITS", "Unit", "Field", "OpSpec", "OPS", "BY_NAME", "BY_OPCODE",
+    "ErrorCode", "Instr", "encode", "decode", "IsaError", "stream_name", "parse_stream",
+    "queues", "queue_unit", "VXM_SLOTS", "VRED_OPS", "STEP_FIELD",
+]
+
+WORD_BITS = 64
+OPCODE_BITS = 6
+#: VXM control slots written by CONFIG and named by VOP.
+VXM_SLOTS = 4
+#: VRED reduction ops.
+VRED_OPS = {"sum": 0, "max": 1}
+
+
+class Unit(enum.Enum):
+    CTRL = "ctrl"   # control: legal in every queue
+    MEM = "mem"
+    VXM = "vxm"
+    SXM = "sxm"
+    MXM = "mxm"     # an MXM plane's activation queue
+    MXW = "mxw"     # an MXM plane's weight queue (loads run beside the activations)
+
+
+class ErrorCode(enum.IntEnum):
+    """Why the chip stopped (status register ``ERROR_CODE``)."""
+    NONE = 0
+    ILLEGAL_OPCODE = 1   # undefined opcode, or a unit instruction in another unit's queue
+    BAD_FIELD = 2        # an operand out of range: stream, group, slot, count, unused bits set
+    BAD_ADDRESS = 3      # an SRAM or accumulator address past the end (also gather/scatter indices)
+    ECC_POISON = 4       # a chip-side read returned an uncorrectable (double-bit) ECC error
+    REPEAT_EMPTY = 5     # REPEAT with no earlier unit instruction in the queue
+    SXM_FAULT = 6        # a TRANSPOSE row with no tile started, or a lane op colliding with a column
+    DEADLOCK = 7         # every queue is parked on SYNC or ended, and no NOTIFY can come
+
+
+class IsaError(ValueError):
+    """A malformed instruction or assembly line; the message names what is wrong."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """An operand: ``name``, bit position ``lo``, ``width``, and ``kind``.
+
+    kind: ``"u"`` unsigned, ``"s"`` signed (two's complement), ``"stream"``
+    (6-bit stream operand).
+    """
+    name: str
+    lo: int
+    width: int
+    kind: str = "u"
+
+    @property
+    def hi(self):
+        return self.lo + self.width
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """One instruction: mnemonic, opcode, unit and operand fields (assembly order)."""
+    name: str
+    opcode: int
+    unit: Unit
+    fields: tuple
+
+    def field(self, name):
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+def _s(name, lo):
+    return Field(name, lo, 6, "stream")
+
+
+# Field positions shared within a unit.
+_ADDR = Field("addr", 6, 16)
+_N = Field("n", 6, 16)
+_D = Field("d", 22, 16, "s")
+
+OPS = (
+    # --- control, every queue -------------------------------------------------------
+    OpSpec("NOP", 0x01, Unit.CTRL, (_N,)),
+    OpSpec("REPEAT", 0x02, Unit.CTRL, (_N, _D)),
+    OpSpec("SYNC", 0x03, Unit.CTRL, ()),
+    OpSpec("NOTIFY", 0x04, Unit.CTRL, ()),
+    OpSpec("CONFIG", 0x05, Unit.CTRL, (Field("reg", 6, 8), Field("value", 14, 32))),
+    OpSpec("END", 0x06, Unit.CTRL, ()),
+    # --- MEM slice --------------------------------------------------------------------
+    OpSpec("READ", 0x10, Unit.MEM, (_ADDR, _s("dst", 22))),
+    OpSpec("WRITE", 0x11, Unit.MEM, (_ADDR, _s("src", 28))),
+    OpSpec("GATHER", 0x12, Unit.MEM, (_s("idx", 34), _s("dst", 22))),
+    OpSpec("SCATTER", 0x13, Unit.MEM, (_s("idx", 34), _s("src", 28))),
+    OpSpec("SCRUB", 0x14, Unit.MEM, (_ADDR,)),
+    # --- MXM plane --------------------------------------------------------------------
+    OpSpec("LW", 0x20, Unit.MXW, (_ADDR, _s("src", 22), Field("fp16", 40, 1))),
+    OpSpec("IW", 0x21, Unit.MXW, ()),
+    OpSpec("ABC", 0x22, Unit.MXM, (_ADDR, _s("src", 22), _s("dst", 28), Field("fp16", 40, 1))),
+    OpSpec("ACC", 0x23, Unit.MXM, (_ADDR, _s("src", 22), _s("dst", 28), Field("fp16", 40, 1))),
+    # --- VXM --------------------------------------------------------------------------
+    OpSpec("VOP", 0x30, Unit.VXM, (Field("slot", 6, 2), Field("n", 8, 3), _s("a", 11), _s("b", 17),
+                                   _s("dst", 23))),
+    OpSpec("VRED", 0x31, Unit.VXM, (Field("op", 6, 2), _s("a", 11), _s("dst", 23))),
+    # --- SXM --------------------------------------------------------------------------
+    OpSpec("PASS", 0x38, Unit.SXM, (_s("a", 6), _s("dst", 12))),
+    OpSpec("SHUP", 0x39, Unit.SXM, (Field("k", 30, 16), _s("a", 6), _s("dst", 12))),
+    OpSpec("SHDN", 0x3A, Unit.SXM, (Field("k", 30, 16), _s("a", 6), _s("dst", 12))),
+    OpSpec("ROT", 0x3B, Unit.SXM, (Field("k", 30, 16), _s("a", 6), _s("dst", 12))),
+    OpSpec("PERM", 0x3C, Unit.SXM, (_s("a", 6), _s("b", 18), _s("dst", 12))),
+    OpSpec("DIST", 0x3D, Unit.SXM, (Field("k", 30, 16), _s("a", 6), _s("dst", 12))),
+    OpSpec("SEL", 0x3E, Unit.SXM, (_s("a", 6), _s("b", 18), _s("c", 24), _s("dst", 12))),
+    OpSpec("TRANS", 0x3F, Unit.SXM, (_s("a", 6), _s("dst", 12), Field("start", 46, 1))),
+)
+
+BY_NAME = {op.name: op for op in OPS}
+BY_OPCODE = {op.opcode: op for op in OPS}
+
+#: The field REPEAT steps by ``d`` in each instruction that has one.
+STEP_FIELD = {"READ": "addr", "WRITE": "addr", "SCRUB": "addr", "LW": "addr", "ABC": "addr", "ACC": "addr"}
+
+
+def _check_tables():
+    for op in OPS:
+        used = (1 << OPCODE_BITS) - 1
+        for f in op.fields:
+            mask = ((1 << f.width) - 1) << f.lo
+            assert not used & mask and f.hi <= WORD_BITS, (op.name, f.name)
+            used |= mask
+    for unit in Unit:
+        pos = {}
+        for op in OPS:
+            if op.unit is unit:
+                for f in op.fields:
+                    assert pos.setdefault(f.name, (f.lo, f.width)) == (f.lo, f.width), (op.name, f.name)
+
+
+_check_tables()
+
+
+@dataclass(frozen=True)
+class Instr:
+    """A decoded instruction: ``op`` (an :class:`OpSpec`) and its operand values."""
+    op: OpSpec
+    args: tuple  # values in field order; streams as (direction, number)
+
+    def __getitem__(self, name):
+        for f, v in zip(self.op.fields, self.args):
+            if f.name == name:
+                return v
+        raise KeyError(f"{self.op.name} has no field {name!r}")
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def replace(self, **changes):
+        args = tuple(changes.get(f.name, v) for f, v in zip(self.op.fields, self.args))
+        return Instr(self.op, args)
+
+    def __str__(self):
+        return disasm_instr(self)
+
+
+def stream_name(s):
+    """``(direction, number)`` -> ``e3`` / ``w0``."""
+    d, n = s
+    return f"{'ew'[d]}{n}"
+
+
+def parse_stream(text):
+    """``e3`` / ``w0`` -> ``(direction, number)``."""
+    t = text.strip().lower()
+    if len(t) >= 2 and t[0] in "ew" and t[1:].isdigit():
+        n = int(t[1:])
+        if n < 32:
+            return ("ew".index(t[0]), n)
+    raise IsaError(f"{text!r} is not a stream (e0..e31 or w0..w31)")
+
+
+def _field_bits(f, value):
+    if f.kind == "stream":
+        d, n = value
+        if d not in (0, 1) or not 0 <= n < 32:
+            raise IsaError(f"stream operand {f.name}={value!r} out of range")
+        return d << 5 | n
+    lo, hi = (-(1 << (f.width - 1)), (1 << (f.width - 1)) - 1) if f.kind == "s" else (0, (1 << f.width) - 1)
+    if not isinstance(value, int) or not lo <= value <= hi:
+        raise IsaError(f"operand {f.name}={value!r} does not fit {f.width} bits ({lo}..{hi})")
+    return value & ((1 << f.width) - 1)
+
+
+def encode(instr):
+    """The 64-bit word of an :class:`Instr`."""
+    word = instr.op.opcode
+    for f, v in zip(instr.op.fields, instr.args):
+        word |= _field_bits(f, v) << f.lo
+    return word
+
+
+def field_value(f, word):
+    """Field ``f`` of ``word`` as the assembler writes it."""
+    raw = (word >> f.lo) & ((1 << f.width) - 1)
+    if f.kind == "stream":
+        return (raw >> 5, raw & 31)
+    if f.kind == "s" and raw >> (f.width - 1):
+        return raw - (1 << f.width)
+    return raw
+
+
+def decode(word):
+    """The :class:`Instr` of a 64-bit word; :class:`IsaError` for an undefined
+    opcode or set bits outside the instruction's fields."""
+    word = int(word)
+    if not 0 <= word < 1 << WORD_BITS:
+        raise IsaError(f"{word:#x} is not a 64-bit word")
+    op = BY_OPCODE.get(word & ((1 << OPCODE_BITS) - 1))
+    if op is None:
+        raise IsaError(f"undefined opcode {word & 0x3F:#04x} in {word:#018x}")
+    used = (1 << OPCODE_BITS) - 1
+    for f in op.fields:
+        used |= ((1 << f.width) - 1) << f.lo
+    if word & ~used:
+        raise IsaError(f"{op.name}: bits {word & ~used:#x} outside its fields are set")
+    return Instr(op, tuple(field_value(f, word) for f in op.fields))
+
+
+def used_mask(op):
+    """Bits of the word that ``op`` defines (opcode and fields)."""
+    used = (1 << OPCODE_BITS) - 1
+    for f in op.fields:
+        used |= ((1 << f.width) - 1) << f.lo
+    return used
+
+
+def disasm_instr(instr):
+    parts = []
+    for f, v in zip(instr.op.fields, instr.args):
+        parts.append(stream_name(v) if f.kind == "stream" else str(v))
+    return instr.op.name + (" " + ", ".join(parts) if parts else "")
+
+
+def make(name, *args, **kwargs):
+    """``make("READ", 5, (0, 1))`` or with keywords: an :class:`Instr`, range-checked."""
+    try:
+        op = BY_NAME[name.upper()]
+    except KeyError:
+        raise IsaError(f"unknown instruction {name!r}") from None
+    if len(args) > len(op.fields):
+        raise IsaError(f"{op.name} takes {len(op.fields)} operands, not {len(args)}")
+    values = list(args) + [None] * (len(op.fields) - len(args))
+    for i, f in enumerate(op.fields):
+        if f.name in kwargs:
+            values[i] = kwargs.pop(f.name)
+        if values[i] is None:
+            if f.kind == "stream":
+                raise IsaError(f"{op.name}: operand {f.name} is missing")
+            values[i] = 0
+    if kwargs:
+        raise IsaError(f"{op.name} has no operand {sorted(kwargs)[0]!r}")
+    instr = Instr(op, tuple(values))
+    encode(instr)  # range check
+    return instr
+
+
+# --- queues ------------------------------------------------------------------------------
+
+def queues(cfg):
+    """Queue names in queue-number order: ``mem0..``, ``vxm``, ``sxm``, ``mxm0..``, ``mxw0..``.
+
+    Each MXM plane has two queues, activations (``mxm``) and weights
+    (``mxw``), so a plane loads its next tile while it computes.
+    """
+    return ([f"mem{i}" for i in range(cfg.mem_slices)] + ["vxm", "sxm"]
+            + [f"mxm{i}" for i in range(cfg.mxm_planes)] + [f"mxw{i}" for i in range(cfg.mxm_planes)])
+
+
+def queue_unit(name):
+    """The :class:`Unit` of a queue name, and its index within the unit."""
+    for unit in (Unit.MEM, Unit.VXM, Unit.SXM, Unit.MXM, Unit.MXW):
+        if name.startswith(unit.value):
+            rest = name[len(unit.value):]
+            return unit, int(rest) if rest else 0
+    raise IsaError(f"unknown queue {name!r}")
