@@ -316,3 +316,84 @@ def queue_unit(name):
             rest = name[len(unit.value):]
             return unit, int(rest) if rest else 0
     raise IsaError(f"unknown queue {name!r}")
+
+
+# --- legality: what the ICU checks before it issues ------------------------------------
+
+def vxm_control_words(cfg):
+    """32-bit CONFIG words per VXM control slot (the packed :func:`~openlpu.rtl.vxm.VxmControl`)."""
+    from openlpu.rtl.vxm import VxmControl   # the layout is the unit's; only its size matters here
+    return -(-VxmControl(cfg).size // 32)
+
+
+def stream_width(instr, field):
+    """How many streams the stream operand ``field`` of ``instr`` spans."""
+    name = instr.op.name
+    if name in ("LW", "ABC", "ACC") and field == "src":
+        return 2 if instr["fp16"] else 1
+    if name in ("ABC", "ACC") and field == "dst":
+        return 4
+    if name == "VOP":
+        return instr["n"]
+    if name == "VRED":
+        return 4
+    return 1
+
+
+def check(cfg, unit, word):
+    """``(ErrorCode, Instr or None)`` for ``word`` fetched by a queue of ``unit``.
+
+    The checks, in priority order: ILLEGAL_OPCODE (undefined opcode, or a unit
+    instruction in another unit's queue); BAD_FIELD (bits outside the fields,
+    NOP/REPEAT count 0, VOP width not 1/2/4, stream or stream group past
+    ``streams``, weight row past ``lanes``, VRED op, SXM ``k`` out of range,
+    CONFIG register the queue does not have); BAD_ADDRESS (SRAM address past
+    ``mem_depth``, accumulator row past ``mxm_acc_depth``, weight row past
+    ``lanes``).
+    """
+    from openlpu.golden.sxm import SxmOp, k_is_legal
+    op = BY_OPCODE.get(int(word) & ((1 << OPCODE_BITS) - 1))
+    if op is None or op.unit not in (Unit.CTRL, unit):
+        return ErrorCode.ILLEGAL_OPCODE, None
+    if int(word) & ~used_mask(op):
+        return ErrorCode.BAD_FIELD, None
+    ins = Instr(op, tuple(field_value(f, int(word)) for f in op.fields))
+    name = op.name
+    bad = False
+    if name in ("NOP", "REPEAT"):
+        bad = ins["n"] == 0
+    elif name == "CONFIG":
+        bad = unit is not Unit.VXM or ins["reg"] >= VXM_SLOTS * vxm_control_words(cfg)
+    elif name == "VOP":
+        bad = ins["n"] not in (1, 2, 4)
+    elif name == "VRED":
+        bad = ins["op"] not in VRED_OPS.values()
+    elif unit is Unit.SXM and "k" in [f.name for f in op.fields]:
+        bad = not k_is_legal(SxmOp(op.opcode - BY_NAME["PASS"].opcode), ins["k"], cfg.lanes)
+    if not bad:
+        for f, v in zip(op.fields, ins.args):
+            if f.kind == "stream" and v[1] + stream_width(ins, f.name) > cfg.streams:
+                bad = True
+    if bad:
+        return ErrorCode.BAD_FIELD, ins
+    return check_address(cfg, ins), ins
+
+
+def check_address(cfg, ins):
+    """BAD_ADDRESS when ``ins`` names an SRAM address, accumulator row or weight row past the end."""
+    name = ins.op.name
+    if name in ("READ", "WRITE", "SCRUB") and ins["addr"] >= cfg.mem_depth:
+        return ErrorCode.BAD_ADDRESS
+    if name in ("ABC", "ACC") and ins["addr"] >= cfg.mxm_acc_depth:
+        return ErrorCode.BAD_ADDRESS
+    if name == "LW" and ins["addr"] >= cfg.lanes:
+        return ErrorCode.BAD_ADDRESS
+    return ErrorCode.NONE
+
+
+def step(ins, d):
+    """``ins`` with its :data:`STEP_FIELD` advanced by ``d`` (modulo 2**16), for REPEAT."""
+    f = STEP_FIELD.get(ins.op.name)
+    if f is None:
+        return ins
+    return ins.replace(**{f: (ins[f] + d) & 0xFFFF})

@@ -1,0 +1,429 @@
+"""Golden ISA simulator: the whole chip, cycle by cycle.
+
+:class:`LpuModel` runs a program image (one list of 64-bit words per queue,
+:func:`openlpu.isa.queues`) on the unit golden models — MEM slices
+(:class:`~openlpu.golden.mem.MemSliceModel`), MXM planes
+(:class:`~openlpu.golden.mxm.MxmPlaneModel`), the SXM
+(:class:`~openlpu.golden.sxm.SxmModel`), the VXM chain and reduction — joined
+by the stream fabric, and reports the final SRAM, the status and the cycle
+count. It is the specification of :class:`openlpu.rtl.lpu.Lpu`.
+
+One cycle ``t`` (cycle 0 is the first after start)
+------------------------------------------------------
+1. **Execute**: the instructions issued in cycle ``t - ICU_DISPATCH_LATENCY``
+   drive their units; stream operands are read from the stream registers at
+   the unit's floorplan position as they stand in cycle ``t``.
+2. **Unit outputs** of cycle ``t`` (results of earlier instructions, after
+   the unit's latency) are written into the stream registers at the unit's
+   position at the end of the cycle, after every stream has moved one position
+   (east streams east, west streams west; zeros enter at the edges).
+3. **Issue**: every queue executes its control instruction or issues one unit
+   instruction, unless an error was detected in this cycle.
+
+Queue semantics
+---------------
+``NOP n`` idles ``n`` cycles. ``REPEAT n, d`` issues the queue's previous unit
+instruction ``n`` more times, one per cycle, stepping its address field by
+``d`` each time. ``SYNC`` parks the queue until a ``NOTIFY`` (from any
+queue): the queues parked in a cycle in which some queue executes ``NOTIFY``
+(or that execute ``SYNC`` in that same cycle) resume with their next
+instruction on the next cycle. ``CONFIG reg, value`` writes a 32-bit word of
+the VXM control table (``VXM_SLOTS`` slots); it takes effect for VOPs executed
+after it. ``END`` stops the queue; the chip is done in the cycle its last
+queue ends.
+
+Errors stop the chip: no queue issues from the detecting cycle on. Detected
+at issue: ILLEGAL_OPCODE, BAD_FIELD, BAD_ADDRESS, REPEAT_EMPTY (and
+BAD_ADDRESS for a program counter past ``imem_depth``); at execute: a
+gather/scatter index past ``mem_depth``; later: ECC_POISON when a chip-side
+read's data comes back poisoned, SXM_FAULT one cycle after the SXM flags a
+transpose misuse; DEADLOCK when every queue has ended or is parked and one is
+parked. In one cycle the lowest queue number wins, and within a queue the
+oldest instruction. Units drain for ``ICU_DRAIN_CYCLES`` cycles after the
+stop; errors in the drain are not recorded.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from openlpu import isa, timing
+from openlpu.golden import vxm as vxm_golden
+from openlpu.golden.mem import MemSliceModel
+from openlpu.golden.mxm import Act, Cycle, Load, MxmPlaneModel
+from openlpu.golden.sxm import SxmModel, SxmOp
+from openlpu.golden.vxm_reduce import latency as reduce_latency, reduce_lanes
+from openlpu.isa import ErrorCode, Unit
+
+__all__ = ["LpuModel", "RunResult", "vxm_slot_fields"]
+
+
+@dataclass
+class RunResult:
+    """What the host sees after a run."""
+    cycles: int                      # cycles from start to the stop (done or error), inclusive
+    done: bool
+    error: ErrorCode = ErrorCode.NONE
+    error_queue: int = 0
+    error_pc: int = 0
+    trace: list = field(default_factory=list)   # (cycle, queue, pc, Instr) of every issue
+
+
+def vxm_slot_fields(cfg, words):
+    """The VXM control of one slot from its CONFIG words: ``(etype, ops, srcs, imms)``.
+
+    The words are the little-endian 32-bit pieces of the packed
+    :func:`openlpu.rtl.vxm.VxmControl` value.
+    """
+    from openlpu.rtl.vxm import VxmControl
+    layout = VxmControl(cfg)
+    value = sum(int(w) << (32 * i) for i, w in enumerate(words))
+
+    def get(f, base=0):
+        return (value >> (base + f.offset)) & ((1 << f.shape.width) - 1) if hasattr(f.shape, "width") \
+            else (value >> (base + f.offset)) & ((1 << f.shape.size) - 1)
+
+    etype = get(layout["etype"])
+    alu = layout["alu"]
+    ops, srcs, imms = [], [], []
+    for i in range(cfg.vxm_alus):
+        base = alu.offset + i * alu.shape.elem_shape.size
+        el = alu.shape.elem_shape
+        ops.append(get(el["op"], base))
+        srcs.append(get(el["src"], base))
+        imm = get(el["imm"], base)
+        imms.append(imm - (1 << 32) if imm >> 31 else imm)
+    return etype, ops, srcs, imms
+
+
+class _Queue:
+    def __init__(self, name):
+        self.name = name
+        self.unit, self.index = isa.queue_unit(name)
+        self.pc = 0
+        self.state = "run"      # run, wait (NOP), repeat, parked, ended
+        self.count = 0
+        self.d = 0
+        self.prev = None        # last unit instruction issued
+
+
+class LpuModel:
+    """Cycle-accurate golden model of the chip.
+
+    SRAM (``mem``) and instruction memory persist across :meth:`run` calls, as
+    on the chip; everything else starts from reset on each run. MXM
+    accumulator rows are not reset on the chip: a program must start a row
+    (ABC) before it accumulates into it (ACC).
+    """
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.names = isa.queues(cfg)
+        self.mem = [MemSliceModel(cfg) for _ in range(cfg.mem_slices)]
+        self.imem = [[0] * cfg.imem_depth for _ in self.names]
+        self.pos = timing.floorplan(cfg)
+
+    # --- host view ------------------------------------------------------------------
+    def load_program(self, program):
+        """``program``: ``{queue name: [64-bit words]}`` (missing queues stay as loaded)."""
+        for name, words in program.items():
+            q = self.names.index(name)
+            if len(words) > self.cfg.imem_depth:
+                raise ValueError(f"queue {name}: {len(words)} instructions exceed imem_depth "
+                                 f"{self.cfg.imem_depth}")
+            self.imem[q][:len(words)] = [int(w) for w in words]
+
+    def sram(self):
+        """Final SRAM contents: ``uint8`` array ``(mem_slices, mem_depth, lanes)`` (stored data bits)."""
+        return np.stack([np.stack([m.peek(a) for a in range(self.cfg.mem_depth)]) for m in self.mem])
+
+    # --- the run ---------------------------------------------------------------------------
+    def run(self, max_cycles=1_000_000, trace=False):
+        cfg = self.cfg
+        lanes, S = cfg.lanes, cfg.streams
+        P = len(self.pos)
+        self.streams = np.zeros((2, S, P, lanes), dtype=np.uint8)
+        queues = [_Queue(n) for n in self.names]
+        planes = [MxmPlaneModel(cfg) for _ in range(cfg.mxm_planes)]
+        sxm = SxmModel(cfg)
+        words = isa.vxm_control_words(cfg)
+        vxm_table = [[0] * words for _ in range(isa.VXM_SLOTS)]
+        # outputs due in a future cycle: cycle -> list of (unit key, ...)
+        due = {}
+        mem_reads = [{} for _ in range(cfg.mem_slices)]   # cycle -> (dst or None, queue, pc)
+        mxm_dst = [{} for _ in range(cfg.mxm_planes)]     # cycle -> dst
+        sxm_dst = {}                                      # cycle -> dst (lane ops)
+        sxm_rows = 0
+        sxm_col_dst = {}                                  # cycle -> dst (transpose columns)
+        sxm_err_seen = False
+        dispatch = []      # (queue, pc, Instr) issued last cycle
+        stopped_at = None
+        result = RunResult(cycles=0, done=False)
+        vlat = vxm_golden.latency(cfg)
+        rlat = reduce_latency(cfg)
+
+        def read(pos, stream, n=1):
+            d, s = stream
+            return [self.streams[d, s + i, pos].copy() for i in range(n)]
+
+        def words_of(planes_):
+            """lanes x 16-bit words from 1 or 2 byte planes."""
+            w = planes_[0].astype(np.uint16)
+            if len(planes_) > 1:
+                w |= planes_[1].astype(np.uint16) << 8
+            return w
+
+        def ints_of(planes_):
+            v = np.zeros(lanes, dtype=np.int64)
+            for i, p in enumerate(planes_):
+                v |= p.astype(np.int64) << (8 * i)
+            return v
+
+        t = 0
+        while True:
+            errors = []          # (queue, age, code, pc): age 0 oldest
+            writes = []          # (pos, stream, n, [planes], priority)
+            running = stopped_at is None
+            # ---- 1. execute ---------------------------------------------------------------
+            mem_rd = [None] * cfg.mem_slices
+            mem_wr = [None] * cfg.mem_slices
+            mxm_cyc = [Cycle() for _ in planes]
+            sxm_in = None
+            for q, pc, ins in dispatch:
+                qu = queues[q]
+                name = ins.op.name
+                pos = self.pos[qu.name if qu.unit is not Unit.MXW else f"mxm{qu.index}"]
+                if qu.unit is Unit.MEM:
+                    s = qu.index
+                    if name == "READ":
+                        mem_rd[s] = {"addr": ins["addr"]}
+                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (ins["dst"], q, pc)
+                    elif name == "SCRUB":
+                        mem_rd[s] = {"addr": ins["addr"], "scrub": True}
+                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (None, q, pc)
+                    elif name == "GATHER":
+                        idx = read(pos, ins["idx"])[0]
+                        mem_rd[s] = {"addr": 0, "gather": True, "index": idx}
+                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (ins["dst"], q, pc)
+                    elif name == "WRITE":
+                        mem_wr[s] = {"addr": ins["addr"], "data": read(pos, ins["src"])[0]}
+                    elif name == "SCATTER":
+                        idx = read(pos, ins["idx"])[0]
+                        mem_wr[s] = {"addr": 0, "scatter": True, "index": idx, "data": read(pos, ins["src"])[0]}
+                    if name in ("GATHER", "SCATTER"):
+                        cols = idx[0::8].astype(np.int64) | idx[1::8].astype(np.int64) << 8
+                        if (cols >= cfg.mem_depth).any():
+                            errors.append((q, 1, ErrorCode.BAD_ADDRESS, pc))
+                elif qu.unit is Unit.MXW:
+                    cyc = mxm_cyc[qu.index]
+                    if name == "LW":
+                        cyc.load = Load(ins["addr"], words_of(read(pos, ins["src"], 2 if ins["fp16"] else 1)))
+                    elif name == "IW":
+                        cyc.install = True
+                elif qu.unit is Unit.MXM:
+                    wds = words_of(read(pos, ins["src"], 2 if ins["fp16"] else 1))
+                    mxm_cyc[qu.index].act = Act(wds, bool(ins["fp16"]), acc=name == "ACC", addr=ins["addr"])
+                    mxm_dst[qu.index][t + timing.mxm_latency(cfg)] = ins["dst"]
+                elif qu.unit is Unit.VXM:
+                    if name == "CONFIG":
+                        slot, w = divmod(ins["reg"], words)
+                        vxm_table[slot][w] = ins["value"]
+                    elif name == "VOP":
+                        n = ins["n"]
+                        etype, ops, srcs, imms = vxm_slot_fields(cfg, vxm_table[ins["slot"]])
+                        res = vxm_golden.chain(ops, etype, srcs, imms, ints_of(read(pos, ins["a"], n)),
+                                               ints_of(read(pos, ins["b"], n)))
+                        res = np.asarray(res, dtype=np.int64) & 0xFFFFFFFF
+                        out = [((res >> (8 * i)) & 0xFF).astype(np.uint8) for i in range(n)]
+                        due.setdefault(t + vlat, []).append((pos, ins["dst"], out, 0))
+                    elif name == "VRED":
+                        vals = ints_of(read(pos, ins["a"], 4))
+                        vals = np.where(vals >= 1 << 31, vals - (1 << 32), vals)
+                        r = reduce_lanes(vals, "max" if ins["op"] == isa.VRED_OPS["max"] else "sum") & 0xFFFFFFFF
+                        out = [np.full(lanes, (r >> (8 * i)) & 0xFF, dtype=np.uint8) for i in range(4)]
+                        due.setdefault(t + rlat, []).append((pos, ins["dst"], out, 1))
+                elif qu.unit is Unit.SXM:
+                    op = SxmOp(ins.op.opcode - isa.BY_NAME["PASS"].opcode)
+                    a = read(pos, ins["a"])[0]
+                    b = read(pos, ins["b"])[0] if "b" in [f.name for f in ins.op.fields] else None
+                    c = read(pos, ins["c"])[0] if "c" in [f.name for f in ins.op.fields] else None
+                    start = bool(ins.get("start", 0))
+                    sxm_in = dict(op=op, a=a, b=b, c=c, k=ins.get("k", 0), start=start)
+                    if op == SxmOp.TRANSPOSE:
+                        if start or sxm_rows:
+                            sxm_rows = 1 if start else sxm_rows + 1
+                            if sxm_rows == lanes:
+                                for j in range(lanes):
+                                    sxm_col_dst[t + 1 + timing.SXM_LATENCY + j] = ins["dst"]
+                                sxm_rows = 0
+                    else:
+                        sxm_dst[t + timing.SXM_LATENCY] = ins["dst"]
+                    sxm_pc = (q, pc)
+            # ---- 2. unit outputs ----------------------------------------------------------------
+            for s, m in enumerate(self.mem):
+                out = m.step(mem_rd[s], mem_wr[s])
+                info = mem_reads[s].pop(t, None)
+                if out is not None:
+                    data, poison = out
+                    dst, q, pc = info
+                    if poison:
+                        errors.append((q, 0, ErrorCode.ECC_POISON, pc))
+                    if dst is not None:
+                        writes.append((self.pos[f"mem{s}"], dst, [data], 0))
+            for i, plane in enumerate(planes):
+                out = plane.step(mxm_cyc[i])
+                dst = mxm_dst[i].pop(t, None)
+                if out is not None:
+                    vals = out[1].astype(np.uint32)
+                    writes.append((self.pos[f"mxm{i}"], dst,
+                                   [((vals >> (8 * b)) & 0xFF).astype(np.uint8) for b in range(4)], 0))
+            sxm_out = sxm.step(**sxm_in) if sxm_in else sxm.step()
+            col = sxm_col_dst.pop(t, None)
+            lane = sxm_dst.pop(t, None)
+            if sxm_out is not None:
+                writes.append((self.pos["sxm"], col if col is not None else lane, [sxm_out], 0))
+            if sxm.error and not sxm_err_seen:
+                sxm_err_seen = True
+                sxm_err_at = t + timing.SXM_LATENCY
+                sxm_err_who = sxm_pc
+            if sxm_err_seen and sxm_err_at == t:
+                errors.append((sxm_err_who[0], 0, ErrorCode.SXM_FAULT, sxm_err_who[1]))
+            for pos, dst, out, prio in sorted(due.pop(t, []), key=lambda w: w[3]):   # VOP before VRED
+                writes.append((pos, dst, out, prio))
+            # ---- 3. issue ------------------------------------------------------------------------
+            issued = []
+            if running:
+                decisions = []
+                for q, qu in enumerate(queues):
+                    decisions.append(self._decide(qu, q))
+                notify = any(d[0] == "notify" for d in decisions)
+                for q, d in enumerate(decisions):
+                    if d[0] == "error":
+                        errors.append((q, 2, d[1], d[2]))
+                live = [qu for qu in queues if qu.state != "ended"]
+                if not errors and live and not notify and all(
+                        qu.state == "parked" or (qu.state == "run" and d[0] == "sync")
+                        for qu, d in zip(queues, decisions) if qu.state != "ended"):
+                    first = next(q for q, qu in enumerate(queues) if qu.state != "ended")
+                    errors.append((first, 2, ErrorCode.DEADLOCK, queues[first].pc))
+                if errors:
+                    q, _, code, pc = min(errors, key=lambda e: (e[0], e[1]))
+                    result.error, result.error_queue, result.error_pc = code, q, pc
+                    stopped_at = t
+                else:
+                    for q, (qu, d) in enumerate(zip(queues, decisions)):
+                        issued += self._apply(qu, q, d, notify)
+                    if all(qu.state == "ended" for qu in queues):
+                        result.done = True
+                        stopped_at = t
+                    if trace:
+                        result.trace += [(t, q, pc, ins) for q, pc, ins in issued]
+            dispatch = issued
+            # ---- stream registers at the end of cycle t ------------------------------------------
+            self.streams[0, :, 1:] = self.streams[0, :, :-1].copy()
+            self.streams[0, :, 0] = 0
+            self.streams[1, :, :-1] = self.streams[1, :, 1:].copy()
+            self.streams[1, :, -1] = 0
+            written = set()
+            for pos, (d, s), out, prio in writes:
+                for i, plane in enumerate(out):
+                    if (d, s + i, pos) not in written:      # the first (highest priority) write wins
+                        self.streams[d, s + i, pos] = plane
+                        written.add((d, s + i, pos))
+            t += 1
+            if stopped_at is not None and t > stopped_at + timing.ICU_DRAIN_CYCLES:
+                break
+            if stopped_at is None and t >= max_cycles:
+                raise RuntimeError(f"program did not stop within {max_cycles} cycles")
+        result.cycles = stopped_at + 1
+        return result
+
+    # --- one queue, one cycle --------------------------------------------------------------------
+    def _decide(self, qu, q):
+        """What queue ``qu`` does this cycle, without changing it:
+        ("idle",), ("sync",), ("notify",), ("end",), ("issue", Instr, pc, next state),
+        ("control", Instr, pc) or ("error", code, pc)."""
+        cfg = self.cfg
+        if qu.state in ("ended", "parked"):
+            return ("idle",)
+        if qu.state == "wait":
+            return ("idle",)
+        if qu.state == "repeat":
+            ins = isa.step(qu.prev, qu.d)
+            code = isa.check_address(cfg, ins)
+            if code:
+                return ("error", code, qu.pc - 1)
+            return ("issue", ins, qu.pc - 1)
+        if qu.pc >= cfg.imem_depth:
+            return ("error", ErrorCode.BAD_ADDRESS, qu.pc)
+        code, ins = isa.check(cfg, qu.unit, self.imem[self.names.index(qu.name)][qu.pc])
+        if code:
+            return ("error", code, qu.pc)
+        name = ins.op.name
+        if name == "REPEAT":
+            if qu.prev is None:
+                return ("error", ErrorCode.REPEAT_EMPTY, qu.pc)
+            stepped = isa.step(qu.prev, ins["d"])
+            code = isa.check_address(cfg, stepped)
+            if code:
+                return ("error", code, qu.pc)
+            return ("repeat", stepped, ins)
+        if name == "SYNC":
+            return ("sync",)
+        if name == "NOTIFY":
+            return ("notify",)
+        if name == "END":
+            return ("end",)
+        if name == "NOP":
+            return ("nop", ins["n"])
+        if name == "CONFIG":
+            return ("issue", ins, qu.pc)
+        return ("issue", ins, qu.pc)
+
+    def _apply(self, qu, q, d, notify):
+        """Advance queue ``qu`` by decision ``d``; returns the issued ``[(q, pc, Instr)]``."""
+        kind = d[0]
+        if qu.state == "parked":
+            if notify:
+                qu.state = "run"
+            return []
+        if qu.state == "wait":
+            qu.count -= 1
+            if qu.count == 0:
+                qu.state = "run"
+            return []
+        if qu.state == "repeat":
+            ins, pc = d[1], d[2]
+            qu.prev = ins
+            qu.count -= 1
+            if qu.count == 0:
+                qu.state = "run"
+            return [(q, pc, ins)]
+        if kind == "idle":
+            return []
+        pc = qu.pc
+        qu.pc += 1
+        if kind == "sync":
+            if not notify:
+                qu.state = "parked"
+            return []
+        if kind == "notify":
+            return []
+        if kind == "end":
+            qu.state = "ended"
+            qu.pc -= 1
+            return []
+        if kind == "nop":
+            if d[1] > 1:
+                qu.state, qu.count = "wait", d[1] - 1
+            return []
+        if kind == "repeat":
+            stepped, rep = d[1], d[2]
+            qu.prev = stepped
+            if rep["n"] > 1:
+                qu.state, qu.count, qu.d = "repeat", rep["n"] - 1, rep["d"]
+            return [(q, pc, stepped)]
+        ins = d[1]
+        if ins.op.unit is not Unit.CTRL:
+            qu.prev = ins
+        return [(q, pc, ins)]
