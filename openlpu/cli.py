@@ -25,6 +25,8 @@ UNITS = {
     "vxm": "openlpu.rtl.vxm:Vxm",
     "sxm": "openlpu.rtl.sxm:Sxm",
     "mem": "openlpu.rtl.host:Mem",
+    "icu": "openlpu.rtl.icu:Icu",
+    "lpu": "openlpu.rtl.lpu:Lpu",
 }
 
 

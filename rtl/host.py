@@ -19,25 +19,38 @@ commands pass straight to the slices with no added latency and are never
 delayed. A host read beat takes 4 cycles (issue, SRAM, ECC, response), a
 write beat 1 cycle.
 
-AXI4-Lite control/status registers (32-bit, read-only; writes answer SLVERR,
-unmapped reads DECERR)::
+AXI4-Lite control/status registers (32-bit; writes to anything but CONTROL
+answer SLVERR, unmapped reads DECERR)::
 
     0x000 ID = 0x4C505530 ("LPU0")   0x004 VERSION   0x008 lanes
     0x00C mem_depth   0x010 mem_slices
     0x100 + 0x20*s: +0 corrected, +4 detected, +8 range_errors,
                     +0xC last error address, +0x10 last syndrome   (slice s)
+
+With the program port (``Mem(cfg, program=True)``, used by the chip top):
+
+* instruction memory is an AXI4 write-only window at ``IMEM_BASE``
+  (``0x8000_0000``): ``IMEM_BASE + queue * (8 * imem_depth) + 8 * pc``, one
+  beat = ``lanes // 8`` instructions; past the last queue: DECERR; reads of the
+  window: SLVERR;
+* ``0x020 CONTROL`` (write 1 to bit 0: start a run; ignored while busy), and
+  read-only ``0x024 STATUS`` (bit 0 busy, 1 done, 2 error), ``0x028
+  ERROR_CODE``, ``0x02C ERROR_QUEUE``, ``0x030 ERROR_PC``, ``0x034 CYCLES``
+  (of the last run), ``0x038`` queue count, ``0x03C`` imem_depth.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
 
 from openlpu import timing
+from openlpu.isa import queues
 from openlpu.rtl.mem import MemOutLayout, MemReadLayout, MemSlice, MemWriteLayout
 from openlpu.rtl.streams import Flow
 
-__all__ = ["Mem", "ID_VALUE", "VERSION", "ADDR_BITS", "ID_BITS", "CSR_ADDR_BITS"]
+__all__ = ["Mem", "ID_VALUE", "VERSION", "ADDR_BITS", "ID_BITS", "CSR_ADDR_BITS", "IMEM_BASE", "CSR",
+           "ChipStatusLayout"]
 
 ID_VALUE = 0x4C505530
 VERSION = 0x00010000
@@ -45,6 +58,15 @@ ADDR_BITS = 32
 ID_BITS = 4
 CSR_ADDR_BITS = 16
 OKAY, SLVERR, DECERR = 0, 2, 3
+IMEM_BASE = 1 << (ADDR_BITS - 1)
+#: Control/status register addresses of the program port.
+CSR = {"CONTROL": 0x020, "STATUS": 0x024, "ERROR_CODE": 0x028, "ERROR_QUEUE": 0x02C, "ERROR_PC": 0x030,
+       "CYCLES": 0x034, "QUEUES": 0x038, "IMEM_DEPTH": 0x03C}
+
+
+def ChipStatusLayout():
+    return data.StructLayout({"busy": 1, "done": 1, "error": 1, "code": 8, "queue": 8, "pc": 16,
+                              "cycles": 32})
 
 
 def _axi_signature(data_bits):
@@ -97,16 +119,21 @@ class Mem(wiring.Component):
         ``lanes`` not a power of two or wider than 128.
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, program=False):
         if cfg.lanes & (cfg.lanes - 1) or cfg.lanes > 128:
             raise ValueError(f"Mem host port: lanes must be a power of two <= 128, not {cfg.lanes!r}")
         self._cfg = cfg
+        self._program = program
         n = cfg.mem_slices
         sig = {"rd": In(Flow(MemReadLayout(cfg))).array(n), "wr": In(Flow(MemWriteLayout(cfg))).array(n),
                "out": Out(Flow(MemOutLayout(cfg))).array(n), "chip_busy": In(1),
                "fault": In(72 * cfg.lanes // 8).array(n)}
         sig.update(_axi_signature(8 * cfg.lanes))
         sig.update(_axil_signature())
+        if program:
+            from openlpu.rtl.icu import ImemWriteLayout
+            sig.update({"imem_wr": Out(Flow(ImemWriteLayout(cfg))), "start": Out(1),
+                        "status": In(ChipStatusLayout())})
         super().__init__(sig)
 
     def elaborate(self, platform):
@@ -144,6 +171,15 @@ class Mem(wiring.Component):
             aligned = addr[:lb] == 0 if lb else Const(1)
             return sl, vec, in_range, aligned
 
+        def imem_decode(addr):
+            """(queue, row, in_range) of an address in the instruction window (bit 31 set)."""
+            from openlpu.rtl.icu import ImemWriteLayout
+            qshift = exact_log2(8 * cfg.imem_depth)
+            layout = ImemWriteLayout(cfg)
+            q = addr[qshift:ADDR_BITS - 1]
+            row = addr[lb:qshift]
+            return q[:layout["queue"].shape.width], row[:layout["row"].shape.width], q < len(queues(cfg))
+
         # The state machines are If/Elif chains on a state register rather than m.FSM:
         # m.FSM emits Verilog case statements without a default arm, which
         # verilator -Wall flags (CASEINCOMPLETE).
@@ -162,11 +198,22 @@ class Mem(wiring.Component):
                 m.d.sync += axi_w_st.eq(axi_w_states.index("DATA"))
         with m.Elif(axi_w_st == axi_w_states.index("DATA")):
             sl, vec, in_range, aligned = decode(w_addr)
+            if self._program:
+                iq, irow, i_range = imem_decode(w_addr)
+                in_range = Mux(w_addr[-1], i_range, in_range)
             with m.If(self.s_axi_wvalid & ~self.chip_busy):
                 full = self.s_axi_wstrb.all()
                 ok = ~w_bad & aligned & full
                 with m.If(ok & in_range):
-                    m.d.comb += [host_wr.eq(1 << sl), host_addr.eq(vec), host_data.eq(self.s_axi_wdata)]
+                    if self._program:
+                        with m.If(w_addr[-1]):
+                            m.d.comb += [self.imem_wr.valid.eq(1), self.imem_wr.payload.queue.eq(iq),
+                                         self.imem_wr.payload.row.eq(irow),
+                                         self.imem_wr.payload.data.eq(self.s_axi_wdata)]
+                        with m.Else():
+                            m.d.comb += [host_wr.eq(1 << sl), host_addr.eq(vec), host_data.eq(self.s_axi_wdata)]
+                    else:
+                        m.d.comb += [host_wr.eq(1 << sl), host_addr.eq(vec), host_data.eq(self.s_axi_wdata)]
                 with m.Elif(~ok):
                     m.d.sync += w_resp.eq(SLVERR)
                 with m.Elif(w_resp == OKAY):
@@ -199,7 +246,7 @@ class Mem(wiring.Component):
             sl, vec, in_range, aligned = decode(r_addr)
             # a write burst owns the host path until its last beat
             with m.If(~self.chip_busy & (axi_w_st != axi_w_states.index("DATA"))):
-                ok = ~r_bad & aligned
+                ok = ~r_bad & aligned & (~r_addr[-1] if self._program else 1)
                 m.d.sync += [r_sel.eq(sl), r_data.eq(0),
                              r_resp.eq(Mux(~ok, SLVERR, Mux(in_range, OKAY, DECERR)))]
                 with m.If(ok & in_range):
@@ -232,12 +279,23 @@ class Mem(wiring.Component):
             base = 0x100 + 0x20 * s
             regs.update({base: sl.corrected, base + 4: sl.detected, base + 8: sl.range_errors,
                          base + 0xC: sl.last_addr, base + 0x10: sl.last_syndrome})
+        l_wresp = Signal(2, init=SLVERR)
+        if self._program:
+            st = self.status
+            regs.update({CSR["CONTROL"]: Const(0, 32), CSR["STATUS"]: Cat(st.busy, st.done, st.error),
+                         CSR["ERROR_CODE"]: st.code, CSR["ERROR_QUEUE"]: st.queue, CSR["ERROR_PC"]: st.pc,
+                         CSR["CYCLES"]: st.cycles, CSR["QUEUES"]: Const(len(queues(cfg)), 32),
+                         CSR["IMEM_DEPTH"]: Const(cfg.imem_depth, 32)})
         axil_w_states = ['IDLE', 'RESP']
         axil_w_st = Signal(3, name="axil_w_state")
         # axil_w state machine
         with m.If(axil_w_st == axil_w_states.index("IDLE")):
             with m.If(self.s_axil_awvalid & self.s_axil_wvalid):
                 m.d.sync += axil_w_st.eq(axil_w_states.index("RESP"))
+                if self._program:
+                    is_ctrl = self.s_axil_awaddr == CSR["CONTROL"]
+                    m.d.sync += l_wresp.eq(Mux(is_ctrl, OKAY, SLVERR))
+                    m.d.comb += self.start.eq(is_ctrl & self.s_axil_wdata[0] & self.s_axil_wstrb[0])
         with m.Elif(axil_w_st == axil_w_states.index("RESP")):
             with m.If(self.s_axil_bready):
                 m.d.sync += axil_w_st.eq(axil_w_states.index("IDLE"))
@@ -269,7 +327,7 @@ class Mem(wiring.Component):
             self.s_axi_rresp.eq(r_resp), self.s_axi_rlast.eq(r_len == 0),
             self.s_axil_awready.eq((axil_w_st == 0) & self.s_axil_awvalid & self.s_axil_wvalid),
             self.s_axil_wready.eq((axil_w_st == 0) & self.s_axil_awvalid & self.s_axil_wvalid),
-            self.s_axil_bvalid.eq(axil_w_st == 1), self.s_axil_bresp.eq(SLVERR),
+            self.s_axil_bvalid.eq(axil_w_st == 1), self.s_axil_bresp.eq(l_wresp),
             self.s_axil_arready.eq(axil_r_st == 0),
             self.s_axil_rvalid.eq(axil_r_st == 1), self.s_axil_rdata.eq(l_data), self.s_axil_rresp.eq(l_resp),
         ]

@@ -1,0 +1,116 @@
+"""Programs on the chip: run cases on the golden ISA simulator and on the RTL, compare.
+
+A *case* is a program plus the SRAM it starts from (see
+:mod:`openlpu.verif.tb_lpu` for the JSON form). :func:`expect` runs cases on
+:class:`~openlpu.golden.lpu.LpuModel`, :func:`run_rtl` on the simulated
+:class:`~openlpu.rtl.lpu.Lpu` through its host port, and :func:`compare`
+demands equal status, error code, queue, pc, cycle count, ECC counters and
+SRAM windows.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from openlpu import isa
+from openlpu.golden.ecc import ecc_encode
+from openlpu.golden.lpu import LpuModel
+
+__all__ = ["make_case", "expect", "run_rtl", "compare", "run_and_compare"]
+
+
+def make_case(cfg, program, sram=None, corrupt=None, windows=None, max_cycles=20_000):
+    """A JSON-able case. ``program``: ``{queue: [words or Instr]}`` (queues not named get END);
+    ``sram``: ``{(slice, addr): lanes bytes}``; ``corrupt``: ``{(slice, addr): [72-bit masks]}``
+    (applied to the stored words of an SRAM entry); ``windows``: ``[(slice, addr, count)]``."""
+    prog = {}
+    for q in isa.queues(cfg):
+        words = program.get(q, [isa.make("END")])
+        prog[q] = [w if isinstance(w, int) else isa.encode(w) for w in words]
+    sram = sram or {}
+    corrupt = corrupt or {}
+    if windows is None:
+        windows = [(s, 0, min(cfg.mem_depth, 32)) for s in range(cfg.mem_slices)]
+    return {
+        "program": prog,
+        "sram": [[s, a, bytes(np.asarray(v, dtype=np.uint8)).hex()] for (s, a), v in sram.items()],
+        "corrupt": [[s, a, *masks] for (s, a), masks in corrupt.items()],
+        "corrupt_data": {f"{s}:{a}": bytes(np.asarray(sram.get((s, a), np.zeros(cfg.lanes)), np.uint8)).hex()
+                         for (s, a) in corrupt},
+        "windows": [list(w) for w in windows],
+        "max_cycles": max_cycles,
+    }
+
+
+def expect(cfg, cases, model=None):
+    """The golden observations of ``cases`` run one after the other (SRAM persists)."""
+    model = model or LpuModel(cfg)
+    out = []
+    for case in cases:
+        for s, a, hexdata in case["sram"]:
+            model.mem[s].load(a, np.frombuffer(bytes.fromhex(hexdata), np.uint8))
+        for s, a, *masks in case["corrupt"]:
+            data = np.frombuffer(bytes.fromhex(case["corrupt_data"][f"{s}:{a}"]), np.uint8)
+            model.mem[s].load(a, data)
+            for c, mk in enumerate(masks):
+                model.mem[s].words[c][a] ^= int(mk)
+        model.load_program(case["program"])
+        r = model.run(max_cycles=case["max_cycles"])
+        windows = []
+        for s, a, n in case["windows"]:
+            vecs = []
+            for k in range(a, a + n):
+                vec = model.mem[s].peek(k)
+                # the host reads through the ECC decoder: an uncorrectable word reads as zeros
+                from openlpu.golden.ecc import ECC_DETECTED, ecc_decode
+                cols = [ecc_decode(model.mem[s].words[c][k]) for c in range(cfg.lanes // 8)]
+                if any(st == ECC_DETECTED for _, st, _ in cols):
+                    vec = np.zeros(cfg.lanes, np.uint8)
+                else:
+                    vec = np.frombuffer(b"".join(d.to_bytes(8, "little") for d, _, _ in cols), np.uint8)
+                vecs.append(bytes(vec))
+            windows.append(b"".join(vecs).hex())
+        out.append({"done": r.done, "error": r.error != isa.ErrorCode.NONE, "code": int(r.error),
+                    "queue": r.error_queue if r.error else 0, "pc": r.error_pc if r.error else 0,
+                    "cycles": r.cycles, "irq": 1, "windows": windows,
+                    "ecc": [[m.corrected, m.detected, m.range_errors] for m in model.mem]})
+    return out
+
+
+def run_rtl(cfg, sim, cases, key, log_file=None):
+    """Run ``cases`` on the RTL under ``sim``; the observations as :func:`expect` gives them."""
+    from openlpu.rtl.lpu import Lpu
+    from openlpu.verif.runner import BUILD_ROOT, run_cocotb
+    work = Path(tempfile.mkdtemp(prefix="lpu-cases-", dir=BUILD_ROOT if BUILD_ROOT.exists() else None))
+    cases_path, results_path = work / "cases.json", work / "results.json"
+    cases_path.write_text(json.dumps(cases))
+    run_cocotb(sim=sim, toplevel="lpu", component=lambda: Lpu(cfg), test_module="openlpu.verif.tb_lpu",
+               key=key, extra_env={"OPENLPU_CONFIG": json.dumps(cfg.as_dict()),
+                                   "OPENLPU_CASES": str(cases_path), "OPENLPU_RESULTS": str(results_path)},
+               test_name=work.name, log_file=log_file)
+    return json.loads(results_path.read_text())
+
+
+def compare(expected, got, labels=None):
+    """Assert equal observations; the message names the case and what differs."""
+    assert len(expected) == len(got), f"{len(got)} results for {len(expected)} cases"
+    for i, (e, g) in enumerate(zip(expected, got)):
+        label = labels[i] if labels else f"case {i}"
+        for k in ("done", "error", "code", "queue", "pc", "cycles", "irq", "ecc"):
+            assert e[k] == g[k], f"{label}: {k} golden {e[k]} != RTL {g[k]} (golden {_brief(e)}, RTL {_brief(g)})"
+        for w, (ew, gw) in enumerate(zip(e["windows"], g["windows"])):
+            assert ew == gw, f"{label}: SRAM window {w} differs:\n golden {ew}\n RTL    {gw}"
+
+
+def _brief(r):
+    return {k: r[k] for k in ("done", "code", "queue", "pc", "cycles")}
+
+
+def run_and_compare(cfg, sim, cases, key, labels=None, log_file=None):
+    expected = expect(cfg, cases)
+    got = run_rtl(cfg, sim, cases, key, log_file=log_file)
+    compare(expected, got, labels)
+    return expected

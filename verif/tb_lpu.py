@@ -1,0 +1,144 @@
+"""cocotb testbench of the whole chip (toplevel :class:`openlpu.rtl.lpu.Lpu`).
+
+Everything goes through the host port, as a host driver would: SRAM and
+instruction memory are loaded with cocotbext-axi ``AxiMaster`` bursts, the
+run starts with a CONTROL write on the ``AxiLiteMaster``, STATUS is polled
+until the chip is idle again, and the status registers and the SRAM windows
+of interest are read back.
+
+The cases come from a JSON file (``OPENLPU_CASES``), written by the pytest
+side (:mod:`openlpu.verif.lpu_cases`), and the observations go to
+``OPENLPU_RESULTS``; the pytest side compares them with the golden ISA
+simulator, so one simulator build runs any number of programs. A case:
+``{"program": {queue: [word, ...]}, "sram": [[slice, addr, hex bytes], ...],
+"corrupt": [[slice, addr, mask72 per column...]] with "corrupt_data"
+{"slice:addr": hex bytes} (written with the ``fault`` backdoor on), "windows": [[slice, addr,
+count], ...], "max_cycles": n}``.
+"""
+
+import json
+import logging
+import os
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge
+from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiMaster, AxiResp
+
+from openlpu.config import LpuConfig
+from openlpu.golden.mem import host_address
+from openlpu.isa import queues
+from openlpu.rtl.host import CSR, IMEM_BASE
+
+CFG = LpuConfig.from_dict(json.loads(os.environ["OPENLPU_CONFIG"]))
+
+
+class LpuHost:
+    """Host driver of the simulated chip: load, start, wait, read back."""
+
+    def __init__(self, dut, cfg):
+        self.dut, self.cfg = dut, cfg
+        dut.rst.value = 1
+        for name in ("s_axi_awvalid", "s_axi_wvalid", "s_axi_bready", "s_axi_arvalid", "s_axi_rready",
+                     "s_axil_awvalid", "s_axil_wvalid", "s_axil_bready", "s_axil_arvalid", "s_axil_rready"):
+            getattr(dut, name).value = 0
+        for s in range(cfg.mem_slices):
+            getattr(dut, f"fault__{s}").value = 0
+        Clock(dut.clk, 10, unit="ns").start()
+        self.axi = AxiMaster(AxiBus.from_prefix(dut, "s_axi"), dut.clk, dut.rst)
+        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
+        self.queues = queues(cfg)
+        for bus in ("s_axi", "s_axil"):   # one log line per beat would drown the run
+            logging.getLogger(f"cocotb.{dut._name}.{bus}").setLevel(logging.WARNING)
+
+    async def reset(self):
+        self.dut.rst.value = 1
+        await ClockCycles(self.dut.clk, 3)
+        self.dut.rst.value = 0
+        await RisingEdge(self.dut.clk)
+
+    async def write(self, addr, data):
+        resp = await self.axi.write(addr, data)
+        if resp.resp != AxiResp.OKAY:
+            raise RuntimeError(f"host write {addr:#x} ({len(data)} bytes): {resp.resp}")
+
+    async def load_sram(self, slice_, addr, data):
+        await self.write(host_address(self.cfg, slice_, addr), bytes(data))
+
+    async def load_program(self, program):
+        per_beat = self.cfg.lanes // 8
+        for name, words in program.items():
+            q = self.queues.index(name)
+            words = list(words) + [0] * (-len(words) % per_beat)
+            blob = b"".join(int(w).to_bytes(8, "little") for w in words)
+            await self.write(IMEM_BASE + q * 8 * self.cfg.imem_depth, blob)
+
+    async def csr(self, name):
+        resp = await self.axil.read(CSR[name], 4)
+        if resp.resp != AxiResp.OKAY:
+            raise RuntimeError(f"CSR {name}: {resp.resp}")
+        return int.from_bytes(resp.data, "little")
+
+    async def run(self, max_cycles=100_000):
+        """Start, wait until idle; returns the status registers as a dict."""
+        resp = await self.axil.write(CSR["CONTROL"], (1).to_bytes(4, "little"))
+        if resp.resp != AxiResp.OKAY:
+            raise RuntimeError(f"CONTROL write: {resp.resp}")
+        waited = 0
+        while (await self.csr("STATUS")) & 1:
+            await ClockCycles(self.dut.clk, 16)
+            waited += 16
+            if waited > max_cycles + 1000:
+                raise RuntimeError(f"the chip is still busy after {waited} cycles")
+        status = await self.csr("STATUS")
+        return {"done": bool(status >> 1 & 1), "error": bool(status >> 2 & 1),
+                "code": await self.csr("ERROR_CODE"), "queue": await self.csr("ERROR_QUEUE"),
+                "pc": await self.csr("ERROR_PC"), "cycles": await self.csr("CYCLES"),
+                "irq": int(self.dut.irq.value)}
+
+    async def read_sram(self, slice_, addr, count):
+        resp = await self.axi.read(host_address(self.cfg, slice_, addr), count * self.cfg.lanes)
+        if resp.resp not in (AxiResp.OKAY, AxiResp.SLVERR):
+            raise RuntimeError(f"host read slice {slice_} vector {addr}: {resp.resp}")
+        return bytes(resp.data), resp.resp == AxiResp.SLVERR
+
+    async def ecc_counters(self):
+        out = []
+        for s in range(self.cfg.mem_slices):
+            base = 0x100 + 0x20 * s
+            vals = []
+            for off in (0, 4, 8):
+                r = await self.axil.read(base + off, 4)
+                vals.append(int.from_bytes(r.data, "little"))
+            out.append(vals)
+        return out
+
+
+@cocotb.test()
+async def run_cases(dut):
+    host = LpuHost(dut, CFG)
+    await host.reset()
+    with open(os.environ["OPENLPU_CASES"]) as f:
+        cases = json.load(f)
+    results = []
+    for i, case in enumerate(cases):
+        for s, addr, hexdata in case.get("sram", []):
+            await host.load_sram(s, addr, bytes.fromhex(hexdata))
+        for s, addr, *masks in case.get("corrupt", []):
+            # the corrupted word is written directly with the fault mask applied
+            fault = sum(int(mk) << (72 * c) for c, mk in enumerate(masks))
+            getattr(dut, f"fault__{s}").value = fault
+            await host.load_sram(s, addr, bytes.fromhex(case["corrupt_data"][f"{s}:{addr}"]))
+            getattr(dut, f"fault__{s}").value = 0
+        await host.load_program({q: w for q, w in case["program"].items()})
+        status = await host.run(case.get("max_cycles", 100_000))
+        windows = []
+        for s, addr, count in case.get("windows", []):
+            data, _ = await host.read_sram(s, addr, count)
+            windows.append(data.hex())
+        status["windows"] = windows
+        status["ecc"] = await host.ecc_counters()
+        results.append(status)
+        dut._log.info("case %d: %s", i, {k: v for k, v in status.items() if k not in ("windows", "ecc")})
+    with open(os.environ["OPENLPU_RESULTS"], "w") as f:
+        json.dump(results, f)
