@@ -67,6 +67,7 @@ class RunResult:
     error_queue: int = 0
     error_pc: int = 0
     trace: list = field(default_factory=list)   # (cycle, queue, pc, Instr) of every issue
+    stream_log: list = field(default_factory=list)  # (cycle, position, stream, hex) of every stream write
 
 
 def vxm_slot_fields(cfg, words):
@@ -233,7 +234,8 @@ class LpuModel:
                         etype, ops, srcs, imms = vxm_slot_fields(cfg, vxm_table[ins["slot"]])
                         res = vxm_golden.chain(ops, etype, srcs, imms, ints_of(read(pos, ins["a"], n)),
                                                ints_of(read(pos, ins["b"], n)))
-                        res = np.asarray(res, dtype=np.int64) & 0xFFFFFFFF
+                        # planes above the element width read as zero
+                        res = np.asarray(res, dtype=np.int64) & ((1 << vxm_golden.WIDTH[etype]) - 1)
                         out = [((res >> (8 * i)) & 0xFF).astype(np.uint8) for i in range(n)]
                         due.setdefault(t + vlat, []).append((pos, ins["dst"], out, 0))
                     elif name == "VRED":
@@ -330,6 +332,8 @@ class LpuModel:
                     if (d, s + i, pos) not in written:      # the first (highest priority) write wins
                         self.streams[d, s + i, pos] = plane
                         written.add((d, s + i, pos))
+                        if trace:
+                            result.stream_log.append((t, pos, (d, s + i), bytes(plane).hex()))
             t += 1
             if stopped_at is not None and t > stopped_at + timing.ICU_DRAIN_CYCLES:
                 break

@@ -221,16 +221,14 @@ class Icu(wiring.Component):
             run = active & (st == RUN)
             # this queue's error in this cycle (decode of the fetched word, or a repeat)
             dec_err = Signal(CODE_BITS, name=f"{qname}_dec_err")
-            with m.If(active & (st == REPEAT) & rep_bad):
-                m.d.comb += dec_err.eq(ErrorCode.BAD_ADDRESS)
-            with m.Elif(run & ~pc_ok):
-                m.d.comb += dec_err.eq(ErrorCode.BAD_ADDRESS)
-            with m.Elif(run & (code != 0)):
-                m.d.comb += dec_err.eq(code)
-            with m.Elif(run & is_op(word, "REPEAT") & ~has_prev):
-                m.d.comb += dec_err.eq(ErrorCode.REPEAT_EMPTY)
-            with m.Elif(run & is_op(word, "REPEAT") & rep_bad):
-                m.d.comb += dec_err.eq(ErrorCode.BAD_ADDRESS)
+            m.d.comb += dec_err.eq(
+                Mux(active & (st == REPEAT) & rep_bad, ErrorCode.BAD_ADDRESS,
+                    Mux(~run, ErrorCode.NONE,
+                        Mux(~pc_ok, ErrorCode.BAD_ADDRESS,
+                            Mux(code != 0, code,
+                                Mux(is_op(word, "REPEAT") & ~has_prev, ErrorCode.REPEAT_EMPTY,
+                                    Mux(is_op(word, "REPEAT") & rep_bad, ErrorCode.BAD_ADDRESS,
+                                        ErrorCode.NONE)))))))
             err_pc = Signal(pcw, name=f"{qname}_err_pc")
             ue = self.unit_error[q]
             m.d.comb += err_pc.eq(Mux(ue.valid, ue.pc, Mux(st == REPEAT, pc - 1, pc)))
@@ -262,9 +260,10 @@ class Icu(wiring.Component):
                                  self.err_queue.eq(q), self.err_pc.eq(qq["err_pc"])]
             with m.If(deadlock):
                 first = Signal(range(nq), name="first_live")
+                pick = Const(0, first.shape())
                 for q in reversed(range(nq)):
-                    with m.If(live[q]):
-                        m.d.comb += first.eq(q)
+                    pick = Mux(live[q], q, pick)
+                m.d.comb += first.eq(pick)
                 m.d.sync += [self.code.eq(ErrorCode.DEADLOCK), self.err_queue.eq(first)]
                 for q in range(nq):
                     with m.If(first == q):

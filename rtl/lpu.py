@@ -163,11 +163,13 @@ class Lpu(wiring.Component):
             rd_pc = _delay(m, iss.pc, lat, f"{qn}_pc")
             out = host.out[s]
             write(pos, out.valid & to_stream, dst, [out.payload.data.as_value()])
+            # unit errors as plain expressions (continuous assignments: no process that
+            # Icarus would leave unevaluated, and X, when its inputs never change)
             ue = icu.unit_error[qi[qn]]
-            with m.If(out.valid & chip_rd & out.payload.poison):
-                m.d.comb += [ue.valid.eq(1), ue.code.eq(ErrorCode.ECC_POISON), ue.pc.eq(rd_pc)]
-            with m.Elif(bad_idx):
-                m.d.comb += [ue.valid.eq(1), ue.code.eq(ErrorCode.BAD_ADDRESS), ue.pc.eq(iss.pc)]
+            poisoned = out.valid & chip_rd & out.payload.poison
+            m.d.comb += [ue.valid.eq(poisoned | bad_idx),
+                         ue.code.eq(Mux(poisoned, ErrorCode.ECC_POISON, ErrorCode.BAD_ADDRESS)),
+                         ue.pc.eq(Mux(poisoned, rd_pc, iss.pc))]
 
         # --- MXM planes -----------------------------------------------------------------------
         for p in range(cfg.mxm_planes):
@@ -256,12 +258,10 @@ class Lpu(wiring.Component):
         rows = Signal(range(lanes + 1), name="sxm_rows")
         done_tile = Signal(name="sxm_tile_done")
         start = field(sw, "TRANS", "start")
-        with m.If(is_trans & (start | (rows != 0))):
-            with m.If(Mux(start, 1, rows + 1) == lanes):
-                m.d.comb += done_tile.eq(1)
-                m.d.sync += rows.eq(0)
-            with m.Else():
-                m.d.sync += rows.eq(Mux(start, 1, rows + 1))
+        row_in = is_trans & (start | (rows != 0))
+        m.d.comb += done_tile.eq(row_in & (Mux(start, 1, rows + 1) == lanes))
+        with m.If(row_in):
+            m.d.sync += rows.eq(Mux(done_tile, 0, Mux(start, 1, rows + 1)))
         tile_dst = _delay(m, field(sw, "PASS", "dst"), timing.SXM_LATENCY, "sxm_tile_dst")
         tile_go = _delay(m, done_tile, timing.SXM_LATENCY, "sxm_tile_go")
         col_dst = Signal(6, name="sxm_col_dst")
@@ -277,8 +277,7 @@ class Lpu(wiring.Component):
         m.d.sync += err_prev.eq(sxm.error)
         s_pc = _delay(m, si.pc, timing.SXM_LATENCY, "sxm_pc")
         ue = icu.unit_error[qi["sxm"]]
-        with m.If(sxm.error & ~err_prev & ~go):
-            m.d.comb += [ue.valid.eq(1), ue.code.eq(ErrorCode.SXM_FAULT), ue.pc.eq(s_pc)]
+        m.d.comb += [ue.valid.eq(sxm.error & ~err_prev & ~go), ue.code.eq(ErrorCode.SXM_FAULT), ue.pc.eq(s_pc)]
 
         # --- stream register update ------------------------------------------------------------------
         for d in range(2):

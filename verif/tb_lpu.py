@@ -89,12 +89,21 @@ class LpuHost:
             await ClockCycles(self.dut.clk, 16)
             waited += 16
             if waited > max_cycles + 1000:
-                raise RuntimeError(f"the chip is still busy after {waited} cycles")
+                raise RuntimeError(f"the chip is still busy after {waited} cycles: {self._icu_state()}")
         status = await self.csr("STATUS")
         return {"done": bool(status >> 1 & 1), "error": bool(status >> 2 & 1),
                 "code": await self.csr("ERROR_CODE"), "queue": await self.csr("ERROR_QUEUE"),
                 "pc": await self.csr("ERROR_PC"), "cycles": await self.csr("CYCLES"),
                 "irq": int(self.dut.irq.value)}
+
+    def _icu_state(self):
+        """Queue states and program counters, for the message of a hung run."""
+        icu = self.dut.icu
+        try:
+            return {q: (str(getattr(icu, f"{q}_state").value), str(getattr(icu, f"{q}_pc").value))
+                    for q in self.queues} | {"active": str(icu.active.value)}
+        except AttributeError as exc:
+            return f"(internal signals not visible: {exc})"
 
     async def read_sram(self, slice_, addr, count):
         resp = await self.axi.read(host_address(self.cfg, slice_, addr), count * self.cfg.lanes)

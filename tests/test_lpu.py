@@ -1,0 +1,129 @@
+"""The chip: ISA tables, assembler, golden ISA simulator, and RTL == golden on both simulators."""
+
+import json
+
+import numpy as np
+import pytest
+
+from openlpu import isa
+from openlpu.asm import AsmError, assemble, disassemble, load_image, save_image
+from openlpu.config import preset
+from openlpu.isa import ErrorCode
+from openlpu.rtl.lpu import Lpu
+from openlpu.verif.lpu_cases import expect, run_rtl, compare
+from openlpu.verif.lpu_directed import directed_cases
+from openlpu.verif.regress import seed_cases
+from openlpu.verif.runner import SIMULATORS, lint, require_simulator, write_verilog
+
+TINY = preset("tiny")
+SMALL = preset("small")
+
+
+def _random_instr(rng, op):
+    args = []
+    for f in op.fields:
+        if f.kind == "stream":
+            args.append((int(rng.integers(2)), int(rng.integers(32))))
+        elif f.kind == "s":
+            args.append(int(rng.integers(-(1 << (f.width - 1)), 1 << (f.width - 1))))
+        else:
+            args.append(int(rng.integers(0, 1 << f.width)))
+    return isa.Instr(op, tuple(args))
+
+
+def test_every_instruction_round_trips():
+    rng = np.random.default_rng(1)
+    for op in isa.OPS:
+        for _ in range(50):
+            ins = _random_instr(rng, op)
+            word = isa.encode(ins)
+            assert isa.decode(word) == ins
+            assert assemble(f".queue mem0\n{ins}")["mem0"] == [word]
+
+
+def test_decode_rejects_what_is_not_an_instruction():
+    with pytest.raises(isa.IsaError, match="undefined opcode"):
+        isa.decode(0)
+    with pytest.raises(isa.IsaError, match="outside its fields"):
+        isa.decode(isa.encode(isa.make("END")) | 1 << 63)
+    with pytest.raises(isa.IsaError, match="does not fit"):
+        isa.make("NOP", 1 << 16)
+
+
+def test_assembler_names_the_bad_line():
+    with pytest.raises(AsmError, match="line 3: unknown instruction 'FROB'"):
+        assemble(".queue mem0\nNOP 1\nFROB 2\n", TINY)
+    with pytest.raises(AsmError, match="line 2: .*not a stream"):
+        assemble(".queue mem0\nREAD 1, x4\n", TINY)
+    with pytest.raises(AsmError, match="does not exist"):
+        assemble(".queue mem9\nEND\n", TINY)
+    with pytest.raises(AsmError, match="before the first .queue"):
+        assemble("END\n", TINY)
+
+
+def test_random_programs_disassemble_and_image_round_trip(tmp_path):
+    cases, usage = seed_cases(TINY, range(3))
+    for case in cases:
+        prog = case["program"]
+        assert assemble(disassemble(prog), TINY) == prog
+        save_image(prog, tmp_path / "p.lpu")
+        assert load_image(tmp_path / "p.lpu") == prog
+    (tmp_path / "bad.lpu").write_bytes(b"XXXX")
+    with pytest.raises(AsmError, match="bad magic"):
+        load_image(tmp_path / "bad.lpu")
+
+
+def test_random_programs_use_every_instruction():
+    _, usage = seed_cases(TINY, range(12))
+    missing = [op.name for op in isa.OPS if usage[op.name] == 0]
+    assert not missing, f"the generator never used {missing}"
+
+
+@pytest.mark.parametrize("name", [c[0] for c in directed_cases(TINY)])
+def test_golden_directed(name):
+    """Each directed program does what the ISA says, on the golden ISA simulator."""
+    cases = directed_cases(TINY)
+    idx = [c[0] for c in cases].index(name)
+    obs = expect(TINY, [c[1] for c in cases])[idx]
+    cases[idx][2](obs)
+
+
+def test_random_programs_complete_on_golden():
+    cases, _ = seed_cases(SMALL, range(4))
+    for obs in expect(SMALL, cases):
+        assert obs["done"] and not obs["error"], obs
+
+
+def test_lint_tiny(tmp_path):
+    path = write_verilog(Lpu(TINY), "lpu", tmp_path / "lpu.v")
+    result = lint(path, "lpu")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.slow
+def test_lint_small(tmp_path):
+    path = write_verilog(Lpu(SMALL), "lpu", tmp_path / "lpu.v")
+    result = lint(path, "lpu")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_rtl_matches_golden(sim):
+    """Every directed program and 12 random ones: equal SRAM, status, errors, ECC counters, cycles."""
+    require_simulator(sim)
+    directed = directed_cases(TINY)
+    rand, _ = seed_cases(TINY, range(1000, 1012))
+    cases = [c[1] for c in directed] + rand
+    labels = [c[0] for c in directed] + [f"seed {s}" for s in range(1000, 1012)]
+    expected = expect(TINY, cases)
+    for (name, _, check), obs in zip(directed, expected):
+        check(obs)
+    compare(expected, run_rtl(TINY, sim, cases, "tiny"), labels)
+
+
+@pytest.mark.slow
+def test_rtl_small_random_programs():
+    require_simulator("verilator")
+    cases, _ = seed_cases(SMALL, range(2000, 2020))
+    compare(expect(SMALL, cases), run_rtl(SMALL, "verilator", cases, "small"),
+            [f"seed {s}" for s in range(2000, 2020)])

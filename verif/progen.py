@@ -1,0 +1,461 @@
+"""Random legal programs for the whole chip.
+
+:func:`random_case` builds a program that uses every instruction (weighted),
+schedules every unit instruction on an exact cycle from the timing functions
+of :mod:`openlpu.timing`, and never lets two values share a stream while
+either is in flight, so every program computes something checkable: MEM
+reads feed MEM writes, gathers and scatters (with in-range index vectors),
+SXM ops (transposes included), VXM chains and reductions, and MXM weight
+loads, installs and activations whose int32 results are written back to
+SRAM. The golden ISA simulator and the RTL must then agree on the final SRAM
+windows, the status and the cycle count.
+
+Layout of each slice's SRAM: data at ``[0, DATA)``, results written at
+``[DATA, DATA + RESULT)``, index vectors (column addresses below ``DATA``) at
+``[INDEX, INDEX + 8)``.
+"""
+
+from collections import Counter
+
+import numpy as np
+
+from openlpu import isa, timing
+from openlpu.isa import make
+
+__all__ = ["random_case", "DATA", "RESULT", "INDEX"]
+
+DATA, RESULT, INDEX = 16, 24, 40
+
+
+class _Schedule:
+    """Cycle-exact placement of instructions on queues and values on streams."""
+
+    def __init__(self, cfg, rng, start):
+        self.cfg, self.rng = cfg, rng
+        self.pos = timing.floorplan(cfg)
+        self.q_busy = {q: set() for q in isa.queues(cfg)}
+        self.at = {q: {} for q in isa.queues(cfg)}       # queue -> cycle -> Instr (or ("REPEAT", n, d))
+        self.stream_busy = {}                             # (d, s) -> list of (t0, t1)
+        self.start = start
+        self.used = Counter()
+        self.next_result = {s: DATA for s in range(cfg.mem_slices)}
+        self.sxm_out = set()                              # cycles the SXM outputs in
+
+    def position(self, q):
+        return self.pos[q.replace("mxw", "mxm")]
+
+    def q_free(self, q, t, n=1):
+        return all(c not in self.q_busy[q] for c in range(t, t + n))
+
+    def put(self, q, t, ins, n=1, d=0):
+        """``ins`` at cycle ``t``; ``n > 1`` repeats it with a REPEAT (address step ``d``)."""
+        for c in range(t, t + n):
+            self.q_busy[q].add(c)
+        self.at[q][t] = (ins, n, d)
+        self.used[ins.op.name] += 1
+        if n > 1:
+            self.used["REPEAT"] += 1
+
+    def stream(self, direction, t0, t1, width=1):
+        """A free stream group of ``width`` in ``direction`` for cycles ``[t0, t1]``, or ``None``."""
+        cands = list(range(0, self.cfg.streams - width + 1))
+        self.rng.shuffle(cands)
+        for s in cands:
+            if all(not any(a <= t1 and t0 <= b for a, b in self.stream_busy.get((direction, s + j), []))
+                   for j in range(width)):
+                for j in range(width):
+                    self.stream_busy.setdefault((direction, s + j), []).append((t0, t1))
+                return (direction, s)
+        return None
+
+    def arrival(self, q_from, t_out, q_to, direction):
+        """Execute cycle at which ``q_to``'s unit can read a value ``q_from``'s unit outputs in ``t_out``."""
+        delay = timing.stream_delay(self.position(q_from), self.position(q_to), direction)
+        return None if delay is None else t_out + delay
+
+    def direction(self, q_from, q_to):
+        a, b = self.position(q_from), self.position(q_to)
+        if a == b:
+            return int(self.rng.integers(2))
+        return 0 if b > a else 1
+
+    def result_addr(self, s, n=1):
+        a = self.next_result[s]
+        if a + n > DATA + RESULT:
+            return None
+        self.next_result[s] = a + n
+        return a
+
+
+def _mem(cfg, rng):
+    return f"mem{int(rng.integers(cfg.mem_slices))}"
+
+
+def _transfer(sch, rng, producer, t_issue, lat, consumer, n=1, width=1):
+    """Route a producer's output (issued at ``t_issue``, ``n`` consecutive values) to
+    ``consumer``: returns (stream, consumer issue cycle) or None."""
+    d = sch.direction(producer, consumer)
+    t_out = t_issue + timing.ICU_DISPATCH_LATENCY + lat
+    t_exec = sch.arrival(producer, t_out, consumer, d)
+    if t_exec is None:
+        return None
+    t_ci = t_exec - timing.ICU_DISPATCH_LATENCY
+    if not sch.q_free(consumer, t_ci, n):
+        return None
+    s = sch.stream(d, t_out, t_exec + n, width)
+    if s is None:
+        return None
+    return s, t_ci
+
+
+def _copy(sch, rng, t):
+    """READ (maybe repeated) from one slice, WRITE into another's result area."""
+    cfg = sch.cfg
+    src, dst = _mem(cfg, rng), _mem(cfg, rng)
+    n = int(rng.integers(1, 4))
+    if not sch.q_free(src, t, n) or src == dst:
+        return False
+    a = int(rng.integers(0, DATA - n + 1))
+    b = sch.result_addr(int(dst[3:]), n)
+    if b is None:
+        return False
+    r = _transfer(sch, rng, src, t, timing.MEM_READ_LATENCY, dst, n)
+    if r is None:
+        return False
+    s, tc = r
+    sch.put(src, t, make("READ", a, s), n, 1)
+    sch.put(dst, tc, make("WRITE", b, s), n, 1)
+    return True
+
+
+def _gather(sch, rng, t):
+    """READ an index vector, GATHER with it, WRITE the gathered vector."""
+    cfg = sch.cfg
+    qi, qg, qw = _mem(cfg, rng), _mem(cfg, rng), _mem(cfg, rng)
+    if len({qi, qg, qw}) < 3 or not sch.q_free(qi, t):
+        return False
+    b = sch.result_addr(int(qw[3:]))
+    if b is None:
+        return False
+    r1 = _transfer(sch, rng, qi, t, timing.MEM_READ_LATENCY, qg)
+    if r1 is None:
+        return False
+    s1, tg = r1
+    r2 = _transfer(sch, rng, qg, tg, timing.MEM_READ_LATENCY, qw)
+    if r2 is None:
+        sch.stream_busy[s1].pop()
+        return False
+    s2, tw = r2
+    sch.put(qi, t, make("READ", INDEX + int(rng.integers(8)), s1))
+    sch.put(qg, tg, make("GATHER", s1, s2))
+    sch.put(qw, tw, make("WRITE", b, s2))
+    return True
+
+
+def _scatter(sch, rng, t):
+    """READ an index vector and a data vector so that both reach a SCATTER in the same cycle."""
+    cfg = sch.cfg
+    qi, qd, qs = _mem(cfg, rng), _mem(cfg, rng), _mem(cfg, rng)
+    if len({qi, qd, qs}) < 3 or not sch.q_free(qi, t):
+        return False
+    r1 = _transfer(sch, rng, qi, t, timing.MEM_READ_LATENCY, qs)
+    if r1 is None:
+        return False
+    s1, tsc = r1
+    # the data read must arrive in the same cycle: find its issue cycle
+    d = sch.direction(qd, qs)
+    delay = timing.stream_delay(sch.position(qd), sch.position(qs), d)
+    td = None if delay is None else (tsc + timing.ICU_DISPATCH_LATENCY - delay - timing.MEM_READ_LATENCY
+                                      - timing.ICU_DISPATCH_LATENCY)
+    if td is None or td < sch.start or not sch.q_free(qd, td):
+        sch.stream_busy[s1].pop()
+        return False
+    t_out = td + timing.ICU_DISPATCH_LATENCY + timing.MEM_READ_LATENCY
+    s2 = sch.stream(d, t_out, tsc + 2)
+    if s2 is None:
+        sch.stream_busy[s1].pop()
+        return False
+    sch.put(qi, t, make("READ", INDEX + int(rng.integers(8)), s1))
+    sch.put(qd, td, make("READ", int(rng.integers(DATA)), s2))
+    sch.put(qs, tsc, make("SCATTER", s1, s2))
+    return True
+
+
+def _sxm(sch, rng, t):
+    """READ -> an SXM lane op (or a whole transpose) -> WRITE."""
+    cfg = sch.cfg
+    lanes = cfg.lanes
+    src, dst = _mem(cfg, rng), _mem(cfg, rng)
+    name = str(rng.choice(["PASS", "SHUP", "SHDN", "ROT", "PERM", "DIST", "SEL", "TRANS"],
+                          p=[.08, .12, .12, .12, .14, .12, .15, .15]))
+    n = lanes if name == "TRANS" else 1
+    if not sch.q_free(src, t, n):
+        return False
+    b = sch.result_addr(int(dst[3:]), n)
+    if b is None:
+        return False
+    r1 = _transfer(sch, rng, src, t, timing.MEM_READ_LATENCY, "sxm", n)
+    if r1 is None:
+        return False
+    s1, tx = r1
+    extra = {}
+    if name in ("PERM", "SEL"):
+        # the pattern/mask operands ride on the same stream as a (a permute of a by
+        # itself, a select of a with itself by itself): no second route needed
+        extra = {"b": s1} if name == "PERM" else {"b": s1, "c": s1}
+    lat = timing.SXM_LATENCY
+    if name == "TRANS":
+        # columns leave from 1 + SXM_LATENCY after the last row, for lanes cycles
+        t_first_col = tx + timing.ICU_DISPATCH_LATENCY + (lanes - 1) + 1 + timing.SXM_LATENCY
+        d = sch.direction("sxm", dst)
+        t_exec = sch.arrival("sxm", t_first_col, dst, d)
+        tw = t_exec - timing.ICU_DISPATCH_LATENCY
+        cols = set(range(t_first_col, t_first_col + lanes))
+        ok = sch.q_free(dst, tw, lanes) and not cols & sch.sxm_out and sch.q_free("sxm", tx, lanes)
+        s2 = sch.stream(d, t_first_col, t_exec + lanes) if ok else None
+        if s2 is None:
+            sch.stream_busy[s1].pop()
+            return False
+        sch.put(src, t, make("READ", int(rng.integers(0, DATA - lanes + 1)) if DATA >= lanes else 0, s1), n, 1)
+        sch.put("sxm", tx, make("TRANS", s1, s2, 1))
+        if lanes > 1:
+            sch.put("sxm", tx + 1, make("TRANS", s1, s2, 0), lanes - 1, 0)
+        sch.put(dst, tw, make("WRITE", b, s2), lanes, 1)
+        sch.sxm_out |= cols
+        return True
+    t_lane_out = tx + timing.ICU_DISPATCH_LATENCY + lat
+    if t_lane_out in sch.sxm_out:
+        sch.stream_busy[s1].pop()
+        return False
+    r2 = _transfer(sch, rng, "sxm", tx, lat, dst)
+    if r2 is None:
+        sch.stream_busy[s1].pop()
+        return False
+    s2, tw = r2
+    kmax = lanes if name in ("SHUP", "SHDN") else lanes - 1
+    args = {"a": s1, "dst": s2, **extra}
+    if name in ("SHUP", "SHDN", "ROT", "DIST"):
+        args["k"] = int(rng.integers(0, kmax + 1))
+    sch.put(src, t, make("READ", int(rng.integers(DATA)), s1))
+    sch.put("sxm", tx, make(name, **args))
+    sch.put(dst, tw, make("WRITE", b, s2))
+    sch.sxm_out.add(t_lane_out)
+    return True
+
+
+def _vxm(sch, rng, t):
+    """READ n planes (one per slice) -> VOP (or VRED) -> WRITE the n result planes."""
+    cfg = sch.cfg
+    red = rng.random() < 0.35
+    n = 4 if red else int(rng.choice([1, 2, 4]))
+    if n > cfg.mem_slices:
+        return False
+    d = 0 if rng.random() < 0.5 else 1
+    # the planes of a group come from slices upstream of the VXM; with fewer such
+    # slices than planes, the top planes read whatever their streams carry
+    up = [f"mem{i}" for i in rng.permutation(cfg.mem_slices)
+          if timing.stream_delay(sch.pos[f"mem{i}"], sch.pos["vxm"], d) is not None]
+    srcs = up[:n]
+    if not srcs:
+        return False
+    delays = [timing.stream_delay(sch.position(q), sch.pos["vxm"], d) for q in srcs]
+    t_exec = t + max(delays) + timing.ICU_DISPATCH_LATENCY + timing.MEM_READ_LATENCY
+    issues = [t_exec - x - timing.MEM_READ_LATENCY - timing.ICU_DISPATCH_LATENCY for x in delays]
+    if not all(sch.q_free(q, ti) for q, ti in zip(srcs, issues)):
+        return False
+    tv = t_exec - timing.ICU_DISPATCH_LATENCY
+    if not sch.q_free("vxm", tv):
+        return False
+    group = sch.stream(d, min(issues) + 1, t_exec + 1, n)
+    if group is None:
+        return False
+    from openlpu.golden.vxm_reduce import latency as reduce_latency
+    lat = reduce_latency(cfg) if red else cfg.vxm_alus * timing.VXM_ALU_LATENCY
+    t_out = tv + timing.ICU_DISPATCH_LATENCY + lat
+    d2 = int(rng.integers(2))
+    down = [f"mem{i}" for i in rng.permutation(cfg.mem_slices)
+            if timing.stream_delay(sch.pos["vxm"], sch.pos[f"mem{i}"], d2) is not None]
+    dsts = down[:n]          # planes past the reachable slices are not written back
+    arrivals = [timing.stream_delay(sch.pos["vxm"], sch.position(q), d2) for q in dsts]
+    if not dsts:
+        for j in range(n):
+            sch.stream_busy[(d, group[1] + j)].pop()
+        return False
+    writes = [t_out + x - timing.ICU_DISPATCH_LATENCY for x in arrivals]
+    addrs = [sch.result_addr(int(q[3:])) for q in dsts]
+    if not all(sch.q_free(q, tw) for q, tw in zip(dsts, writes)) or None in addrs:
+        for j in range(n):
+            sch.stream_busy[(d, group[1] + j)].pop()
+        return False
+    out = sch.stream(d2, t_out, max(writes) + 2, n)
+    if out is None:
+        for j in range(n):
+            sch.stream_busy[(d, group[1] + j)].pop()
+        return False
+    for j, (q, ti) in enumerate(zip(srcs, issues)):
+        sch.put(q, ti, make("READ", int(rng.integers(DATA)), (d, group[1] + j)))
+    if red:
+        sch.put("vxm", tv, make("VRED", int(rng.integers(2)), group, out))
+    else:
+        sch.put("vxm", tv, make("VOP", int(rng.integers(isa.VXM_SLOTS)), n, group, group, out))
+    for j, (q, tw, b) in enumerate(zip(dsts, writes, addrs)):
+        sch.put(q, tw, make("WRITE", b, (d2, out[1] + j)))
+    return True
+
+
+def _mxm(sch, rng, t):
+    """Load a weight tile (READ -> LW x lanes), install it, stream activations
+    (READ -> ABC/ACC) and write the int32 results (4 planes) back."""
+    cfg = sch.cfg
+    lanes = cfg.lanes
+    p = int(rng.integers(cfg.mxm_planes))
+    qw, qa = f"mxw{p}", f"mxm{p}"
+    src = _mem(cfg, rng)
+    if not sch.q_free(src, t, lanes) or DATA < lanes:
+        return False
+    r = _transfer(sch, rng, src, t, timing.MEM_READ_LATENCY, qw, lanes)
+    if r is None:
+        return False
+    s, tl = r
+    t_iw = tl + lanes
+    if not sch.q_free(qw, t_iw):
+        sch.stream_busy[s].pop()
+        return False
+    sch.put(src, t, make("READ", int(rng.integers(0, DATA - lanes + 1)), s), lanes, 1)
+    sch.put(qw, tl, make("LW", 0, s, 0), lanes, 1)
+    sch.put(qw, t_iw, make("IW"))
+    # activations: a few rows, started then maybe accumulated
+    row = int(rng.integers(cfg.mxm_acc_depth))
+    started = False
+    for k in range(int(rng.integers(1, 4))):
+        asrc = _mem(cfg, rng)
+        ta = t_iw + 1 + int(rng.integers(0, 4)) + 3 * k
+        d = sch.direction(asrc, qa)
+        delay = timing.stream_delay(sch.position(asrc), sch.position(qa), d)
+        if delay is None:
+            continue
+        tr = ta + timing.ICU_DISPATCH_LATENCY - delay - timing.MEM_READ_LATENCY - timing.ICU_DISPATCH_LATENCY
+        if tr < sch.start or not sch.q_free(asrc, tr) or not sch.q_free(qa, ta):
+            continue
+        t_out = ta + timing.ICU_DISPATCH_LATENCY + timing.mxm_latency(cfg)
+        dsts = [f"mem{i}" for i in rng.permutation(cfg.mem_slices)[:4]]
+        if len(dsts) < 4:
+            continue
+        d2 = sch.direction(qa, dsts[0])
+        arr = [timing.stream_delay(sch.position(qa), sch.position(q), d2) for q in dsts]
+        if any(x is None for x in arr):
+            continue
+        writes = [t_out + x - timing.ICU_DISPATCH_LATENCY for x in arr]
+        if not all(sch.q_free(q, tw) for q, tw in zip(dsts, writes)):
+            continue
+        s_in = sch.stream(d, tr + 1, ta + 2)
+        if s_in is None:
+            continue
+        s_out = sch.stream(d2, t_out, max(writes) + 2, 4)
+        if s_out is None:
+            sch.stream_busy[s_in].pop()
+            continue
+        addrs = [sch.result_addr(int(q[3:])) for q in dsts]
+        if None in addrs:
+            return True
+        sch.put(asrc, tr, make("READ", int(rng.integers(DATA)), s_in))
+        sch.put(qa, ta, make("ACC" if started else "ABC", row, s_in, s_out, 0))
+        started = True
+        for j, (q, tw, b) in enumerate(zip(dsts, writes, addrs)):
+            sch.put(q, tw, make("WRITE", b, (d2, s_out[1] + j)))
+    return True
+
+
+def _config(sch, rng, t):
+    words = isa.vxm_control_words(sch.cfg)
+    if not sch.q_free("vxm", t):
+        return False
+    reg = int(rng.integers(isa.VXM_SLOTS * words))
+    sch.put("vxm", t, make("CONFIG", reg, _vxm_word(sch.cfg, rng, reg % words)))
+    return True
+
+
+def _scrub(sch, rng, t):
+    q = _mem(sch.cfg, rng)
+    if not sch.q_free(q, t):
+        return False
+    sch.put(q, t, make("SCRUB", int(rng.integers(DATA))))
+    return True
+
+
+ACTIONS = [(_copy, 4), (_gather, 2), (_scatter, 2), (_sxm, 4), (_vxm, 3), (_mxm, 3), (_config, 0.4),
+           (_scrub, 0.4)]
+
+
+def random_case(cfg, rng, length=60, actions=None):
+    """``(program, sram, used)``: a random legal program of about ``length`` cycles,
+    the SRAM it starts from and the instruction-usage counter."""
+    from openlpu.golden.vxm import random_programs  # noqa: F401  (op coverage comes from CONFIG words)
+    queues = isa.queues(cfg)
+    notifier = queues[int(rng.integers(len(queues)))]
+    wait = int(rng.integers(1, 4))
+    start = wait + 1                   # the first cycle after the release
+    sch = _Schedule(cfg, rng, start)
+    # the VXM slots are configured before any VOP can run
+    words = isa.vxm_control_words(cfg)
+    t = start
+    for slot in range(isa.VXM_SLOTS):
+        for w in range(words):
+            sch.put("vxm", t, make("CONFIG", slot * words + w, _vxm_word(cfg, rng, w)))
+            t += 1
+    acts = actions or ACTIONS
+    funcs, weights = zip(*acts)
+    weights = np.array(weights, dtype=float) / sum(weights)
+    tries = 0
+    while tries < 6 * length:
+        tries += 1
+        t = start + int(rng.integers(0, length))
+        funcs[int(rng.choice(len(funcs), p=weights))](sch, rng, t)
+    program = {}
+    for q in queues:
+        words_ = []
+        if q == notifier:
+            words_ += [make("NOP", wait), make("NOTIFY")]
+            sch.used["NOTIFY"] += 1
+            sch.used["NOP"] += 1
+            cur = start
+        else:
+            words_.append(make("SYNC"))
+            sch.used["SYNC"] += 1
+            cur = start
+        for c in sorted(sch.at[q]):
+            ins, n, d = sch.at[q][c]
+            if c > cur:
+                words_.append(make("NOP", c - cur))
+                sch.used["NOP"] += 1
+            words_.append(ins)
+            if n > 1:
+                words_.append(make("REPEAT", n - 1, d))
+            cur = c + n
+        words_.append(make("END"))
+        sch.used["END"] += 1
+        program[q] = words_
+    sram = {}
+    for s in range(cfg.mem_slices):
+        for a in range(DATA):
+            sram[(s, a)] = rng.integers(0, 256, cfg.lanes, dtype=np.uint8)
+        for a in range(INDEX, INDEX + 8):
+            idx = np.zeros(cfg.lanes, dtype=np.uint8)
+            idx[0::8] = rng.integers(0, DATA + RESULT, cfg.lanes // 8)
+            sram[(s, a)] = idx
+    return program, sram, sch.used
+
+
+def _vxm_word(cfg, rng, w):
+    """A random CONFIG word; word 0 carries the element type in its low bits."""
+    from openlpu.rtl.vxm import VxmControl
+    layout = VxmControl(cfg)
+    value = int(rng.integers(0, 1 << 32))
+    if w == 0:
+        et = layout["etype"]
+        # keep the element type legal for the ALU chain
+        from openlpu.golden.vxm import WIDTH
+        legal = sorted(WIDTH)
+        mask = ((1 << et.shape.width) - 1) << et.offset
+        value = (value & ~mask) | (int(rng.choice(legal)) << et.offset)
+    return value & 0xFFFFFFFF
