@@ -2,6 +2,8 @@
 
 ``openlpu generate --preset tiny --unit mxm -o build/``
     Write the Verilog of one unit for a preset (and lint it with ``--lint``).
+``openlpu asm prog.s -o prog.lpu`` / ``openlpu disasm prog.lpu``
+    Assemble a program into an image and back (they round-trip).
 ``openlpu demo --preset tiny``
     The main job: generate Verilog, run a workload on the simulated hardware,
     check it against numpy and print cycles and utilization.
@@ -79,6 +81,35 @@ def cmd_demo(args):
     return run_demo(preset(args.preset), sim=args.sim, seed=args.seed)
 
 
+def cmd_asm(args):
+    from .asm import AsmError, assemble, save_image
+    cfg = preset(args.preset)
+    try:
+        program = assemble(Path(args.source).read_text(), cfg)
+    except AsmError as exc:
+        print(f"error: {args.source}: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.output or Path(args.source).with_suffix(".lpu"))
+    save_image(program, out)
+    print(f"{args.source} -> {out} ({sum(len(w) for w in program.values())} instructions, "
+          f"{len(program)} queues)")
+    return 0
+
+
+def cmd_disasm(args):
+    from .asm import AsmError, disassemble, load_image
+    try:
+        text = disassemble(load_image(args.image))
+    except AsmError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="openlpu", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -96,6 +127,17 @@ def main(argv=None):
     demo.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
     demo.add_argument("--seed", type=int, default=1)
     demo.set_defaults(func=cmd_demo)
+
+    asm = sub.add_parser("asm", help="assemble a program (.s) into a program image (.lpu)")
+    asm.add_argument("source")
+    asm.add_argument("-o", "--output", help="image path (default: the source with .lpu)")
+    asm.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help="checks the queue names")
+    asm.set_defaults(func=cmd_asm)
+
+    dis = sub.add_parser("disasm", help="disassemble a program image back to assembly")
+    dis.add_argument("image")
+    dis.add_argument("-o", "--output", help="write the text there instead of stdout")
+    dis.set_defaults(func=cmd_disasm)
 
     args = parser.parse_args(argv)
     try:
