@@ -397,3 +397,18 @@ def step(ins, d):
     if f is None:
         return ins
     return ins.replace(**{f: (ins[f] + d) & 0xFFFF})
+
+
+def encoding_table():
+    """The encoding of every instruction as a Markdown table (docs/isa.md embeds it)."""
+    rows = ["| opcode | instruction | unit | operands (bits) |", "| --- | --- | --- | --- |"]
+    for op in OPS:
+        fields = ", ".join(f"{f.name} [{f.hi - 1}:{f.lo}]" + (" stream" if f.kind == "stream" else
+                                                             " signed" if f.kind == "s" else "")
+                           for f in op.fields) or "-"
+        rows.append(f"| `{op.opcode:#04x}` | {op.name} | {op.unit.value} | {fields} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(encoding_table())

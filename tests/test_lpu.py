@@ -127,3 +127,30 @@ def test_rtl_small_random_programs():
     cases, _ = seed_cases(SMALL, range(2000, 2020))
     compare(expect(SMALL, cases), run_rtl(SMALL, "verilator", cases, "small"),
             [f"seed {s}" for s in range(2000, 2020)])
+
+
+def test_docs_encoding_table_is_current():
+    from pathlib import Path
+    text = (Path(__file__).resolve().parent.parent / "docs" / "chip.md").read_text()
+    assert isa.encoding_table() in text, "docs/chip.md: regenerate the table with python -m openlpu.isa"
+
+
+def test_linear_layer_program_on_golden():
+    """The hand-written int8 linear layer computes numpy's requant(x @ W + b) with ReLU."""
+    from openlpu.verif.linear_demo import linear_case, read_y
+    for seed in (1, 2):
+        case, ref = linear_case(SMALL, seed)
+        obs = expect(SMALL, [case])[0]
+        assert obs["done"], obs
+        np.testing.assert_array_equal(read_y(SMALL, obs), ref)
+
+
+@pytest.mark.slow
+def test_linear_layer_program_on_rtl():
+    from openlpu.verif.linear_demo import linear_case, read_y
+    require_simulator("verilator")
+    case, ref = linear_case(SMALL, 3)
+    expected = expect(SMALL, [case])
+    got = run_rtl(SMALL, "verilator", [case], "small")
+    compare(expected, got)
+    np.testing.assert_array_equal(read_y(SMALL, got[0]), ref)
