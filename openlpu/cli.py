@@ -4,6 +4,9 @@
     Write the Verilog of one unit for a preset (and lint it with ``--lint``).
 ``openlpu asm prog.s -o prog.lpu`` / ``openlpu disasm prog.lpu``
     Assemble a program into an image and back (they round-trip).
+``openlpu synth --preset tiny --unit sxm``
+    Synthesise a unit for ECP5 (Yosys) and place and route it (nextpnr):
+    LUTs, FFs, DSPs, block RAMs and Fmax (see ``openlpu.synth``).
 ``openlpu demo --preset tiny``
     The main job: generate Verilog, run a workload on the simulated hardware,
     check it against numpy and print cycles and utilization.
@@ -76,6 +79,33 @@ def cmd_generate(args):
     return status
 
 
+def cmd_synth(args):
+    from .synth import DEVICE, ToolFailed, ToolMissing, synth_unit
+    cfg = preset(args.preset)
+    units = list(UNITS) if args.unit == "all" else [args.unit]
+    status = 0
+    for unit in units:
+        try:
+            res = synth_unit(unit, cfg, Path(args.output) / args.preset, pnr=not args.no_pnr,
+                             preset_name=args.preset, log=None)
+        except (ToolMissing, ToolFailed) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except SystemExit as exc:
+            if args.unit != "all":
+                raise
+            print(f"skip {unit}: {exc}")
+            continue
+        fmax = f"{res.fmax_mhz:.1f} MHz" if res.fmax_mhz else "-"
+        print(f"{unit:10s} {args.preset:6s} LUT4 {res.luts:7d}  FF {res.ffs:7d}  "
+              f"MULT18X18D {res.dsps:4d}  DP16KD {res.brams:4d}  Fmax {fmax}  ({DEVICE['name']})")
+        if res.note:
+            print(f"{'':17s} {res.note}")
+        if not res.fits:
+            status = 1
+    return status
+
+
 def cmd_demo(args):
     from .demo import run_demo
     return run_demo(preset(args.preset), sim=args.sim, seed=args.seed)
@@ -121,6 +151,13 @@ def main(argv=None):
     gen.add_argument("-o", "--output", default="build/verilog")
     gen.add_argument("--lint", action="store_true", help="lint the output with Verilator -Wall")
     gen.set_defaults(func=cmd_generate)
+
+    syn = sub.add_parser("synth", help="synthesise a unit for ECP5: area and Fmax")
+    syn.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    syn.add_argument("--unit", default="sxm", help=f"one of {', '.join(UNITS)}, or all")
+    syn.add_argument("-o", "--output", default="build/synth")
+    syn.add_argument("--no-pnr", action="store_true", help="stop after Yosys (no Fmax)")
+    syn.set_defaults(func=cmd_synth)
 
     demo = sub.add_parser("demo", help="generate Verilog and run a workload on the simulated hardware")
     demo.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
