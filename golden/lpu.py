@@ -68,6 +68,7 @@ class RunResult:
     error_pc: int = 0
     trace: list = field(default_factory=list)   # (cycle, queue, pc, Instr) of every issue
     stream_log: list = field(default_factory=list)  # (cycle, position, stream, hex) of every stream write
+    reads: dict = field(default_factory=dict)       # with provenance: who produced each operand read
 
 
 def vxm_slot_fields(cfg, words):
@@ -139,11 +140,20 @@ class LpuModel:
         return np.stack([np.stack([m.peek(a) for a in range(self.cfg.mem_depth)]) for m in self.mem])
 
     # --- the run ---------------------------------------------------------------------------
-    def run(self, max_cycles=1_000_000, trace=False):
+    def run(self, max_cycles=1_000_000, trace=False, provenance=False):
+        """Run from cycle 0 to the stop; returns a :class:`RunResult`.
+
+        ``trace`` records every issue and stream write; ``provenance`` records,
+        for every stream operand a unit reads, which instruction produced each
+        plane (``RunResult.reads``: ``{(queue, issue cycle, field): [(producer
+        queue, producer issue cycle) or None per plane]}``) — what the
+        compiler's checker compares with the schedule's intent.
+        """
         cfg = self.cfg
         lanes, S = cfg.lanes, cfg.streams
         P = len(self.pos)
         self.streams = np.zeros((2, S, P, lanes), dtype=np.uint8)
+        tags = np.full((2, S, P), None, dtype=object)   # producer of each stream register's value
         queues = [_Queue(n) for n in self.names]
         planes = [MxmPlaneModel(cfg) for _ in range(cfg.mxm_planes)]
         sxm = SxmModel(cfg)
@@ -163,8 +173,10 @@ class LpuModel:
         vlat = vxm_golden.latency(cfg)
         rlat = reduce_latency(cfg)
 
-        def read(pos, stream, n=1):
+        def read(pos, stream, n=1, who=None):
             d, s = stream
+            if provenance and who is not None:
+                result.reads[who] = [tags[d, s + i, pos] for i in range(n)]
             return [self.streams[d, s + i, pos].copy() for i in range(n)]
 
         def words_of(planes_):
@@ -198,19 +210,20 @@ class LpuModel:
                     s = qu.index
                     if name == "READ":
                         mem_rd[s] = {"addr": ins["addr"]}
-                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (ins["dst"], q, pc)
+                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (ins["dst"], q, pc, (q, t - 1))
                     elif name == "SCRUB":
                         mem_rd[s] = {"addr": ins["addr"], "scrub": True}
-                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (None, q, pc)
+                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (None, q, pc, None)
                     elif name == "GATHER":
-                        idx = read(pos, ins["idx"])[0]
+                        idx = read(pos, ins["idx"], 1, (q, t - 1, "idx"))[0]
                         mem_rd[s] = {"addr": 0, "gather": True, "index": idx}
-                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (ins["dst"], q, pc)
+                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (ins["dst"], q, pc, (q, t - 1))
                     elif name == "WRITE":
-                        mem_wr[s] = {"addr": ins["addr"], "data": read(pos, ins["src"])[0]}
+                        mem_wr[s] = {"addr": ins["addr"], "data": read(pos, ins["src"], 1, (q, t - 1, "src"))[0]}
                     elif name == "SCATTER":
-                        idx = read(pos, ins["idx"])[0]
-                        mem_wr[s] = {"addr": 0, "scatter": True, "index": idx, "data": read(pos, ins["src"])[0]}
+                        idx = read(pos, ins["idx"], 1, (q, t - 1, "idx"))[0]
+                        mem_wr[s] = {"addr": 0, "scatter": True, "index": idx,
+                                     "data": read(pos, ins["src"], 1, (q, t - 1, "src"))[0]}
                     if name in ("GATHER", "SCATTER"):
                         cols = idx[0::8].astype(np.int64) | idx[1::8].astype(np.int64) << 8
                         if (cols >= cfg.mem_depth).any():
@@ -218,13 +231,14 @@ class LpuModel:
                 elif qu.unit is Unit.MXW:
                     cyc = mxm_cyc[qu.index]
                     if name == "LW":
-                        cyc.load = Load(ins["addr"], words_of(read(pos, ins["src"], 2 if ins["fp16"] else 1)))
+                        cyc.load = Load(ins["addr"], words_of(read(pos, ins["src"], 2 if ins["fp16"] else 1,
+                                                                   (q, t - 1, "src"))))
                     elif name == "IW":
                         cyc.install = True
                 elif qu.unit is Unit.MXM:
-                    wds = words_of(read(pos, ins["src"], 2 if ins["fp16"] else 1))
+                    wds = words_of(read(pos, ins["src"], 2 if ins["fp16"] else 1, (q, t - 1, "src")))
                     mxm_cyc[qu.index].act = Act(wds, bool(ins["fp16"]), acc=name == "ACC", addr=ins["addr"])
-                    mxm_dst[qu.index][t + timing.mxm_latency(cfg)] = ins["dst"]
+                    mxm_dst[qu.index][t + timing.mxm_latency(cfg)] = (ins["dst"], (q, t - 1))
                 elif qu.unit is Unit.VXM:
                     if name == "CONFIG":
                         slot, w = divmod(ins["reg"], words)
@@ -232,23 +246,24 @@ class LpuModel:
                     elif name == "VOP":
                         n = ins["n"]
                         etype, ops, srcs, imms = vxm_slot_fields(cfg, vxm_table[ins["slot"]])
-                        res = vxm_golden.chain(ops, etype, srcs, imms, ints_of(read(pos, ins["a"], n)),
-                                               ints_of(read(pos, ins["b"], n)))
+                        res = vxm_golden.chain(ops, etype, srcs, imms, ints_of(read(pos, ins["a"], n, (q, t - 1, "a"))),
+                                               ints_of(read(pos, ins["b"], n, (q, t - 1, "b"))))
                         # planes above the element width read as zero
                         res = np.asarray(res, dtype=np.int64) & ((1 << vxm_golden.WIDTH[etype]) - 1)
                         out = [((res >> (8 * i)) & 0xFF).astype(np.uint8) for i in range(n)]
-                        due.setdefault(t + vlat, []).append((pos, ins["dst"], out, 0))
+                        due.setdefault(t + vlat, []).append((pos, ins["dst"], out, 0, (q, t - 1)))
                     elif name == "VRED":
-                        vals = ints_of(read(pos, ins["a"], 4))
+                        vals = ints_of(read(pos, ins["a"], 4, (q, t - 1, "a")))
                         vals = np.where(vals >= 1 << 31, vals - (1 << 32), vals)
                         r = reduce_lanes(vals, "max" if ins["op"] == isa.VRED_OPS["max"] else "sum") & 0xFFFFFFFF
                         out = [np.full(lanes, (r >> (8 * i)) & 0xFF, dtype=np.uint8) for i in range(4)]
-                        due.setdefault(t + rlat, []).append((pos, ins["dst"], out, 1))
+                        due.setdefault(t + rlat, []).append((pos, ins["dst"], out, 1, (q, t - 1)))
                 elif qu.unit is Unit.SXM:
                     op = SxmOp(ins.op.opcode - isa.BY_NAME["PASS"].opcode)
-                    a = read(pos, ins["a"])[0]
-                    b = read(pos, ins["b"])[0] if "b" in [f.name for f in ins.op.fields] else None
-                    c = read(pos, ins["c"])[0] if "c" in [f.name for f in ins.op.fields] else None
+                    fields = [f.name for f in ins.op.fields]
+                    a = read(pos, ins["a"], 1, (q, t - 1, "a"))[0]
+                    b = read(pos, ins["b"], 1, (q, t - 1, "b"))[0] if "b" in fields else None
+                    c = read(pos, ins["c"], 1, (q, t - 1, "c"))[0] if "c" in fields else None
                     start = bool(ins.get("start", 0))
                     sxm_in = dict(op=op, a=a, b=b, c=c, k=ins.get("k", 0), start=start)
                     if op == SxmOp.TRANSPOSE:
@@ -256,10 +271,10 @@ class LpuModel:
                             sxm_rows = 1 if start else sxm_rows + 1
                             if sxm_rows == lanes:
                                 for j in range(lanes):
-                                    sxm_col_dst[t + 1 + timing.SXM_LATENCY + j] = ins["dst"]
+                                    sxm_col_dst[t + 1 + timing.SXM_LATENCY + j] = (ins["dst"], (q, t - 1))
                                 sxm_rows = 0
                     else:
-                        sxm_dst[t + timing.SXM_LATENCY] = ins["dst"]
+                        sxm_dst[t + timing.SXM_LATENCY] = (ins["dst"], (q, t - 1))
                     sxm_pc = (q, pc)
             # ---- 2. unit outputs ----------------------------------------------------------------
             for s, m in enumerate(self.mem):
@@ -267,31 +282,31 @@ class LpuModel:
                 info = mem_reads[s].pop(t, None)
                 if out is not None:
                     data, poison = out
-                    dst, q, pc = info
+                    dst, q, pc, tag = info
                     if poison:
                         errors.append((q, 0, ErrorCode.ECC_POISON, pc))
                     if dst is not None:
-                        writes.append((self.pos[f"mem{s}"], dst, [data], 0))
+                        writes.append((self.pos[f"mem{s}"], dst, [data], 0, tag))
             for i, plane in enumerate(planes):
                 out = plane.step(mxm_cyc[i])
-                dst = mxm_dst[i].pop(t, None)
+                dst, tag = mxm_dst[i].pop(t, (None, None))
                 if out is not None:
                     vals = out[1].astype(np.uint32)
                     writes.append((self.pos[f"mxm{i}"], dst,
-                                   [((vals >> (8 * b)) & 0xFF).astype(np.uint8) for b in range(4)], 0))
+                                   [((vals >> (8 * b)) & 0xFF).astype(np.uint8) for b in range(4)], 0, tag))
             sxm_out = sxm.step(**sxm_in) if sxm_in else sxm.step()
             col = sxm_col_dst.pop(t, None)
             lane = sxm_dst.pop(t, None)
             if sxm_out is not None:
-                writes.append((self.pos["sxm"], col if col is not None else lane, [sxm_out], 0))
+                dst, tag = col if col is not None else lane
+                writes.append((self.pos["sxm"], dst, [sxm_out], 0, tag))
             if sxm.error and not sxm_err_seen:
                 sxm_err_seen = True
                 sxm_err_at = t + timing.SXM_LATENCY
                 sxm_err_who = sxm_pc
             if sxm_err_seen and sxm_err_at == t:
                 errors.append((sxm_err_who[0], 0, ErrorCode.SXM_FAULT, sxm_err_who[1]))
-            for pos, dst, out, prio in sorted(due.pop(t, []), key=lambda w: w[3]):   # VOP before VRED
-                writes.append((pos, dst, out, prio))
+            writes += sorted(due.pop(t, []), key=lambda w: w[3])   # VOP before VRED
             # ---- 3. issue ------------------------------------------------------------------------
             issued = []
             if running:
@@ -326,11 +341,17 @@ class LpuModel:
             self.streams[0, :, 0] = 0
             self.streams[1, :, :-1] = self.streams[1, :, 1:].copy()
             self.streams[1, :, -1] = 0
+            if provenance:
+                tags[0, :, 1:] = tags[0, :, :-1].copy()
+                tags[0, :, 0] = None
+                tags[1, :, :-1] = tags[1, :, 1:].copy()
+                tags[1, :, -1] = None
             written = set()
-            for pos, (d, s), out, prio in writes:
+            for pos, (d, s), out, prio, tag in writes:
                 for i, plane in enumerate(out):
                     if (d, s + i, pos) not in written:      # the first (highest priority) write wins
                         self.streams[d, s + i, pos] = plane
+                        tags[d, s + i, pos] = tag
                         written.add((d, s + i, pos))
                         if trace:
                             result.stream_log.append((t, pos, (d, s + i), bytes(plane).hex()))

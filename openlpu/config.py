@@ -132,7 +132,7 @@ PRESETS = {
     # What CI simulates.
     "tiny": LpuConfig(lanes=8, superlanes=1, streams=8, mxm_planes=1,
                       mem_slices=4, mem_depth=256, vxm_alus=4, mxm_acc_depth=16,
-                      imem_depth=256),
+                      imem_depth=512),
     # The everyday development size.
     "small": LpuConfig(lanes=16, superlanes=1, streams=16, mxm_planes=2,
                        mem_slices=8, mem_depth=1024, vxm_alus=4, mxm_acc_depth=64,

@@ -1,0 +1,1 @@
+"""The compiler: graph API, scheduler, lowering to programs, runtime."""

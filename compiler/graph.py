@@ -1,0 +1,146 @@
+"""The graph API: quantized networks described with numpy tensors.
+
+A :class:`Graph` is a list of nodes over named tensors. Every op has an
+integer reference semantics in numpy (:meth:`Graph.reference`), which is the
+specification the compiled program must reproduce bit for bit.
+
+Ops and their semantics (int8 activations and weights, int32 accumulation,
+wrapping like the chip):
+
+``matmul(x, W)``        int32 ``x @ W`` (``x``: rows x K int8, ``W``: K x N int8)
+``bias(t, b)``          ``t + 127 * b`` in int32 (``b``: N int8, in units of the
+                        accumulator's scale times 127 — see :func:`quantize_bias`)
+``requantize(t, M, S)`` ``(t * M + 2**(S-1)) >> S`` in int32 (round half up), then
+                        saturate to int8 ``[-128, 127]``
+``relu(t)``             ``max(t, 0)``
+
+The compiler lowers the chain ``matmul [-> bias] -> requantize [-> relu]``
+(a *dense* layer) onto MXM + VXM; the bias is one more MXM pass whose
+activation is the constant vector ``[127, 0, ..., 0]`` and whose weight row 0
+is ``b``. Other ops of a transformer block (softmax,
+layer norm, GELU) need the VXM's floating-point ops and are not lowered yet:
+asking for them raises :class:`NotImplementedError` naming the op.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Graph", "Node", "quantize_bias", "requant_params"]
+
+
+@dataclass
+class Node:
+    op: str
+    inputs: tuple
+    output: str
+    attrs: dict = field(default_factory=dict)
+
+
+class Graph:
+    """A network: ``g.input(...)``, then ops returning tensor names, then ``g.output(name)``."""
+
+    def __init__(self):
+        self.nodes = []
+        self.inputs = {}
+        self.consts = {}
+        self.outputs = []
+        self._n = 0
+
+    def _name(self, op):
+        self._n += 1
+        return f"{op}{self._n}"
+
+    def input(self, name, shape):
+        self.inputs[name] = tuple(shape)
+        return name
+
+    def const(self, value, name=None):
+        name = name or self._name("const")
+        self.consts[name] = np.asarray(value)
+        return name
+
+    def _add(self, op, inputs, **attrs):
+        out = self._name(op)
+        self.nodes.append(Node(op, tuple(inputs), out, attrs))
+        return out
+
+    def matmul(self, x, w):
+        w_val = self.consts[w]
+        if w_val.dtype != np.int8 or w_val.ndim != 2:
+            raise TypeError(f"matmul weights must be a 2-D int8 constant, not {w_val.dtype} {w_val.shape}")
+        return self._add("matmul", (x, w))
+
+    def bias(self, t, b):
+        b = np.asarray(b)
+        if b.dtype != np.int8 or b.ndim != 1:
+            raise TypeError(f"bias must be a 1-D int8 vector, not {b.dtype} {b.shape}")
+        return self._add("bias", (t, self.const(b)))
+
+    def requantize(self, t, multiplier, shift):
+        if not (0 < multiplier < 1 << 31 and 0 < shift < 32):
+            raise ValueError(f"requantize: multiplier {multiplier} and shift {shift} out of range")
+        return self._add("requantize", (t,), multiplier=int(multiplier), shift=int(shift))
+
+    def relu(self, t):
+        return self._add("relu", (t,))
+
+    def dense(self, x, w, multiplier, shift, relu=True, bias=None):
+        """``relu(requantize(x @ W [+ 127 b]))``: the layer the compiler lowers in one piece."""
+        t = self.matmul(x, self.const(w))
+        if bias is not None:
+            t = self.bias(t, bias)
+        t = self.requantize(t, multiplier, shift)
+        return self.relu(t) if relu else t
+
+    def softmax(self, t):
+        raise NotImplementedError("softmax is not lowered yet (needs VXM fp32 exp and reductions)")
+
+    def layer_norm(self, t):
+        raise NotImplementedError("layer_norm is not lowered yet (needs VXM fp32 rsqrt and reductions)")
+
+    def gelu(self, t):
+        raise NotImplementedError("gelu is not lowered yet (needs VXM fp32 tanh)")
+
+    def output(self, name):
+        self.outputs.append(name)
+        return name
+
+    # --- the specification ------------------------------------------------------------
+    def reference(self, inputs):
+        """Run the graph in numpy integer arithmetic; ``{tensor: array}``."""
+        env = {k: np.asarray(v) for k, v in inputs.items()}
+        env.update(self.consts)
+        for nd in self.nodes:
+            a = env[nd.inputs[0]]
+            if nd.op == "matmul":
+                env[nd.output] = (a.astype(np.int64) @ env[nd.inputs[1]].astype(np.int64)).astype(np.int32)
+            elif nd.op == "bias":
+                env[nd.output] = (a.astype(np.int64) + 127 * env[nd.inputs[1]].astype(np.int64)).astype(np.int32)
+            elif nd.op == "requantize":
+                m, s = nd.attrs["multiplier"], nd.attrs["shift"]
+                v = (a.astype(np.int64) * m).astype(np.int32).astype(np.int64) + (1 << (s - 1))
+                v = v.astype(np.int32) >> s
+                env[nd.output] = np.clip(v, -128, 127).astype(np.int8)
+            elif nd.op == "relu":
+                env[nd.output] = np.maximum(a, 0).astype(a.dtype)
+            else:
+                raise NotImplementedError(nd.op)
+        return env
+
+
+def quantize_bias(b, x_scale, w_scale):
+    """A float bias as the int8 ``bias`` op's operand: ``round(b / (127 * x_scale * w_scale))``."""
+    return np.clip(np.round(b / (127 * x_scale * w_scale)), -127, 127).astype(np.int8)
+
+
+def requant_params(scale, bits=11):
+    """``(M, S)`` with ``M / 2**S ~= scale`` and ``M < 2**bits`` (so that int32 products of
+    accumulators up to ``2**(31 - bits)`` never wrap)."""
+    if not 0 < scale < 1:
+        raise ValueError(f"requantize scale {scale} must be in (0, 1)")
+    s = 0
+    while scale * (1 << (s + 1)) < (1 << bits) and s < 31:
+        s += 1
+    m = int(round(scale * (1 << s)))
+    return max(m, 1), max(s, 1)

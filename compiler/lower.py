@@ -1,0 +1,339 @@
+"""Lowering a :class:`~openlpu.compiler.graph.Graph` to a statically scheduled program.
+
+Dense layers (``matmul -> requantize [-> relu]``) run on MXM plane 0 and the
+VXM:
+
+* Tensors live in SRAM as int8 rows cut into ``lanes``-byte vectors: element
+  ``[r, c]`` is byte ``c % lanes`` of vector ``base + r * CT + c // lanes`` of
+  the tensor's slice (``CT = ceil(C / lanes)``, padding zero).
+* ``W`` (K x N) is stored as ``KT x NT`` tiles of ``lanes`` rows. For each
+  output tile ``nt`` and input tile ``kt``: the tile's rows are read and
+  loaded (LW) into the plane's shadow weights while the previous tile
+  computes, installed (IW), and every activation row streams through (ABC for
+  ``kt = 0``, ACC after). Rows are processed in chunks of ``mxm_acc_depth``.
+* After the last ``kt`` each row's int32 result goes to the VXM: one VOP
+  multiplies, rounds, shifts and applies the lower clamp (0 with ReLU, -128
+  without), a second applies the upper clamp 127; byte plane 0 is the int8
+  result, written to the output tensor.
+
+Every instruction is placed by :class:`~openlpu.compiler.scheduler.Scheduler`
+at the earliest cycle where its queue, its streams and its data are ready;
+the schedule's length is the predicted cycle count.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from openlpu import isa, timing
+from openlpu.asm import vxm_slot_words
+
+from .graph import Graph
+from .scheduler import Scheduler
+
+__all__ = ["Compiled", "TensorPlace", "compile_graph"]
+
+
+@dataclass
+class TensorPlace:
+    """Where a tensor lives: ``slice``, first vector ``base``, ``rows`` x ``ct`` vectors."""
+    slice: int
+    base: int
+    rows: int
+    cols: int
+    ct: int
+
+    def addr(self, r, ct):
+        return self.base + r * self.ct + ct
+
+    @property
+    def vectors(self):
+        return self.rows * self.ct
+
+
+@dataclass
+class Compiled:
+    cfg: object
+    program: dict                   # queue -> [Instr]
+    predicted_cycles: int
+    places: dict                    # tensor -> TensorPlace
+    weights: dict                   # (slice, addr) -> lanes bytes (constant data)
+    intents: dict                   # see Scheduler.intents
+    outputs: list
+    report: dict = field(default_factory=dict)
+
+    def words(self):
+        return {q: [isa.encode(i) for i in ins] for q, ins in self.program.items()}
+
+    def sram_image(self, inputs):
+        """``{(slice, addr): bytes}``: the constants and the given input tensors."""
+        image = dict(self.weights)
+        for name, value in inputs.items():
+            image.update(_tensor_vectors(self.cfg, self.places[name], np.asarray(value, np.int8)))
+        return image
+
+    def read_output(self, name, vectors):
+        """The tensor ``name`` from its vectors (``rows * ct`` arrays of ``lanes`` bytes)."""
+        p = self.places[name]
+        data = np.stack(vectors).reshape(p.rows, p.ct * self.cfg.lanes)[:, :p.cols]
+        return data.view(np.int8)
+
+
+def _tensor_vectors(cfg, place, value):
+    L = cfg.lanes
+    out = {}
+    for r in range(place.rows):
+        for ct in range(place.ct):
+            vec = np.zeros(L, np.uint8)
+            seg = value[r, ct * L:(ct + 1) * L].view(np.uint8)
+            vec[:len(seg)] = seg
+            out[(place.slice, place.addr(r, ct))] = vec
+    return out
+
+
+class _Alloc:
+    """SRAM allocation: each tensor gets a contiguous range in one slice."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.next = [0] * cfg.mem_slices
+
+    def take(self, slice_, rows, cols):
+        ct = -(-cols // self.cfg.lanes)
+        base = self.next[slice_]
+        if base + rows * ct > self.cfg.mem_depth:
+            raise MemoryError(f"slice {slice_}: {rows * ct} vectors do not fit "
+                              f"({self.cfg.mem_depth - base} of {self.cfg.mem_depth} left)")
+        self.next[slice_] += rows * ct
+        return TensorPlace(slice_, base, rows, cols, ct)
+
+
+def _dense_layers(graph):
+    """``[(x, W, bias, M, S, relu, out)]`` for a chain of dense layers; a clear error otherwise."""
+    layers, nodes, i = [], graph.nodes, 0
+
+    def follows(j, op, src):
+        return j < len(nodes) and nodes[j].op == op and nodes[j].inputs[0] == src
+
+    while i < len(nodes):
+        nd = nodes[i]
+        if nd.op != "matmul":
+            raise NotImplementedError(f"node {i} ({nd.op}): only matmul [-> bias] -> requantize [-> relu] "
+                                      "chains are lowered so far")
+        j, cur, bias = i + 1, nd.output, None
+        if follows(j, "bias", cur):
+            bias, cur, j = graph.consts[nodes[j].inputs[1]], nodes[j].output, j + 1
+        if not follows(j, "requantize", cur):
+            raise NotImplementedError(f"node {i}: a matmul must be followed by requantize to be lowered")
+        rq = nodes[j]
+        cur, j = rq.output, j + 1
+        relu = follows(j, "relu", cur)
+        if relu:
+            cur, j = nodes[j].output, j + 1
+        layers.append((nd.inputs[0], graph.consts[nd.inputs[1]], bias, rq.attrs["multiplier"],
+                       rq.attrs["shift"], relu, cur))
+        i = j
+    return layers
+
+
+def compile_graph(graph: Graph, cfg, rows):
+    """Compile ``graph`` for ``cfg`` with ``rows`` input rows (the batch)."""
+    L = cfg.lanes
+    layers = _dense_layers(graph)
+    sch = Scheduler(cfg)
+    alloc = _Alloc(cfg)
+    S = cfg.mem_slices
+    places, weights, ready = {}, {}, {}
+    (name, shape), = graph.inputs.items()
+    # activations alternate between two slices; weights go to the others, round robin
+    act_slices = [0, S - 1] if S > 2 else [0, 0]
+    w_slices = [s for s in range(S) if s not in act_slices] or [1 % S]
+    places[name] = alloc.take(act_slices[0], rows, shape[1])
+    wq = isa.vxm_control_words(cfg)
+    slot_free = [0] * isa.VXM_SLOTS      # first cycle a slot may be reconfigured
+    prev_iw, last_abc = -1, -1           # the plane's last install and last activation
+    macs = 0
+    ones_in = {}                         # slice -> the constant activation [127, 0, ...] of bias passes
+    for li, (x, w, bias, mult, shift, relu, out) in enumerate(layers):
+        K, N = w.shape
+        xp = places[x]
+        if xp.cols != K:
+            raise ValueError(f"layer {li}: input has {xp.cols} features, W has {K} rows")
+        KT, NT = -(-K // L), -(-N // L)
+        KT_all = KT + (bias is not None)
+        ones = None
+        if bias is not None:
+            if xp.slice not in ones_in:
+                ones_in[xp.slice] = alloc.take(xp.slice, 1, 1)
+                weights[(xp.slice, ones_in[xp.slice].base)] = np.eye(1, L, dtype=np.uint8)[0] * 127
+            ones = ones_in[xp.slice]
+        wsl = w_slices[li % len(w_slices)]
+        wp = alloc.take(wsl, KT_all * NT * L, L)
+        for kt in range(KT_all):
+            for nt in range(NT):
+                tile = np.zeros((L, L), np.int8)
+                if kt < KT:
+                    blk = w[kt * L:(kt + 1) * L, nt * L:(nt + 1) * L]
+                    tile[:blk.shape[0], :blk.shape[1]] = blk
+                else:
+                    seg = bias[nt * L:(nt + 1) * L]
+                    tile[0, :len(seg)] = seg
+                for r in range(L):
+                    weights[(wsl, wp.base + (kt * NT + nt) * L + r)] = tile[r].view(np.uint8).copy()
+        op_ = alloc.take(act_slices[(li + 1) % 2], rows, N)
+        places[out] = op_
+        macs += rows * K * N
+        # --- VXM slots for this layer's requantization ---------------------------------
+        sa, sb = (2 * li) % isa.VXM_SLOTS, (2 * li + 1) % isa.VXM_SLOTS
+        lo = 0 if relu else -128
+        cfg_words = [(sa, vxm_slot_words(cfg, "int32", [("mul", 1, mult), ("add", 1, 1 << (shift - 1)),
+                                                        ("sar", 1, shift), ("max", 1, lo)])),
+                     (sb, vxm_slot_words(cfg, "int32", [("min", 1, 127)]))]
+        t = max(slot_free[sa], slot_free[sb])
+        last_cfg = -1
+        for slot, pairs in cfg_words:
+            for w_i, value in pairs:
+                while not sch.free("vxm", t):
+                    t += 1
+                sch.place("vxm", t, isa.make("CONFIG", slot * wq + w_i, value))
+                last_cfg = t
+                t += 1
+        vop_ready = last_cfg + 1
+        last_vop = 0
+        # --- tiles ----------------------------------------------------------------------
+        for r0 in range(0, rows, cfg.mxm_acc_depth):
+            chunk = range(r0, min(rows, r0 + cfg.mxm_acc_depth))
+            for nt in range(NT):
+                for kt in range(KT_all):
+                    base = wp.base + (kt * NT + nt) * L
+                    t_lw0 = _place_tile(sch, cfg, wsl, base, prev_iw + 1)
+                    t_iw = max(t_lw0 + L, last_abc + 1)
+                    while not sch.free("mxw0", t_iw):
+                        t_iw += 1
+                    sch.place("mxw0", t_iw, isa.make("IW"))
+                    prev_iw = t_iw
+                    t_a = t_iw
+                    for r in chunk:
+                        t_a, v2 = _place_row(sch, cfg, xp, op_, r, r - r0, kt, nt, KT_all, t_a, ready,
+                                             (sa, sb), vop_ready, ones if kt == KT else None)
+                        last_abc = t_a
+                        last_vop = max(last_vop, v2)
+                        t_a += 1
+        slot_free[sa] = slot_free[sb] = last_vop + 1
+    program, cycles = sch.program()
+    for q, ins in program.items():
+        if len(ins) > cfg.imem_depth:
+            raise MemoryError(f"queue {q} needs {len(ins)} instructions; imem_depth is {cfg.imem_depth} "
+                              "(fewer rows per program, or a configuration with deeper queues)")
+    report = {"predicted_cycles": cycles, "macs": macs,
+              "mxm_utilization": macs / (L * L * cfg.mxm_planes * cycles),
+              "sram_vectors": sum(alloc.next), "sram_bytes": sum(alloc.next) * L,
+              "instructions": sum(len(v) for v in program.values())}
+    return Compiled(cfg, program, cycles, places, weights, sch.intents, list(graph.outputs), report)
+
+
+def _place_tile(sch, cfg, wsl, base, t_min):
+    """READ + LW of one weight tile's ``lanes`` rows on consecutive cycles from ``t_min``;
+    the first LW cycle."""
+    L = cfg.lanes
+    src = f"mem{wsl}"
+    lat = timing.MEM_READ_LATENCY
+    t0 = t_min
+    while True:
+        d, hops, t_lw = sch.route(src, 0, lat, "mxw0")
+        delay = t_lw                                  # consumer issue relative to a READ at 0
+        t_rd0 = t0 - delay
+        ok = t_rd0 >= 0
+        streams = None
+        if ok:
+            for i in range(L):
+                if not (sch.free(src, t_rd0 + i) and sch.free("mxw0", t0 + i)):
+                    ok = False
+                    break
+        if ok:
+            for s in range(cfg.streams):
+                if all(sch.streams.free(d, s, sch.position(src), t_rd0 + i + timing.ICU_DISPATCH_LATENCY + lat,
+                                        hops) for i in range(L)):
+                    streams = (d, s)
+                    break
+            ok = streams is not None
+        if ok:
+            break
+        t0 += 1
+    for i in range(L):
+        sch.place(src, t_rd0 + i, isa.make("READ", base + i, streams))
+        sch.take_stream(streams, src, t_rd0 + i, lat, "mxw0", 1, "src", t0 + i)
+        sch.place("mxw0", t0 + i, isa.make("LW", i, streams, 0))
+    return t0
+
+
+def _place_row(sch, cfg, xp, op_, r, acc_row, kt, nt, KT, t_min, ready, slots, vop_ready, ones=None):
+    """One activation row through the plane (and, after the last tile, through the VXM to
+    SRAM), at the earliest cycle >= ``t_min``; returns (ABC cycle, last VOP cycle)."""
+    lat_m = timing.MEM_READ_LATENCY
+    src = f"mem{xp.slice}"
+    dst = f"mem{op_.slice}"
+    x_addr = xp.addr(r, kt) if ones is None else ones.base
+    last = kt == KT - 1
+    t_a = t_min
+    while True:
+        plan = _try_row(sch, cfg, src, dst, x_addr, t_a, last, ready.get((xp.slice, x_addr), 0), vop_ready)
+        if plan is not None:
+            break
+        t_a += 1
+    (t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2, t_w) = plan[0], plan[1]
+    sch.place(src, t_rd, isa.make("READ", x_addr, s_x))
+    sch.take_stream(s_x, src, t_rd, lat_m, "mxm0", 1, "src", t_a)
+    op_name = "ACC" if kt else "ABC"
+    sch.place("mxm0", t_a, isa.make(op_name, acc_row, s_x, s_res, 0))
+    mlat = timing.mxm_latency(cfg)
+    if not last:
+        sch.take_stream(s_res, "mxm0", t_a, mlat, None, 4)
+        return t_a, 0
+    vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
+    sch.take_stream(s_res, "mxm0", t_a, mlat, "vxm", 4, "a", t_v1)
+    sch.place("vxm", t_v1, isa.make("VOP", slots[0], 4, s_res, s_res, s_v1))
+    sch.intents[("vxm", t_v1, "b")] = sch.intents[("vxm", t_v1, "a")]
+    sch.take_stream(s_v1, "vxm", t_v1, vlat, "vxm", 4, "a", t_v2)
+    sch.place("vxm", t_v2, isa.make("VOP", slots[1], 4, s_v1, s_v1, s_v2))
+    sch.intents[("vxm", t_v2, "b")] = sch.intents[("vxm", t_v2, "a")]
+    sch.take_stream(s_v2, "vxm", t_v2, vlat, dst, 4, "src", t_w)
+    sch.intents[(dst, t_w, "src")] = sch.intents[(dst, t_w, "src")][:1]
+    y_addr = op_.addr(r, nt)
+    sch.place(dst, t_w, isa.make("WRITE", y_addr, s_v2))
+    ready[(op_.slice, y_addr)] = t_w + timing.MEM_WRITE_LATENCY
+    return t_a, t_v2
+
+
+def _try_row(sch, cfg, src, dst, x_addr, t_a, last, x_ready, vop_ready):
+    lat_m = timing.MEM_READ_LATENCY
+    _, _, rel = sch.route(src, 0, lat_m, "mxm0")
+    t_rd = t_a - rel
+    if t_rd < x_ready or not sch.free(src, t_rd) or not sch.free("mxm0", t_a):
+        return None
+    hints = sch.__dict__.setdefault("hints", {})
+    s_x = sch.find_stream(src, t_rd, lat_m, "mxm0", hint=hints.get("x"))
+    if s_x is None:
+        return None
+    mlat = timing.mxm_latency(cfg)
+    if not last:
+        s_res = sch.find_stream("mxm0", t_a, mlat, None, 4, hint=hints.get("res"))
+        if s_res is None:
+            return None
+        hints.update(x=s_x, res=s_res)
+        return (t_rd, s_x), (s_res, 0, None, 0, None, 0)
+    vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
+    _, _, t_v1 = sch.route("mxm0", t_a, mlat, "vxm")
+    t_v2 = t_v1 + vlat + 1 + 0
+    _, _, t_w = sch.route("vxm", t_v2, vlat, dst)
+    if t_v1 < vop_ready or not (sch.free("vxm", t_v1) and sch.free("vxm", t_v2) and sch.free(dst, t_w)):
+        return None
+    if dst == src and t_w == t_rd:
+        return None
+    s_res = sch.find_stream("mxm0", t_a, mlat, "vxm", 4, hint=hints.get("res"))
+    s_v1 = sch.find_stream("vxm", t_v1, vlat, "vxm", 4, hint=hints.get("v1"))
+    s_v2 = sch.find_stream("vxm", t_v2, vlat, dst, 4, hint=hints.get("v2"))
+    if None in (s_res, s_v1, s_v2):
+        return None
+    hints.update(x=s_x, res=s_res, v1=s_v1, v2=s_v2)
+    return (t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2, t_w)

@@ -1,0 +1,171 @@
+"""Cycle-exact placement of instructions on queues and of values on streams.
+
+The compiler decides on which cycle every instruction issues and which
+stream carries every value; :class:`Scheduler` keeps the books so that no
+two instructions share a queue cycle and no value is overwritten in flight.
+
+Stream model (exact, from :func:`openlpu.timing.stream_delay`): a value a
+unit outputs in cycle ``u`` at position ``p`` sits in the stream register at
+``p`` in cycle ``u + 1`` and one position further each cycle. It is *in
+flight* on the points ``(direction, stream, position, cycle)`` from its write
+to its consumer. A write at ``(p, u + 1)`` replaces whatever is in that
+register, so a write point may not be another value's flight point, and a
+value's flight may not cross another's write point. Values nobody reads (an
+MXM partial sum) only reserve their write point.
+
+Every placed read records its *intent* — which instruction's output it must
+see — so :mod:`openlpu.compiler.check` can compare the schedule with what
+the golden ISA simulator actually delivers.
+"""
+
+from dataclasses import dataclass, field
+
+from openlpu import isa, timing
+
+__all__ = ["Scheduler", "Placement"]
+
+
+@dataclass
+class Placement:
+    queue: str
+    cycle: int
+    instr: isa.Instr
+
+
+@dataclass
+class _Streams:
+    cfg: object
+    flight: dict = field(default_factory=dict)     # (d, s, p, t) -> owner
+    writes: dict = field(default_factory=dict)     # (d, s, p, t) -> owner
+
+    def path(self, d, s, p0, u, hops):
+        step = 1 if d == 0 else -1
+        return [(d, s, p0 + k * step, u + 1 + k) for k in range(hops + 1)]
+
+    def free(self, d, s, p0, u, hops, read=True):
+        pts = self.path(d, s, p0, u, hops if read else 0)
+        if pts[0] in self.flight or pts[0] in self.writes:
+            return False
+        return all(pt not in self.writes for pt in pts)
+
+    def take(self, d, s, p0, u, hops, owner, read=True):
+        assert self.free(d, s, p0, u, hops, read), f"stream {'ew'[d]}{s} is not free for {owner}"
+        pts = self.path(d, s, p0, u, hops if read else 0)
+        self.writes[pts[0]] = owner
+        for pt in pts:
+            self.flight[pt] = owner
+
+
+class Scheduler:
+    """Books of one program: queue cycles, stream points, placed instructions, read intents."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.pos = timing.floorplan(cfg)
+        self.busy = {q: set() for q in isa.queues(cfg)}
+        self.placed = {q: {} for q in isa.queues(cfg)}
+        self.streams = _Streams(cfg)
+        self.intents = {}       # (consumer queue, cycle, field) -> [(producer queue, cycle) per plane]
+        self.sxm_out = set()
+
+    # --- queues ------------------------------------------------------------------------
+    def position(self, q):
+        return self.pos[q.replace("mxw", "mxm")]
+
+    def free(self, q, t):
+        return t >= 0 and t not in self.busy[q]
+
+    def place(self, q, t, instr):
+        assert self.free(q, t), f"{q} is busy in cycle {t}"
+        self.busy[q].add(t)
+        self.placed[q][t] = instr
+        return Placement(q, t, instr)
+
+    # --- streams -----------------------------------------------------------------------
+    def route(self, producer, t_issue, latency, consumer, width=1):
+        """The issue cycle of ``consumer`` that reads ``producer``'s output, for the direction
+        the floorplan allows; ``(direction, hops, consumer issue cycle)`` or ``None``."""
+        a, b = self.position(producer), self.position(consumer)
+        d = 0 if b >= a else 1
+        hops = abs(b - a)
+        t_out = t_issue + timing.ICU_DISPATCH_LATENCY + latency
+        t_exec = t_out + timing.stream_delay(a, b, d)
+        return d, hops, t_exec - timing.ICU_DISPATCH_LATENCY
+
+    def find_stream(self, producer, t_issue, latency, consumer=None, width=1, direction=None, hint=None):
+        """A stream group free for the flight of ``producer``'s output to ``consumer``
+        (or for its write only, when nobody reads it): ``(d, s)`` or ``None``. The
+        ``hint`` stream is tried first, so that runs of instructions stay identical
+        and fold into REPEAT."""
+        a = self.position(producer)
+        t_out = t_issue + timing.ICU_DISPATCH_LATENCY + latency
+        if consumer is None:
+            d, hops, read = (direction or 0), 0, False
+        else:
+            d, hops, _ = self.route(producer, t_issue, latency, consumer)
+            read = True
+        order = list(range(self.cfg.streams - width + 1))
+        if hint is not None and hint[0] == d and hint[1] in order:
+            order.remove(hint[1])
+            order.insert(0, hint[1])
+        for s in order:
+            if all(self.streams.free(d, s + j, a, t_out, hops, read) for j in range(width)):
+                return (d, s)
+        return None
+
+    def take_stream(self, stream, producer, t_issue, latency, consumer=None, width=1, field_name=None,
+                    consumer_issue=None):
+        """Reserve ``stream`` for the value and record the consumer's intent."""
+        d, s = stream
+        a = self.position(producer)
+        t_out = t_issue + timing.ICU_DISPATCH_LATENCY + latency
+        hops = 0 if consumer is None else abs(self.position(consumer) - a)
+        for j in range(width):
+            self.streams.take(d, s + j, a, t_out, hops, (producer, t_issue), read=consumer is not None)
+        if consumer is not None:
+            key = (consumer, consumer_issue, field_name)
+            self.intents.setdefault(key, [None] * width)
+            for j in range(width):
+                self.intents[key][j] = (producer, t_issue)
+
+    # --- emission ----------------------------------------------------------------------
+    def program(self):
+        """``({queue: [Instr]}, cycles)``: NOPs in the gaps, runs folded into REPEAT, END last."""
+        prog, end = {}, 0
+        for q in isa.queues(self.cfg):
+            out, cur = [], 0
+            items = sorted(self.placed[q].items())
+            i = 0
+            while i < len(items):
+                t, ins = items[i]
+                if t > cur:
+                    out.append(isa.make("NOP", t - cur))
+                out.append(ins)
+                # fold a run of the same instruction on consecutive cycles, stepped by a constant
+                j, d = i + 1, None
+                while j < len(items) and items[j][0] == t + (j - i):
+                    step = _step_between(items[j - 1][1], items[j][1])
+                    if step is None or (d is not None and step != d) or j - i >= 0xFFFF:
+                        break
+                    d = step
+                    j += 1
+                if j - i > 1:
+                    out.append(isa.make("REPEAT", j - i - 1, d))
+                cur = items[j - 1][0] + 1
+                i = j
+            out.append(isa.make("END"))
+            end = max(end, cur)
+            prog[q] = out
+        return prog, end + 1
+
+
+def _step_between(a, b):
+    """The REPEAT step ``d`` that turns ``a`` into ``b``, or ``None``."""
+    if a.op is not b.op:
+        return None
+    f = isa.STEP_FIELD.get(a.op.name)
+    if f is None:
+        return 0 if a == b else None
+    d = (b[f] - a[f]) & 0xFFFF
+    d = d - 0x10000 if d >= 0x8000 else d
+    return d if isa.step(a, d) == b else None
