@@ -1,0 +1,113 @@
+"""Compiler: graph semantics, scheduling, predicted cycles == golden == RTL, the int8 MLP."""
+
+import numpy as np
+import pytest
+
+from openlpu import isa
+from openlpu.compiler.graph import Graph, requant_params
+from openlpu.compiler.lower import compile_graph
+from openlpu.compiler.models import mlp_classifier
+from openlpu.compiler.runtime import ScheduleError, check_schedule, run
+from openlpu.config import preset
+from openlpu.golden.lpu import LpuModel
+from openlpu.verif.runner import SIMULATORS, require_simulator
+
+TINY, SMALL = preset("tiny"), preset("small")
+
+
+def _random_chain(rng, rows, dims, bias=True):
+    g = Graph()
+    t = g.input("x", (rows, dims[0]))
+    for i in range(len(dims) - 1):
+        w = rng.integers(-128, 128, (dims[i], dims[i + 1])).astype(np.int8)
+        b = rng.integers(-128, 128, dims[i + 1]).astype(np.int8) if bias else None
+        t = g.dense(t, w, int(rng.integers(1, 8)), int(rng.integers(10, 14)), relu=i < len(dims) - 2, bias=b)
+    g.output(t)
+    return g, t, rng.integers(-128, 128, (rows, dims[0])).astype(np.int8)
+
+
+def test_requantize_rounds_half_up_and_saturates():
+    g = Graph()
+    x = g.input("x", (1, 4))
+    t = g.requantize(x, 1, 2)
+    acc = np.array([[6, -6, 1000, -1000]], np.int32)      # 1.5 -> 2, -1.5 -> -1, saturate both ways
+    np.testing.assert_array_equal(g.reference({"x": acc})[t], [[2, -1, 127, -128]])
+    m, s = requant_params(0.0123)
+    assert abs(m / 2 ** s - 0.0123) < 1e-5 and m < 2 ** 11
+
+
+@pytest.mark.parametrize("cfg,rows,dims", [(TINY, 5, (8, 8)), (TINY, 37, (20, 13, 9)), (TINY, 18, (3, 30, 4)),
+                                           (SMALL, 70, (40, 33, 10)), (SMALL, 1, (16, 16))])
+def test_compiled_chain_matches_reference_and_prediction(cfg, rows, dims):
+    g, out, x = _random_chain(np.random.default_rng(rows), rows, dims)
+    c = compile_graph(g, cfg, rows)
+    r = run(c, {"x": x})                     # also checks every stream read against the schedule
+    assert r.done and r.error == 0
+    assert r.cycles == c.predicted_cycles, "the golden ISA simulator disagrees with the compiler's prediction"
+    np.testing.assert_array_equal(r.outputs[out], g.reference({"x": x})[out])
+
+
+def test_checker_catches_a_slipped_instruction():
+    g, out, x = _random_chain(np.random.default_rng(3), 6, (8, 8), bias=False)
+    c = compile_graph(g, TINY, 6)
+    # delay the first WRITE by one cycle: it now reads the wrong point of its stream
+    prog = c.program
+    q = next(q for q in prog if any(i.op.name == "WRITE" for i in prog[q]))
+    k = next(j for j, i in enumerate(prog[q]) if i.op.name == "WRITE")
+    assert prog[q][k - 1].op.name == "NOP"
+    prog[q][k - 1] = isa.make("NOP", prog[q][k - 1]["n"] + 1)
+    model = LpuModel(TINY)
+    for (s, a), v in c.sram_image({"x": x}).items():
+        model.mem[s].load(a, v)
+    model.load_program(c.words())
+    r = model.run(provenance=True)
+    with pytest.raises(ScheduleError, match="intended"):
+        check_schedule(c, r.reads)
+
+
+def test_clear_errors():
+    g = Graph()
+    x = g.input("x", (4, 8))
+    with pytest.raises(NotImplementedError, match="softmax"):
+        g.softmax(x)
+    g2, _, _ = _random_chain(np.random.default_rng(1), 300, (64, 64))
+    with pytest.raises(MemoryError, match="imem_depth|do not fit"):
+        compile_graph(g2, TINY, 300)
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return mlp_classifier(seed=0)
+
+
+def test_mlp_int8_accuracy_within_one_percent_of_float(mlp):
+    xq = mlp.quantize_input(mlp.x_test)
+    logits = mlp.graph.reference({"x": xq})[mlp.output]
+    int8_acc = float((logits.argmax(1) == mlp.y_test).mean())
+    float_acc = mlp.float_accuracy(mlp.x_test, mlp.y_test)
+    assert float_acc > 0.85, float_acc
+    assert int8_acc >= float_acc - 0.01, (int8_acc, float_acc)
+
+
+def test_mlp_compiled_on_golden_is_bit_exact(mlp):
+    rows = 64
+    c = compile_graph(mlp.graph, SMALL, rows)
+    xq = mlp.quantize_input(mlp.x_test[:rows])
+    r = run(c, {"x": xq})
+    assert r.cycles == c.predicted_cycles
+    np.testing.assert_array_equal(r.outputs[mlp.output], mlp.graph.reference({"x": xq})[mlp.output])
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_ci_sized_mlp_on_rtl(sim):
+    """A small MLP and a random GEMM on the RTL: outputs bit-exact, cycles == prediction, exactly."""
+    require_simulator(sim)
+    rng = np.random.default_rng(11)
+    g, out, x = _random_chain(rng, 12, (12, 16, 4))
+    c = compile_graph(g, TINY, 12)
+    ref = g.reference({"x": x})[out]
+    golden = run(c, {"x": x})
+    rtl = run(c, {"x": x}, backend=sim, key="tiny")
+    assert rtl.done and rtl.error == 0
+    assert c.predicted_cycles == golden.cycles == rtl.cycles
+    np.testing.assert_array_equal(rtl.outputs[out], ref)
