@@ -115,6 +115,8 @@ def directed_cases(cfg):
     cases.append(("mxm_tile", make_case(cfg, _timeline(cfg, events), sram=sram,
                                         windows=[(j, 0, 28) for j in range(4)]), check_mxm))
 
+    cases += _unit_cases(cfg, rng, data)
+
     # --- errors ------------------------------------------------------------------------------
     def err_case(name, text, code, queue, pc, sram=None, corrupt=None):
         cases.append((name, make_case(cfg, _prog(cfg, text), sram=sram, corrupt=corrupt, windows=[]),
@@ -202,3 +204,157 @@ def _timeline(cfg, events):
             cur = t + 1 + rep
         lines.append("END")
     return _prog(cfg, "\n".join(lines))
+
+
+def _hops(cfg, a, b):
+    pos = timing.floorplan(cfg)
+    pa, pb = pos[a.replace("mxw", "mxm")], pos[b.replace("mxw", "mxm")]
+    return ("e" if pb >= pa else "w"), abs(pb - pa)
+
+
+def _feed(cfg, src, dst, t_dst, lat):
+    """Issue cycle of a producer in ``src`` (latency ``lat``) whose output ``dst`` reads when it
+    issues in cycle ``t_dst``, and the stream direction letter."""
+    d, hops = _hops(cfg, src, dst)
+    return t_dst - (lat + 1 + hops), d
+
+
+def _unit_cases(cfg, rng, data):
+    """One directed program per unit instruction not covered above: the SXM ops, GATHER,
+    SCATTER, CONFIG + VOP, VRED; checked with numpy (and the unit golden functions)."""
+    from openlpu.golden.sxm import SxmOp, lane_op
+    from openlpu.golden.vxm import chain
+    L = cfg.lanes
+    ml = timing.MEM_READ_LATENCY
+    out = []
+    T = 12                                               # the unit's issue cycle in each program
+
+    # --- SXM lane ops: a from mem0, b from mem1, c from mem2; result to mem1 ---------------
+    pattern = rng.integers(0, L + 2, L).astype(np.uint8)    # PERM: out-of-range lanes read 0
+    mask = (rng.integers(0, 2, L) * rng.integers(1, 256, L)).astype(np.uint8)
+    for name, k in (("PASS", None), ("SHUP", 3), ("SHDN", L), ("ROT", 1), ("PERM", None), ("DIST", L - 1),
+                    ("SEL", None)):
+        a_vec, b_vec, c_vec = data[(0, 5)], pattern if name == "PERM" else data[(1, 6)], mask
+        sram = {(0, 5): a_vec, (1, 6): b_vec, (2, 7): c_vec}
+        t_a, da = _feed(cfg, "mem0", "sxm", T, ml)
+        events = [("mem0", t_a, f"READ 5, {da}1", 0)]
+        if name in ("PERM", "SEL"):
+            t_b, db = _feed(cfg, "mem1", "sxm", T, ml)
+            events.append(("mem1", t_b, f"READ 6, {db}2", 0))
+        if name == "SEL":
+            t_c, dc = _feed(cfg, "mem2", "sxm", T, ml)
+            events.append(("mem2", t_c, f"READ 7, {dc}3", 0))
+        d_out, hops = _hops(cfg, "sxm", "mem3")
+        t_w = T + timing.SXM_LATENCY + 1 + hops
+        args = {"PASS": f"{da}1, {d_out}4", "PERM": f"{da}1, {db if name == 'PERM' else ''}2, {d_out}4",
+                "SEL": f"{da}1, {db if name == 'SEL' else ''}2, {dc if name == 'SEL' else ''}3, {d_out}4"}
+        text = args.get(name, f"{k}, {da}1, {d_out}4")
+        events += [("sxm", T, f"{name} {text}", 0), ("mem3", t_w, f"WRITE 20, {d_out}4", 0)]
+        want = lane_op(SxmOp[{"PASS": "PASS", "SHUP": "SHIFT_UP", "SHDN": "SHIFT_DOWN", "ROT": "ROTATE",
+                              "PERM": "PERMUTE", "DIST": "DISTRIBUTE", "SEL": "SELECT"}[name]],
+                       a_vec, b_vec, c_vec, k or 0)
+        out.append((f"sxm_{name.lower()}", make_case(cfg, _timeline(cfg, events), sram=sram,
+                                                       windows=[(3, 20, 1)]), _expect_vec(0, 0, want, L)))
+
+    # --- SXM transpose: lanes rows in, lanes columns out ----------------------------------
+    tile = rng.integers(0, 256, (L, L)).astype(np.uint8)
+    sram = {(0, r): tile[r] for r in range(L)}
+    t_a, da = _feed(cfg, "mem0", "sxm", T, ml)
+    d_out, hops = _hops(cfg, "sxm", "mem3")
+    # the last row executes in T + L; column j leaves 1 + SXM_LATENCY + j cycles later
+    t_w = T + L + timing.ICU_DISPATCH_LATENCY + timing.SXM_LATENCY + hops
+    events = [("mem0", t_a, f"READ 0, {da}1", L - 1), ("sxm", T, f"TRANS {da}1, {d_out}4, 1", 0),
+              ("sxm", T + 1, f"TRANS {da}1, {d_out}4, 0", L - 2), ("mem3", t_w, f"WRITE 20, {d_out}4", L - 1)]
+    if L == 2:
+        events[2] = ("sxm", T + 1, f"TRANS {da}1, {d_out}4, 0", 0)
+
+    def check_t(obs):
+        assert obs["done"], obs
+        got = np.frombuffer(bytes.fromhex(obs["windows"][0]), np.uint8).reshape(L, L)
+        np.testing.assert_array_equal(got, tile.T)
+    out.append(("sxm_trans", make_case(cfg, _timeline(cfg, events), sram=sram, windows=[(3, 20, L)]), check_t))
+
+    # --- GATHER: per-column addresses from an index vector ----------------------------------
+    cols = L // 8
+    addrs = rng.integers(0, 16, cols)
+    idx = np.zeros(L, np.uint8)
+    idx[0::8] = addrs
+    sram = {(0, 9): idx, **{(1, a): data[(1, a)] for a in range(16)}}
+    t_i, di = _feed(cfg, "mem0", "mem1", T, ml)
+    d_o, hops = _hops(cfg, "mem1", "mem3")
+    t_w = T + ml + 1 + hops
+    events = [("mem0", t_i, f"READ 9, {di}2", 0), ("mem1", T, f"GATHER {di}2, {d_o}5", 0),
+              ("mem3", t_w, f"WRITE 21, {d_o}5", 0)]
+    want = np.concatenate([data[(1, int(a))][8 * w:8 * w + 8] for w, a in enumerate(addrs)])
+    out.append(("gather", make_case(cfg, _timeline(cfg, events), sram=sram, windows=[(3, 21, 1)]),
+                _expect_vec(0, 0, want, L)))
+
+    # --- SCATTER: column w of the data goes to its own address ------------------------------
+    s_addrs = 30 + np.arange(cols)
+    idx = np.zeros(L, np.uint8)
+    idx[0::8] = s_addrs
+    vec = data[(0, 3)]
+    sram = {(0, 10): idx, (2, 11): vec}
+    t_i, di = _feed(cfg, "mem0", "mem1", T, ml)
+    t_d, dd = _feed(cfg, "mem2", "mem1", T, ml)
+    events = [("mem0", t_i, f"READ 10, {di}2", 0), ("mem2", t_d, f"READ 11, {dd}3", 0),
+              ("mem1", T, f"SCATTER {di}2, {dd}3", 0)]
+
+    def check_s(obs):
+        assert obs["done"], obs
+        got = np.frombuffer(bytes.fromhex(obs["windows"][0]), np.uint8).reshape(cols, L)
+        for w in range(cols):
+            np.testing.assert_array_equal(got[w][8 * w:8 * w + 8], vec[8 * w:8 * w + 8], err_msg=f"column {w}")
+    out.append(("scatter", make_case(cfg, _timeline(cfg, events), sram=sram, windows=[(1, 30, cols)]), check_s))
+
+    # --- CONFIG + VOP: an int8 ALU chain, a from mem0 and b from mem1 -----------------------
+    ops = [("add", 0, 0), ("mul", 1, 3), ("sar", 1, 1), ("max", 0, 0)][:cfg.vxm_alus]
+    a_vec, b_vec = data[(0, 1)], data[(1, 2)]
+    t_a, da = _feed(cfg, "mem0", "vxm", T + 20, ml)
+    t_b, db = _feed(cfg, "mem1", "vxm", T + 20, ml)
+    d_o, hops = _hops(cfg, "vxm", "mem3")
+    vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
+    t_w = T + 20 + vlat + 1 + hops
+    slot = " , ".join(f"{o} {'b' if src == 0 else imm}" for o, src, imm in ops)
+    text = "\n".join(f".queue {q}\n" + body for q, body in {
+        "mem0": f"NOP {t_a}\nREAD 1, {da}1\nEND",
+        "mem1": f"NOP {t_b}\nREAD 2, {db}2\nEND",
+        "vxm": f".vxmslot 2, int8, {slot}\nNOP {T + 20 - isa.vxm_control_words(cfg)}\n"
+               f"VOP 2, 1, {da}1, {db}2, {d_o}6\nEND",
+        "mem3": f"NOP {t_w}\nWRITE 22, {d_o}6\nEND"}.items())
+    a_i, b_i = a_vec.view(np.int8).astype(np.int64), b_vec.view(np.int8).astype(np.int64)
+    from openlpu.golden.vxm import OPS, TYPES
+    want = chain([OPS[o] for o, _, _ in ops], TYPES["int8"], [src for _, src, _ in ops], [imm for _, _, imm in ops],
+                 a_i, b_i)
+    want = (np.asarray(want) & 0xFF).astype(np.uint8)
+    out.append(("config_vop", make_case(cfg, _prog(cfg, text), sram={(0, 1): a_vec, (1, 2): b_vec},
+                                        windows=[(3, 22, 1)]), _expect_vec(0, 0, want, L)))
+
+    # --- VRED: int32 sum and max across the lanes; planes 0 and 1 from two slices ---------
+    for op, fn in ((0, np.sum), (1, np.max)):
+        lo, hi = data[(0, 4)], data[(1, 4)]
+        t_lo, d1 = _feed(cfg, "mem0", "vxm", T, ml)
+        t_hi, _ = _feed(cfg, "mem1", "vxm", T, ml)
+        from openlpu.golden.vxm_reduce import latency as rlat
+        d_o, hops = _hops(cfg, "vxm", "mem3")
+        t_w = T + rlat(cfg) + 1 + hops
+        events = [("mem0", t_lo, f"READ 4, {d1}4", 0), ("mem1", t_hi, f"READ 4, {d1}5", 0),
+                  ("vxm", T, f"VRED {op}, {d1}4, {d_o}0", 0), ("mem3", t_w, f"WRITE 23, {d_o}0", 0),
+                  ("mem2", _hops(cfg, "vxm", "mem2")[1] + T + rlat(cfg) + 1, f"WRITE 23, {d_o}1", 0)]
+        values = lo.astype(np.int64) | hi.astype(np.int64) << 8      # planes 2, 3 are zero streams
+        r = int(fn(values)) & 0xFFFFFFFF
+
+        def check_r(obs, r=r):
+            assert obs["done"], obs
+            assert (_vec(obs, 0, 0, L) == (r & 0xFF)).all() and (_vec(obs, 1, 0, L) == (r >> 8 & 0xFF)).all(), obs
+        out.append((f"vred_{'sum' if op == 0 else 'max'}", make_case(
+            cfg, _timeline(cfg, events), sram={(0, 4): lo, (1, 4): hi}, windows=[(3, 23, 1), (2, 23, 1)]),
+            check_r))
+    return out
+
+
+def _expect_vec(window, index, want, lanes):
+    def check(obs):
+        assert obs["done"] and not obs["error"], obs
+        np.testing.assert_array_equal(_vec(obs, window, index, lanes), np.asarray(want, np.uint8))
+    return check
