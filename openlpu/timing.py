@@ -18,6 +18,18 @@ __all__ = [
 ]
 
 # --- MXM (matrix unit) -------------------------------------------------------------
+# Each constant is a number of cycles added to mxm_latency(cfg). What each stage
+# holds, and what limits its clock on the ECP5 flow (docs/synthesis.md):
+#   input    register only (activation vector, controls); fan-out to lanes columns.
+#   mul      int8 x int8 (a MULT18X18D or LUTs) and fp16 x fp16 -> fp32
+#            (rtl/fp.f16_mul_f32: 11x11 product, leading-zero count, shift).
+#   tree     one int add, or one fp32 add (rtl/fp.f32_add), per level.
+#   acc      accumulator row read (registered, write-transparent) + one int32
+#            or fp32 add + the row write; this loop carries a row from one
+#            activation to the next, so it stays one cycle whatever the clock.
+# The single-cycle fp32 add bounds the clock of every stage that holds one and
+# does not depend on lanes; more registers only pay once fp32 add itself is
+# split into stages.
 #: Register stage that captures the activation vector and its controls.
 MXM_INPUT_STAGES = 1
 #: Register stage after the lanes x lanes multipliers.
