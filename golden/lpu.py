@@ -69,6 +69,7 @@ class RunResult:
     trace: list = field(default_factory=list)   # (cycle, queue, pc, Instr) of every issue
     stream_log: list = field(default_factory=list)  # (cycle, position, stream, hex) of every stream write
     reads: dict = field(default_factory=dict)       # with provenance: who produced each operand read
+    ecc_log: list = field(default_factory=list)     # with trace: (cycle, slice, READ/GATHER/SCRUB, none/single/double)
 
 
 def vxm_slot_fields(cfg, words):
@@ -210,14 +211,14 @@ class LpuModel:
                     s = qu.index
                     if name == "READ":
                         mem_rd[s] = {"addr": ins["addr"]}
-                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (ins["dst"], q, pc, (q, t - 1))
+                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (ins["dst"], q, pc, (q, t - 1), name)
                     elif name == "SCRUB":
                         mem_rd[s] = {"addr": ins["addr"], "scrub": True}
-                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (None, q, pc, None)
+                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (None, q, pc, None, name)
                     elif name == "GATHER":
                         idx = read(pos, ins["idx"], 1, (q, t - 1, "idx"))[0]
                         mem_rd[s] = {"addr": 0, "gather": True, "index": idx}
-                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (ins["dst"], q, pc, (q, t - 1))
+                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (ins["dst"], q, pc, (q, t - 1), name)
                     elif name == "WRITE":
                         mem_wr[s] = {"addr": ins["addr"], "data": read(pos, ins["src"], 1, (q, t - 1, "src"))[0]}
                     elif name == "SCATTER":
@@ -278,11 +279,15 @@ class LpuModel:
                     sxm_pc = (q, pc)
             # ---- 2. unit outputs ----------------------------------------------------------------
             for s, m in enumerate(self.mem):
+                before = (m.corrected, m.detected)
                 out = m.step(mem_rd[s], mem_wr[s])
+                if trace and t + 1 in mem_reads[s]:    # the slice decoded this read's words in this step
+                    kind = "double" if m.detected > before[1] else "single" if m.corrected > before[0] else "none"
+                    result.ecc_log.append((t, s, mem_reads[s][t + 1][4], kind))
                 info = mem_reads[s].pop(t, None)
                 if out is not None:
                     data, poison = out
-                    dst, q, pc, tag = info
+                    dst, q, pc, tag, _ = info
                     if poison:
                         errors.append((q, 0, ErrorCode.ECC_POISON, pc))
                     if dst is not None:

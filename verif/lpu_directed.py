@@ -179,6 +179,21 @@ def directed_cases(cfg):
         assert obs["ecc"][1][:2] == [2, 0], obs["ecc"]      # corrected twice (READ, SCRUB), then clean
     cases.append(("ecc_single_scrub", make_case(cfg, _prog(cfg, text), sram={(1, 4): data[(1, 4)]},
                                                 corrupt={(1, 4): one}, windows=[(1, 0, 8)]), check_scrub))
+    # ECC on the other access paths: a gather through a corrected word, a scrub of an uncorrectable one
+    idx = np.zeros(L, np.uint8)
+    idx[0::8] = 6
+    t_g = _arrive(cfg, "mem0", "mem1", timing.MEM_READ_LATENCY, 0)
+    text = f".queue mem0\nREAD 12, e2\nEND\n.queue mem1\nNOP {t_g}\nGATHER e2, e3\nNOP 4\nEND"
+
+    def check_gather_ecc(obs):
+        assert obs["done"] and not obs["error"], obs
+    cases.append(("ecc_single_gather", make_case(cfg, _prog(cfg, text), sram={(0, 12): idx, (1, 6): data[(1, 6)]},
+                                                 corrupt={(1, 6): one}, windows=[]), check_gather_ecc))
+    cases.append(("ecc_double_gather", make_case(cfg, _prog(cfg, text), sram={(0, 12): idx, (1, 6): data[(1, 6)]},
+                                                 corrupt={(1, 6): two}, windows=[]),
+                  _error(ErrorCode.ECC_POISON, qn("mem1"), 1)))
+    err_case("ecc_double_scrub", ".queue mem3\nSCRUB 7\nNOP 5\nEND", ErrorCode.ECC_POISON, "mem3", 0,
+             sram={(3, 7): data[(0, 1)]}, corrupt={(3, 7): two})
     _ = WORD_BITS
     return cases
 

@@ -1,0 +1,161 @@
+"""Functional coverage of chip programs, with cocotb-coverage.
+
+The programs that run on the RTL (directed and random) run on the golden
+ISA simulator with tracing, and every event is sampled into cocotb-coverage
+cover points: the RTL and the golden model are compared cycle by cycle on
+the same programs, so what the golden run exercised is what the RTL run
+exercised.
+
+Cover points and crosses (``lpu.*``):
+
+* ``opcode x slice``: every instruction on every queue allowed to issue it
+  (MEM instructions on each slice, MXM ones on each plane's queues...);
+* ``stream x direction``: every stream register read or written by a unit;
+* ``vxm op x type``: the op of every ALU of every VOP x its element type;
+* ``ecc class x access path``: none / single / double x READ / GATHER / SCRUB;
+* ``icu control``: NOP, REPEAT, SYNC, NOTIFY, CONFIG, END issued;
+* ``stop``: done, and every error code.
+
+``python -m openlpu.verif.fcov`` prints the report for the CI programs; the
+holes are listed by name.
+"""
+
+import numpy as np
+from cocotb_coverage.coverage import CoverCross, CoverPoint, coverage_db
+
+from openlpu import isa
+from openlpu.golden.lpu import LpuModel, vxm_slot_fields
+from openlpu.golden.vxm import OPS, TYPES
+from openlpu.isa import ErrorCode, Unit
+
+__all__ = ["sample_cases", "report", "holes"]
+
+_PREFIX = "lpu"
+_built = {}
+
+
+def _points(cfg):
+    """Define the cover points for ``cfg`` once (cocotb-coverage keeps them globally)."""
+    if "sample" in _built:
+        return _built
+    names = isa.queues(cfg)
+    units = {q: isa.queue_unit(q)[0] for q in names}
+    ign = [(op.name, q) for op in isa.OPS for q in names if op.unit not in (Unit.CTRL, units[q])]
+    ign += [("CONFIG", q) for q in names if units[q] is not Unit.VXM]     # CONFIG only exists on the VXM
+    streams = [(d, s) for d in range(2) for s in range(cfg.streams)]
+    op_names = {v: k for k, v in OPS.items()}
+    type_names = {v: k for k, v in TYPES.items()}
+
+    @CoverPoint(f"{_PREFIX}.opcode", xf=lambda op, q: op, bins=[op.name for op in isa.OPS])
+    @CoverPoint(f"{_PREFIX}.slice", xf=lambda op, q: q, bins=names)
+    @CoverCross(f"{_PREFIX}.opcode_x_slice", items=[f"{_PREFIX}.opcode", f"{_PREFIX}.slice"], ign_bins=ign)
+    def issue(op, q):
+        pass
+
+    @CoverPoint(f"{_PREFIX}.stream", xf=lambda st: st, bins=streams)
+    def stream(st):
+        pass
+
+    @CoverPoint(f"{_PREFIX}.vxm_op", xf=lambda op, ty: op, bins=sorted(OPS))
+    @CoverPoint(f"{_PREFIX}.vxm_type", xf=lambda op, ty: ty, bins=sorted(TYPES))
+    @CoverCross(f"{_PREFIX}.vxm_op_x_type", items=[f"{_PREFIX}.vxm_op", f"{_PREFIX}.vxm_type"])
+    def vxm(op, ty):
+        pass
+
+    @CoverPoint(f"{_PREFIX}.ecc_class", xf=lambda cls, path: cls, bins=["none", "single", "double"])
+    @CoverPoint(f"{_PREFIX}.ecc_path", xf=lambda cls, path: path, bins=["READ", "GATHER", "SCRUB"])
+    @CoverCross(f"{_PREFIX}.ecc_class_x_path", items=[f"{_PREFIX}.ecc_class", f"{_PREFIX}.ecc_path"])
+    def ecc(cls, path):
+        pass
+
+    @CoverPoint(f"{_PREFIX}.stop", xf=lambda code: code, bins=["DONE"] + [e.name for e in ErrorCode if e])
+    def stop(code):
+        pass
+
+    _built.update(sample=(issue, stream, vxm, ecc, stop), op_names=op_names, type_names=type_names,
+                  cfg=cfg)
+    return _built
+
+
+def sample_cases(cfg, cases):
+    """Run ``cases`` (see :mod:`openlpu.verif.lpu_cases`) on the golden simulator and sample them."""
+    pts = _points(cfg)
+    issue, stream, vxm, ecc, stop = pts["sample"]
+    names = isa.queues(cfg)
+    model = LpuModel(cfg)
+    words = isa.vxm_control_words(cfg)
+    for case in cases:
+        for s, a, hexdata in case["sram"]:
+            model.mem[s].load(a, np.frombuffer(bytes.fromhex(hexdata), np.uint8))
+        for s, a, *masks in case["corrupt"]:
+            model.mem[s].load(a, np.frombuffer(bytes.fromhex(case["corrupt_data"][f"{s}:{a}"]), np.uint8))
+            for c, mk in enumerate(masks):
+                model.mem[s].words[c][a] ^= int(mk)
+        model.load_program(case["program"])
+        r = model.run(max_cycles=case["max_cycles"], trace=True)
+        table = [[0] * words for _ in range(isa.VXM_SLOTS)]
+        for t, q, pc, ins in r.trace:
+            issue(ins.op.name, names[q])
+            for f, v in zip(ins.op.fields, ins.args):
+                if f.kind == "stream":
+                    for j in range(isa.stream_width(ins, f.name)):
+                        stream((v[0], v[1] + j))
+            if ins.op.name == "CONFIG":
+                slot, w = divmod(ins["reg"], words)
+                table[slot][w] = ins["value"]
+            elif ins.op.name == "VOP":
+                etype, ops, _, _ = vxm_slot_fields(cfg, table[ins["slot"]])
+                for op in ops:
+                    vxm(pts["op_names"].get(op, "?"), pts["type_names"].get(etype, "?"))
+        # control instructions are not issues: take them from the program text
+        for q, ws in case["program"].items():
+            for w in ws:
+                try:
+                    name = isa.decode(w).op.name
+                except isa.IsaError:
+                    continue
+                if name in ("NOP", "REPEAT", "SYNC", "NOTIFY", "END"):
+                    issue(name, q)
+        for _, s, path, cls in r.ecc_log:
+            ecc(cls, path)
+        stop("DONE" if r.done else ErrorCode(r.error).name)
+
+
+def holes():
+    """``{cover item: [uncovered bins]}`` of every ``lpu.*`` item."""
+    out = {}
+    for name, item in _items():
+        missing = [b for b, hits in item.detailed_coverage.items() if hits < item._at_least]
+        if missing:
+            out[name] = missing
+    return out
+
+
+def _items():
+    return sorted((n, i) for n, i in coverage_db.items()
+                  if n.startswith(_PREFIX + ".") and isinstance(i, (CoverPoint, CoverCross)))
+
+
+def report():
+    """Lines: each cover item's coverage (%) and its holes."""
+    lines = []
+    for name, item in _items():
+        lines.append(f"{name:28s} {item.cover_percentage:6.1f}%  ({item.coverage}/{item.size} bins)")
+    for name, missing in sorted(holes().items()):
+        shown = ", ".join(map(str, missing[:12])) + (f", ... ({len(missing)} in all)" if len(missing) > 12 else "")
+        lines.append(f"  hole {name}: {shown}")
+    return lines
+
+
+def main():
+    from openlpu.config import preset
+    from .lpu_directed import directed_cases
+    from .regress import seed_cases
+    cfg = preset("tiny")
+    cases = [c[1] for c in directed_cases(cfg)] + seed_cases(cfg, range(1000, 1012))[0]
+    sample_cases(cfg, cases)
+    print("\n".join(report()))
+
+
+if __name__ == "__main__":
+    main()
