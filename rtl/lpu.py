@@ -29,6 +29,7 @@ fault : In(72 * lanes // 8).array(mem_slices)
 from amaranth.hdl import Array, Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
 
 from openlpu import isa, timing
 from openlpu.config import LpuConfig
@@ -107,11 +108,17 @@ class Lpu(wiring.Component):
         # writes[d][s][p]: list of (enable, value) in priority order
         writes = [[[[] for _ in range(P)] for _ in range(S)] for _ in range(2)]
 
+        sel_bits = ceil_log2(2 * S)
+
         def read(pos, operand, offset=0):
-            """The stream named by the 6-bit ``operand`` (+ ``offset``) at position ``pos``."""
+            """The stream named by the 6-bit ``operand`` (+ ``offset``) at position ``pos``.
+
+            Issued instructions name streams below ``streams`` (the ICU stops on
+            anything else), so the index needs no range check; the table is padded
+            to a power of two so that every index value selects something."""
             table = Array([regs[d][s][pos] for d in range(2) for s in range(S)]
-                          + [Const(0, 8 * lanes)] * (64 - 2 * S))
-            return table[(Mux(operand[5], S, 0) + operand[:5] + offset)[:6]]
+                          + [Const(0, 8 * lanes)] * ((1 << sel_bits) - 2 * S))
+            return table[(Mux(operand[5], S, 0) + operand[:5] + offset)[:sel_bits]]
 
         def write(pos, valid, operand, planes):
             """Unit output ``planes`` (list of byte vectors) onto the group named by ``operand``."""

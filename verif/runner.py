@@ -151,13 +151,16 @@ def _wheel_make_fix(sim):
     model into several C++ files (any design larger than a toy) the compile
     line names the precompiled header as a stray input and fails. GNU make
     treats a variable definition in ``MAKEFLAGS`` as a command-line override,
-    which restores the intended ``-include``.
+    which restores the intended ``-include``. The same variable runs make
+    with one job per CPU.
     """
     if sim != "verilator":
         yield
         return
     old = os.environ.get("MAKEFLAGS")
-    os.environ["MAKEFLAGS"] = " ".join(filter(None, [old, "CFG_CXXFLAGS_PCH_I=-include"]))
+    # also compile the model's C++ files in parallel: a chip-sized model is dozens of them
+    jobs = f"-j{os.cpu_count() or 1}" if "-j" not in (old or "") else None
+    os.environ["MAKEFLAGS"] = " ".join(filter(None, [old, jobs, "CFG_CXXFLAGS_PCH_I=-include"]))
     try:
         yield
     finally:
