@@ -142,7 +142,7 @@ def run(todo, pnr=True, timeout=None, path=RESULTS):
         key, unit, cfg, tag = job.key, job.unit, job.cfg, job.tag
         bar.set_postfix_str(key)
         try:
-            name = f"openlpu_{unit}{'' if job.fp16 else '_int8'}_{tag}"
+            name = f"openlpu_{unit}_{tag}"
             res = synth.synth_component(job.component(), name, workroot / tag, pnr=pnr,
                                         timeout=timeout, nodsp=job.nodsp,
                                         log=lambda msg: bar.set_postfix_str(msg))

