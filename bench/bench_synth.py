@@ -9,7 +9,8 @@ at each preset, plus one MXM plane at each of ``--mxm-lanes`` (the ``tiny``
 configuration with only ``lanes`` changed) to show how the MXM's Fmax scales.
 Entries are merged into ``bench/results/synth.json`` (committed, so a change
 in area or Fmax shows in review) and printed as a table. ``--table`` only
-prints the table of the stored results.
+prints the table of the stored results and the ``tsp`` projection
+(:mod:`openlpu.scaling`).
 
 A full run takes tens of minutes on two cores; it is not part of the tests.
 """
@@ -186,10 +187,14 @@ def main(argv=None):
                         help="lanes of the MXM-plane sweep ('' for none)")
     parser.add_argument("--no-pnr", action="store_true", help="Yosys only (no Fmax)")
     parser.add_argument("--timeout", type=float, default=3 * 3600, help="per tool run, seconds")
-    parser.add_argument("--table", action="store_true", help="print the stored table and exit")
+    parser.add_argument("--table", action="store_true",
+                        help="print the stored table and the tsp projection, and exit")
     args = parser.parse_args(argv)
     if args.table:
+        from openlpu.scaling import report
         print(table(load()))
+        print()
+        print("\n".join(report(load()["entries"])))
         return 0
     for reason in (synth.yosys_missing(), None if args.no_pnr else synth.nextpnr_missing()):
         if reason:

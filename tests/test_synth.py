@@ -92,3 +92,41 @@ def test_failing_tool_reports_its_log(tmp_path):
     with pytest.raises(synth.ToolFailed, match="yosys failed") as info:
         synth.run_yosys(bad, "bad", tmp_path)
     assert "syntax error" in info.value.log
+
+
+# --- scaling model --------------------------------------------------------------------
+
+def test_peak_rates_of_the_reference_configuration():
+    from openlpu.scaling import REFERENCE, peak_ops, sram_bytes
+    tsp = preset("tsp")
+    int8, fp16 = peak_ops(tsp, REFERENCE["clock_mhz"])
+    assert int8 == 2 * 320 * 320 * 4 * 900e6                     # 737.28 TOPS
+    assert abs(int8 / 1e12 - REFERENCE["int8_tops"]) / REFERENCE["int8_tops"] < 0.02
+    assert abs(fp16 / 1e12 - REFERENCE["fp16_tflops"]) / REFERENCE["fp16_tflops"] < 0.02
+    assert sram_bytes(tsp) == 220 * 2 ** 20
+
+
+def test_projection_scales_by_the_drivers():
+    from openlpu.scaling import project
+    base = {"luts": 1000, "ffs": 500, "dsps": 10, "brams": 2, "fmax_mhz": 50.0}
+    entries = {"mxm/small": dict(base, fmax_mhz=None), "mxm_plane/tiny": dict(base, lanes=8),
+               "mxm_plane_int8/lanes16": dict(base, fp16=False, fmax_mhz=10.0, lanes=16),
+               "sxm/small": dict(base, fmax_mhz=80.0), "sxm/tiny": dict(base, luts=1)}
+    proj = project(entries)
+    assert proj["mxm"]["from"] == "small" and proj["sxm"]["from"] == "small"
+    assert proj["mxm"]["projected"]["luts"] == 1000 * (4 * 320 ** 2) // (2 * 16 ** 2)   # x800 MACs
+    assert proj["sxm"]["projected"]["ffs"] == 500 * 320 ** 2 // 16 ** 2                  # x400
+    chip = proj["chip"]
+    assert chip["luts"] == proj["mxm"]["projected"]["luts"] + proj["sxm"]["projected"]["luts"]
+    # The MXM's Fmax comes from its plane (mxm/small has none), not the int8-only sweep.
+    assert chip["fmax_mhz"] == 50.0 and chip["slowest_unit"] == "mxm_plane/tiny"
+    assert chip["int8_tops_at_fmax"] == 2 * 320 ** 2 * 4 * 50e6 / 1e12
+
+
+def test_committed_results_cover_every_unit():
+    """bench/results/synth.json has an entry for each unit at tiny and small."""
+    from openlpu.cli import UNITS
+    from openlpu.scaling import load_results
+    entries = load_results()
+    missing = [f"{u}/{p}" for u in UNITS for p in ("tiny", "small") if f"{u}/{p}" not in entries]
+    assert not missing, f"rerun python -m openlpu.bench.bench_synth for {missing}"
