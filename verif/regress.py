@@ -4,7 +4,9 @@
 generates one random legal program per seed (:mod:`openlpu.verif.progen`),
 runs them on the golden ISA simulator and, in batches, on the RTL through the
 host port, and compares final SRAM windows, status, error registers, ECC
-counters and cycle counts. Every seed is logged; a failing seed replays
+counters and cycle counts. With ``--sim both`` Icarus and Verilator must both agree with the golden
+model, so they agree with each other on values and cycle counts. Every seed
+is logged; a failing seed replays
 alone with ``--seeds 1 --start SEED``. Ends with one summary line; the exit
 status is non-zero on any mismatch.
 """
@@ -40,7 +42,9 @@ def main(argv=None):
     from tqdm import tqdm
     p = argparse.ArgumentParser(prog="python -m openlpu.verif.regress", description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="tiny")
-    p.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
+    p.add_argument("--sim", default="verilator", choices=["verilator", "icarus", "both"],
+                   help="both: every program on Icarus and on Verilator, which must agree with each other "
+                        "and with the golden simulator")
     p.add_argument("--seeds", type=int, default=20, help="number of seeds")
     p.add_argument("--start", type=int, default=0, help="first seed")
     p.add_argument("--batch", type=int, default=25, help="programs per simulator run")
@@ -56,11 +60,13 @@ def main(argv=None):
             cases, used = seed_cases(cfg, batch, args.length)
             usage += used
             expected = expect(cfg, cases)
-            got = run_rtl(cfg, args.sim, cases, f"{args.preset}-regress")
-            for seed, e, g in zip(batch, expected, got):
+            sims = ["icarus", "verilator"] if args.sim == "both" else [args.sim]
+            got = {sim: run_rtl(cfg, sim, cases, f"{args.preset}-regress") for sim in sims}
+            for k, (seed, e) in enumerate(zip(batch, expected)):
                 cycles += e["cycles"]
                 try:
-                    compare([e], [g], [f"seed {seed}"])
+                    for sim in sims:
+                        compare([e], [got[sim][k]], [f"seed {seed} on {sim}"])
                     status = "pass"
                 except AssertionError as exc:
                     failures.append((seed, str(exc)))
