@@ -69,7 +69,7 @@ def main(argv=None):
         c = compile_graph(g, cfg, 64)
         sizes.append({"width": width, "macs": c.report["macs"], "compile_s": round(time.perf_counter() - t0, 3)})
     print(f"\nMXM utilization, preset {args.preset} ({cfg.lanes}x{cfg.lanes} MXM, {cfg.mxm_planes} planes; "
-          f"the compiler uses plane 0)")
+          f"output tiles alternate between the planes)")
     print(f"{'M x K x N':>16s} {'cycles':>8s} {'util':>7s} {'compile':>8s}" + ("  golden" if args.verify else ""))
     for r in rows_out:
         print(f"{r['M']:>5d}x{r['K']:>4d}x{r['N']:<5d} {r['cycles']:8d} {100 * r['utilization']:6.2f}% "

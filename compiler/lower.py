@@ -56,7 +56,7 @@ class Compiled:
     cfg: object
     program: dict                   # queue -> [Instr]
     predicted_cycles: int
-    places: dict                    # tensor -> TensorPlace
+    places: dict                    # tensor -> [TensorPlace] (copies; the first is read back)
     weights: dict                   # (slice, addr) -> lanes bytes (constant data)
     intents: dict                   # see Scheduler.intents
     outputs: list
@@ -69,12 +69,13 @@ class Compiled:
         """``{(slice, addr): bytes}``: the constants and the given input tensors."""
         image = dict(self.weights)
         for name, value in inputs.items():
-            image.update(_tensor_vectors(self.cfg, self.places[name], np.asarray(value, np.int8)))
+            for place in self.places[name]:
+                image.update(_tensor_vectors(self.cfg, place, np.asarray(value, np.int8)))
         return image
 
     def read_output(self, name, vectors):
         """The tensor ``name`` from its vectors (``rows * ct`` arrays of ``lanes`` bytes)."""
-        p = self.places[name]
+        p = self.places[name][0]
         data = np.stack(vectors).reshape(p.rows, p.ct * self.cfg.lanes)[:, :p.cols]
         return data.view(np.int8)
 
@@ -136,37 +137,53 @@ def _dense_layers(graph):
     return layers
 
 
+def _slice_sets(cfg, copies):
+    """Activation slices (two sets of ``copies`` slices, alternating per layer; each set on one
+    side of the VXM, so that one VXM output flows past all its copies) and weight slices."""
+    pos = timing.floorplan(cfg)
+    west = [s for s in range(cfg.mem_slices) if pos[f"mem{s}"] < pos["vxm"]]
+    east = [s for s in range(cfg.mem_slices) if pos[f"mem{s}"] > pos["vxm"]]
+    if copies > 1 and len(west) > copies and len(east) > copies:
+        sets = [west[:copies], east[-copies:]]
+    else:
+        copies = 1
+        sets = [[0], [cfg.mem_slices - 1]] if cfg.mem_slices > 2 else [[0], [0]]
+    used = {s for st in sets for s in st}
+    return sets, [s for s in range(cfg.mem_slices) if s not in used] or [1 % cfg.mem_slices], copies
+
+
 def compile_graph(graph: Graph, cfg, rows):
     """Compile ``graph`` for ``cfg`` with ``rows`` input rows (the batch)."""
     L = cfg.lanes
     layers = _dense_layers(graph)
     sch = Scheduler(cfg)
     alloc = _Alloc(cfg)
-    S = cfg.mem_slices
+    planes = cfg.mxm_planes
+    act_sets, w_slices, copies = _slice_sets(cfg, planes)
     places, weights, ready = {}, {}, {}
     (name, shape), = graph.inputs.items()
-    # activations alternate between two slices; weights go to the others, round robin
-    act_slices = [0, S - 1] if S > 2 else [0, 0]
-    w_slices = [s for s in range(S) if s not in act_slices] or [1 % S]
-    places[name] = alloc.take(act_slices[0], rows, shape[1])
+    # output tile nt runs on plane nt % planes, which reads copy (plane % copies) of its input
+    places[name] = [alloc.take(s, rows, shape[1]) for s in act_sets[0]]
     wq = isa.vxm_control_words(cfg)
     slot_free = [0] * isa.VXM_SLOTS      # first cycle a slot may be reconfigured
-    prev_iw, last_abc = -1, -1           # the plane's last install and last activation
+    prev_iw = [-1] * planes              # each plane's last install ...
+    last_abc = [-1] * planes             # ... and last activation
     macs = 0
     ones_in = {}                         # slice -> the constant activation [127, 0, ...] of bias passes
     for li, (x, w, bias, mult, shift, relu, out) in enumerate(layers):
         K, N = w.shape
-        xp = places[x]
-        if xp.cols != K:
-            raise ValueError(f"layer {li}: input has {xp.cols} features, W has {K} rows")
+        xps = places[x]
+        if xps[0].cols != K:
+            raise ValueError(f"layer {li}: input has {xps[0].cols} features, W has {K} rows")
         KT, NT = -(-K // L), -(-N // L)
         KT_all = KT + (bias is not None)
-        ones = None
+        ones = {}
         if bias is not None:
-            if xp.slice not in ones_in:
-                ones_in[xp.slice] = alloc.take(xp.slice, 1, 1)
-                weights[(xp.slice, ones_in[xp.slice].base)] = np.eye(1, L, dtype=np.uint8)[0] * 127
-            ones = ones_in[xp.slice]
+            for xp in xps:
+                if xp.slice not in ones_in:
+                    ones_in[xp.slice] = alloc.take(xp.slice, 1, 1)
+                    weights[(xp.slice, ones_in[xp.slice].base)] = np.eye(1, L, dtype=np.uint8)[0] * 127
+                ones[xp.slice] = ones_in[xp.slice]
         wsl = w_slices[li % len(w_slices)]
         wp = alloc.take(wsl, KT_all * NT * L, L)
         for kt in range(KT_all):
@@ -180,8 +197,8 @@ def compile_graph(graph: Graph, cfg, rows):
                     tile[0, :len(seg)] = seg
                 for r in range(L):
                     weights[(wsl, wp.base + (kt * NT + nt) * L + r)] = tile[r].view(np.uint8).copy()
-        op_ = alloc.take(act_slices[(li + 1) % 2], rows, N)
-        places[out] = op_
+        outs = [alloc.take(s, rows, N) for s in act_sets[(li + 1) % 2]]
+        places[out] = outs
         macs += rows * K * N
         # --- VXM slots for this layer's requantization ---------------------------------
         sa, sb = (2 * li) % isa.VXM_SLOTS, (2 * li + 1) % isa.VXM_SLOTS
@@ -204,19 +221,21 @@ def compile_graph(graph: Graph, cfg, rows):
         for r0 in range(0, rows, cfg.mxm_acc_depth):
             chunk = range(r0, min(rows, r0 + cfg.mxm_acc_depth))
             for nt in range(NT):
+                p = nt % planes
+                xp = xps[p % len(xps)]
                 for kt in range(KT_all):
                     base = wp.base + (kt * NT + nt) * L
-                    t_lw0 = _place_tile(sch, cfg, wsl, base, prev_iw + 1)
-                    t_iw = max(t_lw0 + L, last_abc + 1)
-                    while not sch.free("mxw0", t_iw):
+                    t_lw0 = _place_tile(sch, cfg, p, wsl, base, prev_iw[p] + 1)
+                    t_iw = max(t_lw0 + L, last_abc[p] + 1)
+                    while not sch.free(f"mxw{p}", t_iw):
                         t_iw += 1
-                    sch.place("mxw0", t_iw, isa.make("IW"))
-                    prev_iw = t_iw
+                    sch.place(f"mxw{p}", t_iw, isa.make("IW"))
+                    prev_iw[p] = t_iw
                     t_a = t_iw
                     for r in chunk:
-                        t_a, v2 = _place_row(sch, cfg, xp, op_, r, r - r0, kt, nt, KT_all, t_a, ready,
-                                             (sa, sb), vop_ready, ones if kt == KT else None)
-                        last_abc = t_a
+                        t_a, v2 = _place_row(sch, cfg, p, xp, outs, r, r - r0, kt, nt, KT_all, t_a, ready,
+                                             (sa, sb), vop_ready, ones.get(xp.slice) if kt == KT else None)
+                        last_abc[p] = t_a
                         last_vop = max(last_vop, v2)
                         t_a += 1
         slot_free[sa] = slot_free[sb] = last_vop + 1
@@ -228,112 +247,109 @@ def compile_graph(graph: Graph, cfg, rows):
     report = {"predicted_cycles": cycles, "macs": macs,
               "mxm_utilization": macs / (L * L * cfg.mxm_planes * cycles),
               "sram_vectors": sum(alloc.next), "sram_bytes": sum(alloc.next) * L,
-              "instructions": sum(len(v) for v in program.values())}
+              "instructions": sum(len(v) for v in program.values()), "planes_used": min(planes, max(
+                  -(-lay[1].shape[1] // L) for lay in layers)), "activation_copies": copies}
     return Compiled(cfg, program, cycles, places, weights, sch.intents, list(graph.outputs), report)
 
 
-def _place_tile(sch, cfg, wsl, base, t_min):
-    """READ + LW of one weight tile's ``lanes`` rows on consecutive cycles from ``t_min``;
-    the first LW cycle."""
+def _place_tile(sch, cfg, p, wsl, base, t_min):
+    """READ + LW of one weight tile's ``lanes`` rows on consecutive cycles from ``t_min``
+    into plane ``p``; the first LW cycle."""
     L = cfg.lanes
-    src = f"mem{wsl}"
+    src, mxw = f"mem{wsl}", f"mxw{p}"
     lat = timing.MEM_READ_LATENCY
+    d, hops, delay = sch.route(src, 0, lat, mxw)     # consumer issue relative to a READ at 0
     t0 = t_min
     while True:
-        d, hops, t_lw = sch.route(src, 0, lat, "mxw0")
-        delay = t_lw                                  # consumer issue relative to a READ at 0
         t_rd0 = t0 - delay
-        ok = t_rd0 >= 0
         streams = None
-        if ok:
-            for i in range(L):
-                if not (sch.free(src, t_rd0 + i) and sch.free("mxw0", t0 + i)):
-                    ok = False
-                    break
-        if ok:
+        if t_rd0 >= 0 and all(sch.free(src, t_rd0 + i) and sch.free(mxw, t0 + i) for i in range(L)):
             for s in range(cfg.streams):
                 if all(sch.streams.free(d, s, sch.position(src), t_rd0 + i + timing.ICU_DISPATCH_LATENCY + lat,
                                         hops) for i in range(L)):
                     streams = (d, s)
                     break
-            ok = streams is not None
-        if ok:
+        if streams is not None:
             break
         t0 += 1
     for i in range(L):
         sch.place(src, t_rd0 + i, isa.make("READ", base + i, streams))
-        sch.take_stream(streams, src, t_rd0 + i, lat, "mxw0", 1, "src", t0 + i)
-        sch.place("mxw0", t0 + i, isa.make("LW", i, streams, 0))
+        sch.take_stream(streams, src, t_rd0 + i, lat, mxw, 1, "src", t0 + i)
+        sch.place(mxw, t0 + i, isa.make("LW", i, streams, 0))
     return t0
 
 
-def _place_row(sch, cfg, xp, op_, r, acc_row, kt, nt, KT, t_min, ready, slots, vop_ready, ones=None):
-    """One activation row through the plane (and, after the last tile, through the VXM to
-    SRAM), at the earliest cycle >= ``t_min``; returns (ABC cycle, last VOP cycle)."""
+def _place_row(sch, cfg, p, xp, outs, r, acc_row, kt, nt, KT, t_min, ready, slots, vop_ready, ones=None):
+    """One activation row through plane ``p`` (and, after the last tile, through the VXM to
+    every copy of the output), at the earliest cycle >= ``t_min``; returns (ABC cycle, last VOP cycle)."""
     lat_m = timing.MEM_READ_LATENCY
     src = f"mem{xp.slice}"
-    dst = f"mem{op_.slice}"
+    mxm = f"mxm{p}"
+    dsts = [f"mem{o.slice}" for o in outs]
     x_addr = xp.addr(r, kt) if ones is None else ones.base
     last = kt == KT - 1
     t_a = t_min
     while True:
-        plan = _try_row(sch, cfg, src, dst, x_addr, t_a, last, ready.get((xp.slice, x_addr), 0), vop_ready)
+        plan = _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, ready.get((xp.slice, x_addr), 0),
+                        vop_ready)
         if plan is not None:
             break
         t_a += 1
-    (t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2, t_w) = plan[0], plan[1]
+    (t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2, t_ws) = plan
     sch.place(src, t_rd, isa.make("READ", x_addr, s_x))
-    sch.take_stream(s_x, src, t_rd, lat_m, "mxm0", 1, "src", t_a)
-    op_name = "ACC" if kt else "ABC"
-    sch.place("mxm0", t_a, isa.make(op_name, acc_row, s_x, s_res, 0))
+    sch.take_stream(s_x, src, t_rd, lat_m, mxm, 1, "src", t_a)
+    sch.place(mxm, t_a, isa.make("ACC" if kt else "ABC", acc_row, s_x, s_res, 0))
     mlat = timing.mxm_latency(cfg)
     if not last:
-        sch.take_stream(s_res, "mxm0", t_a, mlat, None, 4)
+        sch.take_stream(s_res, mxm, t_a, mlat, None, 4)
         return t_a, 0
     vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
-    sch.take_stream(s_res, "mxm0", t_a, mlat, "vxm", 4, "a", t_v1)
+    sch.take_stream(s_res, mxm, t_a, mlat, "vxm", 4, "a", t_v1)
     sch.place("vxm", t_v1, isa.make("VOP", slots[0], 4, s_res, s_res, s_v1))
     sch.intents[("vxm", t_v1, "b")] = sch.intents[("vxm", t_v1, "a")]
     sch.take_stream(s_v1, "vxm", t_v1, vlat, "vxm", 4, "a", t_v2)
     sch.place("vxm", t_v2, isa.make("VOP", slots[1], 4, s_v1, s_v1, s_v2))
     sch.intents[("vxm", t_v2, "b")] = sch.intents[("vxm", t_v2, "a")]
-    sch.take_stream(s_v2, "vxm", t_v2, vlat, dst, 4, "src", t_w)
-    sch.intents[(dst, t_w, "src")] = sch.intents[(dst, t_w, "src")][:1]
-    y_addr = op_.addr(r, nt)
-    sch.place(dst, t_w, isa.make("WRITE", y_addr, s_v2))
-    ready[(op_.slice, y_addr)] = t_w + timing.MEM_WRITE_LATENCY
+    far = max(range(len(dsts)), key=lambda i: t_ws[i])
+    sch.take_stream(s_v2, "vxm", t_v2, vlat, dsts[far], 4, "src", t_ws[far])
+    for o, dst, t_w in zip(outs, dsts, t_ws):
+        sch.intents[(dst, t_w, "src")] = [("vxm", t_v2)]
+        y_addr = o.addr(r, nt)
+        sch.place(dst, t_w, isa.make("WRITE", y_addr, s_v2))
+        ready[(o.slice, y_addr)] = t_w + timing.MEM_WRITE_LATENCY
     return t_a, t_v2
 
 
-def _try_row(sch, cfg, src, dst, x_addr, t_a, last, x_ready, vop_ready):
+def _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready):
     lat_m = timing.MEM_READ_LATENCY
-    _, _, rel = sch.route(src, 0, lat_m, "mxm0")
+    _, _, rel = sch.route(src, 0, lat_m, mxm)
     t_rd = t_a - rel
-    if t_rd < x_ready or not sch.free(src, t_rd) or not sch.free("mxm0", t_a):
+    if t_rd < x_ready or not sch.free(src, t_rd) or not sch.free(mxm, t_a):
         return None
     hints = sch.__dict__.setdefault("hints", {})
-    s_x = sch.find_stream(src, t_rd, lat_m, "mxm0", hint=hints.get("x"))
+    s_x = sch.find_stream(src, t_rd, lat_m, mxm, hint=hints.get(("x", mxm)))
     if s_x is None:
         return None
     mlat = timing.mxm_latency(cfg)
     if not last:
-        s_res = sch.find_stream("mxm0", t_a, mlat, None, 4, hint=hints.get("res"))
+        s_res = sch.find_stream(mxm, t_a, mlat, None, 4, hint=hints.get(("res", mxm)))
         if s_res is None:
             return None
-        hints.update(x=s_x, res=s_res)
-        return (t_rd, s_x), (s_res, 0, None, 0, None, 0)
+        hints.update({("x", mxm): s_x, ("res", mxm): s_res})
+        return (t_rd, s_x), (s_res, 0, None, 0, None, [])
     vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
-    _, _, t_v1 = sch.route("mxm0", t_a, mlat, "vxm")
-    t_v2 = t_v1 + vlat + 1 + 0
-    _, _, t_w = sch.route("vxm", t_v2, vlat, dst)
-    if t_v1 < vop_ready or not (sch.free("vxm", t_v1) and sch.free("vxm", t_v2) and sch.free(dst, t_w)):
+    _, _, t_v1 = sch.route(mxm, t_a, mlat, "vxm")
+    t_v2 = t_v1 + vlat + 1
+    t_ws = [sch.route("vxm", t_v2, vlat, d)[2] for d in dsts]
+    if t_v1 < vop_ready or not (sch.free("vxm", t_v1) and sch.free("vxm", t_v2)):
         return None
-    if dst == src and t_w == t_rd:
+    if not all(sch.free(d, t_w) for d, t_w in zip(dsts, t_ws)) or (src, t_rd) in zip(dsts, t_ws):
         return None
-    s_res = sch.find_stream("mxm0", t_a, mlat, "vxm", 4, hint=hints.get("res"))
+    far = max(range(len(dsts)), key=lambda i: t_ws[i])
+    s_res = sch.find_stream(mxm, t_a, mlat, "vxm", 4, hint=hints.get(("res", mxm)))
     s_v1 = sch.find_stream("vxm", t_v1, vlat, "vxm", 4, hint=hints.get("v1"))
-    s_v2 = sch.find_stream("vxm", t_v2, vlat, dst, 4, hint=hints.get("v2"))
+    s_v2 = sch.find_stream("vxm", t_v2, vlat, dsts[far], 4, hint=hints.get("v2"))
     if None in (s_res, s_v1, s_v2):
         return None
-    hints.update(x=s_x, res=s_res, v1=s_v1, v2=s_v2)
-    return (t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2, t_w)
+    hints.update({("x", mxm): s_x, ("res", mxm): s_res, "v1": s_v1, "v2": s_v2})
+    return (t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2, t_ws)

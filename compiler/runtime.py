@@ -57,12 +57,12 @@ def run(compiled, inputs, backend="golden", key=None, log_file=None):
         check_schedule(compiled, r.reads)
         outputs = {}
         for name in compiled.outputs:
-            p = compiled.places[name]
+            p = compiled.places[name][0]
             outputs[name] = compiled.read_output(name, [model.mem[p.slice].peek(p.base + i)
                                                         for i in range(p.vectors)])
         return RunOutput(outputs, r.cycles, r.done, int(r.error), backend)
     from openlpu.verif.lpu_cases import make_case, run_rtl
-    windows = [(compiled.places[n].slice, compiled.places[n].base, compiled.places[n].vectors)
+    windows = [(compiled.places[n][0].slice, compiled.places[n][0].base, compiled.places[n][0].vectors)
                for n in compiled.outputs]
     case = make_case(cfg, words, sram=image, windows=windows,
                      max_cycles=compiled.predicted_cycles + 1000)
