@@ -67,6 +67,12 @@ MXM_INSTALL_DELAY = 0
 #: chain of ``vxm_alus`` ALUs has a latency of ``vxm_alus * VXM_ALU_LATENCY``
 #: whatever the ops (one latency for the whole chain, for every op class).
 VXM_ALU_LATENCY = 1
+#: Cycles of the fp32 transcendental unit (rtl/vxm_func.py: exp, reciprocal,
+#: rsqrt, tanh), the same for every function. Stages, each ending in a register:
+#: 1 unpack + special cases, 2 exp's significand x log2(e) multiply,
+#: 3 range reduction + coefficient ROM read, 4 c2*u multiply, 5 (c1 + .)*u
+#: multiply, 6 c0 add + leading-one normalise, 7 round to fp32 + pack.
+VXM_FUNC_LATENCY = 7
 
 # --- MEM (SRAM slices, ECC, host port) ---------------------------------------------
 #: Cycles from a slice read (or gather) command to its data (and poison bit) on

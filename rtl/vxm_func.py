@@ -1,0 +1,245 @@
+"""VXM fp32 transcendental unit: exp, reciprocal, rsqrt, tanh on every lane.
+
+The algorithm, stage by stage, is the golden model :mod:`openlpu.golden.vxm_func`
+(its docstring states the reductions and every special case): fixed-point
+range reduction, a quadratic per table segment from one coefficient ROM
+(built by :func:`openlpu.golden.vxm_func.rom`), Horner's rule with truncated
+products, one round to fp32 (nearest-even; subnormal inputs and results are
+flushed to zero).
+
+Pipeline (:data:`openlpu.timing.VXM_FUNC_LATENCY` = 7 stages, each ending in
+a register; one multiplier per stage at most):
+
+1. unpack; special-case detection and value
+2. exp: 24 x 36-bit significand x log2(e)
+3. range reduction to ROM address, offset ``u`` and base exponent; ROM read
+4. ``c2 * u`` (21 x 24 bits)
+5. ``(c1 + .) * u`` (29 x 24 bits)
+6. ``+ c0``; leading-one detection and normalising shift
+7. round to nearest-even, exponent range, special-case override, pack
+
+Ports
+-----
+a : In(Flow(StreamGroup(lanes, 4)))
+    fp32 operands, one per lane, as 4 byte planes (little endian).
+func : In(2)
+    Function select (:class:`openlpu.golden.vxm_func.VxmFuncOp`), sampled
+    with ``a``; a new function may be chosen every cycle.
+out : Out(Flow(StreamGroup(lanes, 4)))
+    fp32 results, ``VXM_FUNC_LATENCY`` cycles after the input; ``out.valid``
+    is ``a.valid`` delayed by the same amount.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from openlpu.config import LpuConfig
+from openlpu.golden import vxm_func as gold
+from openlpu.golden.vxm_func import VxmFuncOp
+from openlpu.rtl.fp import clz
+from openlpu.rtl.streams import Flow, StreamGroup, lane_word, word_planes
+from openlpu.timing import VXM_FUNC_LATENCY
+
+__all__ = ["VxmFunc", "RomWord"]
+
+#: One coefficient ROM word.
+RomWord = data.StructLayout({"c0": signed(gold.C0_BITS), "c1": signed(gold.C1_BITS),
+                             "c2": signed(gold.C2_BITS)})
+
+_STAGES = 7
+_Y_BITS = 40             # width of the normalised fixed-point value
+_EXP = signed(12)        # exponents before the range check
+
+
+def _priority(cases):
+    """``(flag, value)``: any condition holds, and the value of the first that does."""
+    flag, value = Const(0, 1), Const(0, 32)
+    for cond, val in reversed(cases):
+        flag = flag | cond
+        value = Mux(cond, val, value)
+    return flag, value
+
+
+class VxmFunc(wiring.Component):
+    """fp32 exp / reciprocal / rsqrt / tanh on ``cfg.lanes`` lanes (see the module docstring).
+
+    Arguments
+    ---------
+    cfg : LpuConfig
+        Uses ``cfg.lanes``.
+
+    Raises
+    ------
+    TypeError
+        ``cfg`` is not an :class:`~openlpu.config.LpuConfig`.
+    """
+
+    def __init__(self, cfg):
+        if not isinstance(cfg, LpuConfig):
+            raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
+        self._cfg = cfg
+        group = StreamGroup(cfg.lanes, 4)
+        super().__init__({"a": In(Flow(group)), "func": In(2), "out": Out(Flow(group))})
+
+    @property
+    def latency(self):
+        """Cycles from ``a`` to ``out``."""
+        return VXM_FUNC_LATENCY
+
+    def elaborate(self, platform):
+        if VXM_FUNC_LATENCY != _STAGES:
+            raise NotImplementedError(f"VxmFunc has {_STAGES} stages, timing says {VXM_FUNC_LATENCY}")
+        m = Module()
+        lanes = self._cfg.lanes
+
+        rom = Memory(shape=RomWord, depth=gold.ROM_DEPTH,
+                     init=[{"c0": c0, "c1": c1, "c2": c2} for c0, c1, c2 in gold.rom()])
+        m.submodules.rom = rom
+
+        # control pipeline: valid (reset) and function select, one register per stage
+        valid = [self.a.valid]
+        func = [self.func]
+        for s in range(1, _STAGES + 1):
+            v = Signal(name=f"valid{s}")
+            f = Signal(2, name=f"func{s}")
+            m.d.sync += [v.eq(valid[-1]), f.eq(func[-1])]
+            valid.append(v)
+            func.append(f)
+        m.d.comb += self.out.valid.eq(valid[_STAGES])
+
+        for lane in range(lanes):
+            result = self._lane(m, rom.read_port(domain="sync"), lane_word(self.a.payload, lane), func, f"l{lane}")
+            m.d.comb += word_planes(self.out.payload, lane, result)
+        return m
+
+    def _lane(self, m, port, x, func, p):
+        def reg(shape, name, value):
+            r = Signal(shape, name=f"{p}_{name}")
+            m.d.sync += r.eq(value)
+            return r
+
+        # --- stage 1: unpack, special cases --------------------------------------------
+        sign, e, man = x[31], x[23:31], x[:23]
+        nan = (e == 255) & (man != 0)
+        inf = (e == 255) & (man == 0)
+        zero = e == 0
+        s31 = Cat(Const(0, 31), sign)
+        specials = {
+            VxmFuncOp.EXP: [(nan, gold.QNAN), (inf | ((e >= 134) & ~nan & ~inf), Mux(sign, 0, gold.INF)),
+                            (zero, gold.ONE)],
+            VxmFuncOp.RECIP: [(nan, gold.QNAN), (inf, s31), (zero, s31 | gold.INF)],
+            VxmFuncOp.RSQRT: [(nan, gold.QNAN), (zero, s31 | gold.INF), (sign, gold.QNAN), (inf, 0)],
+            VxmFuncOp.TANH: [(nan, gold.QNAN), (inf | ((e >= 131) & ~nan), s31 | gold.ONE), (zero, s31),
+                             (e < 127 + gold.TANH_BINADES[0], x)],
+        }
+        flag, value = Const(0, 1), Const(0, 32)
+        for op in reversed(VxmFuncOp):
+            f, v = _priority(specials[op])
+            flag = Mux(func[0] == op, f, flag)
+            value = Mux(func[0] == op, v, value)
+        sp = [None, reg(1, "sp1", flag)]
+        spv = [None, reg(32, "spv1", value)]
+        sign1, e1, man1 = reg(1, "sign1", sign), reg(8, "e1", e), reg(23, "man1", man)
+
+        # --- stage 2: exp's significand x log2(e) ---------------------------------------
+        prod = reg(60, "prod2", Cat(man1, Const(1, 1)) * gold.LOG2E)
+        sign2, e2, man2 = reg(1, "sign2", sign1), reg(8, "e2", e1), reg(23, "man2", man1)
+        sp.append(reg(1, "sp2", sp[1]))
+        spv.append(reg(32, "spv2", spv[1]))
+
+        # --- stage 3: range reduction, ROM read -----------------------------------------
+        top = 153                                              # 150 + LOG2E_BITS - T_FRAC
+        shift = Signal(6, name=f"{p}_shift3")
+        m.d.comb += shift.eq(Mux(e2 > top, 0, Mux(e2 < top - 63, 63, top - e2)))
+        tmag = Signal(60, name=f"{p}_tmag3")
+        m.d.comb += tmag.eq(prod >> shift)
+        t = Signal(signed(62), name=f"{p}_t3")
+        m.d.comb += t.eq(Mux(sign2, -tmag, tmag))
+        n = t[32:].as_signed()
+        f = t[:32]
+        low = 23 - gold.SEGMENT_BITS[VxmFuncOp.RECIP]          # mantissa bits below the index
+        assert all(gold.SEGMENT_BITS[op] == 23 - low for op in (VxmFuncOp.RSQRT, VxmFuncOp.TANH))
+        man_u = Cat(Const(0, gold.U_BITS - low), man2[:low])
+        man_j = man2[low:]
+        parity = ~e2[0]
+        half = (e2 - 127).as_signed() >> 1
+        b = Signal(signed(9), name=f"{p}_binade3")
+        lo_b, hi_b = gold.TANH_BINADES[0], gold.TANH_BINADES[-1]
+        eb = (e2 - 127).as_signed()
+        m.d.comb += b.eq(Mux(eb < lo_b, lo_b, Mux(eb > hi_b, hi_b, eb)))
+        k_exp = gold.SEGMENT_BITS[VxmFuncOp.EXP]
+        u_exp = f[32 - k_exp - gold.U_BITS:32 - k_exp]
+        cases = {
+            VxmFuncOp.EXP: (gold.ROM_BASE[VxmFuncOp.EXP] + f[32 - k_exp:], u_exp, 127 + n),
+            VxmFuncOp.RECIP: (gold.ROM_BASE[VxmFuncOp.RECIP] + man_j, man_u, 254 - e2),
+            VxmFuncOp.RSQRT: (gold.ROM_BASE[VxmFuncOp.RSQRT] + Cat(man_j, parity), man_u, 127 - half),
+            VxmFuncOp.TANH: (gold.ROM_BASE[VxmFuncOp.TANH] + Cat(man_j, (b - lo_b)[:4]), man_u,
+                             127 + Mux(b < 0, b, 0)),
+        }
+        addr = Signal(range(gold.ROM_DEPTH), name=f"{p}_addr3")
+        u3 = Signal(gold.U_BITS, name=f"{p}_u3")
+        base3 = Signal(_EXP, name=f"{p}_base3")
+        a_v, u_v, b_v = cases[VxmFuncOp.EXP]
+        for op in (VxmFuncOp.RECIP, VxmFuncOp.RSQRT, VxmFuncOp.TANH):
+            sel = func[2] == op
+            a_v, u_v, b_v = Mux(sel, cases[op][0], a_v), Mux(sel, cases[op][1], u_v), Mux(sel, cases[op][2], b_v)
+        m.d.comb += [addr.eq(a_v), u3.eq(u_v), base3.eq(b_v), port.addr.eq(addr)]
+        res_sign = sign2 & ((func[2] == VxmFuncOp.RECIP) | (func[2] == VxmFuncOp.TANH))
+        u = reg(gold.U_BITS, "u3", u3)
+        base = reg(_EXP, "base3", base3)
+        rsign = [reg(1, "rsign3", res_sign)]
+        sp.append(reg(1, "sp3", sp[2]))
+        spv.append(reg(32, "spv3", spv[2]))
+
+        # --- stage 4: c2 * u -------------------------------------------------------------
+        word = port.data
+        a4 = reg(signed(gold.C2_BITS + 1), "a4", (word.c2 * u) >> gold.U_BITS)
+        c1_4 = reg(signed(gold.C1_BITS), "c1_4", word.c1)
+        c0_4 = reg(signed(gold.C0_BITS), "c0_4", word.c0)
+        u4 = reg(gold.U_BITS, "u4", u)
+        base4 = reg(_EXP, "base4", base)
+        rsign.append(reg(1, "rsign4", rsign[-1]))
+        sp.append(reg(1, "sp4", sp[3]))
+        spv.append(reg(32, "spv4", spv[3]))
+
+        # --- stage 5: (c1 + a) * u ---------------------------------------------------------
+        b5 = reg(signed(gold.C1_BITS + 2), "b5", ((c1_4 + a4) * u4) >> gold.U_BITS)
+        c0_5 = reg(signed(gold.C0_BITS), "c0_5", c0_4)
+        base5 = reg(_EXP, "base5", base4)
+        rsign.append(reg(1, "rsign5", rsign[-1]))
+        sp.append(reg(1, "sp5", sp[4]))
+        spv.append(reg(32, "spv5", spv[4]))
+
+        # --- stage 6: + c0, normalise ------------------------------------------------------
+        y = Signal(signed(gold.C0_BITS + 2), name=f"{p}_y6")
+        m.d.comb += y.eq(c0_5 + b5)
+        ypos = Signal(_Y_BITS, name=f"{p}_ypos6")
+        m.d.comb += ypos.eq(Mux(y < 1, 1, y))
+        lz = Signal(range(_Y_BITS + 1), name=f"{p}_lz6")
+        m.d.comb += lz.eq(clz(ypos, _Y_BITS))
+        norm = reg(_Y_BITS, "norm6", ypos << lz)
+        # leading one at bit p = _Y_BITS - 1 - lz
+        exp6 = reg(_EXP, "exp6", base5 + (_Y_BITS - 1 - gold.FRAC) - lz)
+        rsign.append(reg(1, "rsign6", rsign[-1]))
+        sp.append(reg(1, "sp6", sp[5]))
+        spv.append(reg(32, "spv6", spv[5]))
+
+        # --- stage 7: round, range, specials ---------------------------------------------
+        g_pos = _Y_BITS - 25                               # guard bit below 24 significant bits
+        mant = norm[g_pos + 1:]
+        guard = norm[g_pos]
+        sticky = norm[:g_pos] != 0
+        rounded = Signal(25, name=f"{p}_rounded7")
+        m.d.comb += rounded.eq(mant + (guard & (sticky | mant[0])))
+        carry = rounded[24]
+        frac = Mux(carry, rounded[1:24], rounded[:23])
+        exp = Signal(_EXP, name=f"{p}_exp7")
+        m.d.comb += exp.eq(exp6 + carry)
+        s = rsign[-1]
+        sbit = Cat(Const(0, 31), s)
+        packed = Mux(exp >= 255, sbit | gold.INF, Mux(exp <= 0, sbit, Cat(frac, exp[:8], s)))
+        clamp = (func[6] == VxmFuncOp.TANH) & (packed[:31] > gold.ONE)
+        packed = Mux(clamp, Cat(Const(gold.ONE, 31), s), packed)
+        return reg(32, "out7", Mux(sp[6], spv[6], packed))
