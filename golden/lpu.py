@@ -113,10 +113,9 @@ class _Queue:
 class LpuModel:
     """Cycle-accurate golden model of the chip.
 
-    SRAM (``mem``) and instruction memory persist across :meth:`run` calls, as
-    on the chip; everything else starts from reset on each run. MXM
-    accumulator rows are not reset on the chip: a program must start a row
-    (ABC) before it accumulates into it (ACC).
+    SRAM (``mem``), instruction memory and the MXM planes' weight tiles and
+    accumulator rows persist across :meth:`run` calls, as on the chip (a start
+    clears control state only); everything else starts from reset on each run.
     """
 
     def __init__(self, cfg):
@@ -125,6 +124,7 @@ class LpuModel:
         self.mem = [MemSliceModel(cfg) for _ in range(cfg.mem_slices)]
         self.imem = [[0] * cfg.imem_depth for _ in self.names]
         self.pos = timing.floorplan(cfg)
+        self.planes = [MxmPlaneModel(cfg) for _ in range(cfg.mxm_planes)]
 
     # --- host view ------------------------------------------------------------------
     def load_program(self, program):
@@ -156,7 +156,9 @@ class LpuModel:
         self.streams = np.zeros((2, S, P, lanes), dtype=np.uint8)
         tags = np.full((2, S, P), None, dtype=object)   # producer of each stream register's value
         queues = [_Queue(n) for n in self.names]
-        planes = [MxmPlaneModel(cfg) for _ in range(cfg.mxm_planes)]
+        planes = self.planes
+        for plane in planes:            # a start clears the planes' control pipelines, not their state
+            plane._pending.clear()
         sxm = SxmModel(cfg)
         words = isa.vxm_control_words(cfg)
         vxm_table = [[0] * words for _ in range(isa.VXM_SLOTS)]
