@@ -56,7 +56,7 @@ from openlpu.timing import VXM_FUNC_LATENCY
 __all__ = [
     "VxmFuncOp", "FRAC", "U_BITS", "LOG2E", "LOG2E_BITS", "SEGMENT_BITS", "TANH_BINADES",
     "ROM_BASE", "ROM_DEPTH", "C0_BITS", "C1_BITS", "C2_BITS", "QNAN", "ONE", "INF",
-    "CORNERS", "random_operands", "rom", "rom_arrays", "f32_exp", "f32_recip", "f32_rsqrt", "f32_tanh", "f32_func", "latency",
+    "CORNERS", "random_operands", "stimulus", "rom", "rom_arrays", "f32_exp", "f32_recip", "f32_rsqrt", "f32_tanh", "f32_func", "latency",
 ]
 
 
@@ -353,3 +353,17 @@ def random_operands(rng, size):
     small = rng.uniform(-100, 100, size=size).astype(np.float32).view(np.uint32)
     mag = (rng.choice([-1.0, 1.0], size=size) * np.exp2(rng.uniform(-30, 30, size=size))).astype(np.float32)
     return np.select([kind == 0, kind == 1, kind == 2], [raw, corner, small], mag.view(np.uint32)).astype(np.uint32)
+
+
+def stimulus(lanes, seed, count):
+    """Test cycles ``(valid, func, operands)``: the corners under every function, then random.
+
+    Random cycles choose the function at random and leave ``valid`` low one
+    time in five.
+    """
+    rng = np.random.default_rng(seed)
+    corners = np.resize(CORNERS, -(-len(CORNERS) // lanes) * lanes).reshape(-1, lanes)
+    cycles = [(True, int(op), row.astype(np.uint32)) for op in VxmFuncOp for row in corners]
+    while len(cycles) < count:
+        cycles.append((bool(rng.integers(5) != 0), int(rng.integers(4)), random_operands(rng, lanes)))
+    return cycles

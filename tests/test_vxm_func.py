@@ -103,19 +103,6 @@ def test_bad_input_rejected():
 
 # --- Amaranth simulator --------------------------------------------------------------------
 
-def stimulus(cfg, seed, count):
-    """``count`` cycles of ``(valid, func, operands)``: every function on the corners first, then random."""
-    rng = np.random.default_rng(seed)
-    cycles = []
-    corners = np.resize(gold.CORNERS, -(-len(gold.CORNERS) // cfg.lanes) * cfg.lanes).reshape(-1, cfg.lanes)
-    for op in VxmFuncOp:
-        for row in corners:
-            cycles.append((True, int(op), row.astype(np.uint32)))
-    while len(cycles) < count:
-        cycles.append((bool(rng.integers(5) != 0), int(rng.integers(4)), gold.random_operands(rng, cfg.lanes)))
-    return cycles
-
-
 def _amaranth_run(cfg, cycles):
     dut = VxmFunc(cfg)
     lat = timing.VXM_FUNC_LATENCY
@@ -151,7 +138,7 @@ def _amaranth_run(cfg, cycles):
 
 
 def test_amaranth_sim_tiny():
-    cycles = stimulus(TINY, 1, 160)
+    cycles = gold.stimulus(TINY.lanes, 1, 160)
     checked = _amaranth_run(TINY, cycles)
     assert len(checked) == sum(v for v, _, _ in cycles) > 100
 
