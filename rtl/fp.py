@@ -13,9 +13,10 @@ follow IEEE-754 (``x + (-x) = +0``, ``-0 + -0 = -0``).
 
 from dataclasses import dataclass
 
-from amaranth.hdl import Cat, Const, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Mux, Signal, signed, unsigned
 
-__all__ = ["FloatFormat", "F16", "F32", "f_add", "f32_add", "f16_mul_f32", "clz"]
+__all__ = ["FloatFormat", "F16", "F32", "f_add", "f32_add", "f16_mul_f32", "clz", "f_mul", "FmaSum", "fma_exact",
+           "fma_round", "f_fma", "f_cmp", "f_minmax", "int_to_float", "float_to_int", "float_to_float"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,16 @@ F32 = FloatFormat(exp_bits=8, man_bits=23)
 
 
 def clz(value, width):
-    """Leading zeros of the low ``width`` bits of ``value`` (``width`` if zero), as a priority mux."""
+    """Leading zeros of the low ``width`` bits of ``value`` (``width`` if zero).
+
+    A priority mux up to 32 bits; wider values split in two halves (a tree,
+    so the mux chains stay short).
+    """
+    if width > 32:
+        lo_w = width // 2
+        hi_w = width - lo_w
+        hi, lo = value[lo_w:width], value[:lo_w]
+        return Mux(hi != 0, clz(hi, hi_w), hi_w + clz(lo, lo_w))
     count = Const(width, range(width + 1))
     for i in range(width):
         count = Mux(value[i], width - 1 - i, count)
@@ -191,3 +201,215 @@ def f16_mul_f32(m, a, b, name="fmul16"):
         (ua.is_inf | ub.is_inf, Cat(Const(F32.exp_max << 23, 31), sign)),
         (ua.is_zero | ub.is_zero, Cat(Const(0, 31), sign)),
     ], Cat(man, exp, sign))
+
+
+def _round_pack(m, fmt, sign, sig, exp, name):
+    """``(-1)**sign * sig * 2**exp`` rounded to nearest even into ``fmt`` (finite inputs).
+
+    ``sig`` is an unsigned value (its width is the working width), ``exp`` a
+    signed value. Subnormal results are rounded once at their own precision;
+    a result past the largest finite value becomes Inf; ``sig == 0`` gives a
+    zero of sign ``sign``. Mirrors :func:`openlpu.golden.fp.round_pack`.
+    """
+    E, M = fmt.exp_bits, fmt.man_bits
+    width = len(sig)
+    W = max(width, M + 3)
+    sig_p = Signal(W, name=f"{name}_sig")
+    m.d.comb += sig_p.eq(sig << (W - width))
+    lz = Signal(range(W + 1), name=f"{name}_lz")
+    m.d.comb += lz.eq(clz(sig_p, W))
+    norm = Signal(W, name=f"{name}_norm")
+    m.d.comb += norm.eq((sig_p << lz)[:W])
+    be = Signal(signed(18), name=f"{name}_be")           # biased exponent of the leading one
+    m.d.comb += be.eq(exp - (W - width) + (W - 1) + fmt.bias - lz)
+    rsh = Signal(range(W + 2), name=f"{name}_rsh")        # extra right shift of a subnormal
+    m.d.comb += rsh.eq(Mux(be >= 1, 0, Mux(be < 1 - W, W + 1, 1 - be)))
+    shifted = Signal(W, name=f"{name}_shift")
+    lost = Signal(name=f"{name}_lost")
+    m.d.comb += [shifted.eq(norm >> rsh), lost.eq((shifted << rsh)[:W] != norm)]
+    top = shifted[W - 1 - M:W]
+    guard = shifted[W - 2 - M]
+    sticky = (shifted[:W - 2 - M] != 0) | lost
+    q = Signal(M + 2, name=f"{name}_q")
+    m.d.comb += q.eq(top + (guard & (sticky | top[0])))
+    packed = Signal(20 + M, name=f"{name}_packed")
+    m.d.comb += packed.eq((Mux(be >= 1, be - 1, 0).as_unsigned()[:18] << M) + q)
+    return _select(m, fmt.width, name, [
+        (sig == 0, Cat(Const(0, fmt.width - 1), sign)),
+        (packed >= (fmt.exp_max << M), Cat(Const(fmt.exp_max << M, fmt.width - 1), sign)),
+    ], Cat(packed[:fmt.width - 1], sign))
+
+
+def f_mul(m, fmt, a, b, name="fmul"):
+    """``a * b`` in format ``fmt``, rounded to nearest even (subnormals in and out, overflow to Inf)."""
+    ua, ub = _Unpacked(m, fmt, a, f"{name}_a"), _Unpacked(m, fmt, b, f"{name}_b")
+    sign = ua.sign ^ ub.sign
+    prod = Signal(2 * fmt.man_bits + 2, name=f"{name}_prod")
+    m.d.comb += prod.eq(ua.sig * ub.sig)
+    exp = Signal(signed(16), name=f"{name}_exp")
+    m.d.comb += exp.eq(ua.eff_exp + ub.eff_exp - 2 * (fmt.bias + fmt.man_bits))
+    rounded = _round_pack(m, fmt, sign, prod, exp, f"{name}_rnd")
+    return _select(m, fmt.width, name, [
+        (ua.is_nan | ub.is_nan | (ua.is_inf & ub.is_zero) | (ua.is_zero & ub.is_inf), Const(fmt.qnan, fmt.width)),
+        (ua.is_inf | ub.is_inf, Cat(Const(fmt.exp_max << fmt.man_bits, fmt.width - 1), sign)),
+    ], rounded)
+
+
+class FmaSum:
+    """The exact ``a * b + c`` of :func:`fma_exact`: specials and ``(-1)**sign * sig * 2**exp``."""
+
+    def __init__(self, nan, inf, inf_sign, sign, sig, exp):
+        self.nan, self.inf, self.inf_sign = nan, inf, inf_sign
+        self.sign, self.sig, self.exp = sign, sig, exp
+
+
+def fma_exact(m, fmt, a, b, c, name="fma"):
+    """``a * b + c`` of ``fmt`` operands, exact up to a sticky bit, ready for one rounding.
+
+    The normalised product (``2p`` bits, ``p`` = significand bits) sits at a
+    fixed place of a ``3p + 5``-bit window and ``c`` is aligned to it; when
+    one addend is more than ``p + 2`` binades below the other it is replaced
+    by a sticky bit under the other's rounding position, which rounds the
+    same as the exact value. Round with :func:`fma_round` to any format whose
+    precision is at most ``p``.
+    """
+    M = fmt.man_bits
+    p = M + 1
+    D = p + 2
+    PM = 2 * p + 1
+    WW = 3 * p + 4
+    ua, ub, uc = (_Unpacked(m, fmt, x, f"{name}_{n}") for x, n in ((a, "a"), (b, "b"), (c, "c")))
+    sp = ua.sign ^ ub.sign
+    prod = Signal(2 * p, name=f"{name}_prod")
+    m.d.comb += prod.eq(ua.sig * ub.sig)
+    lzp = Signal(range(2 * p + 1), name=f"{name}_lzp")
+    lzc = Signal(range(p + 1), name=f"{name}_lzc")
+    m.d.comb += [lzp.eq(clz(prod, 2 * p)), lzc.eq(clz(uc.sig, p))]
+    pn = Signal(2 * p, name=f"{name}_pn")
+    cn = Signal(p, name=f"{name}_cn")
+    m.d.comb += [pn.eq((prod << lzp)[:2 * p]), cn.eq((uc.sig << lzc)[:p])]
+    ep = Signal(signed(16), name=f"{name}_ep")      # exponent of the product's leading one
+    ec = Signal(signed(16), name=f"{name}_ec")
+    m.d.comb += [ep.eq(ua.eff_exp + ub.eff_exp - 2 * (fmt.bias + M) + 2 * p - 1 - lzp),
+                 ec.eq(uc.eff_exp - (fmt.bias + M) + p - 1 - lzc)]
+    d = Signal(signed(17), name=f"{name}_d")
+    m.d.comb += d.eq(ec - ep)
+    p_zero, c_zero = prod == 0, uc.sig == 0
+    c_big = Signal(name=f"{name}_cbig")       # product below c's rounding: a sticky bit
+    c_small = Signal(name=f"{name}_csmall")   # c below the product's rounding: a sticky bit
+    m.d.comb += [c_big.eq(p_zero | ((d > D) & ~c_zero)), c_small.eq(~c_big & (d < -D))]
+    dcl = Signal(range(2 * D + 1), name=f"{name}_dcl")
+    m.d.comb += dcl.eq(Mux(c_big, D, Mux(c_small, -D, d)) + D)      # in 0 .. 2D
+    pw = Signal(WW, name=f"{name}_pw")
+    cw = Signal(WW, name=f"{name}_cw")
+    m.d.comb += [
+        pw.eq(Mux(c_big, ~p_zero, pn << (PM - 2 * p + 1))),
+        cw.eq(Mux(c_small, ~c_zero, cn << dcl)),          # c's leading one at bit PM + d
+    ]
+    sub = sp ^ uc.sign
+    diff = Signal(signed(WW + 2), name=f"{name}_diff")
+    m.d.comb += diff.eq(Mux(sub, pw - cw, pw + cw))
+    mag = Signal(WW + 1, name=f"{name}_mag")
+    m.d.comb += mag.eq(Mux(diff < 0, -diff, diff))
+    exp = Signal(signed(16), name=f"{name}_lsb")
+    m.d.comb += exp.eq(Mux(c_big, ec - PM - D, ep - PM))
+    zero_sign = Mux(p_zero & c_zero, sp & uc.sign, 0)
+    sign = Mux(mag == 0, zero_sign, Mux(sub & (diff < 0), uc.sign, sp))
+    p_inf = ua.is_inf | ub.is_inf
+    nan = (ua.is_nan | ub.is_nan | uc.is_nan | (ua.is_inf & ub.is_zero) | (ua.is_zero & ub.is_inf)
+           | (p_inf & uc.is_inf & sub))
+    return FmaSum(nan, p_inf | uc.is_inf, Mux(p_inf, sp, uc.sign), sign, mag, exp)
+
+
+def fma_round(m, fmt, s, name="fmar"):
+    """Round an :class:`FmaSum` once (nearest even) into ``fmt``; NaN canonical."""
+    rounded = _round_pack(m, fmt, s.sign, s.sig, s.exp, f"{name}_rnd")
+    return _select(m, fmt.width, name, [
+        (s.nan, Const(fmt.qnan, fmt.width)),
+        (s.inf, Cat(Const(fmt.exp_max << fmt.man_bits, fmt.width - 1), s.inf_sign)),
+    ], rounded)
+
+
+def f_fma(m, fmt, a, b, c, name="ffma"):
+    """``a * b + c`` in ``fmt`` with one rounding (nearest even)."""
+    return fma_round(m, fmt, fma_exact(m, fmt, a, b, c, name), f"{name}_r")
+
+
+def f_cmp(m, fmt, a, b, name="fcmp"):
+    """IEEE comparison flags ``(unordered, eq, lt)`` of raw ``a``, ``b`` (-0 == +0).
+
+    ``a < b`` is ``lt & ~unordered``; every predicate but ``ne`` is false when unordered.
+    """
+    ua, ub = _Unpacked(m, fmt, a, f"{name}_a"), _Unpacked(m, fmt, b, f"{name}_b")
+    unordered = Signal(name=f"{name}_un")
+    eq = Signal(name=f"{name}_eq")
+    lt = Signal(name=f"{name}_lt")
+    both_zero = ua.is_zero & ub.is_zero
+    m.d.comb += [
+        unordered.eq(ua.is_nan | ub.is_nan),
+        eq.eq(~unordered & ((ua.magnitude == ub.magnitude) & (ua.sign == ub.sign) | both_zero)),
+        lt.eq(~unordered & ~both_zero & Mux(ua.sign != ub.sign, ua.sign,
+                                            Mux(ua.sign, ua.magnitude > ub.magnitude, ua.magnitude < ub.magnitude))),
+    ]
+    return unordered, eq, lt
+
+
+def f_minmax(m, fmt, a, b, take_max, name="fminmax"):
+    """IEEE-754-2019 minimum (``take_max`` low) / maximum: canonical NaN if either operand is
+    NaN, -0 below +0, else the smaller (larger) operand's bits. ``take_max`` may be a signal."""
+    ua, ub = _Unpacked(m, fmt, a, f"{name}_a"), _Unpacked(m, fmt, b, f"{name}_b")
+    a_less = Mux(ua.sign != ub.sign, ua.sign,
+                 Mux(ua.sign, ua.magnitude > ub.magnitude, ua.magnitude < ub.magnitude))
+    return _select(m, fmt.width, name, [(ua.is_nan | ub.is_nan, Const(fmt.qnan, fmt.width))],
+                   Mux(a_less ^ take_max, a, b))
+
+
+def int_to_float(m, fmt, x, name="i2f"):
+    """Signed integer value ``x`` (its width) -> ``fmt``, rounded to nearest even."""
+    w = len(x)
+    neg = x[w - 1]
+    mag = Signal(w, name=f"{name}_mag")
+    m.d.comb += mag.eq(Mux(neg, -x.as_signed(), x))
+    return _round_pack(m, fmt, neg, mag, Const(0, signed(2)), f"{name}_rnd")
+
+
+def float_to_int(m, fmt, x, width, name="f2i"):
+    """``fmt`` -> signed ``width``-bit integer: nearest even, saturating (+-Inf too), NaN -> 0."""
+    M = fmt.man_bits
+    u = _Unpacked(m, fmt, x, f"{name}_x")
+    t = Signal(signed(16), name=f"{name}_t")       # value = sig * 2**t
+    m.d.comb += t.eq(u.eff_exp - (fmt.bias + M))
+    big = Signal(name=f"{name}_big")               # |x| >= 2**width: saturates whatever the sign
+    m.d.comb += big.eq(u.is_inf | (t + M >= width))
+    lsh = Signal(range(width + 1), name=f"{name}_lsh")
+    rsh = Signal(range(M + 3), name=f"{name}_rsh")
+    m.d.comb += [lsh.eq(Mux((t > 0) & ~big, t, 0)), rsh.eq(Mux(t >= 0, 0, Mux(t < -(M + 2), M + 2, -t)))]
+    frac = Cat(Const(0, 2), u.sig)                 # two bits below the point: guard, sticky
+    sh = Signal(M + 3, name=f"{name}_sh")
+    lost = Signal(name=f"{name}_lost")
+    m.d.comb += [sh.eq(frac >> rsh), lost.eq((sh << rsh)[:M + 3] != frac)]
+    whole = sh[2:]
+    rq = Signal(M + 2, name=f"{name}_rq")
+    m.d.comb += rq.eq(whole + (sh[1] & (sh[0] | lost | whole[0])))
+    mag = Signal(width + 1, name=f"{name}_mag")
+    m.d.comb += mag.eq(Mux(t > 0, (u.sig << lsh)[:width + 1], rq))
+    hi = (1 << (width - 1)) - 1
+    lo = Const(1 << (width - 1), width)
+    return _select(m, width, name, [
+        (u.is_nan, Const(0, width)),
+        (big | (~u.sign & (mag > hi)), Mux(u.sign, lo, hi)),
+        (u.sign & (mag >= (1 << (width - 1))), lo),
+    ], Mux(u.sign, -mag, mag)[:width])
+
+
+def float_to_float(m, src, dst, x, name="f2f"):
+    """``src`` -> ``dst`` format: widening exact, narrowing nearest even (subnormal results,
+    overflow to Inf); NaN canonical."""
+    u = _Unpacked(m, src, x, f"{name}_x")
+    exp = Signal(signed(16), name=f"{name}_exp")
+    m.d.comb += exp.eq(u.eff_exp - (src.bias + src.man_bits))
+    rounded = _round_pack(m, dst, u.sign, u.sig, exp, f"{name}_rnd")
+    return _select(m, dst.width, name, [
+        (u.is_nan, Const(dst.qnan, dst.width)),
+        (u.is_inf, Cat(Const(dst.exp_max << dst.man_bits, dst.width - 1), u.sign)),
+    ], rounded)
