@@ -52,6 +52,7 @@ from openlpu.golden import vxm as vxm_golden
 from openlpu.golden.mem import MemSliceModel
 from openlpu.golden.mxm import Act, Cycle, Load, MxmPlaneModel
 from openlpu.golden.sxm import SxmModel, SxmOp
+from openlpu.golden.vxm_func import f32_func
 from openlpu.golden.vxm_reduce import latency as reduce_latency, reduce_lanes
 from openlpu.isa import ErrorCode, Unit
 
@@ -261,6 +262,11 @@ class LpuModel:
                         r = reduce_lanes(vals, "max" if ins["op"] == isa.VRED_OPS["max"] else "sum") & 0xFFFFFFFF
                         out = [np.full(lanes, (r >> (8 * i)) & 0xFF, dtype=np.uint8) for i in range(4)]
                         due.setdefault(t + rlat, []).append((pos, ins["dst"], out, 1, (q, t - 1)))
+                    elif name == "VFUNC":
+                        vals = ints_of(read(pos, ins["a"], 4, (q, t - 1, "a"))).astype(np.uint32)
+                        res = np.asarray(f32_func(ins["fn"], vals), dtype=np.uint32)
+                        out = [((res >> (8 * i)) & 0xFF).astype(np.uint8) for i in range(4)]
+                        due.setdefault(t + timing.VXM_FUNC_LATENCY, []).append((pos, ins["dst"], out, 2, (q, t - 1)))
                 elif qu.unit is Unit.SXM:
                     op = SxmOp(ins.op.opcode - isa.BY_NAME["PASS"].opcode)
                     fields = [f.name for f in ins.op.fields]
@@ -313,7 +319,7 @@ class LpuModel:
                 sxm_err_who = sxm_pc
             if sxm_err_seen and sxm_err_at == t:
                 errors.append((sxm_err_who[0], 0, ErrorCode.SXM_FAULT, sxm_err_who[1]))
-            writes += sorted(due.pop(t, []), key=lambda w: w[3])   # VOP before VRED
+            writes += sorted(due.pop(t, []), key=lambda w: w[3])   # VOP before VRED before VFUNC
             # ---- 3. issue ------------------------------------------------------------------------
             issued = []
             if running:

@@ -18,7 +18,7 @@ expression uses decimal or ``0x`` numbers, ``+ - * // %``, parentheses, and
 names: those set with ``.set NAME = expression`` and, when the assembler is
 given the configuration, the timing constants it runs with — ``LANES``,
 ``STREAMS``, ``MEM_LAT`` (SRAM read), ``MXM_LAT``, ``VXM_LAT`` (the ALU
-chain), ``RED_LAT`` (lane reduction), ``SXM_LAT``, ``DISPATCH`` (issue to
+chain), ``RED_LAT`` (lane reduction), ``FUNC_LAT`` (VFUNC), ``SXM_LAT``, ``DISPATCH`` (issue to
 execute), ``VXM_WORDS`` (CONFIG words per VXM slot) and ``P_<slice>`` (floorplan positions, e.g. ``P_mem0``), so a
 hand-written schedule states its timing in the terms of the chip. With those,
 a consumer issued ``L + 1 + hops`` cycles after its producer reads the
@@ -87,6 +87,7 @@ def timing_names(cfg):
     names = {"LANES": cfg.lanes, "STREAMS": cfg.streams, "MEM_LAT": timing.MEM_READ_LATENCY,
              "MXM_LAT": timing.mxm_latency(cfg), "VXM_LAT": cfg.vxm_alus * timing.VXM_ALU_LATENCY,
              "RED_LAT": reduce_latency(cfg), "SXM_LAT": timing.SXM_LATENCY,
+             "FUNC_LAT": timing.VXM_FUNC_LATENCY,
              "DISPATCH": timing.ICU_DISPATCH_LATENCY, "VXM_WORDS": isa.vxm_control_words(cfg)}
     names.update({f"P_{k}": v for k, v in timing.floorplan(cfg).items()})
     return names

@@ -134,6 +134,7 @@ OPS = (
     OpSpec("VOP", 0x30, Unit.VXM, (Field("slot", 6, 2), Field("n", 8, 3), _s("a", 11), _s("b", 17),
                                    _s("dst", 23))),
     OpSpec("VRED", 0x31, Unit.VXM, (Field("op", 6, 2), _s("a", 11), _s("dst", 23))),
+    OpSpec("VFUNC", 0x32, Unit.VXM, (Field("fn", 6, 2), _s("a", 11), _s("dst", 23))),
     # --- SXM --------------------------------------------------------------------------
     OpSpec("PASS", 0x38, Unit.SXM, (_s("a", 6), _s("dst", 12))),
     OpSpec("SHUP", 0x39, Unit.SXM, (Field("k", 30, 16), _s("a", 6), _s("dst", 12))),
@@ -335,7 +336,7 @@ def stream_width(instr, field):
         return 4
     if name == "VOP":
         return instr["n"]
-    if name == "VRED":
+    if name in ("VRED", "VFUNC"):
         return 4
     return 1
 

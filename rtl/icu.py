@@ -124,7 +124,7 @@ def check(m, cfg, unit, word, name):
                 width = 4
             elif op.name == "VOP":
                 width = field(word, "VOP", "n")
-            elif op.name == "VRED":
+            elif op.name in ("VRED", "VFUNC"):
                 width = 4
             else:
                 width = 1

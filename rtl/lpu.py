@@ -42,6 +42,7 @@ from .icu import Icu, field, is_op
 from .mxm import MxmPlane
 from .sxm import Sxm
 from .vxm import Vxm, VxmControl
+from .vxm_func import VxmFunc
 from .vxm_reduce import VxmReduce
 
 __all__ = ["Lpu"]
@@ -242,6 +243,14 @@ class Lpu(wiring.Component):
         r_dst = _delay(m, field(vw, "VRED", "dst"), reduce_latency(cfg), "vred_dst")
         rv = red.result.payload.as_unsigned()
         write(pos, red.result.valid, r_dst, [rv[8 * b:8 * b + 8].replicate(lanes) for b in range(4)])
+        fn = m.submodules.vfunc = restart(VxmFunc(cfg))
+        m.d.comb += [
+            fn.a.valid.eq(vi.valid & is_op(vw, "VFUNC")),
+            fn.a.payload.as_value().eq(Cat(*group(pos, field(vw, "VFUNC", "a"), 4))),
+            fn.func.eq(field(vw, "VFUNC", "fn")),
+        ]
+        f_dst = _delay(m, field(vw, "VFUNC", "dst"), timing.VXM_FUNC_LATENCY, "vfunc_dst")
+        write(pos, fn.out.valid, f_dst, [fn.out.payload[b].as_value() for b in range(4)])
 
         # --- SXM ------------------------------------------------------------------------------------
         pos = fp["sxm"]

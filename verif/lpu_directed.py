@@ -365,6 +365,38 @@ def _unit_cases(cfg, rng, data):
         out.append((f"vred_{'sum' if op == 0 else 'max'}", make_case(
             cfg, _timeline(cfg, events), sram={(0, 4): lo, (1, 4): hi}, windows=[(3, 23, 1), (2, 23, 1)]),
             check_r))
+    # --- VFUNC: each fp32 function on a vector whose 4 byte planes come from 4 slices ---
+    from openlpu.golden.vxm_func import f32_func
+    pos = timing.floorplan(cfg)
+    up = [f"mem{i}" for i in range(cfg.mem_slices) if pos[f"mem{i}"] < pos["vxm"]]
+    if len(up) >= 2:
+        vals = np.array([0x3F800000, 0x40490FDB, 0xC0000000, 0x3E800000, 0x00000000, 0x7F800000,
+                         0xFF800000, 0x7FC00001] * (L // 8 + 1), np.uint32)[:L]
+        planes = [((vals >> (8 * j)) & 0xFF).astype(np.uint8) for j in range(4)]
+        for fn in range(4):
+            events, sram = [], {}
+            # planes j >= len(up) ride on streams nobody writes: they read 0
+            for j, q in enumerate(up[:4]):
+                t_r, d_in = _feed(cfg, q, "vxm", T, ml)
+                events.append((q, t_r, f"READ 24, {d_in}{4 + j}", 0))
+                sram[(int(q[3:]), 24)] = planes[j]
+            n_in = min(4, len(up))
+            x = sum(planes[j].astype(np.uint32) << (8 * j) for j in range(n_in))
+            want = np.asarray(f32_func(fn, x), np.uint32)
+            d_o, hops = _hops(cfg, "vxm", "mem3")
+            t_w = T + timing.VXM_FUNC_LATENCY + 1 + hops
+            # result planes 0 and 1 to two slices downstream
+            d2, hops2 = _hops(cfg, "vxm", "mem2")
+            t_w2 = T + timing.VXM_FUNC_LATENCY + 1 + hops2
+            events += [("vxm", T, f"VFUNC {fn}, {d_in}4, {d_o}0", 0), ("mem3", t_w, f"WRITE 25, {d_o}0", 0),
+                       ("mem2", t_w2, f"WRITE 25, {d2}{0 if d2 != d_o else 1}", 0)]
+
+            def check_f(obs, want=want, second=(1 if d2 == d_o else 0)):
+                assert obs["done"] and not obs["error"], obs
+                np.testing.assert_array_equal(_vec(obs, 0, 0, L), (want & 0xFF).astype(np.uint8))
+                np.testing.assert_array_equal(_vec(obs, 1, 0, L), ((want >> (8 * second)) & 0xFF).astype(np.uint8))
+            out.append((f"vfunc_{fn}", make_case(cfg, _timeline(cfg, events), sram=sram,
+                                                 windows=[(3, 25, 1), (2, 25, 1)]), check_f))
     return out
 
 

@@ -246,7 +246,8 @@ def _sxm(sch, rng, t):
 def _vxm(sch, rng, t):
     """READ n planes (one per slice) -> VOP (or VRED) -> WRITE the n result planes."""
     cfg = sch.cfg
-    red = rng.random() < 0.35
+    kind = str(rng.choice(["VOP", "VRED", "VFUNC"], p=[0.55, 0.25, 0.2]))
+    red = kind != "VOP"                 # VRED and VFUNC read and write 4-stream groups
     n = 4 if red else int(rng.choice([1, 2, 4]))
     if n > cfg.mem_slices:
         return False
@@ -270,7 +271,8 @@ def _vxm(sch, rng, t):
     if group is None:
         return False
     from openlpu.golden.vxm_reduce import latency as reduce_latency
-    lat = reduce_latency(cfg) if red else cfg.vxm_alus * timing.VXM_ALU_LATENCY
+    lat = {"VOP": cfg.vxm_alus * timing.VXM_ALU_LATENCY, "VRED": reduce_latency(cfg),
+           "VFUNC": timing.VXM_FUNC_LATENCY}[kind]
     t_out = tv + timing.ICU_DISPATCH_LATENCY + lat
     d2 = int(rng.integers(2))
     down = [f"mem{i}" for i in rng.permutation(cfg.mem_slices)
@@ -294,8 +296,10 @@ def _vxm(sch, rng, t):
         return False
     for j, (q, ti) in enumerate(zip(srcs, issues)):
         sch.put(q, ti, make("READ", int(rng.integers(DATA)), (d, group[1] + j)))
-    if red:
+    if kind == "VRED":
         sch.put("vxm", tv, make("VRED", int(rng.integers(2)), group, out))
+    elif kind == "VFUNC":
+        sch.put("vxm", tv, make("VFUNC", int(rng.integers(4)), group, out))
     else:
         sch.put("vxm", tv, make("VOP", int(rng.integers(isa.VXM_SLOTS)), n, group, group, out))
     for j, (q, tw, b) in enumerate(zip(dsts, writes, addrs)):
