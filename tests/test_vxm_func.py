@@ -143,6 +143,13 @@ def test_amaranth_sim_tiny():
     assert len(checked) == sum(v for v, _, _ in cycles) > 100
 
 
+@pytest.mark.slow
+def test_amaranth_sim_small_long():
+    small = preset("small")
+    cycles = gold.stimulus(small.lanes, 11, 1500)
+    assert len(_amaranth_run(small, cycles)) == sum(v for v, _, _ in cycles)
+
+
 def test_amaranth_sim_latency_constant():
     assert VxmFunc(TINY).latency == timing.VXM_FUNC_LATENCY == gold.latency()
 
@@ -154,6 +161,16 @@ def test_cocotb(sim):
     require_simulator(sim)
     run_cocotb(sim=sim, toplevel="vxm_func", component=lambda: VxmFunc(TINY), test_module="openlpu.verif.tb_vxm_func",
                key="tiny", extra_env={"OPENLPU_CONFIG": json.dumps(TINY.as_dict()), "OPENLPU_SEED": "7"})
+
+
+@pytest.mark.slow
+def test_cocotb_verilator_long():
+    """200,000 random lane results on Verilator (the tiny build of test_cocotb)."""
+    require_simulator("verilator")
+    run_cocotb(sim="verilator", toplevel="vxm_func", component=lambda: VxmFunc(TINY),
+               test_module="openlpu.verif.tb_vxm_func", key="tiny", test_name="long",
+               extra_env={"OPENLPU_CONFIG": json.dumps(TINY.as_dict()), "OPENLPU_SEED": "12",
+                          "OPENLPU_COUNT": "25000"})
 
 
 @pytest.mark.parametrize("name", ["tiny", "small"])
