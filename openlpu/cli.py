@@ -28,6 +28,7 @@ UNITS = {
     "mxm": "openlpu.rtl.mxm:Mxm",
     "mxm_plane": "openlpu.rtl.mxm:MxmPlane",
     "vxm": "openlpu.rtl.vxm:Vxm",
+    "vxm_func": "openlpu.rtl.vxm_func:VxmFunc",
     "sxm": "openlpu.rtl.sxm:Sxm",
     "mem": "openlpu.rtl.host:Mem",
     "icu": "openlpu.rtl.icu:Icu",
