@@ -38,7 +38,6 @@ from amaranth.lib.wiring import In, Out
 from openlpu.config import LpuConfig
 from openlpu.golden import vxm_func as gold
 from openlpu.golden.vxm_func import VxmFuncOp
-from openlpu.rtl.fp import clz
 from openlpu.rtl.streams import Flow, StreamGroup, lane_word, word_planes
 from openlpu.timing import VXM_FUNC_LATENCY
 
@@ -51,6 +50,20 @@ RomWord = data.StructLayout({"c0": signed(gold.C0_BITS), "c1": signed(gold.C1_BI
 _STAGES = 7
 _Y_BITS = 40             # width of the normalised fixed-point value
 _EXP = signed(12)        # exponents before the range check
+
+
+def _lzc(value, width):
+    """``(zero, count)``: whether the ``width``-bit ``value`` (a power of two) is 0, and its leading zeros.
+
+    A balanced tree, so the depth grows with ``log2(width)``; ``count`` is
+    ``width - 1`` for a zero value (callers never pass one).
+    """
+    if width == 2:
+        return ~value[1] & ~value[0], ~value[1]
+    half = width // 2
+    zh, ch = _lzc(value[half:], half)
+    zl, cl = _lzc(value[:half], half)
+    return zh & zl, Mux(zh, Cat(cl, Const(1, 1)), Cat(ch, Const(0, 1)))
 
 
 def _priority(cases):
@@ -218,7 +231,8 @@ class VxmFunc(wiring.Component):
         ypos = Signal(_Y_BITS, name=f"{p}_ypos6")
         m.d.comb += ypos.eq(Mux(y < 1, 1, y))
         lz = Signal(range(_Y_BITS + 1), name=f"{p}_lz6")
-        m.d.comb += lz.eq(clz(ypos, _Y_BITS))
+        pad = (1 << (_Y_BITS - 1).bit_length()) - _Y_BITS
+        m.d.comb += lz.eq(_lzc(Cat(Const(0, pad), ypos), _Y_BITS + pad)[1])
         norm = reg(_Y_BITS, "norm6", ypos << lz)
         # leading one at bit p = _Y_BITS - 1 - lz
         exp6 = reg(_EXP, "exp6", base5 + (_Y_BITS - 1 - gold.FRAC) - lz)
@@ -231,15 +245,23 @@ class VxmFunc(wiring.Component):
         mant = norm[g_pos + 1:]
         guard = norm[g_pos]
         sticky = norm[:g_pos] != 0
+        up = guard & (sticky | mant[0])
         rounded = Signal(25, name=f"{p}_rounded7")
-        m.d.comb += rounded.eq(mant + (guard & (sticky | mant[0])))
+        m.d.comb += rounded.eq(mant + up)
         carry = rounded[24]
         frac = Mux(carry, rounded[1:24], rounded[:23])
-        exp = Signal(_EXP, name=f"{p}_exp7")
-        m.d.comb += exp.eq(exp6 + carry)
+        # exponent range of exp6 and exp6 + 1, decided beside the rounding adder
+        exp_up = Signal(8, name=f"{p}_expup7")
+        m.d.comb += exp_up.eq(exp6 + 1)
+        exp = Mux(carry, exp_up, exp6[:8])
+        inf = Mux(carry, exp6 >= 254, exp6 >= 255)
+        tiny = Mux(carry, exp6 <= -1, exp6 <= 0)
         s = rsign[-1]
         sbit = Cat(Const(0, 31), s)
-        packed = Mux(exp >= 255, sbit | gold.INF, Mux(exp <= 0, sbit, Cat(frac, exp[:8], s)))
-        clamp = (func[6] == VxmFuncOp.TANH) & (packed[:31] > gold.ONE)
+        packed = Mux(inf, sbit | gold.INF, Mux(tiny, sbit, Cat(frac, exp, s)))
+        # tanh: |result| > 1.0; without a carry the fraction is non-zero unless mant is
+        # exactly the hidden bit and nothing is added
+        above_one = Mux(carry, exp6 >= 127, (exp6 >= 128) | ((exp6 == 127) & ((mant[:23] != 0) | up)))
+        clamp = (func[6] == VxmFuncOp.TANH) & above_one
         packed = Mux(clamp, Cat(Const(gold.ONE, 31), s), packed)
         return reg(32, "out7", Mux(sp[6], spv[6], packed))
