@@ -253,7 +253,7 @@ class LpuModel:
                         res = vxm_golden.chain(ops, etype, srcs, imms, ints_of(read(pos, ins["a"], n, (q, t - 1, "a"))),
                                                ints_of(read(pos, ins["b"], n, (q, t - 1, "b"))))
                         # planes above the element width read as zero
-                        res = np.asarray(res, dtype=np.int64) & ((1 << vxm_golden.WIDTH[etype]) - 1)
+                        res = np.asarray(res, dtype=np.int64) & ((1 << vxm_golden.WIDTH[vxm_golden.result_type(ops, etype, imms)]) - 1)
                         out = [((res >> (8 * i)) & 0xFF).astype(np.uint8) for i in range(n)]
                         due.setdefault(t + vlat, []).append((pos, ins["dst"], out, 0, (q, t - 1)))
                     elif name == "VRED":

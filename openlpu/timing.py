@@ -65,8 +65,18 @@ MXM_INSTALL_DELAY = 0
 # --- VXM (vector unit) -------------------------------------------------------------
 #: Cycles per ALU of the VXM chain: each ALU registers its result, so a
 #: chain of ``vxm_alus`` ALUs has a latency of ``vxm_alus * VXM_ALU_LATENCY``
-#: whatever the ops (one latency for the whole chain, for every op class).
+#: whatever the ops (one latency for the whole chain, for every op class:
+#: integer, float add/mul/fma, compare, select, conversion, requantize).
 VXM_ALU_LATENCY = 1
+#: Cycles per level of the VXM cross-lane reduction tree (int32 sum/max, fp32 sum).
+VXM_REDUCE_LEVEL_LATENCY = 1
+
+
+def vxm_reduce_latency(cfg):
+    """Cycles from a VRED input vector to its reduced scalar: one registered tree
+    level per ``VXM_REDUCE_LEVEL_LATENCY`` cycles, ``ceil(log2(lanes))`` levels (at least one)."""
+    return max(1, (cfg.lanes - 1).bit_length()) * VXM_REDUCE_LEVEL_LATENCY
+
 #: Cycles of the fp32 transcendental unit (rtl/vxm_func.py: exp, reciprocal,
 #: rsqrt, tanh), the same for every function. Stages, each ending in a register:
 #: 1 unpack + special cases, 2 exp's significand x log2(e) multiply,

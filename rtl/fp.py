@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from amaranth.hdl import Cat, Const, Mux, Signal, signed, unsigned
 
 __all__ = ["FloatFormat", "F16", "F32", "f_add", "f32_add", "f16_mul_f32", "clz", "f_mul", "FmaSum", "fma_exact",
-           "fma_round", "f_fma", "f_cmp", "f_minmax", "int_to_float", "float_to_int", "float_to_float"]
+           "fma_round", "f_fma", "Operand", "unpack", "unpack_f16_as_f32", "fma_exact_ops", "f_cmp", "f_minmax", "int_to_float", "float_to_int", "float_to_float"]
 
 
 @dataclass(frozen=True)
@@ -263,7 +263,41 @@ class FmaSum:
         self.sign, self.sig, self.exp = sign, sig, exp
 
 
+class Operand:
+    """A float operand as the FMA core sees it: ``sign``, significand ``sig`` (hidden bit
+    included, not necessarily normalised), ``eff_exp`` (the value is ``sig * 2**(eff_exp -
+    bias - man_bits)`` of the core's format) and the class flags ``is_zero``, ``is_inf``,
+    ``is_nan``. :func:`unpack` makes one from raw bits; any format whose values are
+    exact in the core's format may be mapped onto it (fp16 onto fp32, see
+    :func:`unpack_f16_as_f32`)."""
+
+    def __init__(self, sign, sig, eff_exp, is_zero, is_inf, is_nan):
+        self.sign, self.sig, self.eff_exp = sign, sig, eff_exp
+        self.is_zero, self.is_inf, self.is_nan = is_zero, is_inf, is_nan
+
+
+def unpack(m, fmt, x, name):
+    """Raw ``fmt`` bits -> :class:`Operand`."""
+    u = _Unpacked(m, fmt, x, name)
+    return Operand(u.sign, u.sig, u.eff_exp, u.is_zero, u.is_inf, u.is_nan)
+
+
+def unpack_f16_as_f32(m, x, name):
+    """Raw fp16 bits -> an fp32-core :class:`Operand` of the same value (exact)."""
+    u = _Unpacked(m, F16, x, name)
+    sig = Signal(24, name=f"{name}_sig32")
+    exp = Signal(9, name=f"{name}_exp32")
+    m.d.comb += [sig.eq(u.sig << 13), exp.eq(u.eff_exp + (F32.bias - F16.bias))]
+    return Operand(u.sign, sig, exp, u.is_zero, u.is_inf, u.is_nan)
+
+
 def fma_exact(m, fmt, a, b, c, name="fma"):
+    """``a * b + c`` of raw ``fmt`` operands (see :func:`fma_exact_ops`)."""
+    return fma_exact_ops(m, fmt, *(unpack(m, fmt, x, f"{name}_{n}") for x, n in ((a, "a"), (b, "b"), (c, "c"))),
+                         name=name)
+
+
+def fma_exact_ops(m, fmt, ua, ub, uc, name="fma"):
     """``a * b + c`` of ``fmt`` operands, exact up to a sticky bit, ready for one rounding.
 
     The normalised product (``2p`` bits, ``p`` = significand bits) sits at a
@@ -278,7 +312,6 @@ def fma_exact(m, fmt, a, b, c, name="fma"):
     D = p + 2
     PM = 2 * p + 1
     WW = 3 * p + 4
-    ua, ub, uc = (_Unpacked(m, fmt, x, f"{name}_{n}") for x, n in ((a, "a"), (b, "b"), (c, "c")))
     sp = ua.sign ^ ub.sign
     prod = Signal(2 * p, name=f"{name}_prod")
     m.d.comb += prod.eq(ua.sig * ub.sig)

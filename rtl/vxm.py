@@ -1,15 +1,21 @@
-"""Vector execution module (VXM): integer ALU chains, one chain per lane.
+"""Vector execution module (VXM): ALU chains over int8/int16/int32/fp16/fp32, one chain per lane.
 
-Control (:func:`VxmControl`, an ``amaranth.lib.data.StructLayout`` for the ISA):
+Control (:func:`VxmControl`, an ``amaranth.lib.data.StructLayout`` loaded by
+CONFIG as :func:`vxm_control_words` little-endian 32-bit words), fields from
+the least significant bit:
 
-* ``etype`` (2 bits): 0 int8, 1 int16, 2 int32 (element width 8/16/32).
-* ``alu[i]`` for each of the ``vxm_alus`` ALUs: ``op`` (4 bits, codes in
-  :data:`openlpu.golden.vxm.OPS`), ``src`` (1 bit: 0 = stream operand ``b``,
-  1 = ``imm``), ``imm`` (32 bits).
+* ``etype`` (3 bits): 0 int8, 1 int16, 2 int32, 3 fp16, 4 fp32
+  (:data:`openlpu.golden.vxm.TYPES`; 5..7 reserved, the assembler and
+  :func:`openlpu.golden.vxm.pack_control` reject them).
+* ``alu[i]`` for each of the ``vxm_alus`` ALUs: ``op`` (5 bits, codes in
+  :data:`openlpu.golden.vxm.OPS`, all 32 defined), ``src`` (1 bit: 0 means
+  ``y = b, z = imm``; 1 means ``y = imm, z = b``), ``imm`` (32 bits).
 
-ALU 0's first operand is stream operand ``a``; ALU ``i > 0`` takes ALU
-``i - 1``'s result in the same instruction. Semantics are those of
-:mod:`openlpu.golden.vxm` (wrapping arithmetic, shifts by the low 8 bits).
+ALU 0's first operand ``x`` is stream operand ``a``; ALU ``i > 0`` takes ALU
+``i - 1``'s result. Semantics (types, rounding, NaN, masks, requantize) are
+those of :mod:`openlpu.golden.vxm`. Every float op goes through one fused
+multiply-add core per ALU (fp16 operands mapped exactly onto fp32) and one
+rounding to fp32 or fp16; int -> float conversions share that rounding.
 
 Ports
 -----
@@ -18,103 +24,289 @@ a, b : In(Flow(StreamGroup(lanes, 4)))
 ctrl : In(VxmControl(cfg))
     Sampled with ``a``/``b`` and carried down the pipeline with the data.
 out : Out(Flow(StreamGroup(lanes, 4)))
-    Result ``vxm_alus * VXM_ALU_LATENCY`` cycles after the input (planes
-    above the element width are zero).
-
-Not yet implemented: floating point, compare/select, conversions,
-requantize, transcendentals, cross-lane reductions.
+    Result ``vxm_alus * VXM_ALU_LATENCY`` cycles after the input, for every
+    op (planes above the final element type's width are zero).
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from openlpu.config import LpuConfig
+from openlpu.golden.vxm import ETYPE_BITS, IMM_BITS, OP_BITS, OPS, SRC_BITS, TYPES
+from openlpu.rtl import fp
 from openlpu.rtl.streams import Flow, StreamGroup, lane_word, word_planes
 from openlpu.timing import VXM_ALU_LATENCY
 
-__all__ = ["AluControl", "VxmControl", "Vxm"]
+__all__ = ["AluControl", "VxmControl", "Vxm", "vxm_control_words"]
 
-AluControl = data.StructLayout({"op": unsigned(4), "src": unsigned(1), "imm": unsigned(32)})
+AluControl = data.StructLayout({"op": unsigned(OP_BITS), "src": unsigned(SRC_BITS), "imm": unsigned(IMM_BITS)})
+
+I8, I16, I32, H, S = (TYPES[k] for k in ("int8", "int16", "int32", "fp16", "fp32"))
 
 
 def VxmControl(cfg):
-    """Per-instruction control layout for ``cfg.vxm_alus`` chained ALUs."""
-    return data.StructLayout({"etype": unsigned(2),
+    """Per-instruction control layout for ``cfg.vxm_alus`` chained ALUs (fields in the module docstring)."""
+    return data.StructLayout({"etype": unsigned(ETYPE_BITS),
                               "alu": data.ArrayLayout(AluControl, cfg.vxm_alus)})
 
 
-def _narrow(m, etype, x):
-    """``x`` (32 bits) truncated to the element width and sign-extended, as signed(32)."""
-    r = Signal(signed(32))
-    m.d.comb += r.eq(Mux(etype == 0, x[:8].as_signed(),
-                         Mux(etype == 1, x[:16].as_signed(), x[:32].as_signed())))
+def vxm_control_words(cfg):
+    """Number of 32-bit words of one packed :func:`VxmControl`."""
+    return -(-VxmControl(cfg).size // 32)
+
+
+def _width_of(t):
+    return Mux(t == I8, 8, Mux((t == I16) | (t == H), 16, 32))
+
+
+def _sext(m, t, x, name):
+    """``x`` narrowed to type ``t``'s width and sign-extended, as signed(32)."""
+    r = Signal(signed(32), name=name)
+    m.d.comb += r.eq(Mux(t == I8, x[:8].as_signed(), Mux((t == I16) | (t == H), x[:16].as_signed(), x[:32].as_signed())))
     return r
 
 
-def _alu(m, etype, op, a, b):
-    """Combinational ALU on sign-extended operands; returns the narrowed result."""
-    w = Mux(etype == 0, 8, Mux(etype == 1, 16, 32))
-    amt = b.as_unsigned()[:8]
+def _mask(t):
+    return Mux(t == I8, 0xFF, Mux((t == I16) | (t == H), 0xFFFF, 0xFFFFFFFF))
+
+
+def next_type(t, op, imm):
+    """Element type after an ALU (``cvt`` and ``rqout`` change it)."""
+    dst = imm[:3]
+    return Mux(op == OPS["cvt"], Mux(dst <= S, dst, t), Mux(op == OPS["rqout"], I8, t))
+
+
+def _fop(m, is16, x, name):
+    """A raw fp16/fp32 value (by ``is16``) as an fp32-core operand."""
+    h = fp.unpack_f16_as_f32(m, x[:16], f"{name}_h")
+    s = fp.unpack(m, fp.F32, x, f"{name}_s")
+    o = {}
+    for k, w in (("sign", 1), ("sig", 24), ("eff_exp", 9), ("is_zero", 1), ("is_inf", 1), ("is_nan", 1)):
+        sig = Signal(w, name=f"{name}_{k}")
+        m.d.comb += sig.eq(Mux(is16, getattr(h, k), getattr(s, k)))
+        o[k] = sig
+    return fp.Operand(**o)
+
+
+def _const_op(sign, value_one):
+    """+-1.0 (``value_one``) or +-0 as a core operand."""
+    return fp.Operand(sign, Const(1 << 23 if value_one else 0, 24), Const(127 if value_one else 1, 9),
+                      Const(0 if value_one else 1, 1), Const(0, 1), Const(0, 1))
+
+
+def _neg(o, flip):
+    return fp.Operand(o.sign ^ flip, o.sig, o.eff_exp, o.is_zero, o.is_inf, o.is_nan)
+
+
+def _sel_op(m, cases, default, name):
+    """Mux of core operands: the first ``(cond, operand)`` that holds, else ``default``."""
+    o = {}
+    for k, w in (("sign", 1), ("sig", 24), ("eff_exp", 9), ("is_zero", 1), ("is_inf", 1), ("is_nan", 1)):
+        v = getattr(default, k)
+        for cond, op in reversed(cases):
+            v = Mux(cond, getattr(op, k), v)
+        sig = Signal(w, name=f"{name}_{k}")
+        m.d.comb += sig.eq(v)
+        o[k] = sig
+    return fp.Operand(**o)
+
+
+def _to_int(m, xo, t_is_float, name):
+    """Float core operand -> ``(nan, big, sign, mag)``: magnitude rounded to nearest even
+    (33 bits; ``big`` when ``|x| >= 2**32`` or Inf)."""
+    M = 23
+    t = Signal(signed(12), name=f"{name}_t")
+    m.d.comb += t.eq(xo.eff_exp - (127 + M))
+    # leading one at or below bit 23 of sig: |x| < 2**(t + 24)
+    big = Signal(name=f"{name}_big")
+    m.d.comb += big.eq(xo.is_inf | (t + M >= 32))
+    lsh = Signal(range(33), name=f"{name}_lsh")
+    rsh = Signal(range(M + 3), name=f"{name}_rsh")
+    m.d.comb += [lsh.eq(Mux((t > 0) & ~big, t, 0)), rsh.eq(Mux(t >= 0, 0, Mux(t < -(M + 2), M + 2, -t)))]
+    frac = Cat(Const(0, 2), xo.sig)
+    sh = Signal(M + 3, name=f"{name}_sh")
+    lost = Signal(name=f"{name}_lost")
+    m.d.comb += [sh.eq(frac >> rsh), lost.eq((sh << rsh)[:M + 3] != frac)]
+    whole = sh[2:]
+    mag = Signal(33, name=f"{name}_mag")
+    m.d.comb += mag.eq(Mux(t > 0, (xo.sig << lsh)[:33], whole + (sh[1] & (sh[0] | lost | whole[0]))))
+    return xo.is_nan, big, xo.sign, mag
+
+
+def _alu(m, t, op, x, y, z, imm, name):
+    """One ALU on raw operands of type ``t``; returns the raw 32-bit result (upper bits zero)."""
+    w_is8, is16, is32 = t == I8, (t == I16) | (t == H), (t == I32) | (t == S)
+    is_float = (t == H) | (t == S)
+    xs, ys, zs = (_sext(m, t, v, f"{name}_{n}s") for v, n in ((x, "x"), (y, "y"), (z, "z")))
+    O = OPS
+
+    # --- integer datapath on sign-extended values -------------------------------------------
+    w = _width_of(t)
+    amt = ys.as_unsigned()[:8]
     big = amt >= w
-    mask = Mux(etype == 0, 0xFF, Mux(etype == 1, 0xFFFF, 0xFFFFFFFF))
-    au = a.as_unsigned() & mask
-    r = Signal(signed(32))
+    au = xs.as_unsigned() & _mask(t)
+    mul_b = Mux(op == O["sqr"], xs, ys)
+    prod = Signal(signed(64), name=f"{name}_prod")
+    m.d.comb += prod.eq(xs * mul_b)
+    diff = _sext(m, t, xs - ys, f"{name}_diff")
+    # gemmlowp SaturatingRoundingDoublingHighMul in the element width
+    rq = {}
+    for wd in (8, 16, 32):
+        nudge = Mux(prod >= 0, 1 << (wd - 2), 1 - (1 << (wd - 2)))
+        tt = Signal(signed(66), name=f"{name}_rq{wd}t")
+        m.d.comb += tt.eq(prod + nudge)
+        q = Mux(tt >= 0, tt >> (wd - 1), -((-tt) >> (wd - 1)))
+        sat = (xs == -(1 << (wd - 1))) & (ys == -(1 << (wd - 1)))
+        rq[wd] = Mux(sat, (1 << (wd - 1)) - 1, q)
+    rqmul = Mux(w_is8, rq[8], Mux(is16, rq[16], rq[32]))
+    # gemmlowp RoundingDivideByPOT, zero point, saturation to int8
+    s5 = ys.as_unsigned()[:5]
+    pmask = Signal(32, name=f"{name}_pmask")
+    m.d.comb += pmask.eq((Const(1, 33) << s5) - 1)
+    rem = xs.as_unsigned() & pmask
+    thr = (pmask >> 1) + (xs < 0)
+    qd = Signal(signed(34), name=f"{name}_qd")
+    m.d.comb += qd.eq((xs >> s5) + (rem > thr) + ys.as_unsigned()[8:16].as_signed())
+    rqout = Mux(qd < -128, -128, Mux(qd > 127, 127, qd))
+    cmp_i = {O["eq"]: xs == ys, O["ne"]: xs != ys, O["lt"]: xs < ys, O["le"]: xs <= ys,
+             O["gt"]: xs > ys, O["ge"]: xs >= ys}
+    int_res = {
+        O["nop"]: xs, O["add"]: xs + ys, O["sub"]: xs - ys, O["mul"]: prod, O["sqr"]: prod,
+        O["min"]: Mux(xs < ys, xs, ys), O["max"]: Mux(xs > ys, xs, ys),
+        O["and"]: xs & ys, O["or"]: xs | ys, O["xor"]: xs ^ ys,
+        O["shl"]: Mux(big, 0, xs << amt[:5]), O["shr"]: Mux(big, 0, au >> amt[:5]),
+        O["sar"]: Mux(big, Mux(xs < 0, -1, 0), xs >> amt[:5]),
+        O["relu"]: Mux(xs < 0, 0, xs), O["abs"]: Mux(xs < 0, -xs, xs), O["neg"]: -xs, O["not"]: ~xs,
+        O["fma"]: prod + zs, O["fms"]: prod - zs, O["rsub"]: ys - xs, O["mov"]: ys,
+        O["sel"]: Mux(xs != 0, ys, zs), O["absdiff"]: Mux(diff < 0, -diff, diff),
+        O["rqmul"]: rqmul, O["rqout"]: rqout,
+    }
+    for code, c in cmp_i.items():
+        int_res[code] = Mux(c, -1, 0)
+
+    # --- float datapath: one fp32 FMA core, rounding to fp32 or fp16 ------------------------
+    fx, fy, fz = (_fop(m, t == H, v, f"{name}_f{n}") for v, n in ((x, "x"), (y, "y"), (z, "z")))
+    one, mzero = _const_op(Const(0, 1), True), _const_op(Const(1, 1), False)
+    is_sub = (op == O["sub"]) | (op == O["absdiff"])
+    ca = fx
+    cb = _sel_op(m, [((op == O["mul"]) | (op == O["fma"]) | (op == O["fms"]), fy), (op == O["sqr"], fx),
+                     (op == O["rsub"], _neg(one, Const(1, 1)))], one, f"{name}_cb")
+    cc = _sel_op(m, [((op == O["add"]) | (op == O["rsub"]), fy), (is_sub, _neg(fy, Const(1, 1))),
+                     (op == O["fma"], fz), (op == O["fms"], _neg(fz, Const(1, 1)))], mzero, f"{name}_cc")
+    core = fp.fma_exact_ops(m, fp.F32, ca, cb, cc, name=f"{name}_fma")
+    # int -> float shares the rounding: |xs| with exponent 0
+    i2f = (op == O["cvt"]) & ~is_float
+    imag = Signal(32, name=f"{name}_imag")
+    m.d.comb += imag.eq(Mux(xs < 0, -xs, xs))
+    rsum = fp.FmaSum(core.nan & ~i2f, core.inf & ~i2f, core.inf_sign,
+                     Mux(i2f, xs < 0, core.sign), Mux(i2f, imag, core.sig), Mux(i2f, 0, core.exp))
+    r32 = fp.fma_round(m, fp.F32, rsum, f"{name}_r32")
+    r16 = fp.fma_round(m, fp.F16, rsum, f"{name}_r16")
+    # result format of the rounding: the destination of a conversion, else the element type
+    dst = Mux(imm[:3] <= S, imm[:3], t)
+    to16 = Mux(op == O["cvt"], dst == H, t == H)
+    rounded = Mux(to16, r16, r32)
+    sign_bit = Mux(t == H, 0x8000, 0x80000000)
+    un16, eq16, lt16 = fp.f_cmp(m, fp.F16, x[:16], y[:16], f"{name}_c16")
+    un32, eq32, lt32 = fp.f_cmp(m, fp.F32, x, y, f"{name}_c32")
+    un, eq, lt = Mux(t == H, un16, un32), Mux(t == H, eq16, eq32), Mux(t == H, lt16, lt32)
+    cmp_f = {O["eq"]: eq, O["ne"]: ~eq, O["lt"]: lt, O["le"]: lt | eq,
+             O["gt"]: ~un & ~lt & ~eq, O["ge"]: ~un & ~lt}
+    relu = op == O["relu"]
+    take_max = (op == O["max"]) | relu
+    my = Mux(relu, 0, y)
+    mm16 = fp.f_minmax(m, fp.F16, x[:16], my[:16], take_max, f"{name}_mm16")
+    mm32 = fp.f_minmax(m, fp.F32, x, my, take_max, f"{name}_mm32")
+    minmax = Mux(t == H, mm16, mm32)
+    xr = x & _mask(t)
+    float_res = {
+        O["nop"]: xr, O["add"]: rounded, O["sub"]: rounded, O["rsub"]: rounded, O["mul"]: rounded,
+        O["sqr"]: rounded, O["fma"]: rounded, O["fms"]: rounded, O["absdiff"]: rounded & ~sign_bit,
+        O["min"]: minmax, O["max"]: minmax, O["relu"]: minmax,
+        O["abs"]: xr & ~sign_bit, O["neg"]: xr ^ sign_bit, O["mov"]: ys, O["sel"]: Mux(xs != 0, ys, zs),
+    }
+    for code, c in cmp_f.items():
+        float_res[code] = Mux(c, -1, 0)
+
+    # --- conversions ---------------------------------------------------------------------------
+    nan, fbig, fsign, fmag = _to_int(m, fx, is_float, f"{name}_f2i")
+
+    def sat_int(wd):
+        lo, hi = -(1 << (wd - 1)), (1 << (wd - 1)) - 1
+        from_float = Mux(nan, 0, Mux(fbig | (~fsign & (fmag > hi)), Mux(fsign, lo, hi),
+                                     Mux(fsign & (fmag >= (1 << (wd - 1))), lo, Mux(fsign, -fmag, fmag))))
+        from_int = Mux(xs < lo, lo, Mux(xs > hi, hi, xs))
+        return Mux(is_float, from_float, from_int)
+    conv = Mux(dst == I8, sat_int(8), Mux(dst == I16, sat_int(16), Mux(dst == I32, sat_int(32), rounded)))
+
+    r = Signal(32, name=f"{name}_r")
     with m.Switch(op):
-        for code, expr in {
-            0: a, 1: a + b, 2: a - b, 3: a * b,
-            4: Mux(a < b, a, b), 5: Mux(a > b, a, b),
-            6: a & b, 7: a | b, 8: a ^ b,
-            9: Mux(big, 0, a << amt[:5]),
-            10: Mux(big, 0, au >> amt[:5]),
-            11: Mux(big, Mux(a < 0, -1, 0), a >> amt[:5]),
-            12: Mux(a < 0, 0, a), 13: Mux(a < 0, -a, a), 14: -a, 15: ~a,
-        }.items():
+        for code in range(1 << OP_BITS):
             with m.Case(code):
-                m.d.comb += r.eq(expr)
-    return _narrow(m, etype, r)
+                if code == O["cvt"]:
+                    m.d.comb += r.eq(conv)
+                elif code in float_res:
+                    m.d.comb += r.eq(Mux(is_float, float_res[code], int_res[code]))
+                else:
+                    m.d.comb += r.eq(int_res[code])
+    out = Signal(32, name=f"{name}_out")
+    m.d.comb += out.eq(r & _mask(next_type(t, op, imm)))
+    return out
 
 
 class Vxm(wiring.Component):
-    """VXM: ``lanes`` lanes of ``vxm_alus`` chained integer ALUs (see module docstring)."""
+    """VXM: ``lanes`` lanes of ``vxm_alus`` chained ALUs (see the module docstring).
+
+    Latency: ``vxm_alus * VXM_ALU_LATENCY`` cycles from ``a.valid`` to ``out.valid``
+    (one register per ALU), the same for every op and type.
+    """
 
     def __init__(self, cfg):
         if not isinstance(cfg, LpuConfig):
             raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
+        if VXM_ALU_LATENCY != 1:
+            raise ValueError(f"rtl.vxm registers once per ALU; VXM_ALU_LATENCY is {VXM_ALU_LATENCY}")
         self.cfg = cfg
         group = StreamGroup(cfg.lanes, 4)
         super().__init__({"a": In(Flow(group)), "b": In(Flow(group)),
                           "ctrl": In(VxmControl(cfg)), "out": Out(Flow(group))})
+
+    @property
+    def latency(self):
+        """Cycles from an input to its result."""
+        return self.cfg.vxm_alus * VXM_ALU_LATENCY
 
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
         ctrl = self.ctrl
         valid = self.a.valid
-        xs = [_narrow(m, ctrl.etype, lane_word(self.a.payload, lane)) for lane in range(cfg.lanes)]
-        bs = [_narrow(m, ctrl.etype, lane_word(self.b.payload, lane)) for lane in range(cfg.lanes)]
+        t = Signal(ETYPE_BITS, name="type0")
+        m.d.comb += t.eq(ctrl.etype)
+        xs = [lane_word(self.a.payload, lane) for lane in range(cfg.lanes)]
+        bs = [lane_word(self.b.payload, lane) for lane in range(cfg.lanes)]
         for i in range(cfg.vxm_alus):
             alu = ctrl.alu[i]
             nxs = []
             for lane in range(cfg.lanes):
-                b2 = _narrow(m, ctrl.etype, Mux(alu.src, alu.imm, bs[lane]))
-                res = _alu(m, ctrl.etype, alu.op, xs[lane], b2)
-                reg = Signal(signed(32), name=f"alu{i}_lane{lane}")
+                y = Mux(alu.src, alu.imm, bs[lane])
+                z = Mux(alu.src, bs[lane], alu.imm)
+                res = _alu(m, t, alu.op, xs[lane], y, z, alu.imm, f"alu{i}_l{lane}")
+                reg = Signal(32, name=f"alu{i}_lane{lane}")
                 m.d.sync += reg.eq(res)
                 nxs.append(reg)
-            for _ in range(VXM_ALU_LATENCY - 1):
-                raise NotImplementedError("VXM_ALU_LATENCY > 1")
             nb = []
             for lane in range(cfg.lanes):
-                r = Signal(signed(32), name=f"b{i}_lane{lane}")
+                r = Signal(32, name=f"b{i}_lane{lane}")
                 m.d.sync += r.eq(bs[lane])
                 nb.append(r)
             nctrl = Signal(VxmControl(cfg), name=f"ctrl{i}")
             nvalid = Signal(name=f"valid{i}")
-            m.d.sync += [nctrl.eq(ctrl), nvalid.eq(valid)]
-            xs, bs, ctrl, valid = nxs, nb, nctrl, nvalid
-        mask = Mux(ctrl.etype == 0, 0xFF, Mux(ctrl.etype == 1, 0xFFFF, 0xFFFFFFFF))
+            nt = Signal(ETYPE_BITS, name=f"type{i + 1}")
+            m.d.sync += [nctrl.eq(ctrl), nvalid.eq(valid), nt.eq(next_type(t, alu.op, alu.imm))]
+            xs, bs, ctrl, valid, t = nxs, nb, nctrl, nvalid, nt
         m.d.comb += self.out.valid.eq(valid)
         for lane in range(cfg.lanes):
-            m.d.comb += word_planes(self.out.payload, lane, xs[lane].as_unsigned() & mask)
+            m.d.comb += word_planes(self.out.payload, lane, xs[lane])
         return m

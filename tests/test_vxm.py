@@ -1,6 +1,7 @@
 """Amaranth-simulator tests of the VXM integer chain against the golden model."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -47,14 +48,18 @@ def _run(cfg, programs):
     sim.run()
     assert [c for c, _ in seen] == [k + lat for k in range(len(programs))]
     for (_, got), (etype, ops, srcs, imms, a, b) in zip(seen, programs):
-        w = gold.WIDTH[etype]
-        exp = gold.chain(ops, etype, srcs, imms, a, b) & ((1 << w) - 1)
-        assert got == [int(v) for v in exp], (etype, ops, srcs, imms)
+        exp = gold.chain(ops, etype, srcs, imms, a, b)
+        assert got == [int(v) for v in exp], (etype, ops, srcs, imms, [hex(v) for v in a], [hex(v) for v in b],
+                                               [hex(v) for v in got], [hex(v) for v in exp])
+
+
+#: A narrow VXM for the Amaranth simulator (the full tiny VXM runs in cocotb below).
+NARROW = TINY.replace(lanes=4, vxm_alus=2)
 
 
 def test_chain_matches_golden():
-    cfg = preset("tiny")
-    _run(cfg, gold.random_programs(cfg, np.random.default_rng(1), 120))
+    """Every op x type at the chain head, then random chains, one instruction per cycle."""
+    _run(NARROW, gold.random_programs(NARROW, np.random.default_rng(1), 32 * 5 + 20))
 
 
 def test_bad_config_rejected():
@@ -69,3 +74,72 @@ def test_cocotb(sim):
     require_simulator(sim)
     run_cocotb(sim=sim, toplevel="vxm", component=lambda: Vxm(TINY), test_module="openlpu.verif.tb_vxm",
                key="tiny", extra_env={"OPENLPU_CONFIG": json.dumps(TINY.as_dict()), "OPENLPU_SEED": "5"})
+
+
+def test_control_pack_matches_layout():
+    """golden pack/unpack == the RTL StructLayout packing; word count from both sides."""
+    from amaranth.hdl import Const
+    from openlpu import isa
+    from openlpu.rtl.vxm import vxm_control_words
+    for cfg in (TINY, preset("small"), preset("tsp")):
+        assert vxm_control_words(cfg) == gold.vxm_control_words(cfg) == isa.vxm_control_words(cfg)
+        assert [f[1] + f[2] for f in gold.control_fields(cfg)][-1] == VxmControl(cfg).size
+    rng = np.random.default_rng(9)
+    layout = VxmControl(TINY)
+    for etype, ops, srcs, imms, _, _ in gold.random_programs(TINY, rng, 40, head=False):
+        words = gold.pack_control(TINY, etype, ops, srcs, imms)
+        value = Const.cast(layout.const({"etype": etype, "alu": [{"op": o, "src": s, "imm": i}
+                                                                 for o, s, i in zip(ops, srcs, imms)]})).value
+        assert sum(w << (32 * k) for k, w in enumerate(words)) == value
+        assert gold.unpack_control(TINY, words) == (etype, ops, srcs, imms)
+    with pytest.raises(ValueError, match="element type"):
+        gold.pack_control(TINY, 7, [0] * 4, [0] * 4, [0] * 4)
+    with pytest.raises(ValueError, match="op"):
+        gold.pack_control(TINY, 0, [32, 0, 0, 0], [0] * 4, [0] * 4)
+    with pytest.raises(ValueError, match="words"):
+        gold.unpack_control(TINY, [0])
+
+
+def _ref_requantize(acc, mult, shift, zp):
+    """TFLite MultiplyByQuantizedMultiplier (right shift) + zero point + int8 clamp, from fractions."""
+    from fractions import Fraction
+    out = []
+    for x in acc:
+        x = int(x)
+        if x == mult == -2**31:
+            hi = 2**31 - 1
+        else:
+            p = Fraction(x * mult, 2**31)                  # doubling high mul: gemmlowp's nudge rounds
+            hi = math.floor(p + Fraction(1, 2))            # ties toward +infinity
+        q = Fraction(hi, 2**shift)                          # rounding divide by 2**shift, half away from zero
+        r = int(abs(q) + Fraction(1, 2)) * (1 if q >= 0 else -1)
+        out.append(min(127, max(-128, r + zp)))
+    return out
+
+
+def test_requantize_matches_reference():
+    rng = np.random.default_rng(10)
+    acc = np.concatenate([rng.integers(-2**31, 2**31, 400), [0, 1, -1, 2**31 - 1, -2**31, 3, -3, 5, -5]])
+    for mult, shift, zp in ((1 << 30, 0, 0), (1518500250, 7, -3), (2**31 - 1, 31, 5), (-2**31, 1, 0),
+                            (1 << 30, 1, 0), (1234567890, 12, 127), (1 << 30, 2, -128)):
+        imm = shift | ((zp & 0xFF) << 8)
+        got = gold.chain([gold.OPS["rqmul"], gold.OPS["rqout"]], gold.TYPES["int32"], [1, 1],
+                         [mult & 0xFFFFFFFF, imm], acc, np.zeros_like(acc))
+        want = np.array(_ref_requantize(acc, mult, shift, zp), dtype=np.int64) & 0xFF
+        assert (got == want).all(), (mult, shift, zp)
+    # ties: half away from zero at both roundings
+    t = gold.chain([gold.OPS["rqmul"], gold.OPS["rqout"]], 2, [1, 1], [1 << 30, 1], np.array([3, -3, 5, -5]),
+                   np.zeros(4))
+    # 3/2 = 1.5 -> 2, 2/2 = 1;  -1.5 -> -1, -1/2 = -0.5 -> -1;  2.5 -> 3, 3/2 = 1.5 -> 2;  -2.5 -> -2, -2/2 = -1
+    assert list(t) == [1, 0xFF, 2, 0xFF]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_cocotb_regression(sim):
+    """Many more vectors: 3,000 instructions on the tiny VXM, another seed."""
+    require_simulator(sim)
+    run_cocotb(sim=sim, toplevel="vxm", component=lambda: Vxm(TINY), test_module="openlpu.verif.tb_vxm",
+               key="tiny", test_name="regression",
+               extra_env={"OPENLPU_CONFIG": json.dumps(TINY.as_dict()), "OPENLPU_SEED": "77",
+                          "OPENLPU_COUNT": "3000"})
