@@ -111,12 +111,12 @@ class VxmFunc(wiring.Component):
                      init=[{"c0": c0, "c1": c1, "c2": c2} for c0, c1, c2 in gold.rom()])
         m.submodules.rom = rom
 
-        # control pipeline: valid (reset) and function select, one register per stage
+        # control pipeline: valid (the only registers with a reset) and function select
         valid = [self.a.valid]
         func = [self.func]
         for s in range(1, _STAGES + 1):
             v = Signal(name=f"valid{s}")
-            f = Signal(2, name=f"func{s}")
+            f = Signal(2, name=f"func{s}", reset_less=True)
             m.d.sync += [v.eq(valid[-1]), f.eq(func[-1])]
             valid.append(v)
             func.append(f)
@@ -129,7 +129,7 @@ class VxmFunc(wiring.Component):
 
     def _lane(self, m, port, x, func, p):
         def reg(shape, name, value):
-            r = Signal(shape, name=f"{p}_{name}")
+            r = Signal(shape, name=f"{p}_{name}", reset_less=True)
             m.d.sync += r.eq(value)
             return r
 
