@@ -136,8 +136,15 @@ def run_mlp(cfg, key, sim, seed, rows=64):
         model = mlp_classifier(seed=seed)
         bar.update(1)
         rows = min(rows, len(model.x_test))
+        while True:                      # the largest batch (up to ``rows``) that fits SRAM and queues
+            try:
+                compiled = compile_graph(model.graph, cfg, rows)
+                break
+            except MemoryError:
+                if rows == 1:
+                    raise
+                rows //= 2
         xq = model.quantize_input(model.x_test[:rows])
-        compiled = compile_graph(model.graph, cfg, rows)
         bar.update(1)
         golden = run(compiled, {"x": xq})
         bar.update(1)
