@@ -326,7 +326,7 @@ def _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready):
     t_rd = t_a - rel
     if t_rd < x_ready or not sch.free(src, t_rd) or not sch.free(mxm, t_a):
         return None
-    hints = sch.__dict__.setdefault("hints", {})
+    hints = sch.hints
     s_x = sch.find_stream(src, t_rd, lat_m, mxm, hint=hints.get(("x", mxm)))
     if s_x is None:
         return None

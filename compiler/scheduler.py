@@ -66,7 +66,7 @@ class Scheduler:
         self.placed = {q: {} for q in isa.queues(cfg)}
         self.streams = _Streams(cfg)
         self.intents = {}       # (consumer queue, cycle, field) -> [(producer queue, cycle) per plane]
-        self.sxm_out = set()
+        self.hints = {}         # flow -> the stream it used last (tried first, so runs fold into REPEAT)
 
     # --- queues ------------------------------------------------------------------------
     def position(self, q):

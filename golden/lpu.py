@@ -414,9 +414,7 @@ class LpuModel:
             return ("end",)
         if name == "NOP":
             return ("nop", ins["n"])
-        if name == "CONFIG":
-            return ("issue", ins, qu.pc)
-        return ("issue", ins, qu.pc)
+        return ("issue", ins, qu.pc)          # a unit instruction or CONFIG
 
     def _apply(self, qu, q, d, notify):
         """Advance queue ``qu`` by decision ``d``; returns the issued ``[(q, pc, Instr)]``."""
