@@ -378,13 +378,11 @@ class LpuModel:
 
     # --- one queue, one cycle --------------------------------------------------------------------
     def _decide(self, qu, q):
-        """What queue ``qu`` does this cycle, without changing it:
-        ("idle",), ("sync",), ("notify",), ("end",), ("issue", Instr, pc, next state),
-        ("control", Instr, pc) or ("error", code, pc)."""
+        """What queue ``qu`` does this cycle, without changing it: ``("idle",)``,
+        ``("sync",)``, ``("notify",)``, ``("end",)``, ``("nop", n)``, ``("repeat",
+        stepped Instr, REPEAT Instr)``, ``("issue", Instr, pc)`` or ``("error", code, pc)``."""
         cfg = self.cfg
-        if qu.state in ("ended", "parked"):
-            return ("idle",)
-        if qu.state == "wait":
+        if qu.state in ("ended", "parked", "wait"):
             return ("idle",)
         if qu.state == "repeat":
             ins = isa.step(qu.prev, qu.d)
