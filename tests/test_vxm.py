@@ -143,3 +143,20 @@ def test_cocotb_regression(sim):
                key="tiny", test_name="regression",
                extra_env={"OPENLPU_CONFIG": json.dumps(TINY.as_dict()), "OPENLPU_SEED": "77",
                           "OPENLPU_COUNT": "3000"})
+
+
+def test_fp16_unary_ops_exhaustive_golden():
+    """abs, neg, relu, cvt to fp32 and to int16 over all 65,536 fp16 inputs against numpy."""
+    x = np.arange(1 << 16, dtype=np.int64)
+    f = x.astype(np.uint16).view(np.float16)
+    H = gold.TYPES["fp16"]
+    nan = np.isnan(f)
+    run = lambda op, imm=0: gold.chain([gold.OPS[op]], H, [1], [imm], x, np.zeros_like(x))
+    assert (run("abs") == np.abs(f).view(np.uint16)).all()          # numpy abs/neg are sign-bit ops
+    assert (run("neg") == (-f).view(np.uint16)).all()
+    relu = np.where(nan, 0x7E00, np.where(f > 0, x, 0))              # maximum(x, +0): -0 -> +0
+    assert (run("relu") == relu).all()
+    up = np.where(nan, 0x7FC00000, f.astype(np.float32).view(np.uint32))
+    assert (run("cvt", gold.TYPES["fp32"]) == up).all()
+    ref16 = np.clip(np.rint(np.nan_to_num(f.astype(np.float64), nan=0, posinf=1e9, neginf=-1e9)), -32768, 32767)
+    assert (run("cvt", gold.TYPES["int16"]) == (ref16.astype(np.int64) & 0xFFFF)).all()
