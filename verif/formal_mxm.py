@@ -1,0 +1,168 @@
+"""Formal property: an MXM plane's int8 path equals a reference at reduced size.
+
+:class:`MxmPlaneRef` drives an :class:`~openlpu.rtl.mxm.MxmPlane` (the
+shipped plane, fp16 datapath included) from free inputs on every cycle:
+weight-row loads (``valid``, ``row``, data), ``install``, activations
+(``valid``, data, ``acc``, ``addr``) and the reset. Beside it, a small
+reference written from the specification (not from the plane's structure):
+
+* its own shadow / active weight tiles (``install`` copies shadow including a
+  row loaded that cycle; an activation in the ``install`` cycle already uses
+  the new tile, :data:`~openlpu.timing.MXM_INSTALL_DELAY` = 0);
+* one combinational dot product per column, ``y[n] = sum_k a[k] * W[k][n]``
+  in int32, on the activation's cycle;
+* a delay line of :func:`~openlpu.timing.mxm_latency` cycles and its own
+  accumulator rows (start with ``y`` or add ``y`` modulo ``2**32``).
+
+Asserts: ``result.valid`` is exactly the activation's ``valid`` delayed by
+``mxm_latency`` (through resets too), and when valid, ``result.addr`` and all
+``lanes`` int32 results equal the reference.
+
+Assumptions: int8 mode (``fp16 = 0``). With ``small_operands`` the int8
+activations and weights are limited to signed 4-bit values (-8..7; the upper
+bits of each byte a sign extension) to keep the SMT problem small; the
+proof's table in docs/verification.md states which variant ran.
+"""
+
+from amaranth.hdl import Assert, Assume, Cover, Elaboratable, Fragment, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import ResetSignal
+from amaranth.lib import data
+
+from openlpu import timing
+from openlpu.config import LpuConfig
+from openlpu.rtl.mxm import MxmPlane
+from openlpu.verif.formal import Proof
+
+__all__ = ["FORMAL_CFG", "MxmPlaneRef", "build", "PROOFS"]
+
+#: Reduced configuration of the proof: a 4 x 4 plane (the smallest ``lanes``
+#: the configuration accepts: the fp16 pass needs ``lanes % 4 == 0``) with two
+#: accumulator rows.
+FORMAL_CFG = LpuConfig(lanes=4, superlanes=1, streams=4, mxm_planes=1, mem_slices=1, mem_depth=16,
+                       vxm_alus=1, mxm_acc_depth=2, imem_depth=16)
+
+
+class MxmPlaneRef(Elaboratable):
+    """Property module: MxmPlane vs. reference (see the module docstring).
+
+    Arguments
+    ---------
+    cfg : LpuConfig
+    small_operands : bool
+        Assume signed 4-bit int8 operands.
+    skew : int
+        Compare against the reference delayed by ``mxm_latency + skew``; any
+        ``skew != 0`` is a deliberately wrong latency claim (negative check).
+    """
+
+    def __init__(self, cfg=FORMAL_CFG, small_operands=True, skew=0):
+        self._cfg = cfg
+        self._small = small_operands
+        self._skew = skew
+        self.dut = MxmPlane(cfg)
+        self.counts = [0, 0, 0]
+
+    def ports(self):
+        d = self.dut
+        return [d.load.valid, d.load.payload.as_value(), d.install, d.act.valid, d.act.payload.as_value()]
+
+    def elaborate(self, platform):
+        cfg, lanes = self._cfg, self._cfg.lanes
+        m = Module()
+        counts = [0, 0, 0]
+
+        def check(kind, stmt):
+            counts[kind] += 1
+            m.d.comb += stmt
+
+        dut = m.submodules.dut = self.dut
+        act, load = dut.act.payload, dut.load.payload
+
+        check(1, Assume(~act.fp16))
+        if self._small:
+            def small(byte):
+                return (byte[3:8] == 0) | (byte[3:8] == 0b11111)
+            for k in range(lanes):
+                check(1, Assume(~dut.act.valid | small(act.data[0][k])))
+                check(1, Assume(~dut.load.valid | small(load.data[0][k])))
+
+        # --- reference weight tiles (int8: byte plane 0) ----------------------------
+        tile = data.ArrayLayout(data.ArrayLayout(signed(8), lanes), lanes)
+        shadow = Signal(tile)
+        active = Signal(tile)
+        shadow_next = Signal(tile)
+        for k in range(lanes):
+            hit = dut.load.valid & (load.row == k)
+            for n in range(lanes):
+                m.d.comb += shadow_next[k][n].eq(Mux(hit, load.data[0][n], shadow[k][n]))
+        m.d.sync += shadow.eq(shadow_next)
+        weights = Signal(tile)
+        m.d.comb += weights.eq(Mux(dut.install, shadow_next, active))
+        with m.If(dut.install):
+            m.d.sync += active.eq(shadow_next)
+
+        # --- reference dot products on the activation's cycle -----------------------
+        dots = Signal(data.ArrayLayout(signed(32), lanes))
+        for n in range(lanes):
+            m.d.comb += dots[n].eq(sum(act.data[0][k].as_signed() * weights[k][n] for k in range(lanes)))
+
+        # --- delay line of mxm_latency - 1 registers; last stage meets the result ----
+        latency = timing.mxm_latency(cfg) + self._skew
+        stage = data.StructLayout({"valid": 1, "acc": 1, "addr": act.addr.shape(),
+                                   "dots": data.ArrayLayout(signed(32), lanes)})
+        line = [Signal(stage, name=f"ref{i}") for i in range(latency)]
+        m.d.sync += [line[0].valid.eq(dut.act.valid), line[0].acc.eq(act.acc), line[0].addr.eq(act.addr),
+                     line[0].dots.eq(dots)]
+        for i in range(1, latency):
+            m.d.sync += line[i].eq(line[i - 1])
+        last = line[-1]
+
+        # --- reference accumulator rows ----------------------------------------------
+        rows = [Signal(data.ArrayLayout(unsigned(32), lanes), name=f"acc{r}") for r in range(cfg.mxm_acc_depth)]
+        old = Signal(data.ArrayLayout(unsigned(32), lanes))
+        m.d.comb += old.eq(rows[0])
+        for r in range(1, cfg.mxm_acc_depth):
+            with m.If(last.addr == r):
+                m.d.comb += old.eq(rows[r])
+        want = Signal(data.ArrayLayout(unsigned(32), lanes))
+        for n in range(lanes):
+            m.d.comb += want[n].eq(Mux(last.acc, old[n] + last.dots[n].as_unsigned(), last.dots[n].as_unsigned()))
+        for r in range(cfg.mxm_acc_depth):
+            with m.If(last.valid & (last.addr == r)):
+                m.d.sync += rows[r].eq(want)
+
+        # --- the properties -----------------------------------------------------------
+        got = [Signal(32, name=f"got{n}") for n in range(lanes)]
+        for n in range(lanes):
+            m.d.comb += got[n].eq(sum(dut.result.payload.data[b][n] << (8 * b) for b in range(4))[:32])
+        check(0, Assert(dut.result.valid == last.valid, "result.valid exactly mxm_latency after act.valid"))
+        with m.If(last.valid):
+            check(0, Assert(dut.result.payload.addr == last.addr, "result row"))
+            for n in range(lanes):
+                check(0, Assert(got[n] == want[n], f"column {n} equals the reference"))
+
+        rst = ResetSignal()
+        check(2, Cover(last.valid & last.acc & (got[0] != 0) & (got[lanes - 1] != got[0])))
+        check(2, Cover(last.valid & ~last.acc & (last.addr == cfg.mxm_acc_depth - 1) & (got[1] != 0)))
+        check(2, Cover(last.valid & line[-2].valid & line[-2].acc & (line[-2].addr == last.addr)
+                       & (got[0] != 0)))   # back-to-back accumulation into one row
+        check(2, Cover(dut.install & dut.load.valid & dut.act.valid))
+        check(2, Cover(rst & line[0].valid))
+        self.counts = counts
+        return m
+
+
+def build(**kwargs):
+    """``build`` of a :class:`~openlpu.verif.formal.Proof`: ``(module, ports, counts)``."""
+    probe = MxmPlaneRef(**kwargs)
+    Fragment.get(probe, None)
+    mod = MxmPlaneRef(**kwargs)
+    return mod, mod.ports(), tuple(probe.counts)
+
+
+_L = timing.mxm_latency(FORMAL_CFG)
+
+PROOFS = [
+    Proof("mxm_int8_4x4", build, depth=_L + 8, cover_depth=_L + 4,
+          why_depth=f"BMC depth mxm_latency + 8 = {_L} + 8 from reset state"),
+]
