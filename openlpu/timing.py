@@ -80,9 +80,10 @@ def vxm_reduce_latency(cfg):
 #: Cycles of the fp32 transcendental unit (rtl/vxm_func.py: exp, reciprocal,
 #: rsqrt, tanh), the same for every function. Stages, each ending in a register:
 #: 1 unpack + special cases, 2 exp's significand x log2(e) multiply,
-#: 3 range reduction + coefficient ROM read, 4 c2*u multiply, 5 (c1 + .)*u
-#: multiply, 6 c0 add + leading-one normalise, 7 round to fp32 + pack.
-VXM_FUNC_LATENCY = 7
+#: 3 range reduction + coefficient ROM read, 4 ROM output register, 5 c2*u
+#: multiply, 6 (c1 + .)*u multiply, 7 c0 add + leading-one normalise,
+#: 8 round to fp32 + pack.
+VXM_FUNC_LATENCY = 8
 
 # --- MEM (SRAM slices, ECC, host port) ---------------------------------------------
 #: Cycles from a slice read (or gather) command to its data (and poison bit) on

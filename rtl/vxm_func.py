@@ -7,16 +7,17 @@ range reduction, a quadratic per table segment from one coefficient ROM
 products, one round to fp32 (nearest-even; subnormal inputs and results are
 flushed to zero).
 
-Pipeline (:data:`openlpu.timing.VXM_FUNC_LATENCY` = 7 stages, each ending in
+Pipeline (:data:`openlpu.timing.VXM_FUNC_LATENCY` = 8 stages, each ending in
 a register; one multiplier per stage at most):
 
 1. unpack; special-case detection and value
 2. exp: 24 x 36-bit significand x log2(e)
 3. range reduction to ROM address, offset ``u`` and base exponent; ROM read
-4. ``c2 * u`` (21 x 24 bits)
-5. ``(c1 + .) * u`` (29 x 24 bits)
-6. ``+ c0``; leading-one detection and normalising shift
-7. round to nearest-even, exponent range, special-case override, pack
+4. ROM output register (the block RAM's read time stays out of the multiplier stage)
+5. ``c2 * u`` (21 x 24 bits)
+6. ``(c1 + .) * u`` (30 x 24 bits)
+7. ``+ c0``; leading-one detection (a balanced tree) and normalising shift
+8. round to nearest-even, exponent range, special-case override, pack
 
 Ports
 -----
@@ -47,7 +48,7 @@ __all__ = ["VxmFunc", "RomWord"]
 RomWord = data.StructLayout({"c0": signed(gold.C0_BITS), "c1": signed(gold.C1_BITS),
                              "c2": signed(gold.C2_BITS)})
 
-_STAGES = 7
+_STAGES = 8
 _Y_BITS = 40             # width of the normalised fixed-point value
 _EXP = signed(12)        # exponents before the range check
 
@@ -206,62 +207,69 @@ class VxmFunc(wiring.Component):
         sp.append(reg(1, "sp3", sp[2]))
         spv.append(reg(32, "spv3", spv[2]))
 
-        # --- stage 4: c2 * u -------------------------------------------------------------
-        word = port.data
-        a4 = reg(signed(gold.C2_BITS + 1), "a4", (word.c2 * u) >> gold.U_BITS)
-        c1_4 = reg(signed(gold.C1_BITS), "c1_4", word.c1)
-        c0_4 = reg(signed(gold.C0_BITS), "c0_4", word.c0)
-        u4 = reg(gold.U_BITS, "u4", u)
-        base4 = reg(_EXP, "base4", base)
+        # --- stage 4: ROM output register ---------------------------------------------------
+        word = reg(RomWord, "rom4", port.data)
+        u = reg(gold.U_BITS, "u5", u)
+        base = reg(_EXP, "base5", base)
         rsign.append(reg(1, "rsign4", rsign[-1]))
         sp.append(reg(1, "sp4", sp[3]))
         spv.append(reg(32, "spv4", spv[3]))
 
-        # --- stage 5: (c1 + a) * u ---------------------------------------------------------
-        b5 = reg(signed(gold.C1_BITS + 2), "b5", ((c1_4 + a4) * u4) >> gold.U_BITS)
-        c0_5 = reg(signed(gold.C0_BITS), "c0_5", c0_4)
-        base5 = reg(_EXP, "base5", base4)
+        # --- stage 5: c2 * u -------------------------------------------------------------
+        a5 = reg(signed(gold.C2_BITS + 1), "a5", (word.c2 * u) >> gold.U_BITS)
+        c1_5 = reg(signed(gold.C1_BITS), "c1_5", word.c1)
+        c0_5 = reg(signed(gold.C0_BITS), "c0_6", word.c0)
+        u5 = reg(gold.U_BITS, "u5", u)
+        base5 = reg(_EXP, "base6", base)
         rsign.append(reg(1, "rsign5", rsign[-1]))
         sp.append(reg(1, "sp5", sp[4]))
         spv.append(reg(32, "spv5", spv[4]))
 
-        # --- stage 6: + c0, normalise ------------------------------------------------------
-        y = Signal(signed(gold.C0_BITS + 2), name=f"{p}_y6")
-        m.d.comb += y.eq(c0_5 + b5)
-        ypos = Signal(_Y_BITS, name=f"{p}_ypos6")
-        m.d.comb += ypos.eq(Mux(y < 1, 1, y))
-        lz = Signal(range(_Y_BITS + 1), name=f"{p}_lz6")
-        pad = (1 << (_Y_BITS - 1).bit_length()) - _Y_BITS
-        m.d.comb += lz.eq(_lzc(Cat(Const(0, pad), ypos), _Y_BITS + pad)[1])
-        norm = reg(_Y_BITS, "norm6", ypos << lz)
-        # leading one at bit p = _Y_BITS - 1 - lz
-        exp6 = reg(_EXP, "exp6", base5 + (_Y_BITS - 1 - gold.FRAC) - lz)
+        # --- stage 6: (c1 + a) * u ---------------------------------------------------------
+        b6 = reg(signed(gold.C1_BITS + 2), "b6", ((c1_5 + a5) * u5) >> gold.U_BITS)
+        c0_6 = reg(signed(gold.C0_BITS), "c0_6", c0_5)
+        base6 = reg(_EXP, "base6", base5)
         rsign.append(reg(1, "rsign6", rsign[-1]))
         sp.append(reg(1, "sp6", sp[5]))
         spv.append(reg(32, "spv6", spv[5]))
 
-        # --- stage 7: round, range, specials ---------------------------------------------
+        # --- stage 7: + c0, normalise ------------------------------------------------------
+        y = Signal(signed(gold.C0_BITS + 2), name=f"{p}_y7")
+        m.d.comb += y.eq(c0_6 + b6)
+        ypos = Signal(_Y_BITS, name=f"{p}_ypos7")
+        m.d.comb += ypos.eq(Mux(y < 1, 1, y))
+        lz = Signal(range(_Y_BITS + 1), name=f"{p}_lz7")
+        pad = (1 << (_Y_BITS - 1).bit_length()) - _Y_BITS
+        m.d.comb += lz.eq(_lzc(Cat(Const(0, pad), ypos), _Y_BITS + pad)[1])
+        norm = reg(_Y_BITS, "norm7", ypos << lz)
+        # leading one at bit p = _Y_BITS - 1 - lz
+        exp7 = reg(_EXP, "exp7", base6 + (_Y_BITS - 1 - gold.FRAC) - lz)
+        rsign.append(reg(1, "rsign7", rsign[-1]))
+        sp.append(reg(1, "sp7", sp[6]))
+        spv.append(reg(32, "spv7", spv[6]))
+
+        # --- stage 8: round, range, specials ---------------------------------------------
         g_pos = _Y_BITS - 25                               # guard bit below 24 significant bits
         mant = norm[g_pos + 1:]
         guard = norm[g_pos]
         sticky = norm[:g_pos] != 0
         up = guard & (sticky | mant[0])
-        rounded = Signal(25, name=f"{p}_rounded7")
+        rounded = Signal(25, name=f"{p}_rounded8")
         m.d.comb += rounded.eq(mant + up)
         carry = rounded[24]
         frac = Mux(carry, rounded[1:24], rounded[:23])
-        # exponent range of exp6 and exp6 + 1, decided beside the rounding adder
-        exp_up = Signal(8, name=f"{p}_expup7")
-        m.d.comb += exp_up.eq(exp6 + 1)
-        exp = Mux(carry, exp_up, exp6[:8])
-        inf = Mux(carry, exp6 >= 254, exp6 >= 255)
-        tiny = Mux(carry, exp6 <= -1, exp6 <= 0)
+        # exponent range of exp7 and exp7 + 1, decided beside the rounding adder
+        exp_up = Signal(8, name=f"{p}_expup8")
+        m.d.comb += exp_up.eq(exp7 + 1)
+        exp = Mux(carry, exp_up, exp7[:8])
+        inf = Mux(carry, exp7 >= 254, exp7 >= 255)
+        tiny = Mux(carry, exp7 <= -1, exp7 <= 0)
         s = rsign[-1]
         sbit = Cat(Const(0, 31), s)
         packed = Mux(inf, sbit | gold.INF, Mux(tiny, sbit, Cat(frac, exp, s)))
         # tanh: |result| > 1.0; without a carry the fraction is non-zero unless mant is
         # exactly the hidden bit and nothing is added
-        above_one = Mux(carry, exp6 >= 127, (exp6 >= 128) | ((exp6 == 127) & ((mant[:23] != 0) | up)))
-        clamp = (func[6] == VxmFuncOp.TANH) & above_one
+        above_one = Mux(carry, exp7 >= 127, (exp7 >= 128) | ((exp7 == 127) & ((mant[:23] != 0) | up)))
+        clamp = (func[7] == VxmFuncOp.TANH) & above_one
         packed = Mux(clamp, Cat(Const(gold.ONE, 31), s), packed)
-        return reg(32, "out7", Mux(sp[6], spv[6], packed))
+        return reg(32, "out8", Mux(sp[7], spv[7], packed))
