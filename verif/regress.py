@@ -1,4 +1,4 @@
-"""Random-program regression of the whole chip: RTL against the golden ISA simulator.
+"""Regressions with many seeds: random chip programs, and every unit's random testbench.
 
 ``python -m openlpu.verif.regress --preset tiny --sim verilator --seeds 200``
 generates one random legal program per seed (:mod:`openlpu.verif.progen`),
@@ -9,6 +9,10 @@ model, so they agree with each other on values and cycle counts. Every seed
 is logged; a failing seed replays
 alone with ``--seeds 1 --start SEED``. Ends with one summary line; the exit
 status is non-zero on any mismatch.
+
+``--units mxm,sxm,...`` (or ``all``) instead runs each unit's cocotb
+testbench (random stimulus from ``OPENLPU_SEED``, checked against its golden
+model with its latency) once per seed, on the chosen simulator(s).
 """
 
 import argparse
@@ -23,7 +27,30 @@ from openlpu.config import preset
 from .lpu_cases import compare, expect, make_case, run_rtl
 from .progen import DATA, INDEX, RESULT, random_case
 
-__all__ = ["seed_cases", "main"]
+__all__ = ["seed_cases", "UNIT_BENCHES", "run_unit", "main"]
+
+#: unit -> (toplevel, "module:Class", testbench module, extra environment)
+UNIT_BENCHES = {
+    "mxm": ("mxm_plane", "openlpu.rtl.mxm:MxmPlane", "openlpu.verif.tb_mxm", {}),
+    "vxm": ("vxm", "openlpu.rtl.vxm:Vxm", "openlpu.verif.tb_vxm", {}),
+    "vxm_func": ("vxm_func", "openlpu.rtl.vxm_func:VxmFunc", "openlpu.verif.tb_vxm_func", {}),
+    "sxm": ("sxm", "openlpu.rtl.sxm:Sxm", "openlpu.verif.tb_sxm", {}),
+    "mem": ("mem_slice", "openlpu.rtl.mem:MemSlice", "openlpu.verif.tb_mem", {"OPENLPU_FAULTS": "1024"}),
+    "host": ("mem", "openlpu.rtl.host:Mem", "openlpu.verif.tb_host", {}),
+}
+
+
+def run_unit(unit, cfg, key, sim, seed, log_file=None):
+    """One seed of one unit's cocotb testbench; raises AssertionError on a failure."""
+    import importlib
+    import json
+    from .runner import run_cocotb
+    top, target, module, env = UNIT_BENCHES[unit]
+    mod_name, cls = target.split(":")
+    factory = getattr(importlib.import_module(mod_name), cls)
+    run_cocotb(sim=sim, toplevel=top, component=lambda: factory(cfg), test_module=module, key=key,
+               test_name=f"regress-{seed}", log_file=log_file,
+               extra_env={"OPENLPU_CONFIG": json.dumps(cfg.as_dict()), "OPENLPU_SEED": str(seed), **env})
 
 
 def seed_cases(cfg, seeds, length=60):
@@ -49,9 +76,13 @@ def main(argv=None):
     p.add_argument("--start", type=int, default=0, help="first seed")
     p.add_argument("--batch", type=int, default=25, help="programs per simulator run")
     p.add_argument("--length", type=int, default=60, help="approximate program length in cycles")
+    p.add_argument("--units", help="comma-separated units (or 'all') whose testbenches to run per seed "
+                                   f"instead of chip programs: {', '.join(UNIT_BENCHES)}")
     args = p.parse_args(argv)
     cfg = preset(args.preset)
     seeds = list(range(args.start, args.start + args.seeds))
+    if args.units:
+        return _units(args, cfg, seeds)
     t0 = time.time()
     failures, cycles, usage = [], 0, Counter()
     with tqdm(total=len(seeds), unit="seed", desc=f"{args.preset}/{args.sim}") as bar:
@@ -80,6 +111,39 @@ def main(argv=None):
     print("instructions used:", ", ".join(f"{k} {v}" for k, v in sorted(usage.items())))
     print(f"SUMMARY {args.preset} {args.sim}: {len(seeds) - len(failures)}/{len(seeds)} seeds passed, "
           f"{cycles} chip cycles, {time.time() - t0:.0f} s")
+    return 1 if failures else 0
+
+
+def _units(args, cfg, seeds):
+    from tqdm import tqdm
+    from .runner import BUILD_ROOT
+    units = list(UNIT_BENCHES) if args.units == "all" else args.units.split(",")
+    unknown = [u for u in units if u not in UNIT_BENCHES]
+    if unknown:
+        raise SystemExit(f"error: unknown unit {unknown[0]!r}; choose from {', '.join(UNIT_BENCHES)}")
+    sims = ["icarus", "verilator"] if args.sim == "both" else [args.sim]
+    logs = BUILD_ROOT / "logs" / "regress"
+    logs.mkdir(parents=True, exist_ok=True)
+    t0, failures, runs = time.time(), [], 0
+    with tqdm(total=len(units) * len(sims) * len(seeds), unit="run", desc=f"units/{args.sim}") as bar:
+        for unit in units:
+            for sim in sims:
+                for seed in seeds:
+                    log = logs / f"{unit}-{args.preset}-{sim}-{seed}.log"
+                    try:
+                        run_unit(unit, cfg, args.preset, sim, seed, log_file=log)
+                        status = "pass"
+                    except AssertionError as exc:
+                        failures.append((unit, sim, seed, str(exc)))
+                        status = f"FAIL (log {log})"
+                    runs += 1
+                    tqdm.write(f"{unit} {sim} seed {seed}: {status}")
+                    bar.update(1)
+    for unit, sim, seed, msg in failures:
+        print(f"{unit} {sim} seed {seed} failed: {msg[:300]}\n  replay: python -m openlpu.verif.regress "
+              f"--preset {args.preset} --sim {sim} --units {unit} --seeds 1 --start {seed}")
+    print(f"SUMMARY units {args.preset} {args.sim}: {runs - len(failures)}/{runs} runs passed "
+          f"({', '.join(units)} x {len(seeds)} seeds), {time.time() - t0:.0f} s")
     return 1 if failures else 0
 
 

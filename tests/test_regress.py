@@ -1,0 +1,17 @@
+"""The regression command: chip programs and unit testbenches per seed, summary and exit status."""
+
+import pytest
+
+from openlpu.verif import regress
+from openlpu.verif.runner import require_simulator
+
+
+def test_unit_regression_runs_a_seed(capsys):
+    require_simulator("verilator")
+    assert regress.main(["--units", "sxm", "--seeds", "1", "--start", "77"]) == 0
+    assert "SUMMARY units tiny verilator: 1/1 runs passed" in capsys.readouterr().out
+
+
+def test_unknown_unit_is_a_clear_error():
+    with pytest.raises(SystemExit, match="unknown unit 'gpu'"):
+        regress.main(["--units", "gpu", "--seeds", "1"])
