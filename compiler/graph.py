@@ -13,6 +13,8 @@ wrapping like the chip):
 ``requantize(t, M, S)`` ``(t * M + 2**(S-1)) >> S`` in int32 (round half up), then
                         saturate to int8 ``[-128, 127]``
 ``relu(t)``             ``max(t, 0)``
+``transpose(t)``        ``t.T`` (int8), for products of two computed tensors such as
+                        ``Q @ K.T``: the transposed tensor can be ``matmul``'s ``W``
 
 The compiler lowers the chain ``matmul [-> bias] -> requantize [-> relu]``
 (a *dense* layer) onto MXM + VXM; the bias is one more MXM pass whose
@@ -66,10 +68,16 @@ class Graph:
         return out
 
     def matmul(self, x, w):
-        w_val = self.consts[w]
-        if w_val.dtype != np.int8 or w_val.ndim != 2:
-            raise TypeError(f"matmul weights must be a 2-D int8 constant, not {w_val.dtype} {w_val.shape}")
+        """``x @ w``; ``w`` a 2-D int8 constant or a tensor computed by the graph (e.g. a transpose)."""
+        if w in self.consts:
+            w_val = self.consts[w]
+            if w_val.dtype != np.int8 or w_val.ndim != 2:
+                raise TypeError(f"matmul weights must be a 2-D int8 constant, not {w_val.dtype} {w_val.shape}")
         return self._add("matmul", (x, w))
+
+    def transpose(self, t):
+        """The transpose of a 2-D int8 tensor (lowered onto the SXM's tile transpose)."""
+        return self._add("transpose", (t,))
 
     def bias(self, t, b):
         b = np.asarray(b)
@@ -86,8 +94,9 @@ class Graph:
         return self._add("relu", (t,))
 
     def dense(self, x, w, multiplier, shift, relu=True, bias=None):
-        """``relu(requantize(x @ W [+ 127 b]))``: the layer the compiler lowers in one piece."""
-        t = self.matmul(x, self.const(w))
+        """``relu(requantize(x @ W [+ 127 b]))``: the layer the compiler lowers in one piece.
+        ``W`` is an int8 array (a constant) or the name of a computed tensor."""
+        t = self.matmul(x, w if isinstance(w, str) else self.const(w))
         if bias is not None:
             t = self.bias(t, bias)
         t = self.requantize(t, multiplier, shift)
@@ -122,6 +131,8 @@ class Graph:
                 v = (a.astype(np.int64) * m).astype(np.int32).astype(np.int64) + (1 << (s - 1))
                 v = v.astype(np.int32) >> s
                 env[nd.output] = np.clip(v, -128, 127).astype(np.int8)
+            elif nd.op == "transpose":
+                env[nd.output] = np.ascontiguousarray(a.T)
             elif nd.op == "relu":
                 env[nd.output] = np.maximum(a, 0).astype(a.dtype)
             else:

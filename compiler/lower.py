@@ -109,18 +109,24 @@ class _Alloc:
         return TensorPlace(slice_, base, rows, cols, ct)
 
 
-def _dense_layers(graph):
-    """``[(x, W, bias, M, S, relu, out)]`` for a chain of dense layers; a clear error otherwise."""
-    layers, nodes, i = [], graph.nodes, 0
+def _steps(graph):
+    """The graph as lowering steps: ``("dense", x, W, bias, M, S, relu, out)`` for
+    ``matmul [-> bias] -> requantize [-> relu]`` (``W`` a constant array or a tensor name)
+    and ``("transpose", x, out)``; a clear error for anything else."""
+    steps, nodes, i = [], graph.nodes, 0
 
     def follows(j, op, src):
         return j < len(nodes) and nodes[j].op == op and nodes[j].inputs[0] == src
 
     while i < len(nodes):
         nd = nodes[i]
+        if nd.op == "transpose":
+            steps.append(("transpose", nd.inputs[0], nd.output))
+            i += 1
+            continue
         if nd.op != "matmul":
             raise NotImplementedError(f"node {i} ({nd.op}): only matmul [-> bias] -> requantize [-> relu] "
-                                      "chains are lowered so far")
+                                      "chains and transposes are lowered so far")
         j, cur, bias = i + 1, nd.output, None
         if follows(j, "bias", cur):
             bias, cur, j = graph.consts[nodes[j].inputs[1]], nodes[j].output, j + 1
@@ -131,10 +137,12 @@ def _dense_layers(graph):
         relu = follows(j, "relu", cur)
         if relu:
             cur, j = nodes[j].output, j + 1
-        layers.append((nd.inputs[0], graph.consts[nd.inputs[1]], bias, rq.attrs["multiplier"],
-                       rq.attrs["shift"], relu, cur))
+        w = graph.consts.get(nd.inputs[1], nd.inputs[1])
+        if isinstance(w, str) and bias is not None:
+            raise NotImplementedError(f"node {i}: a bias on a product of two computed tensors")
+        steps.append(("dense", nd.inputs[0], w, bias, rq.attrs["multiplier"], rq.attrs["shift"], relu, cur))
         i = j
-    return layers
+    return steps
 
 
 def _slice_sets(cfg, copies):
@@ -155,7 +163,7 @@ def _slice_sets(cfg, copies):
 def compile_graph(graph: Graph, cfg, rows):
     """Compile ``graph`` for ``cfg`` with ``rows`` input rows (the batch)."""
     L = cfg.lanes
-    layers = _dense_layers(graph)
+    steps = _steps(graph)
     sch = Scheduler(cfg)
     alloc = _Alloc(cfg)
     planes = cfg.mxm_planes
@@ -170,9 +178,28 @@ def compile_graph(graph: Graph, cfg, rows):
     last_abc = [-1] * planes             # ... and last activation
     macs = 0
     ones_in = {}                         # slice -> the constant activation [127, 0, ...] of bias passes
-    for li, (x, w, bias, mult, shift, relu, out) in enumerate(layers):
-        K, N = w.shape
+    zeros_in = {}                        # slice -> an all-zero vector (padding rows of tiles)
+
+    def zero_vector(slice_):
+        if slice_ not in zeros_in:
+            zeros_in[slice_] = alloc.take(slice_, 1, 1)
+            weights[(slice_, zeros_in[slice_].base)] = np.zeros(L, np.uint8)
+        return zeros_in[slice_].base
+
+    layer_shapes = []
+    for li, step in enumerate(steps):
+        if step[0] == "transpose":
+            _, x, out = step
+            xp = places[x][0]
+            outs = [alloc.take(s, xp.cols, xp.rows) for s in act_sets[(li + 1) % 2]]
+            places[out] = outs
+            _place_transpose(sch, cfg, xp, outs, ready, zero_vector(xp.slice))
+            continue
+        _, x, w, bias, mult, shift, relu, out = step
         xps = places[x]
+        dynamic = isinstance(w, str)
+        K, N = (places[w][0].rows, places[w][0].cols) if dynamic else w.shape
+        layer_shapes.append(N)
         if xps[0].cols != K:
             raise ValueError(f"layer {li}: input has {xps[0].cols} features, W has {K} rows")
         KT, NT = -(-K // L), -(-N // L)
@@ -184,9 +211,20 @@ def compile_graph(graph: Graph, cfg, rows):
                     ones_in[xp.slice] = alloc.take(xp.slice, 1, 1)
                     weights[(xp.slice, ones_in[xp.slice].base)] = np.eye(1, L, dtype=np.uint8)[0] * 127
                 ones[xp.slice] = ones_in[xp.slice]
-        wsl = w_slices[li % len(w_slices)]
-        wp = alloc.take(wsl, KT_all * NT * L, L)
-        for kt in range(KT_all):
+        if dynamic:
+            # weight rows straight from the computed tensor; rows past K read a zero vector
+            wt = places[w][0]
+            zero = zero_vector(wt.slice)
+
+            def tile_rows(kt, nt, wt=wt, zero=zero, K=K):
+                return wt.slice, [wt.addr(kt * L + i, nt) if kt * L + i < K else zero for i in range(L)]
+        else:
+            wsl = w_slices[li % len(w_slices)]
+            wp = alloc.take(wsl, KT_all * NT * L, L)
+
+            def tile_rows(kt, nt, wsl=wsl, wp=wp, NT=NT):
+                return wsl, [wp.base + (kt * NT + nt) * L + i for i in range(L)]
+        for kt in range(KT_all if not dynamic else 0):
             for nt in range(NT):
                 tile = np.zeros((L, L), np.int8)
                 if kt < KT:
@@ -224,8 +262,7 @@ def compile_graph(graph: Graph, cfg, rows):
                 p = nt % planes
                 xp = xps[p % len(xps)]
                 for kt in range(KT_all):
-                    base = wp.base + (kt * NT + nt) * L
-                    t_lw0 = _place_tile(sch, cfg, p, wsl, base, prev_iw[p] + 1)
+                    t_lw0 = _place_tile(sch, cfg, p, *tile_rows(kt, nt), prev_iw[p] + 1, ready)
                     t_iw = max(t_lw0 + L, last_abc[p] + 1)
                     while not sch.free(f"mxw{p}", t_iw):
                         t_iw += 1
@@ -247,19 +284,21 @@ def compile_graph(graph: Graph, cfg, rows):
     report = {"predicted_cycles": cycles, "macs": macs,
               "mxm_utilization": macs / (L * L * cfg.mxm_planes * cycles),
               "sram_vectors": sum(alloc.next), "sram_bytes": sum(alloc.next) * L,
-              "instructions": sum(len(v) for v in program.values()), "planes_used": min(planes, max(
-                  -(-lay[1].shape[1] // L) for lay in layers)), "activation_copies": copies}
+              "instructions": sum(len(v) for v in program.values()),
+              "planes_used": min(planes, max([-(-n // L) for n in layer_shapes] or [1])),
+              "activation_copies": copies}
     return Compiled(cfg, program, cycles, places, weights, sch.intents, list(graph.outputs), report)
 
 
-def _place_tile(sch, cfg, p, wsl, base, t_min):
-    """READ + LW of one weight tile's ``lanes`` rows on consecutive cycles from ``t_min``
-    into plane ``p``; the first LW cycle."""
+def _place_tile(sch, cfg, p, wsl, addrs, t_min, ready):
+    """READ + LW of one weight tile's ``lanes`` rows (``addrs`` in slice ``wsl``) on
+    consecutive cycles from ``t_min`` into plane ``p``, after the rows are written;
+    the first LW cycle."""
     L = cfg.lanes
     src, mxw = f"mem{wsl}", f"mxw{p}"
     lat = timing.MEM_READ_LATENCY
     d, hops, delay = sch.route(src, 0, lat, mxw)     # consumer issue relative to a READ at 0
-    t0 = t_min
+    t0 = max(t_min, max(ready.get((wsl, a), 0) for a in addrs) + delay)
     while True:
         t_rd0 = t0 - delay
         streams = None
@@ -273,10 +312,81 @@ def _place_tile(sch, cfg, p, wsl, base, t_min):
             break
         t0 += 1
     for i in range(L):
-        sch.place(src, t_rd0 + i, isa.make("READ", base + i, streams))
+        sch.place(src, t_rd0 + i, isa.make("READ", addrs[i], streams))
         sch.take_stream(streams, src, t_rd0 + i, lat, mxw, 1, "src", t0 + i)
         sch.place(mxw, t0 + i, isa.make("LW", i, streams, 0))
     return t0
+
+
+def _place_transpose(sch, cfg, xp, outs, ready, zero):
+    """``outs = xp.T`` through the SXM, one ``lanes x lanes`` tile at a time: the tile's rows
+    are READ on consecutive cycles into TRANS (rows past the tensor read ``zero``), and
+    every column that belongs to the result is written to each copy of the output."""
+    L = cfg.lanes
+    src = f"mem{xp.slice}"
+    lat = timing.MEM_READ_LATENCY
+    d_in, hops_in, delay = sch.route(src, 0, lat, "sxm")
+    for rt in range(-(-xp.rows // L)):
+        for ct in range(xp.ct):
+            addrs = [xp.addr(rt * L + i, ct) if rt * L + i < xp.rows else zero for i in range(L)]
+            cols = [j for j in range(L) if ct * L + j < xp.cols]
+            t0 = max(ready.get((xp.slice, a), 0) for a in addrs) + delay
+            while True:
+                plan = _try_transpose(sch, cfg, src, addrs, cols, outs, rt, ct, t0, delay, d_in, hops_in)
+                if plan is not None:
+                    break
+                t0 += 1
+            s_in, s_out, t_first_col, writes = plan
+            for i in range(L):
+                sch.place(src, t0 - delay + i, isa.make("READ", addrs[i], s_in))
+                sch.take_stream(s_in, src, t0 - delay + i, lat, "sxm", 1, "a", t0 + i)
+                sch.place("sxm", t0 + i, isa.make("TRANS", s_in, s_out, int(i == 0)))
+            sch.sxm_out |= set(range(t_first_col, t_first_col + L))
+            far = max(writes, key=lambda w: w[2])
+            for j in cols:
+                # the column leaves the SXM in cycle t_first_col + j: one flight past every copy
+                t_issue = t_first_col + j - timing.ICU_DISPATCH_LATENCY - timing.SXM_LATENCY
+                far_t = far[2] + j
+                sch.take_stream(s_out, "sxm", t_issue, timing.SXM_LATENCY, far[0], 1, "src", far_t)
+                # the column's producer is the tile's last row (the intent names that TRANS)
+                for q, o, t_w in writes:
+                    sch.intents[(q, t_w + j, "src")] = [("sxm", t0 + L - 1)]
+                    sch.place(q, t_w + j, isa.make("WRITE", o.addr(ct * L + j, rt), s_out))
+                    ready[(o.slice, o.addr(ct * L + j, rt))] = t_w + j + timing.MEM_WRITE_LATENCY
+
+
+def _try_transpose(sch, cfg, src, addrs, cols, outs, rt, ct, t0, delay, d_in, hops_in):
+    L = cfg.lanes
+    lat = timing.MEM_READ_LATENCY
+    if t0 - delay < 0 or not all(sch.free(src, t0 - delay + i) and sch.free("sxm", t0 + i) for i in range(L)):
+        return None
+    # the last row executes in t0 + L; column j leaves 1 + SXM_LATENCY + j cycles later
+    t_first_col = t0 + L - 1 + timing.ICU_DISPATCH_LATENCY + 1 + timing.SXM_LATENCY
+    if set(range(t_first_col, t_first_col + L)) & sch.sxm_out:
+        return None
+    s_in = None
+    for s in range(cfg.streams):
+        if all(sch.streams.free(d_in, s, sch.position(src), t0 - delay + i + timing.ICU_DISPATCH_LATENCY + lat,
+                                hops_in) for i in range(L)):
+            s_in = (d_in, s)
+            break
+    if s_in is None:
+        return None
+    writes = []
+    for o in outs:
+        q = f"mem{o.slice}"
+        t_w = sch.route("sxm", t_first_col - timing.ICU_DISPATCH_LATENCY - timing.SXM_LATENCY,
+                        timing.SXM_LATENCY, q)[2]
+        if not all(sch.free(q, t_w + j) for j in cols):
+            return None
+        writes.append((q, o, t_w))
+    far = max(writes, key=lambda w: w[2])
+    d_out, hops_out, _ = sch.route("sxm", 0, timing.SXM_LATENCY, far[0])
+    for s in range(cfg.streams):
+        ok = all(sch.streams.free(d_out, s, sch.position("sxm"), t_first_col + j, hops_out) for j in cols)
+        if ok and (d_out, s) != s_in:
+            return s_in, (d_out, s), t_first_col, writes
+    return None
 
 
 def _place_row(sch, cfg, p, xp, outs, r, acc_row, kt, nt, KT, t_min, ready, slots, vop_ready, ones=None):

@@ -67,6 +67,7 @@ class Scheduler:
         self.streams = _Streams(cfg)
         self.intents = {}       # (consumer queue, cycle, field) -> [(producer queue, cycle) per plane]
         self.hints = {}         # flow -> the stream it used last (tried first, so runs fold into REPEAT)
+        self.sxm_out = set()    # cycles in which the SXM outputs a transposed column
 
     # --- queues ------------------------------------------------------------------------
     def position(self, q):

@@ -47,6 +47,26 @@ def test_compiled_chain_matches_reference_and_prediction(cfg, rows, dims):
     np.testing.assert_array_equal(r.outputs[out], g.reference({"x": x})[out])
 
 
+def _attention_scores(rng, T, D):
+    """``S = requant(Q @ K.T)`` with ``Q = x Wq``, ``K = x Wk``: a transpose and a product of two
+    computed tensors."""
+    g = Graph()
+    x = g.input("x", (T, D))
+    q = g.dense(x, rng.integers(-128, 128, (D, D)).astype(np.int8), 3, 12, relu=False)
+    k = g.dense(x, rng.integers(-128, 128, (D, D)).astype(np.int8), 3, 12, relu=False)
+    s = g.output(g.dense(q, g.transpose(k), 5, 12, relu=False))
+    return g, s, rng.integers(-128, 128, (T, D)).astype(np.int8)
+
+
+@pytest.mark.parametrize("cfg,T,D", [(TINY, 8, 8), (TINY, 12, 20), (SMALL, 20, 24)])
+def test_attention_scores_with_transpose(cfg, T, D):
+    g, s, x = _attention_scores(np.random.default_rng(T), T, D)
+    c = compile_graph(g, cfg, T)
+    r = run(c, {"x": x})
+    assert r.cycles == c.predicted_cycles
+    np.testing.assert_array_equal(r.outputs[s], g.reference({"x": x})[s])
+
+
 def test_checker_catches_a_slipped_instruction():
     g, out, x = _random_chain(np.random.default_rng(3), 6, (8, 8), bias=False)
     c = compile_graph(g, TINY, 6)
@@ -111,3 +131,9 @@ def test_ci_sized_mlp_on_rtl(sim):
     assert rtl.done and rtl.error == 0
     assert c.predicted_cycles == golden.cycles == rtl.cycles
     np.testing.assert_array_equal(rtl.outputs[out], ref)
+    # attention scores: SXM transposes and a product of two computed tensors
+    g, s, x = _attention_scores(rng, 8, 12)
+    c = compile_graph(g, TINY, 8)
+    rtl = run(c, {"x": x}, backend=sim, key="tiny")
+    assert c.predicted_cycles == rtl.cycles
+    np.testing.assert_array_equal(rtl.outputs[s], g.reference({"x": x})[s])
