@@ -31,7 +31,7 @@ out : Out(Flow(StreamGroup(lanes, 4)))
     is ``a.valid`` delayed by the same amount.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
