@@ -6,7 +6,7 @@ from amaranth.lib import wiring
 
 from openlpu.golden.ecc import DATA_BITS, WORD_BITS
 from openlpu.rtl.ecc import EccDecoder
-from openlpu.verif import formal, formal_ecc, formal_mxm
+from openlpu.verif import formal, formal_ecc, formal_icu, formal_mxm
 
 pytestmark = pytest.mark.skipif(formal.tools_missing() is not None,
                                 reason=f"formal tools: {formal.tools_missing()}")
@@ -61,6 +61,14 @@ def test_mxm_wrong_latency_fails(tmp_path):
     proof = formal.Proof("mxm_skew", lambda: formal_mxm.build(skew=1), depth=10, cover_depth=4)
     with pytest.raises(formal.FormalError, match="FAILED"):
         formal.prove(proof, tmp_path)
+
+
+def test_icu_wrong_nop_claim_fails(tmp_path):
+    """Claiming one idle cycle too many for NOP n is refused with a counterexample from reset."""
+    proof = formal.Proof("icu_wrong_nop", lambda: formal_icu.build(wrong_nop=True), depth=8, cover_depth=14)
+    with pytest.raises(formal.FormalError, match="BMC failed"):
+        formal.prove(proof, tmp_path)
+    assert (tmp_path / "icu_wrong_nop" / "bmc_cex.vcd").exists()
 
 
 class _Unreachable(Elaboratable):
