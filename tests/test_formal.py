@@ -30,7 +30,7 @@ class _BrokenDecoder(wiring.Component):
     """EccDecoder with a planted bug: data bit 5 inverted when data bits 3 and 40 are set."""
 
     def __init__(self):
-        super().__init__(EccDecoder().signature.members)
+        super().__init__(EccDecoder().signature)
 
     def elaborate(self, platform):
         m = Module()
