@@ -57,6 +57,7 @@ def test_false_claim_fails(tmp_path):
         formal.prove(proof, tmp_path)
 
 
+@pytest.mark.slow
 def test_mxm_wrong_latency_fails(tmp_path):
     proof = formal.Proof("mxm_skew", lambda: formal_mxm.build(skew=1), depth=10, cover_depth=4)
     with pytest.raises(formal.FormalError, match="FAILED"):

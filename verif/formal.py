@@ -37,6 +37,7 @@ import importlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -143,10 +144,16 @@ def smtbmc(smt2, depth, *, induction=False, cover=False, vcd=None, timeout=None)
     if vcd:
         cmd += ["--dump-vcd", str(vcd)]
     cmd.append(str(smt2))
+    # own session, so a timeout ends the solver process too, not only smtbmc
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        return False, f"timed out after {timeout} s: {' '.join(cmd)}\n{exc.stdout or ''}"
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        return False, f"timed out after {timeout} s: {' '.join(cmd)}\n{out}"
+    done = subprocess.CompletedProcess(cmd, proc.returncode, out, "")
     log = done.stdout + done.stderr
     passed = done.returncode == 0 and "Status: PASSED" in log
     return passed, f"$ {' '.join(cmd)}\n{log}"
