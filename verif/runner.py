@@ -18,12 +18,21 @@ as CI sets it), never into a pass.
 
 Verilator warnings are waived in exactly one place, ``verif/waivers.vlt``,
 which is passed to every Verilator build and to :func:`lint`.
+
+Verilator builds make only the top-level ports visible to cocotb (a control
+file written next to the Verilog), instead of cocotb's default
+``--public-flat-rw``, which keeps every one of Amaranth's internal signals
+alive and public: on the tiny chip that made the C++ several times larger,
+slower to compile and slower to run. ``OPENLPU_PUBLIC=1`` restores it when a
+testbench or a debugging session needs internal signals through VPI
+(waveforms from ``WAVES=1`` do not need it).
 """
 
 import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -170,6 +179,43 @@ def _wheel_make_fix(sim):
             os.environ["MAKEFLAGS"] = old
 
 
+def _top_ports(verilog_text, toplevel):
+    """Names of the ports of module ``toplevel`` in Amaranth's Verilog output."""
+    m = re.search(rf"^module {re.escape(toplevel)}\s*\((.*?)\);(.*?)^endmodule", verilog_text, re.S | re.M)
+    if m is None:
+        raise ValueError(f"module {toplevel!r} not found in the generated Verilog")
+    ports = re.findall(r"^\s*(?:input|output|inout)\s+(?:wire\s+|reg\s+)?(?:signed\s+)?(?:\[[^\]]*\]\s*)?"
+                       r"(\\\S+|\w+)\s*;", m.group(2), re.M)
+    if not ports:
+        raise ValueError(f"module {toplevel!r} has no ports")
+    return ports
+
+
+def _public_ports_file(source, toplevel):
+    """A Verilator control file making the ports of ``toplevel`` public (for cocotb's VPI)."""
+    path = source.with_name(f"{toplevel}_public.vlt")
+    lines = ["`verilator_config", "// generated: the ports cocotb drives and reads"]
+    for port in _top_ports(source.read_text(), toplevel):
+        lines.append(f'public_flat_rw -module "{toplevel}" -var "{port.lstrip(chr(92))}"')
+    _write_if_changed(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _get_runner(sim):
+    from cocotb_tools.runner import Verilator, get_runner
+    if sim != "verilator" or os.environ.get("OPENLPU_PUBLIC") == "1":
+        return get_runner(sim)
+
+    class PortsOnlyVerilator(Verilator):
+        """cocotb's Verilator runner without ``--public-flat-rw`` (see the module docstring)."""
+
+        def _build_command(self):
+            cmds = super()._build_command()
+            cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
+            return cmds
+    return PortsOnlyVerilator()
+
+
 def _verilator_build_args():
     return ["-Wall", str(WAIVERS), "-O2", "--x-assign", "unique", "--x-initial", "unique"]
 
@@ -215,7 +261,7 @@ def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
     AssertionError
         If any cocotb test failed or the simulator did not finish.
     """
-    from cocotb_tools.runner import get_runner, get_results
+    from cocotb_tools.runner import get_results
 
     reason = simulator_missing(sim)
     if reason is not None:
@@ -223,10 +269,16 @@ def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
     cov = sim == "verilator" and coverage_enabled()
     build_dir = BUILD_ROOT / "sim" / f"{toplevel}-{key}-{sim}{'-cov' if cov else ''}"
     source = build_dir / f"{toplevel}.v"
-    runner = get_runner(sim)
+    public = os.environ.get("OPENLPU_PUBLIC") == "1"
+    if public:
+        build_dir = build_dir.with_name(build_dir.name + "-public")
+        source = build_dir / f"{toplevel}.v"
+    runner = _get_runner(sim)
     with _locked(build_dir), _wheel_make_fix(sim):
         write_verilog(component(), toplevel, source)
         build_args = _verilator_build_args() + (COVERAGE_ARGS if cov else []) if sim == "verilator" else []
+        if sim == "verilator" and not public:
+            build_args.append(str(_public_ports_file(source, toplevel)))
         runner.build(
             sources=[source],
             hdl_toplevel=toplevel,
