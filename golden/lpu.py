@@ -259,7 +259,10 @@ class LpuModel:
                     elif name == "VRED":
                         vals = ints_of(read(pos, ins["a"], 4, (q, t - 1, "a")))
                         vals = np.where(vals >= 1 << 31, vals - (1 << 32), vals)
-                        r = reduce_lanes(vals, "max" if ins["op"] == isa.VRED_OPS["max"] else "sum") & 0xFFFFFFFF
+                        op = {v: k for k, v in isa.VRED_OPS.items()}[ins["op"]]
+                        if op == "fsum":
+                            vals = vals & 0xFFFFFFFF                     # raw fp32 bits
+                        r = reduce_lanes(vals, op) & 0xFFFFFFFF
                         out = [np.full(lanes, (r >> (8 * i)) & 0xFF, dtype=np.uint8) for i in range(4)]
                         due.setdefault(t + rlat, []).append((pos, ins["dst"], out, 1, (q, t - 1)))
                     elif name == "VFUNC":

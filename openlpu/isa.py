@@ -41,8 +41,8 @@ WORD_BITS = 64
 OPCODE_BITS = 6
 #: VXM control slots written by CONFIG and named by VOP.
 VXM_SLOTS = 4
-#: VRED reduction ops.
-VRED_OPS = {"sum": 0, "max": 1}
+#: VRED reduction ops: int32 wrapping sum, int32 max, fp32 sum (RNE, fixed tree order).
+VRED_OPS = {"sum": 0, "max": 1, "fsum": 2}
 
 
 class Unit(enum.Enum):
@@ -327,6 +327,19 @@ def vxm_control_words(cfg):
     return -(-VxmControl(cfg).size // 32)
 
 
+def vxm_etype_field(cfg):
+    """``(lsb, width, legal codes)`` of a slot's element type in its CONFIG word 0.
+
+    A CONFIG that writes a word 0 whose element type is not a type is BAD_FIELD:
+    a slot never holds an undefined type.
+    """
+    from openlpu.golden.vxm import TYPES
+    from openlpu.rtl.vxm import VxmControl
+    f = VxmControl(cfg)["etype"]
+    assert f.offset + f.shape.width <= 32, "the element type must sit in CONFIG word 0"
+    return f.offset, f.shape.width, len(TYPES)
+
+
 def stream_width(instr, field):
     """How many streams the stream operand ``field`` of ``instr`` spans."""
     name = instr.op.name
@@ -348,7 +361,8 @@ def check(cfg, unit, word):
     instruction in another unit's queue); BAD_FIELD (bits outside the fields,
     NOP/REPEAT count 0, VOP width not 1/2/4, stream or stream group past
     ``streams``, weight row past ``lanes``, VRED op, SXM ``k`` out of range,
-    CONFIG register the queue does not have); BAD_ADDRESS (SRAM address past
+    CONFIG register the queue does not have, or a slot's word 0 with an
+    undefined element type); BAD_ADDRESS (SRAM address past
     ``mem_depth``, accumulator row past ``mxm_acc_depth``, weight row past
     ``lanes``).
     """
@@ -364,7 +378,10 @@ def check(cfg, unit, word):
     if name in ("NOP", "REPEAT"):
         bad = ins["n"] == 0
     elif name == "CONFIG":
-        bad = unit is not Unit.VXM or ins["reg"] >= VXM_SLOTS * vxm_control_words(cfg)
+        words = vxm_control_words(cfg)
+        lsb, width, types = vxm_etype_field(cfg)
+        bad = (unit is not Unit.VXM or ins["reg"] >= VXM_SLOTS * words
+               or (ins["reg"] % words == 0 and (ins["value"] >> lsb) & ((1 << width) - 1) >= types))
     elif name == "VOP":
         bad = ins["n"] not in (1, 2, 4)
     elif name == "VRED":

@@ -102,7 +102,12 @@ def check(m, cfg, unit, word, name):
     bad.append(is_op(word, "NOP", "REPEAT") & (field(word, "NOP", "n") == 0))
     if unit is Unit.VXM:
         regs = isa.VXM_SLOTS * isa.vxm_control_words(cfg)
-        bad.append(is_op(word, "CONFIG") & (field(word, "CONFIG", "reg") >= regs))
+        reg = field(word, "CONFIG", "reg")
+        bad.append(is_op(word, "CONFIG") & (reg >= regs))
+        lsb, width, types = isa.vxm_etype_field(cfg)
+        word0 = (reg % isa.vxm_control_words(cfg)) == 0
+        etype = field(word, "CONFIG", "value")[lsb:lsb + width]
+        bad.append(is_op(word, "CONFIG") & word0 & (etype >= types))
         n = field(word, "VOP", "n")
         bad.append(is_op(word, "VOP") & ~((n == 1) | (n == 2) | (n == 4)))
         bad.append(is_op(word, "VRED") & (field(word, "VRED", "op") >= len(isa.VRED_OPS)))

@@ -239,6 +239,7 @@ class Lpu(wiring.Component):
             red.data.valid.eq(vi.valid & is_op(vw, "VRED")),
             red.data.payload.as_value().eq(Cat(*group(pos, field(vw, "VRED", "a"), 4))),
             red.op_max.eq(field(vw, "VRED", "op") == isa.VRED_OPS["max"]),
+            red.op_fsum.eq(field(vw, "VRED", "op") == isa.VRED_OPS["fsum"]),
         ]
         r_dst = _delay(m, field(vw, "VRED", "dst"), reduce_latency(cfg), "vred_dst")
         rv = red.result.payload.as_unsigned()

@@ -116,6 +116,7 @@ def directed_cases(cfg):
                                         windows=[(j, 0, 28) for j in range(4)]), check_mxm))
 
     cases += _unit_cases(cfg, rng, data)
+    cases.append(_vxm_sweep(cfg, rng))
 
     # --- errors ------------------------------------------------------------------------------
     def err_case(name, text, code, queue, pc, sram=None, corrupt=None):
@@ -138,6 +139,10 @@ def directed_cases(cfg):
     err_case("bad_field_vop_width", ".queue vxm\nVOP 0, 3, e0, e0, e0\nEND", ErrorCode.BAD_FIELD, "vxm", 0)
     err_case("bad_field_sxm_k", f".queue sxm\nROT {L}, e0, e1\nEND", ErrorCode.BAD_FIELD, "sxm", 0)
     err_case("bad_field_config_queue", ".queue mem3\nCONFIG 0, 1\nEND", ErrorCode.BAD_FIELD, "mem3", 0)
+    # word 1 may hold any bits; word 0 of a slot must name an element type
+    err_case("bad_field_config_etype", f".queue vxm\nCONFIG 1, 7\nCONFIG {isa.vxm_control_words(cfg)}, 5\nEND",
+             ErrorCode.BAD_FIELD, "vxm", 1)
+    err_case("bad_field_vred_op", ".queue vxm\nVRED 3, e0, e4\nEND", ErrorCode.BAD_FIELD, "vxm", 0)
     err_case("bad_address_read", f".queue mem0\nREAD {cfg.mem_depth}, e0\nEND", ErrorCode.BAD_ADDRESS, "mem0", 0)
     err_case("bad_address_repeat", f".queue mem1\nREAD {cfg.mem_depth - 3}, e0\nREPEAT 5, 1\nEND",
              ErrorCode.BAD_ADDRESS, "mem1", 1)
@@ -365,6 +370,26 @@ def _unit_cases(cfg, rng, data):
         out.append((f"vred_{'sum' if op == 0 else 'max'}", make_case(
             cfg, _timeline(cfg, events), sram={(0, 4): lo, (1, 4): hi}, windows=[(3, 23, 1), (2, 23, 1)]),
             check_r))
+    # --- VRED fsum: fp32 values whose two high bytes come from mem0 and mem1 -------------
+    lo, hi = data[(0, 4)], data[(1, 4)]
+    t_lo, d1 = _feed(cfg, "mem0", "vxm", T, ml)
+    t_hi, _ = _feed(cfg, "mem1", "vxm", T, ml)
+    from openlpu.golden.vxm_reduce import latency as rlat, reduce_lanes
+    d_o, hops = _hops(cfg, "vxm", "mem3")
+    d2, hops2 = _hops(cfg, "vxm", "mem2")
+    events = [("mem0", t_lo, f"READ 4, {d1}6", 0), ("mem1", t_hi, f"READ 4, {d1}7", 0),
+              ("vxm", T, f"VRED {isa.VRED_OPS['fsum']}, {d1}4, {d_o}0", 0),
+              ("mem3", T + rlat(cfg) + 1 + hops, f"WRITE 23, {d_o}2", 0),
+              ("mem2", T + rlat(cfg) + 1 + hops2, f"WRITE 23, {d2}{3 if d2 == d_o else 0}", 0)]
+    r = reduce_lanes(lo.astype(np.int64) << 16 | hi.astype(np.int64) << 24, "fsum")   # planes 0, 1 read 0
+
+    def check_fsum(obs, r=r, same=(d2 == d_o)):
+        assert obs["done"] and not obs["error"], obs
+        assert (_vec(obs, 0, 0, L) == (r >> 16 & 0xFF)).all(), obs
+        if same:
+            assert (_vec(obs, 1, 0, L) == (r >> 24 & 0xFF)).all(), obs
+    out.append(("vred_fsum", make_case(cfg, _timeline(cfg, events), sram={(0, 4): lo, (1, 4): hi},
+                                       windows=[(3, 23, 1), (2, 23, 1)]), check_fsum))
     # --- VFUNC: each fp32 function on a vector whose 4 byte planes come from 4 slices ---
     from openlpu.golden.vxm_func import f32_func
     pos = timing.floorplan(cfg)
@@ -398,6 +423,112 @@ def _unit_cases(cfg, rng, data):
             out.append((f"vfunc_{fn}", make_case(cfg, _timeline(cfg, events), sram=sram,
                                                  windows=[(3, 25, 1), (2, 25, 1)]), check_f))
     return out
+
+
+def _vxm_sweep(cfg, rng):
+    """Every VXM op on every element type: per type, the 32 ops shuffled into chains of
+    ``vxm_alus``, each with random sources and immediates, run by one VOP per pair of
+    result planes on operands with random and special bytes in their high planes.
+
+    ``a`` comes east from mem0 (top plane) and mem1 (next), ``b`` west from mem2 and mem3;
+    result planes go west to mem0 and mem1 (address 100 + pass). Checked with the unit's
+    golden :func:`~openlpu.golden.vxm.chain`.
+    """
+    from openlpu.asm import vxm_slot_words
+    from openlpu.golden.vxm import OPS, TYPES, WIDTH, chain, result_type
+    L, ml, words = cfg.lanes, timing.MEM_READ_LATENCY, isa.vxm_control_words(cfg)
+    vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
+    # stream groups: a, b and the result each take 4 streams of their direction
+    dirs = {"a": _hops(cfg, "mem0", "vxm")[0], "b": _hops(cfg, "mem2", "vxm")[0], "o": _hops(cfg, "vxm", "mem0")[0]}
+    base, used = {}, {}
+    for g, d in dirs.items():
+        base[g] = used.get(d, 0)
+        used[d] = base[g] + 4
+    assert max(used.values()) <= cfg.streams, "the sweep needs 4 streams per operand group"
+    assert all(_hops(cfg, q, "vxm")[0] == dirs["a"] for q in ("mem0", "mem1"))
+    assert all(_hops(cfg, q, "vxm")[0] == dirs["b"] for q in ("mem2", "mem3"))
+    special = np.array([0x00, 0x80, 0x7F, 0xFF, 0x7C, 0xFC, 0x7E, 0x3C, 0x01, 0x40], np.uint8)
+
+    def operand():
+        v = rng.integers(0, 256, L).astype(np.uint8)
+        pick = rng.random(L) < 0.4
+        v[pick] = rng.choice(special, int(pick.sum()))
+        return v
+
+    busy, events, sram, passes = {}, [], {}, []
+
+    def free(q, t):
+        return t >= 0 and t not in busy.setdefault(q, set())
+
+    def book(q, t, text):
+        busy.setdefault(q, set()).add(t)
+        events.append((q, t, text, 0))
+
+    t_vxm, k = 0, 0
+    for tname, etype in TYPES.items():
+        n = WIDTH[etype] // 8
+        ops = list(OPS)
+        rng.shuffle(ops)
+        for g in range(0, len(ops), cfg.vxm_alus):
+            slot = k % isa.VXM_SLOTS
+            alus = []
+            for op in ops[g:g + cfg.vxm_alus]:
+                src = int(rng.integers(0, 2))
+                imm = int(rng.choice(list(TYPES.values()))) if op == "cvt" else int(rng.integers(-40, 40))
+                alus.append((op, src, imm))
+            for w, value in vxm_slot_words(cfg, tname, alus):
+                book("vxm", t_vxm, f"CONFIG {slot * words + w}, {value}")
+                t_vxm += 1
+            for p in range(max(1, n // 2)):
+                planes = [j for j in (n - 1 - 2 * p, n - 2 - 2 * p) if j >= 0]
+                while True:                                      # earliest VOP cycle with free queues
+                    t = t_vxm
+                    need = {"vxm": t}
+                    for (q, _), j in zip((("mem0", 0), ("mem1", 0)), (n - 1, n - 2)):
+                        if j >= 0:
+                            need.setdefault(q + "r", _feed(cfg, q, "vxm", t, ml)[0])
+                    for q, j in (("mem2", n - 1), ("mem3", n - 2)):
+                        if j >= 0:
+                            need[q] = _feed(cfg, q, "vxm", t, ml)[0]
+                    for q, j in zip(("mem0", "mem1"), planes):
+                        need[q + "w"] = t + vlat + 1 + _hops(cfg, "vxm", q)[1]
+                    slots = [(q[:4], c) for q, c in need.items()]
+                    if all(free(q, c) for q, c in slots) and len(set(slots)) == len(slots):
+                        break
+                    t_vxm += 1
+                a_pl = {n - 1: operand(), **({n - 2: operand()} if n > 1 else {})}
+                b_pl = {n - 1: operand(), **({n - 2: operand()} if n > 1 else {})}
+                addr = len(passes)
+                for (q, s), j in zip((("mem0", 0), ("mem1", 1)), (n - 1, n - 2)):
+                    if j >= 0:
+                        sram[(s, addr)] = a_pl[j]
+                        book(q, need[q + "r"], f"READ {addr}, {dirs['a']}{base['a'] + j}")
+                for (q, s), j in zip((("mem2", 2), ("mem3", 3)), (n - 1, n - 2)):
+                    if j >= 0:
+                        sram[(s, addr)] = b_pl[j]
+                        book(q, need[q], f"READ {addr}, {dirs['b']}{base['b'] + j}")
+                book("vxm", t, f"VOP {slot}, {n}, {dirs['a']}{base['a']}, {dirs['b']}{base['b']}, "
+                                f"{dirs['o']}{base['o']}")
+                for q, j in zip(("mem0", "mem1"), planes):
+                    book(q, need[q + "w"], f"WRITE {100 + addr}, {dirs['o']}{base['o'] + j}")
+                a = sum(v.astype(np.int64) << (8 * j) for j, v in a_pl.items())
+                b = sum(v.astype(np.int64) << (8 * j) for j, v in b_pl.items())
+                codes = [OPS[o] for o, _, _ in alus]
+                res = np.asarray(chain(codes, etype, [s_ for _, s_, _ in alus], [i for _, _, i in alus], a, b))
+                res &= (1 << WIDTH[result_type(codes, etype, [i for _, _, i in alus])]) - 1
+                passes.append((tname, alus, planes, res))
+                t_vxm = t + 1
+            k += 1
+    assert len(passes) < 100
+
+    def check(obs):
+        assert obs["done"] and not obs["error"], obs
+        for i, (tname, alus, planes, res) in enumerate(passes):
+            for w, j in enumerate(planes):
+                np.testing.assert_array_equal(_vec(obs, w, i, L), ((res >> (8 * j)) & 0xFF).astype(np.uint8),
+                                              err_msg=f"{tname} {alus} plane {j}")
+    case = make_case(cfg, _timeline(cfg, events), sram=sram, windows=[(0, 100, len(passes)), (1, 100, len(passes))])
+    return "vxm_sweep", case, check
 
 
 def _expect_vec(window, index, want, lanes):
