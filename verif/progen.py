@@ -297,7 +297,7 @@ def _vxm(sch, rng, t):
     for j, (q, ti) in enumerate(zip(srcs, issues)):
         sch.put(q, ti, make("READ", int(rng.integers(DATA)), (d, group[1] + j)))
     if kind == "VRED":
-        sch.put("vxm", tv, make("VRED", int(rng.integers(2)), group, out))
+        sch.put("vxm", tv, make("VRED", int(rng.choice(list(isa.VRED_OPS.values()))), group, out))
     elif kind == "VFUNC":
         sch.put("vxm", tv, make("VFUNC", int(rng.integers(4)), group, out))
     else:
