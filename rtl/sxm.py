@@ -119,7 +119,9 @@ class Sxm(wiring.Component):
                 m.d.comb += lane_result.eq(0)
 
         # --- transpose: two row banks, written by rows, read by columns -----------------
-        bank = [Signal(data.ArrayLayout(Vector(lanes), lanes), name=f"bank{b}") for b in range(2)]
+        # one signal per row: a single lanes x lanes signal exceeds Amaranth's 65,536-bit
+        # value limit at the tsp preset (320 x 320 bytes)
+        bank = [[Signal(Vector(lanes), name=f"bank{b}_row{r}") for r in range(lanes)] for b in range(2)]
         wr_bank = Signal()
         wr_row = Signal(range(lanes))
         filling = Signal()
@@ -132,8 +134,9 @@ class Sxm(wiring.Component):
 
         with m.If(t_row_ok):
             for b in range(2):
-                with m.If(wr_bank == b):
-                    m.d.sync += bank[b][row].eq(cmd.a)
+                for r in range(lanes):
+                    with m.If((wr_bank == b) & (row == r)):
+                        m.d.sync += bank[b][r].eq(cmd.a)
             with m.If(row == lanes - 1):
                 m.d.sync += [filling.eq(0), wr_row.eq(0), wr_bank.eq(~wr_bank),
                              reading.eq(1), rd_bank.eq(wr_bank), rd_col.eq(0)]
