@@ -157,11 +157,11 @@ def test_linear_layer_program_on_rtl():
 
 
 def test_functional_coverage_of_the_ci_programs(capsys):
-    """The programs the RTL runs in CI cover every cover point and >= 75% of every cross."""
+    """The programs the RTL runs in CI cover every bin of every cover point and cross
+    (the sign-off target is 100% of points and >= 75% of crosses; all are full, keep them so)."""
     from openlpu.verif import fcov
     cases = [c[1] for c in directed_cases(TINY)] + seed_cases(TINY, range(1000, 1012))[0]
     fcov.sample_cases(TINY, cases)
     print("\n".join(fcov.report()))
     for name, item in fcov._items():
-        target = 75.0 if "_x_" in name else 100.0
-        assert item.cover_percentage >= target, f"{name}: {item.cover_percentage:.1f}% < {target}%"
+        assert item.cover_percentage == 100.0, f"{name}: {item.cover_percentage:.1f}%, holes {fcov.holes()}"

@@ -81,6 +81,25 @@ def directed_cases(cfg):
         assert obs["done"] and obs["cycles"] == 7, obs
     cases.append(("sync_notify", make_case(cfg, _prog(cfg, text), windows=[]), check_sync))
 
+    # --- control instructions in unit queues: REPEAT after ABC and VRED, NOTIFY from an MXM
+    # queue. mxm0: ABC 0..2, NOTIFY 3, END 4; mem0 parks in 0 and ends in 4; vxm ends in 3.
+    text = """.queue mxm0
+    ABC 0, e0, w0, 0
+    REPEAT 2, 1
+    NOTIFY
+    END
+    .queue mem0
+    SYNC
+    END
+    .queue vxm
+    VRED 0, e0, e4
+    REPEAT 2, 0
+    END"""
+
+    def check_ctrl(obs):
+        assert obs["done"] and not obs["error"] and obs["cycles"] == 5, obs
+    cases.append(("control_in_unit_queues", make_case(cfg, _prog(cfg, text), windows=[]), check_ctrl))
+
     # --- MXM: a full int8 tile, rows from mem0, activations from mem1, results to 4 slices ---
     fp = timing.floorplan(cfg)
     w = rng.integers(-128, 128, (L, L)).astype(np.int8)
