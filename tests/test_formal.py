@@ -64,6 +64,14 @@ def test_mxm_wrong_latency_fails(tmp_path):
         formal.prove(proof, tmp_path)
 
 
+def test_mxm_stale_install_claim_fails(tmp_path):
+    """The tiles proof rejects a reference whose install misses a row loaded that cycle."""
+    proof = formal.Proof("mxm_stale", lambda: formal_mxm.build(part="tiles", stale_install=True),
+                         depth=formal_mxm.TILES.depth, cover_depth=4)
+    with pytest.raises(formal.FormalError, match="FAILED"):
+        formal.prove(proof, tmp_path)
+
+
 def test_icu_wrong_nop_claim_fails(tmp_path):
     """Claiming one idle cycle too many for NOP n is refused with a counterexample from reset."""
     proof = formal.Proof("icu_wrong_nop", lambda: formal_icu.build(wrong_nop=True), depth=8, cover_depth=14)
