@@ -243,8 +243,10 @@ TILES = Proof("mxm_int8_tiles", build_part("tiles"), depth=_L + 8, cover_depth=4
               why_depth=f"BMC depth mxm_latency + 8 = {_L} + 8 from reset state")
 
 #: Not in the CI set: the whole 4 x 4 int8 proof does not finish within the budget
-#: (the multiplier miter; see docs/verification.md), and the datapath half took 4 min and
-#: then failed on a column value, not yet diagnosed (a reference or a plane bug).
+#: (the multiplier miter; see docs/verification.md), and the datapath half took 4 min to
+#: a counterexample that is a reset-semantics difference, not arithmetic: a reset in the
+#: cycle of an accumulator-row write still commits the write in the plane (a memory port
+#: has no reset) but drops its result; the reference drops both.
 #: Run one with ``formal.prove(proof, workdir)``.
 EXPERIMENTAL = [
     Proof("mxm_int8_4x4", build, depth=_L + 8, cover_depth=_L + 4,
