@@ -15,18 +15,26 @@ wrapping like the chip):
 ``relu(t)``             ``max(t, 0)``
 ``transpose(t)``        ``t.T`` (int8), for products of two computed tensors such as
                         ``Q @ K.T``: the transposed tensor can be ``matmul``'s ``W``
+``concat(a, b, ..)``    the tensors side by side; as a ``matmul`` input (multi-head
+                        attention's heads, the residual ``add``)
+``softmax``, ``layer_norm``, ``gelu``
+                        int8 -> int8 through fp32 on the VXM, defined by the
+                        recipes of :mod:`openlpu.compiler.rowops`
+``add(a, b, ..)``       residual sum, built from ``concat``, ``matmul`` with two
+                        scaled identity blocks and ``requantize``
 
 The compiler lowers the chain ``matmul [-> bias] -> requantize [-> relu]``
 (a *dense* layer) onto MXM + VXM; the bias is one more MXM pass whose
 activation is the constant vector ``[127, 0, ..., 0]`` and whose weight row 0
-is ``b``. Other ops of a transformer block (softmax,
-layer norm, GELU) need the VXM's floating-point ops and are not lowered yet:
-asking for them raises :class:`NotImplementedError` naming the op.
+is ``b``. Softmax, layer norm and GELU are trees of VXM instructions placed
+row by row.
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .rowops import evaluate, gelu_recipe, layer_norm_recipe, softmax_recipe
 
 __all__ = ["Graph", "Node", "quantize_bias", "requant_params"]
 
@@ -102,14 +110,59 @@ class Graph:
         t = self.requantize(t, multiplier, shift)
         return self.relu(t) if relu else t
 
-    def softmax(self, t):
-        raise NotImplementedError("softmax is not lowered yet (needs VXM fp32 exp and reductions)")
+    def softmax(self, t, in_scale):
+        """Row softmax of int8 ``t`` (scale ``in_scale``) as int8 probabilities in units of 1/127
+        (:func:`~openlpu.compiler.rowops.softmax_recipe`)."""
+        return self._add("softmax", (t,), recipe=softmax_recipe(in_scale))
 
-    def layer_norm(self, t):
-        raise NotImplementedError("layer_norm is not lowered yet (needs VXM fp32 rsqrt and reductions)")
+    def layer_norm(self, t, in_scale, out_scale, eps=1e-5):
+        """Row layer norm (no affine part) of int8 ``t``; int8 result with scale ``out_scale``."""
+        d = self._cols(t)
+        return self._add("layer_norm", (t,), recipe=layer_norm_recipe(d, in_scale, out_scale, eps))
 
-    def gelu(self, t):
-        raise NotImplementedError("gelu is not lowered yet (needs VXM fp32 tanh)")
+    def gelu(self, t, in_scale, out_scale):
+        """GELU (tanh form) of every element of int8 ``t``; int8 result with scale ``out_scale``."""
+        return self._add("gelu", (t,), recipe=gelu_recipe(in_scale, out_scale))
+
+    def concat(self, *ts):
+        """``ts`` side by side (columns); lowered as the input of a ``matmul``."""
+        return self._add("concat", tuple(ts))
+
+    def add(self, a, b, a_scale, b_scale, out_scale):
+        """Residual ``a + b`` of two int8 tensors with their scales, requantized to ``out_scale``:
+        ``concat(a, b) @ [diag(ma); diag(mb)]`` then requantize, with ``ma``, ``mb`` the scales'
+        ratio in int8 (the larger scale is 127), so it runs on the matrix unit."""
+        d = self._cols(a)
+        if self._cols(b) != d:
+            raise ValueError(f"add: {a} has {d} columns, {b} has {self._cols(b)}")
+        big = max(a_scale, b_scale)
+        ma, mb = (int(round(127 * s / big)) for s in (a_scale, b_scale))
+        w = np.concatenate([np.eye(d, dtype=np.int64) * ma, np.eye(d, dtype=np.int64) * mb]).astype(np.int8)
+        mult, shift = requant_params(big / 127 / out_scale)
+        return self.requantize(self.matmul(self.concat(a, b), self.const(w)), mult, shift)
+
+    def _cols(self, t):
+        """Columns of tensor ``t`` (known for inputs, constants and every op's result)."""
+        if t in self.inputs:
+            return self.inputs[t][1]
+        if t in self.consts:
+            return self.consts[t].shape[1]
+        nd = next(n for n in self.nodes if n.output == t)
+        if nd.op == "matmul":
+            return self._cols(nd.inputs[1])
+        if nd.op == "transpose":
+            return self._rows(nd.inputs[0])
+        if nd.op == "concat":
+            return sum(self._cols(i) for i in nd.inputs)
+        return self._cols(nd.inputs[0])
+
+    def _rows(self, t):
+        nd = next((n for n in self.nodes if n.output == t), None)
+        if t in self.consts:
+            return self.consts[t].shape[0]
+        if nd is not None and nd.op == "transpose":
+            return self._cols(nd.inputs[0])
+        raise ValueError(f"the rows of {t} are the batch, known only at compile time")
 
     def output(self, name):
         self.outputs.append(name)
@@ -135,6 +188,10 @@ class Graph:
                 env[nd.output] = np.ascontiguousarray(a.T)
             elif nd.op == "relu":
                 env[nd.output] = np.maximum(a, 0).astype(a.dtype)
+            elif nd.op == "concat":
+                env[nd.output] = np.concatenate([env[i] for i in nd.inputs], axis=1)
+            elif nd.op in ("softmax", "layer_norm", "gelu"):
+                env[nd.output] = evaluate(nd.attrs["recipe"], a)
             else:
                 raise NotImplementedError(nd.op)
         return env

@@ -21,6 +21,7 @@ at the earliest cycle where its queue, its streams and its data are ready;
 the schedule's length is the predicted cycle count.
 """
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,9 +30,10 @@ from openlpu import isa, timing
 from openlpu.asm import vxm_slot_words
 
 from .graph import Graph
+from .rowops import instruction as rowop_instruction, placed_tree
 from .scheduler import Scheduler
 
-__all__ = ["Compiled", "TensorPlace", "compile_graph"]
+__all__ = ["Compiled", "Segment", "TensorPlace", "compile_graph"]
 
 
 @dataclass
@@ -52,18 +54,45 @@ class TensorPlace:
 
 
 @dataclass
-class Compiled:
-    cfg: object
+class Segment:
+    """One program: it runs from start to END, then the next segment is loaded (SRAM is kept)."""
     program: dict                   # queue -> [Instr]
-    predicted_cycles: int
-    places: dict                    # tensor -> [TensorPlace] (copies; the first is read back)
-    weights: dict                   # (slice, addr) -> lanes bytes (constant data)
+    cycles: int                     # predicted
     intents: dict                   # see Scheduler.intents
-    outputs: list
-    report: dict = field(default_factory=dict)
 
     def words(self):
         return {q: [isa.encode(i) for i in ins] for q, ins in self.program.items()}
+
+
+@dataclass
+class Compiled:
+    cfg: object
+    segments: list                  # [Segment], run in order
+    places: dict                    # tensor -> [TensorPlace] (copies; the first is read back)
+    weights: dict                   # (slice, addr) -> lanes bytes (constant data)
+    outputs: list
+    report: dict = field(default_factory=dict)
+
+    @property
+    def predicted_cycles(self):
+        """Cycles of all segments together (each counted from its start to its last END, plus one)."""
+        return sum(sg.cycles for sg in self.segments)
+
+    def _single(self):
+        if len(self.segments) != 1:
+            raise ValueError(f"the program has {len(self.segments)} segments; use .segments")
+        return self.segments[0]
+
+    @property
+    def program(self):
+        return self._single().program
+
+    @property
+    def intents(self):
+        return self._single().intents
+
+    def words(self):
+        return self._single().words()
 
     def sram_image(self, inputs):
         """``{(slice, addr): bytes}``: the constants and the given input tensors."""
@@ -110,23 +139,39 @@ class _Alloc:
 
 
 def _steps(graph):
-    """The graph as lowering steps: ``("dense", x, W, bias, M, S, relu, out)`` for
-    ``matmul [-> bias] -> requantize [-> relu]`` (``W`` a constant array or a tensor name)
-    and ``("transpose", x, out)``; a clear error for anything else."""
+    """The graph as lowering steps: ``("dense", [x parts], W, bias, M, S, relu, out)`` for
+    ``matmul [-> bias] -> requantize [-> relu]`` (``W`` a constant array or a tensor name; the
+    input a tensor or a ``concat`` of tensors), ``("transpose", x, out)`` and ``("rowop", x,
+    recipe, out)`` for softmax, layer norm and GELU; a clear error for anything else."""
     steps, nodes, i = [], graph.nodes, 0
+    concats = {nd.output: list(nd.inputs) for nd in nodes if nd.op == "concat"}
+    for j, nd in enumerate(nodes):
+        for k, t in enumerate(nd.inputs):
+            if t in concats and not (nd.op == "matmul" and k == 0):
+                raise NotImplementedError(f"node {j} ({nd.op}): a concat is lowered only as a matmul's input")
+    for t in graph.outputs:
+        if t in concats:
+            raise NotImplementedError(f"output {t}: a concat is lowered only as a matmul's input")
 
     def follows(j, op, src):
         return j < len(nodes) and nodes[j].op == op and nodes[j].inputs[0] == src
 
     while i < len(nodes):
         nd = nodes[i]
+        if nd.op == "concat":
+            i += 1
+            continue
         if nd.op == "transpose":
             steps.append(("transpose", nd.inputs[0], nd.output))
             i += 1
             continue
+        if nd.op in ("softmax", "layer_norm", "gelu"):
+            steps.append(("rowop", nd.inputs[0], nd.attrs["recipe"], nd.output))
+            i += 1
+            continue
         if nd.op != "matmul":
             raise NotImplementedError(f"node {i} ({nd.op}): only matmul [-> bias] -> requantize [-> relu] "
-                                      "chains and transposes are lowered so far")
+                                      "chains, transposes, softmax, layer norm and GELU are lowered")
         j, cur, bias = i + 1, nd.output, None
         if follows(j, "bias", cur):
             bias, cur, j = graph.consts[nodes[j].inputs[1]], nodes[j].output, j + 1
@@ -140,7 +185,10 @@ def _steps(graph):
         w = graph.consts.get(nd.inputs[1], nd.inputs[1])
         if isinstance(w, str) and bias is not None:
             raise NotImplementedError(f"node {i}: a bias on a product of two computed tensors")
-        steps.append(("dense", nd.inputs[0], w, bias, rq.attrs["multiplier"], rq.attrs["shift"], relu, cur))
+        parts = concats.get(nd.inputs[0], [nd.inputs[0]])
+        if isinstance(w, str) and len(parts) > 1:
+            raise NotImplementedError(f"node {i}: a concat times a computed tensor")
+        steps.append(("dense", parts, w, bias, rq.attrs["multiplier"], rq.attrs["shift"], relu, cur))
         i = j
     return steps
 
@@ -161,48 +209,144 @@ def _slice_sets(cfg, copies):
 
 
 def compile_graph(graph: Graph, cfg, rows):
-    """Compile ``graph`` for ``cfg`` with ``rows`` input rows (the batch)."""
-    L = cfg.lanes
+    """Compile ``graph`` for ``cfg`` with ``rows`` input rows (the batch).
+
+    The steps are placed into one program until a queue would need more than ``imem_depth``
+    instructions; the program then ends and the next step starts the next *segment*, run after
+    it with the SRAM kept (:func:`openlpu.compiler.runtime.run` runs them in order)."""
     steps = _steps(graph)
-    sch = Scheduler(cfg)
-    alloc = _Alloc(cfg)
-    planes = cfg.mxm_planes
-    act_sets, w_slices, copies = _slice_sets(cfg, planes)
-    places, weights, ready = {}, {}, {}
-    (name, shape), = graph.inputs.items()
-    # output tile nt runs on plane nt % planes, which reads copy (plane % copies) of its input
-    places[name] = [alloc.take(s, rows, shape[1]) for s in act_sets[0]]
-    wq = isa.vxm_control_words(cfg)
-    slot_free = [0] * isa.VXM_SLOTS      # first cycle a slot may be reconfigured
-    prev_iw = [-1] * planes              # each plane's last install ...
-    last_abc = [-1] * planes             # ... and last activation
-    macs = 0
-    ones_in = {}                         # slice -> the constant activation [127, 0, ...] of bias passes
-    zeros_in = {}                        # slice -> an all-zero vector (padding rows of tiles)
-
-    def zero_vector(slice_):
-        if slice_ not in zeros_in:
-            zeros_in[slice_] = alloc.take(slice_, 1, 1)
-            weights[(slice_, zeros_in[slice_].base)] = np.zeros(L, np.uint8)
-        return zeros_in[slice_].base
-
-    layer_shapes = []
+    low = _Lowering(graph, cfg, rows)
+    segments = []
     for li, step in enumerate(steps):
+        before = copy.deepcopy(low)
+        low.step(li, step)
+        if low.fits():
+            continue
+        if not before.sch.placed_any():
+            raise MemoryError(f"step {li} ({_step_name(step)}) alone needs more than imem_depth="
+                              f"{cfg.imem_depth} instructions in a queue (fewer rows per program, or a "
+                              "configuration with deeper queues)")
+        segments.append(before.segment())
+        low = before
+        low.new_segment()
+        low.step(li, step)
+        if not low.fits():
+            raise MemoryError(f"step {li} ({_step_name(step)}) alone needs more than imem_depth="
+                              f"{cfg.imem_depth} instructions in a queue (fewer rows per program, or a "
+                              "configuration with deeper queues)")
+    segments.append(low.segment())
+    L, cycles = cfg.lanes, sum(sg.cycles for sg in segments)
+    report = {"predicted_cycles": cycles, "macs": low.macs,
+              "mxm_utilization": low.macs / (L * L * cfg.mxm_planes * cycles),
+              "sram_vectors": sum(low.alloc.next), "sram_bytes": sum(low.alloc.next) * L,
+              "instructions": sum(len(v) for sg in segments for v in sg.program.values()),
+              "segments": len(segments), "segment_cycles": [sg.cycles for sg in segments],
+              "planes_used": min(cfg.mxm_planes, max([-(-n // L) for n in low.layer_shapes] or [1])),
+              "activation_copies": low.copies}
+    return Compiled(cfg, segments, low.places, low.weights, list(graph.outputs), report)
+
+
+def _step_name(step):
+    return step[2].name if step[0] == "rowop" else step[0]
+
+
+class _Lowering:
+    """The state of a compilation: SRAM (allocation, tensors, constants) for the whole program
+    and the current segment's scheduler and timing books."""
+
+    def __init__(self, graph, cfg, rows):
+        self.cfg, self.rows = cfg, rows
+        self.alloc = _Alloc(cfg)
+        self.act_sets, self.w_slices, self.copies = _slice_sets(cfg, cfg.mxm_planes)
+        self.places, self.weights = {}, {}
+        (name, shape), = graph.inputs.items()
+        # output tile nt runs on plane nt % planes, which reads copy (plane % copies) of its input
+        self.places[name] = [self.alloc.take(s, rows, shape[1]) for s in self.act_sets[0]]
+        self.macs = 0
+        self.ones_in = {}                    # slice -> the constant activation [127, 0, ...] of bias passes
+        self.zeros_in = {}                   # slice -> an all-zero vector (padding rows of tiles)
+        self.layer_shapes = []
+        self.new_segment()
+
+    def new_segment(self):
+        planes = self.cfg.mxm_planes
+        self.sch = Scheduler(self.cfg)
+        self.ready = {}                      # (slice, addr) -> first cycle a read sees its data
+        self.slot_free = [0] * isa.VXM_SLOTS  # first cycle a slot may be reconfigured
+        self.prev_iw = [-1] * planes          # each plane's last install ...
+        self.last_abc = [-1] * planes         # ... and last activation
+
+    def fits(self):
+        program, _ = self.sch.program()
+        return all(len(ins) <= self.cfg.imem_depth for ins in program.values())
+
+    def segment(self):
+        program, cycles = self.sch.program()
+        return Segment(program, cycles, self.sch.intents)
+
+    def zero_vector(self, slice_):
+        if slice_ not in self.zeros_in:
+            self.zeros_in[slice_] = self.alloc.take(slice_, 1, 1)
+            self.weights[(slice_, self.zeros_in[slice_].base)] = np.zeros(self.cfg.lanes, np.uint8)
+        return self.zeros_in[slice_].base
+
+    def step(self, li, step):
+        cfg, rows, L, planes = self.cfg, self.rows, self.cfg.lanes, self.cfg.mxm_planes
+        sch, alloc, places, weights, ready = self.sch, self.alloc, self.places, self.weights, self.ready
+        slot_free, prev_iw, last_abc = self.slot_free, self.prev_iw, self.last_abc
+        act_sets, w_slices, ones_in = self.act_sets, self.w_slices, self.ones_in
+        layer_shapes, zero_vector = self.layer_shapes, self.zero_vector
+        wq = isa.vxm_control_words(cfg)
         if step[0] == "transpose":
             _, x, out = step
             xp = places[x][0]
             outs = [alloc.take(s, xp.cols, xp.rows) for s in act_sets[(li + 1) % 2]]
             places[out] = outs
             _place_transpose(sch, cfg, xp, outs, ready, zero_vector(xp.slice))
-            continue
-        _, x, w, bias, mult, shift, relu, out = step
-        xps = places[x]
+            return
+        if step[0] == "rowop":
+            _, x, recipe, out = step
+            xps = places[x]
+            if recipe.whole_row and xps[0].cols != L:
+                raise NotImplementedError(f"step {li} ({recipe.name}): reduces across a row, so the row must "
+                                          f"be one vector ({L} columns), not {xps[0].cols}")
+            outs = [alloc.take(s, xps[0].rows, xps[0].cols) for s in act_sets[(li + 1) % 2]]
+            places[out] = outs
+            root, offs = placed_tree(recipe, cfg)
+            used = range(len(recipe.slots))
+            t = max(slot_free[s] for s in used)
+            last_cfg = -1
+            for k, (etype, alus) in enumerate(recipe.slots):
+                for w_i, value in vxm_slot_words(cfg, etype, alus):
+                    while not sch.free("vxm", t):
+                        t += 1
+                    sch.place("vxm", t, isa.make("CONFIG", k * wq + w_i, value))
+                    last_cfg, t = t, t + 1
+            t_min = last_cfg + 1 - min(offs.values())
+            last = 0
+            for r in range(xps[0].rows):
+                for ct in range(xps[0].ct):
+                    t_root = _place_rowop(sch, cfg, root, offs, xps, outs, r, ct, t_min, ready)
+                    last = max(last, t_root)
+            for s in used:
+                slot_free[s] = last + 1
+            return
+        _, parts, w, bias, mult, shift, relu, out = step
+        part_places = [places[x] for x in parts]
+        xps = part_places[0]
         dynamic = isinstance(w, str)
         K, N = (places[w][0].rows, places[w][0].cols) if dynamic else w.shape
         layer_shapes.append(N)
-        if xps[0].cols != K:
-            raise ValueError(f"layer {li}: input has {xps[0].cols} features, W has {K} rows")
-        KT, NT = -(-K // L), -(-N // L)
+        k_in = sum(pp[0].cols for pp in part_places)
+        if k_in != K:
+            raise ValueError(f"layer {li}: input has {k_in} features, W has {K} rows")
+        # input tiles: (part, vector within the part's row, first row of W, rows of W)
+        ktiles, off = [], 0
+        for j, pp in enumerate(part_places):
+            for kl in range(pp[0].ct):
+                ktiles.append((j, kl, off + kl * L, min(L, pp[0].cols - kl * L)))
+            off += pp[0].cols
+        KT, NT = len(ktiles), -(-N // L)
         KT_all = KT + (bias is not None)
         ones = {}
         if bias is not None:
@@ -228,7 +372,8 @@ def compile_graph(graph: Graph, cfg, rows):
             for nt in range(NT):
                 tile = np.zeros((L, L), np.int8)
                 if kt < KT:
-                    blk = w[kt * L:(kt + 1) * L, nt * L:(nt + 1) * L]
+                    _, _, k0, nk = ktiles[kt]
+                    blk = w[k0:k0 + nk, nt * L:(nt + 1) * L]
                     tile[:blk.shape[0], :blk.shape[1]] = blk
                 else:
                     seg = bias[nt * L:(nt + 1) * L]
@@ -237,7 +382,7 @@ def compile_graph(graph: Graph, cfg, rows):
                     weights[(wsl, wp.base + (kt * NT + nt) * L + r)] = tile[r].view(np.uint8).copy()
         outs = [alloc.take(s, rows, N) for s in act_sets[(li + 1) % 2]]
         places[out] = outs
-        macs += rows * K * N
+        self.macs += rows * K * N
         # --- VXM slots for this layer's requantization ---------------------------------
         sa, sb = (2 * li) % isa.VXM_SLOTS, (2 * li + 1) % isa.VXM_SLOTS
         lo = 0 if relu else -128
@@ -260,8 +405,9 @@ def compile_graph(graph: Graph, cfg, rows):
             chunk = range(r0, min(rows, r0 + cfg.mxm_acc_depth))
             for nt in range(NT):
                 p = nt % planes
-                xp = xps[p % len(xps)]
                 for kt in range(KT_all):
+                    part, xct = (ktiles[kt][0], ktiles[kt][1]) if kt < KT else (0, 0)
+                    xp = part_places[part][p % len(part_places[part])]
                     t_lw0 = _place_tile(sch, cfg, p, *tile_rows(kt, nt), prev_iw[p] + 1, ready)
                     t_iw = max(t_lw0 + L, last_abc[p] + 1)
                     while not sch.free(f"mxw{p}", t_iw):
@@ -271,23 +417,12 @@ def compile_graph(graph: Graph, cfg, rows):
                     t_a = t_iw
                     for r in chunk:
                         t_a, v2 = _place_row(sch, cfg, p, xp, outs, r, r - r0, kt, nt, KT_all, t_a, ready,
-                                             (sa, sb), vop_ready, ones.get(xp.slice) if kt == KT else None)
+                                             (sa, sb), vop_ready, ones.get(xp.slice) if kt == KT else None,
+                                             xct)
                         last_abc[p] = t_a
                         last_vop = max(last_vop, v2)
                         t_a += 1
         slot_free[sa] = slot_free[sb] = last_vop + 1
-    program, cycles = sch.program()
-    for q, ins in program.items():
-        if len(ins) > cfg.imem_depth:
-            raise MemoryError(f"queue {q} needs {len(ins)} instructions; imem_depth is {cfg.imem_depth} "
-                              "(fewer rows per program, or a configuration with deeper queues)")
-    report = {"predicted_cycles": cycles, "macs": macs,
-              "mxm_utilization": macs / (L * L * cfg.mxm_planes * cycles),
-              "sram_vectors": sum(alloc.next), "sram_bytes": sum(alloc.next) * L,
-              "instructions": sum(len(v) for v in program.values()),
-              "planes_used": min(planes, max([-(-n // L) for n in layer_shapes] or [1])),
-              "activation_copies": copies}
-    return Compiled(cfg, program, cycles, places, weights, sch.intents, list(graph.outputs), report)
 
 
 def _place_tile(sch, cfg, p, wsl, addrs, t_min, ready):
@@ -389,14 +524,15 @@ def _try_transpose(sch, cfg, src, addrs, cols, outs, rt, ct, t0, delay, d_in, ho
     return None
 
 
-def _place_row(sch, cfg, p, xp, outs, r, acc_row, kt, nt, KT, t_min, ready, slots, vop_ready, ones=None):
+def _place_row(sch, cfg, p, xp, outs, r, acc_row, kt, nt, KT, t_min, ready, slots, vop_ready, ones=None,
+               xct=None):
     """One activation row through plane ``p`` (and, after the last tile, through the VXM to
     every copy of the output), at the earliest cycle >= ``t_min``; returns (ABC cycle, last VOP cycle)."""
     lat_m = timing.MEM_READ_LATENCY
     src = f"mem{xp.slice}"
     mxm = f"mxm{p}"
     dsts = [f"mem{o.slice}" for o in outs]
-    x_addr = xp.addr(r, kt) if ones is None else ones.base
+    x_addr = xp.addr(r, kt if xct is None else xct) if ones is None else ones.base
     last = kt == KT - 1
     t_a = t_min
     while True:
@@ -463,3 +599,99 @@ def _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready):
         return None
     hints.update({("x", mxm): s_x, ("res", mxm): s_res, "v1": s_v1, "v2": s_v2})
     return (t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2, t_ws)
+
+
+def _place_rowop(sch, cfg, root, offs, xps, outs, r, ct, t_min, ready):
+    """Vector ``ct`` of row ``r`` through a softmax / layer-norm / GELU tree (:mod:`.rowops`) and
+    into every copy of the output, at the earliest root cycle >= ``t_min``; the root's cycle."""
+    lat = timing.MEM_READ_LATENCY
+    rel = {x.slice: sch.route(f"mem{x.slice}", 0, lat, "vxm")[2] for x in xps}
+    ready_at = min(ready.get((x.slice, x.addr(r, ct)), 0) + rel[x.slice] for x in xps)
+    t = max(t_min, ready_at - min(offs.values()))
+    while not _try_rowop(sch, cfg, root, offs, xps, outs, r, ct, t, ready, rel):
+        t += 1
+    return t
+
+
+def _try_rowop(sch, cfg, root, offs, xps, outs, r, ct, T, ready, rel):
+    lat = timing.MEM_READ_LATENCY
+    if not all(sch.free("vxm", T + o) for o in offs.values()):
+        return False
+    vlat = root.latency(cfg)
+    dsts = [f"mem{o.slice}" for o in outs]
+    t_ws = [sch.route("vxm", T, vlat, q)[2] for q in dsts]
+    taken = set(zip(dsts, t_ws))
+    if not all(sch.free(q, t) for q, t in taken):
+        return False
+    # each input read: the copy whose slice is free when the read must issue
+    reads, k = [], 0                                # (consumer node, field, place, read cycle)
+    for node, t_node in offs.items():
+        for f in ("a", "b"):
+            child = getattr(node, f)
+            if child is None or child.kind != "read":
+                continue
+            for j in range(len(xps)):
+                x = xps[(k + j) % len(xps)]
+                q, t_rd = f"mem{x.slice}", T + t_node - rel[x.slice]
+                if sch.free(q, t_rd) and (q, t_rd) not in taken and t_rd >= ready.get((x.slice, x.addr(r, ct)), 0):
+                    break
+            else:
+                return False
+            taken.add((q, t_rd))
+            reads.append((node, f, x, t_rd))
+            k += 1
+    sch.checkpoint()
+    instrs = {}                                     # node -> [a group, b group, dst group]
+    ok = True
+    for node, f, x, t_rd in reads:
+        src = f"mem{x.slice}"
+        d, hops, _ = sch.route(src, 0, lat, "vxm")
+        grp = next(((d, s) for s in range(cfg.streams - 3)
+                    if sch.streams.free(d, s, sch.position(src), t_rd + timing.ICU_DISPATCH_LATENCY + lat, hops)),
+                   None)
+        if grp is None:
+            ok = False
+            break
+        sch.take_stream(grp, src, t_rd, lat, "vxm", 1, f, T + offs[node])
+        instrs.setdefault(node, [None, None, None])["ab".index(f)] = grp
+    if ok:
+        for node, t_node in offs.items():
+            for f in ("a", "b"):
+                child = getattr(node, f)
+                if child is None or child.kind == "read":
+                    continue
+                t_c = T + offs[child]
+                grp = sch.find_stream("vxm", t_c, child.latency(cfg), "vxm", 4)
+                if grp is None:
+                    ok = False
+                    break
+                sch.take_stream(grp, "vxm", t_c, child.latency(cfg), "vxm", 4, f, T + t_node)
+                instrs.setdefault(node, [None, None, None])["ab".index(f)] = grp
+                instrs.setdefault(child, [None, None, None])[2] = grp
+            if not ok:
+                break
+    if ok:
+        far = max(range(len(dsts)), key=lambda i: t_ws[i])
+        grp = sch.find_stream("vxm", T, vlat, dsts[far], 4)
+        if grp is None:
+            ok = False
+        else:
+            sch.take_stream(grp, "vxm", T, vlat, dsts[far], 4, "src", t_ws[far])
+            instrs[root][2] = grp
+    if not ok:
+        sch.rollback()
+        return False
+    sch.commit()
+    for q, t_w, o in zip(dsts, t_ws, outs):
+        sch.intents[(q, t_w, "src")] = [("vxm", T)]
+        sch.place(q, t_w, isa.make("WRITE", o.addr(r, ct), instrs[root][2]))
+        ready[(o.slice, o.addr(r, ct))] = t_w + timing.MEM_WRITE_LATENCY
+    for node, f, x, t_rd in reads:
+        sch.place(f"mem{x.slice}", t_rd, isa.make("READ", x.addr(r, ct), instrs[node]["ab".index(f)]))
+    for node, t_node in offs.items():
+        a, b, dst = instrs[node]
+        if node.kind == "vop" and node.b is None:
+            b = a
+            sch.intents[("vxm", T + t_node, "b")] = sch.intents[("vxm", T + t_node, "a")]
+        sch.place("vxm", T + t_node, rowop_instruction(node, 0, a, b, dst))
+    return True

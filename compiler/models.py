@@ -19,7 +19,7 @@ import numpy as np
 
 from .graph import Graph, quantize_bias, requant_params
 
-__all__ = ["MlpModel", "mlp_classifier", "make_blobs"]
+__all__ = ["MlpModel", "mlp_classifier", "make_blobs", "TransformerModel", "transformer_block"]
 
 
 def make_blobs(rng, n, features, classes, clusters=4, spread=1.4):
@@ -111,3 +111,122 @@ def mlp_classifier(seed=0, features=16, hidden=(32, 32), classes=4, train=1000, 
         t = g.dense(t, wq, mult, shift, relu=i < len(params) - 1, bias=bq)
     g.output(t)
     return MlpModel(g, t, s_in, params, xtr, ytr, xte, yte)
+
+
+# --- a transformer block ------------------------------------------------------------------
+def _gelu(x):
+    return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+
+
+def _layer_norm(x, eps=1e-5):
+    return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + eps)
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+@dataclass
+class TransformerModel:
+    """A pre-norm transformer block (see :func:`transformer_block`) in float and as an int8 graph."""
+    graph: Graph
+    output: str
+    d: int
+    heads: int
+    weights: dict
+    scales: dict
+
+    def float_forward(self, x, record=None):
+        """The block in float64; ``record`` (a dict) collects every intermediate tensor."""
+        w, rec = self.weights, {} if record is None else record
+        dh = self.d // self.heads
+        rec["x"] = x
+        rec["h1"] = h1 = _layer_norm(x)
+        heads = []
+        for i in range(self.heads):
+            q, k, v = (h1 @ w[f"w{n}{i}"] for n in "qkv")
+            rec[f"q{i}"], rec[f"k{i}"], rec[f"v{i}"] = q, k, v
+            rec[f"s{i}"] = s = q @ k.T / np.sqrt(dh)
+            rec[f"p{i}"] = p = _softmax(s)
+            rec[f"o{i}"] = o = p @ v
+            heads.append(o)
+        rec["a"] = a = np.concatenate(heads, axis=1) @ w["wo"]
+        rec["x2"] = x2 = x + a
+        rec["h2"] = h2 = _layer_norm(x2)
+        rec["m1"] = m1 = h2 @ w["w1"]
+        rec["m"] = m = _gelu(m1)
+        rec["y"] = y = m @ w["w2"]
+        rec["out"] = out = x2 + y
+        return out
+
+    def quantize_input(self, x):
+        return np.clip(np.round(x / self.scales["x"]), -127, 127).astype(np.int8)
+
+    def dequantize_output(self, q):
+        return q.astype(np.float64) * self.scales["out"]
+
+
+def transformer_block(seed=0, d=16, seq=16, heads=2, hidden=None, calib=8):
+    """A pre-norm transformer block at width ``d`` (multi-head attention with softmax, layer norm,
+    an MLP with GELU, two residuals), weights drawn from ``seed``, quantized to int8 per tensor
+    with scales calibrated on ``calib`` random sequences; returns a :class:`TransformerModel`.
+
+    The int8 graph: ``layer_norm`` -> per head ``q, k, v = dense``, ``transpose(k)``, scores
+    ``dense(q, k.T)`` (the ``1/sqrt(d/heads)`` folded into its requantization), ``softmax``,
+    ``dense(p, v)``; ``dense(concat(heads), Wo)``; residual ``add``; ``layer_norm``;
+    ``dense`` -> ``gelu`` -> ``dense``; residual ``add``. Layer norms have no affine part."""
+    hidden = hidden or 2 * d
+    if d % heads:
+        raise ValueError(f"d={d} is not a multiple of heads={heads}")
+    dh = d // heads
+    rng = np.random.default_rng(seed)
+    w = {}
+    for i in range(heads):
+        for n in "qkv":
+            w[f"w{n}{i}"] = rng.normal(0, 1 / np.sqrt(d), (d, dh))
+    w["wo"] = rng.normal(0, 1 / np.sqrt(d), (d, d))
+    w["w1"] = rng.normal(0, 1 / np.sqrt(d), (d, hidden))
+    w["w2"] = rng.normal(0, 1 / np.sqrt(hidden), (hidden, d))
+    model = TransformerModel(None, None, d, heads, w, {})
+    # calibration: the largest magnitude of every tensor over a few random sequences
+    amax = {}
+    for _ in range(calib):
+        rec = {}
+        model.float_forward(rng.normal(0, 1, (seq, d)), rec)
+        for k, v in rec.items():
+            amax[k] = max(amax.get(k, 0.0), float(np.abs(v).max()))
+    sc = {k: v / 127 for k, v in amax.items()}
+    sc["o"] = max(sc[f"o{i}"] for i in range(heads))      # the heads are concatenated: one scale
+    sc["s"] = max(sc[f"s{i}"] for i in range(heads))
+    sc["p"] = 1 / 127
+    model.scales = sc
+
+    def wq(a):
+        s = float(np.abs(a).max()) / 127
+        return np.clip(np.round(a / s), -127, 127).astype(np.int8), s
+
+    def dense(x, s_x, wname, s_y):
+        q, s_w = wq(w[wname])
+        return g.dense(x, q, *requant_params(s_x * s_w / s_y), relu=False)
+
+    g = Graph()
+    x = g.input("x", (None, d))
+    h1 = g.layer_norm(x, sc["x"], sc["h1"])
+    heads_out = []
+    for i in range(heads):
+        q = dense(h1, sc["h1"], f"wq{i}", sc[f"q{i}"])
+        k = dense(h1, sc["h1"], f"wk{i}", sc[f"k{i}"])
+        v = dense(h1, sc["h1"], f"wv{i}", sc[f"v{i}"])
+        s = g.dense(q, g.transpose(k), *requant_params(sc[f"q{i}"] * sc[f"k{i}"] / np.sqrt(dh) / sc["s"]),
+                    relu=False)
+        p = g.softmax(s, sc["s"])
+        heads_out.append(g.dense(p, v, *requant_params(sc["p"] * sc[f"v{i}"] / sc["o"]), relu=False))
+    a = dense(g.concat(*heads_out), sc["o"], "wo", sc["a"])
+    x2 = g.add(x, a, sc["x"], sc["a"], sc["x2"])
+    h2 = g.layer_norm(x2, sc["x2"], sc["h2"])
+    m = g.gelu(dense(h2, sc["h2"], "w1", sc["m1"]), sc["m1"], sc["m"])
+    y = dense(m, sc["m"], "w2", sc["y"])
+    out = g.output(g.add(x2, y, sc["x2"], sc["y"], sc["out"]))
+    model.graph, model.output = g, out
+    return model

@@ -14,7 +14,7 @@ value's flight may not cross another's write point. Values nobody reads (an
 MXM partial sum) only reserve their write point.
 
 Every placed read records its *intent* — which instruction's output it must
-see — so :mod:`openlpu.compiler.check` can compare the schedule with what
+see, on a stream or (for a ``READ``) in SRAM — so :mod:`openlpu.compiler.check` can compare the schedule with what
 the golden ISA simulator actually delivers.
 """
 
@@ -37,6 +37,7 @@ class _Streams:
     cfg: object
     flight: dict = field(default_factory=dict)     # (d, s, p, t) -> owner
     writes: dict = field(default_factory=dict)     # (d, s, p, t) -> owner
+    journal: list = None                           # (dict, key) added since a checkpoint
 
     def path(self, d, s, p0, u, hops):
         step = 1 if d == 0 else -1
@@ -54,6 +55,8 @@ class _Streams:
         self.writes[pts[0]] = owner
         for pt in pts:
             self.flight[pt] = owner
+        if self.journal is not None:
+            self.journal += [(self.writes, pts[0])] + [(self.flight, pt) for pt in pts]
 
 
 class Scheduler:
@@ -68,18 +71,31 @@ class Scheduler:
         self.intents = {}       # (consumer queue, cycle, field) -> [(producer queue, cycle) per plane]
         self.hints = {}         # flow -> the stream it used last (tried first, so runs fold into REPEAT)
         self.sxm_out = set()    # cycles in which the SXM outputs a transposed column
+        self.writer = {}        # (slice, addr) -> (queue, cycle) of the WRITE that stores it in this program
 
     # --- queues ------------------------------------------------------------------------
     def position(self, q):
         return self.pos[q.replace("mxw", "mxm")]
 
+    def placed_any(self):
+        return any(self.placed.values())
+
     def free(self, q, t):
         return t >= 0 and t not in self.busy[q]
 
     def place(self, q, t, instr):
+        """Issue ``instr`` on queue ``q`` in cycle ``t``. A ``READ`` also records its intent: the
+        ``WRITE`` of this program that stores its word (or none: data loaded before the run)."""
         assert self.free(q, t), f"{q} is busy in cycle {t}"
         self.busy[q].add(t)
         self.placed[q][t] = instr
+        if instr.op.name in ("READ", "WRITE"):
+            key = (int(q[3:]), instr["addr"])
+            if instr.op.name == "WRITE":
+                assert key not in self.writer, f"slice {key[0]} address {key[1]} is written twice"
+                self.writer[key] = (q, t)
+            else:
+                self.intents[(q, t, "mem")] = [self.writer.get(key)]
         return Placement(q, t, instr)
 
     # --- streams -----------------------------------------------------------------------
@@ -128,6 +144,21 @@ class Scheduler:
             self.intents.setdefault(key, [None] * width)
             for j in range(width):
                 self.intents[key][j] = (producer, t_issue)
+
+    def checkpoint(self):
+        """Start recording stream reservations and intents, so that :meth:`rollback` can undo them."""
+        self.streams.journal = []
+        self._intents_before = set(self.intents)
+
+    def commit(self):
+        self.streams.journal = None
+
+    def rollback(self):
+        for d, key in reversed(self.streams.journal):
+            d.pop(key, None)
+        for key in set(self.intents) - self._intents_before:
+            del self.intents[key]
+        self.streams.journal = None
 
     # --- emission ----------------------------------------------------------------------
     def program(self):

@@ -149,13 +149,16 @@ class LpuModel:
         for every stream operand a unit reads, which instruction produced each
         plane (``RunResult.reads``: ``{(queue, issue cycle, field): [(producer
         queue, producer issue cycle) or None per plane]}``) — what the
-        compiler's checker compares with the schedule's intent.
+        compiler's checker compares with the schedule's intent. A ``READ`` is
+        recorded too, as field ``"mem"``: ``[(queue, issue cycle)]`` of the
+        ``WRITE`` of this run that stored the word it reads, or ``[None]``.
         """
         cfg = self.cfg
         lanes, S = cfg.lanes, cfg.streams
         P = len(self.pos)
         self.streams = np.zeros((2, S, P, lanes), dtype=np.uint8)
         tags = np.full((2, S, P), None, dtype=object)   # producer of each stream register's value
+        mem_tags = {}                                   # (slice, addr) -> the WRITE that stored it (this run)
         queues = [_Queue(n) for n in self.names]
         planes = self.planes
         for plane in planes:            # a start clears the planes' control pipelines, not their state
@@ -214,6 +217,8 @@ class LpuModel:
                     s = qu.index
                     if name == "READ":
                         mem_rd[s] = {"addr": ins["addr"]}
+                        if provenance:
+                            result.reads[(q, t - 1, "mem")] = [mem_tags.get((s, ins["addr"]))]
                         mem_reads[s][t + timing.MEM_READ_LATENCY] = (ins["dst"], q, pc, (q, t - 1), name)
                     elif name == "SCRUB":
                         mem_rd[s] = {"addr": ins["addr"], "scrub": True}
@@ -224,6 +229,8 @@ class LpuModel:
                         mem_reads[s][t + timing.MEM_READ_LATENCY] = (ins["dst"], q, pc, (q, t - 1), name)
                     elif name == "WRITE":
                         mem_wr[s] = {"addr": ins["addr"], "data": read(pos, ins["src"], 1, (q, t - 1, "src"))[0]}
+                        if provenance:
+                            mem_tags[(s, ins["addr"])] = (q, t - 1)
                     elif name == "SCATTER":
                         idx = read(pos, ins["idx"], 1, (q, t - 1, "idx"))[0]
                         mem_wr[s] = {"addr": 0, "scatter": True, "index": idx,

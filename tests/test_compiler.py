@@ -6,7 +6,8 @@ import pytest
 from openlpu import isa
 from openlpu.compiler.graph import Graph, requant_params
 from openlpu.compiler.lower import compile_graph
-from openlpu.compiler.models import mlp_classifier
+from openlpu.compiler.models import mlp_classifier, transformer_block
+from openlpu.compiler.rowops import evaluate, gelu_recipe, layer_norm_recipe, softmax_recipe
 from openlpu.compiler.runtime import ScheduleError, check_schedule, run
 from openlpu.config import preset
 from openlpu.golden.lpu import LpuModel
@@ -88,8 +89,17 @@ def test_checker_catches_a_slipped_instruction():
 def test_clear_errors():
     g = Graph()
     x = g.input("x", (4, 8))
-    with pytest.raises(NotImplementedError, match="softmax"):
-        g.softmax(x)
+    with pytest.raises(ValueError, match="softmax input scale"):
+        g.softmax(x, 1.0)
+    g = Graph()
+    g.output(g.softmax(g.input("x", (4, 12)), 0.05))
+    with pytest.raises(NotImplementedError, match="softmax.*one vector"):
+        compile_graph(g, TINY, 4)
+    g = Graph()
+    x = g.input("x", (4, 8))
+    g.output(g.relu(g.concat(x, x)))
+    with pytest.raises(NotImplementedError, match="concat"):
+        compile_graph(g, TINY, 4)
     g2, _, _ = _random_chain(np.random.default_rng(1), 300, (64, 64))
     with pytest.raises(MemoryError, match="imem_depth|do not fit"):
         compile_graph(g2, TINY, 300)
@@ -137,3 +147,97 @@ def test_ci_sized_mlp_on_rtl(sim):
     rtl = run(c, {"x": x}, backend=sim, key="tiny")
     assert c.predicted_cycles == rtl.cycles
     np.testing.assert_array_equal(rtl.outputs[s], g.reference({"x": x})[s])
+
+
+# --- softmax, layer norm, GELU and the transformer block ----------------------------------------
+def test_row_recipes_track_the_float_functions():
+    """The recipes are the ops' definition; here they are held against float numpy."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(-128, 128, (200, 16)).astype(np.int8)
+    s, t = 0.05, 0.03
+    xf = x * s
+    e = np.exp(xf - xf.max(1, keepdims=True))
+    p = evaluate(softmax_recipe(s), x)
+    assert np.abs(p - 127 * e / e.sum(1, keepdims=True)).max() <= 0.5 + 1e-3     # rounding only
+    ln = (xf - xf.mean(1, keepdims=True)) / np.sqrt(xf.var(1, keepdims=True) + 1e-5)
+    y = evaluate(layer_norm_recipe(16, s, t), x)
+    assert np.abs(y - np.clip(np.round(ln / t), -128, 127)).max() <= 1
+    gelu = 0.5 * xf * (1 + np.tanh(np.sqrt(2 / np.pi) * (xf + 0.044715 * xf ** 3)))
+    y = evaluate(gelu_recipe(s, t), x)
+    assert np.abs(y - np.clip(np.round(gelu / t), -128, 127)).max() <= 1
+
+
+@pytest.mark.parametrize("cfg", [TINY, SMALL], ids=["tiny", "small"])
+@pytest.mark.parametrize("op", ["softmax", "layer_norm", "gelu"])
+def test_row_ops_compiled_match_reference_and_prediction(cfg, op):
+    L = cfg.lanes
+    g = Graph()
+    x = g.input("x", (None, L if op != "gelu" else 2 * L + 3))
+    y = {"softmax": lambda: g.softmax(x, 0.05), "layer_norm": lambda: g.layer_norm(x, 0.05, 0.03),
+         "gelu": lambda: g.gelu(x, 0.05, 0.03)}[op]()
+    g.output(y)
+    xv = np.random.default_rng(7).integers(-128, 128, (11, g.inputs["x"][1])).astype(np.int8)
+    c = compile_graph(g, cfg, 11)
+    r = run(c, {"x": xv})
+    assert r.cycles == c.predicted_cycles
+    np.testing.assert_array_equal(r.outputs[y], g.reference({"x": xv})[y])
+
+
+def _block_input(model, seed=5):
+    L = model.d
+    return model.quantize_input(np.random.default_rng(seed).normal(0, 1, (L, L)))
+
+
+def test_transformer_block_int8_tracks_float():
+    model = transformer_block(seed=0, d=16, seq=16)
+    for seed in range(3):
+        xq = _block_input(model, seed)
+        got = model.dequantize_output(model.graph.reference({"x": xq})[model.output])
+        want = model.float_forward(xq * model.scales["x"])
+        assert np.linalg.norm(got - want) / np.linalg.norm(want) < 0.05
+
+
+@pytest.mark.parametrize("cfg", [TINY, SMALL], ids=["tiny", "small"])
+def test_transformer_block_compiled_on_golden_is_bit_exact(cfg):
+    model = transformer_block(seed=0, d=cfg.lanes, seq=cfg.lanes)
+    xq = _block_input(model)
+    c = compile_graph(model.graph, cfg, cfg.lanes)
+    assert len(c.segments) > 1, "the block no longer needs several programs: test something bigger"
+    r = run(c, {"x": xq})
+    assert r.segment_cycles == [sg.cycles for sg in c.segments]
+    np.testing.assert_array_equal(r.outputs[model.output], model.graph.reference({"x": xq})[model.output])
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_ci_sized_transformer_block_on_rtl(sim):
+    """Attention with softmax, layer norms, GELU, residuals on the tiny chip, two programs:
+    bit-exact, and every program's cycle count == prediction, exactly."""
+    require_simulator(sim)
+    model = transformer_block(seed=0, d=TINY.lanes, seq=TINY.lanes)
+    xq = _block_input(model)
+    c = compile_graph(model.graph, TINY, TINY.lanes)
+    rtl = run(c, {"x": xq}, backend=sim, key="tiny")
+    assert rtl.done and rtl.error == 0
+    assert rtl.segment_cycles == [sg.cycles for sg in c.segments]
+    np.testing.assert_array_equal(rtl.outputs[model.output], model.graph.reference({"x": xq})[model.output])
+
+
+def test_checker_sees_which_write_a_read_returns():
+    """Every READ's intent names the WRITE it must return (or none: data loaded before the run);
+    the golden simulator records what it returned, so a read scheduled before its write is caught."""
+    g = Graph()
+    x = g.input("x", (None, 8))
+    w = np.random.default_rng(2).integers(-128, 128, (8, 8)).astype(np.int8)
+    g.output(g.gelu(g.dense(x, w, 3, 11, relu=False), 0.05, 0.03))
+    c = compile_graph(g, TINY, 4)
+    xv = np.random.default_rng(3).integers(-128, 128, (4, 8)).astype(np.int8)
+    run(c, {"x": xv})                                    # the checker passes on the real schedule
+    mem_reads = {k: v for k, v in c.intents.items() if k[2] == "mem"}
+    computed = next(k for k, v in mem_reads.items() if v[0] is not None)
+    loaded = next(k for k, v in mem_reads.items() if v[0] is None)
+    for key, wrong in ((computed, [None]), (loaded, list(c.intents[computed]))):
+        saved = c.intents[key]
+        c.intents[key] = wrong
+        with pytest.raises(ScheduleError, match="mem"):
+            run(c, {"x": xv})
+        c.intents[key] = saved
