@@ -217,23 +217,33 @@ def compile_graph(graph: Graph, cfg, rows):
     steps = _steps(graph)
     low = _Lowering(graph, cfg, rows)
     segments = []
+    seg_start, placed = copy.deepcopy(low), []      # the segment's starting state and its steps so far
     for li, step in enumerate(steps):
-        before = copy.deepcopy(low)
-        low.step(li, step)
-        if low.fits():
-            continue
-        if not before.sch.placed_any():
-            raise MemoryError(f"step {li} ({_step_name(step)}) alone needs more than imem_depth="
-                              f"{cfg.imem_depth} instructions in a queue (fewer rows per program, or a "
-                              "configuration with deeper queues)")
-        segments.append(before.segment())
-        low = before
-        low.new_segment()
-        low.step(li, step)
-        if not low.fits():
-            raise MemoryError(f"step {li} ({_step_name(step)}) alone needs more than imem_depth="
-                              f"{cfg.imem_depth} instructions in a queue (fewer rows per program, or a "
-                              "configuration with deeper queues)")
+        todo = low.step_rows(step)
+        while True:
+            chunk = todo
+            while True:
+                low.step(li, step, chunk)
+                if low.fits():
+                    break
+                # undo: back to the segment's start, replay what it already holds
+                low = copy.deepcopy(seg_start)
+                for args in placed:
+                    low.step(*args)
+                if placed:                          # end the segment; the step starts the next one
+                    segments.append(low.segment())
+                    low.new_segment()
+                    seg_start, placed = copy.deepcopy(low), []
+                    continue
+                if chunk is None or len(chunk) == 1:
+                    raise MemoryError(f"step {li} ({_step_name(step)}) alone needs more than imem_depth="
+                                      f"{cfg.imem_depth} instructions in a queue (a configuration with "
+                                      "deeper queues)")
+                chunk = chunk[:(len(chunk) + 1) // 2]   # fewer rows of the step per program
+            placed.append((li, step, chunk))
+            if chunk is None or len(chunk) == len(todo):
+                break
+            todo = todo[len(chunk):]
     segments.append(low.segment())
     L, cycles = cfg.lanes, sum(sg.cycles for sg in segments)
     report = {"predicted_cycles": cycles, "macs": low.macs,
@@ -259,6 +269,7 @@ class _Lowering:
         self.alloc = _Alloc(cfg)
         self.act_sets, self.w_slices, self.copies = _slice_sets(cfg, cfg.mxm_planes)
         self.places, self.weights = {}, {}
+        self.wplaces = {}                    # step -> where its constant weight tiles are
         (name, shape), = graph.inputs.items()
         # output tile nt runs on plane nt % planes, which reads copy (plane % copies) of its input
         self.places[name] = [self.alloc.take(s, rows, shape[1]) for s in self.act_sets[0]]
@@ -277,8 +288,18 @@ class _Lowering:
         self.last_abc = [-1] * planes         # ... and last activation
 
     def fits(self):
+        """Every queue's program within ``imem_depth`` (instructions + NOP gaps + END bound it)."""
+        bound = max(2 * len(p) + 1 for p in self.sch.placed.values())
+        if bound <= self.cfg.imem_depth:
+            return True
         program, _ = self.sch.program()
         return all(len(ins) <= self.cfg.imem_depth for ins in program.values())
+
+    def step_rows(self, step):
+        """The rows a step can be cut into (``None``: not cut)."""
+        if step[0] == "rowop":
+            return range(self.places[step[1]][0].rows)
+        return range(self.rows) if step[0] == "dense" else None
 
     def segment(self):
         program, cycles = self.sch.program()
@@ -290,7 +311,9 @@ class _Lowering:
             self.weights[(slice_, self.zeros_in[slice_].base)] = np.zeros(self.cfg.lanes, np.uint8)
         return self.zeros_in[slice_].base
 
-    def step(self, li, step):
+    def step(self, li, step, rows_range=None):
+        """Place step ``li`` (its rows ``rows_range`` only, when given: the others are placed by
+        further calls, in later segments)."""
         cfg, rows, L, planes = self.cfg, self.rows, self.cfg.lanes, self.cfg.mxm_planes
         sch, alloc, places, weights, ready = self.sch, self.alloc, self.places, self.weights, self.ready
         slot_free, prev_iw, last_abc = self.slot_free, self.prev_iw, self.last_abc
@@ -310,8 +333,9 @@ class _Lowering:
             if recipe.whole_row and xps[0].cols != L:
                 raise NotImplementedError(f"step {li} ({recipe.name}): reduces across a row, so the row must "
                                           f"be one vector ({L} columns), not {xps[0].cols}")
-            outs = [alloc.take(s, xps[0].rows, xps[0].cols) for s in act_sets[(li + 1) % 2]]
-            places[out] = outs
+            if out not in places:
+                places[out] = [alloc.take(s, xps[0].rows, xps[0].cols) for s in act_sets[(li + 1) % 2]]
+            outs = places[out]
             root, offs = placed_tree(recipe, cfg)
             used = range(len(recipe.slots))
             t = max(slot_free[s] for s in used)
@@ -324,7 +348,7 @@ class _Lowering:
                     last_cfg, t = t, t + 1
             t_min = last_cfg + 1 - min(offs.values())
             last = 0
-            for r in range(xps[0].rows):
+            for r in rows_range or range(xps[0].rows):
                 for ct in range(xps[0].ct):
                     t_root = _place_rowop(sch, cfg, root, offs, xps, outs, r, ct, t_min, ready)
                     last = max(last, t_root)
@@ -364,7 +388,9 @@ class _Lowering:
                 return wt.slice, [wt.addr(kt * L + i, nt) if kt * L + i < K else zero for i in range(L)]
         else:
             wsl = w_slices[li % len(w_slices)]
-            wp = alloc.take(wsl, KT_all * NT * L, L)
+            if li not in self.wplaces:
+                self.wplaces[li] = alloc.take(wsl, KT_all * NT * L, L)
+            wp = self.wplaces[li]
 
             def tile_rows(kt, nt, wsl=wsl, wp=wp, NT=NT):
                 return wsl, [wp.base + (kt * NT + nt) * L + i for i in range(L)]
@@ -380,9 +406,11 @@ class _Lowering:
                     tile[0, :len(seg)] = seg
                 for r in range(L):
                     weights[(wsl, wp.base + (kt * NT + nt) * L + r)] = tile[r].view(np.uint8).copy()
-        outs = [alloc.take(s, rows, N) for s in act_sets[(li + 1) % 2]]
-        places[out] = outs
-        self.macs += rows * K * N
+        if out not in places:
+            places[out] = [alloc.take(s, rows, N) for s in act_sets[(li + 1) % 2]]
+        outs = places[out]
+        rows_range = rows_range or range(rows)
+        self.macs += len(rows_range) * K * N
         # --- VXM slots for this layer's requantization ---------------------------------
         sa, sb = (2 * li) % isa.VXM_SLOTS, (2 * li + 1) % isa.VXM_SLOTS
         lo = 0 if relu else -128
@@ -401,8 +429,8 @@ class _Lowering:
         vop_ready = last_cfg + 1
         last_vop = 0
         # --- tiles ----------------------------------------------------------------------
-        for r0 in range(0, rows, cfg.mxm_acc_depth):
-            chunk = range(r0, min(rows, r0 + cfg.mxm_acc_depth))
+        for r0 in range(rows_range.start, rows_range.stop, cfg.mxm_acc_depth):
+            chunk = range(r0, min(rows_range.stop, r0 + cfg.mxm_acc_depth))
             for nt in range(NT):
                 p = nt % planes
                 for kt in range(KT_all):

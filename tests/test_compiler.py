@@ -241,3 +241,19 @@ def test_checker_sees_which_write_a_read_returns():
         with pytest.raises(ScheduleError, match="mem"):
             run(c, {"x": xv})
         c.intents[key] = saved
+
+
+def test_a_step_too_long_for_one_program_is_cut_by_rows():
+    """A layer norm over 120 rows needs ~1,300 VXM instructions, more than tiny's 512-deep
+    queues: its rows are spread over several programs, and the dense layer after it too."""
+    rng = np.random.default_rng(4)
+    g = Graph()
+    x = g.input("x", (None, 8))
+    h = g.layer_norm(x, 0.05, 0.03)
+    g.output(y := g.dense(h, rng.integers(-128, 128, (8, 8)).astype(np.int8), 3, 11, relu=True))
+    xv = rng.integers(-128, 128, (120, 8)).astype(np.int8)
+    c = compile_graph(g, TINY, 120)
+    assert len(c.segments) >= 3
+    r = run(c, {"x": xv})
+    assert r.segment_cycles == [sg.cycles for sg in c.segments]
+    np.testing.assert_array_equal(r.outputs[y], g.reference({"x": xv})[y])
