@@ -13,6 +13,9 @@ wrapping like the chip):
 ``requantize(t, M, S)`` ``(t * M + 2**(S-1)) >> S`` in int32 (round half up), then
                         saturate to int8 ``[-128, 127]``
 ``relu(t)``             ``max(t, 0)``
+``rescale(t, s, c)``    per-channel requantization: column ``j`` of int32 ``t`` to
+                        ``int8(f16(f16(f32(t) s) c[j]))`` on the VXM (fp16 factors
+                        ``c`` in ``(0, 1]``, the weight scales over the largest)
 ``transpose(t)``        ``t.T`` (int8), for products of two computed tensors such as
                         ``Q @ K.T``: the transposed tensor can be ``matmul``'s ``W``
 ``concat(a, b, ..)``    the tensors side by side; as a ``matmul`` input (multi-head
@@ -34,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .rowops import evaluate, gelu_recipe, layer_norm_recipe, softmax_recipe
+from .rowops import channel_bits, evaluate, gelu_recipe, layer_norm_recipe, rescale, softmax_recipe
 
 __all__ = ["Graph", "Node", "quantize_bias", "requant_params"]
 
@@ -97,6 +100,23 @@ class Graph:
         if not (0 < multiplier < 1 << 31 and 0 < shift < 32):
             raise ValueError(f"requantize: multiplier {multiplier} and shift {shift} out of range")
         return self._add("requantize", (t,), multiplier=int(multiplier), shift=int(shift))
+
+    def rescale(self, t, scale, channel_scales, relu=False):
+        """Per-channel requantization of int32 ``t`` (a matmul's result): column ``j`` becomes
+        ``int8(f16(f16(f32(t) * scale) * c[j]))``, with ``max(., 0)`` before the conversion
+        when ``relu`` (:func:`~openlpu.compiler.rowops.rescale`). ``scale``: the input scale times
+        the largest weight scale over the output scale; ``c[j]`` in ``(0, 1]``: channel ``j``'s
+        weight scale over the largest."""
+        channel_bits(channel_scales)
+        return self._add("rescale", (t,), scale=float(scale),
+                         channel_scales=np.asarray(channel_scales, np.float64), relu=bool(relu))
+
+    def dense_per_channel(self, x, w, scale, channel_scales, relu=True, bias=None):
+        """``rescale(x @ W [+ 127 b])``: a dense layer with per-channel weight scales."""
+        t = self.matmul(x, w if isinstance(w, str) else self.const(w))
+        if bias is not None:
+            t = self.bias(t, bias)
+        return self.rescale(t, scale, channel_scales, relu)
 
     def relu(self, t):
         return self._add("relu", (t,))
@@ -188,6 +208,8 @@ class Graph:
                 env[nd.output] = np.ascontiguousarray(a.T)
             elif nd.op == "relu":
                 env[nd.output] = np.maximum(a, 0).astype(a.dtype)
+            elif nd.op == "rescale":
+                env[nd.output] = rescale(a, nd.attrs["scale"], nd.attrs["channel_scales"], nd.attrs["relu"])
             elif nd.op == "concat":
                 env[nd.output] = np.concatenate([env[i] for i in nd.inputs], axis=1)
             elif nd.op in ("softmax", "layer_norm", "gelu"):

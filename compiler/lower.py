@@ -30,7 +30,7 @@ from openlpu import isa, timing
 from openlpu.asm import vxm_slot_words
 
 from .graph import Graph
-from .rowops import instruction as rowop_instruction, placed_tree
+from .rowops import channel_bits, instruction as rowop_instruction, placed_tree, rescale_slots
 from .scheduler import Scheduler
 
 __all__ = ["Compiled", "Segment", "TensorPlace", "compile_graph"]
@@ -175,11 +175,12 @@ def _steps(graph):
         j, cur, bias = i + 1, nd.output, None
         if follows(j, "bias", cur):
             bias, cur, j = graph.consts[nodes[j].inputs[1]], nodes[j].output, j + 1
-        if not follows(j, "requantize", cur):
-            raise NotImplementedError(f"node {i}: a matmul must be followed by requantize to be lowered")
+        if not (follows(j, "requantize", cur) or follows(j, "rescale", cur)):
+            raise NotImplementedError(f"node {i}: a matmul must be followed by requantize or rescale to be lowered")
         rq = nodes[j]
         cur, j = rq.output, j + 1
-        relu = follows(j, "relu", cur)
+        pc = (rq.attrs["scale"], rq.attrs["channel_scales"], rq.attrs["relu"]) if rq.op == "rescale" else None
+        relu = follows(j, "relu", cur) and pc is None
         if relu:
             cur, j = nodes[j].output, j + 1
         w = graph.consts.get(nd.inputs[1], nd.inputs[1])
@@ -188,7 +189,7 @@ def _steps(graph):
         parts = concats.get(nd.inputs[0], [nd.inputs[0]])
         if isinstance(w, str) and len(parts) > 1:
             raise NotImplementedError(f"node {i}: a concat times a computed tensor")
-        steps.append(("dense", parts, w, bias, rq.attrs["multiplier"], rq.attrs["shift"], relu, cur))
+        steps.append(("dense", parts, w, bias, rq.attrs.get("multiplier"), rq.attrs.get("shift"), relu, cur, pc))
         i = j
     return steps
 
@@ -270,6 +271,7 @@ class _Lowering:
         self.act_sets, self.w_slices, self.copies = _slice_sets(cfg, cfg.mxm_planes)
         self.places, self.weights = {}, {}
         self.wplaces = {}                    # step -> where its constant weight tiles are
+        self.factor_places = {}              # step -> its per-channel factors (rescale)
         (name, shape), = graph.inputs.items()
         # output tile nt runs on plane nt % planes, which reads copy (plane % copies) of its input
         self.places[name] = [self.alloc.take(s, rows, shape[1]) for s in self.act_sets[0]]
@@ -304,6 +306,31 @@ class _Lowering:
     def segment(self):
         program, cycles = self.sch.program()
         return Segment(program, cycles, self.sch.intents)
+
+    def channel_factors(self, li, channel_scales, NT):
+        """Step ``li``'s per-channel factors in SRAM: for output tile ``nt``, ``[(slice, addr)]`` of its
+        fp16 low and high byte planes, in two slices on one side of the VXM (so that both planes
+        reach it on adjacent streams of one direction)."""
+        if li in self.factor_places:
+            return self.factor_places[li]
+        pos = timing.floorplan(self.cfg)
+        sides = [[s for s in range(self.cfg.mem_slices) if (pos[f"mem{s}"] < pos["vxm"]) == west]
+                 for west in (True, False)]
+        pair = next((sd[-2:] for sd in sides if len(sd) >= 2), None)
+        if pair is None:
+            raise NotImplementedError("per-channel factors need two SRAM slices on one side of the VXM")
+        L = self.cfg.lanes
+        bits = np.zeros(NT * L, np.uint16)
+        bits[:len(channel_scales)] = channel_bits(channel_scales)
+        out = [[] for _ in range(NT)]
+        for plane, s in enumerate(pair):
+            base = self.alloc.take(s, NT, L).base
+            for nt in range(NT):
+                vec = ((bits[nt * L:(nt + 1) * L] >> (8 * plane)) & 0xFF).astype(np.uint8)
+                self.weights[(s, base + nt)] = vec
+                out[nt].append((s, base + nt))
+        self.factor_places[li] = out
+        return out
 
     def zero_vector(self, slice_):
         if slice_ not in self.zeros_in:
@@ -355,7 +382,7 @@ class _Lowering:
             for s in used:
                 slot_free[s] = last + 1
             return
-        _, parts, w, bias, mult, shift, relu, out = step
+        _, parts, w, bias, mult, shift, relu, out, pc = step
         part_places = [places[x] for x in parts]
         xps = part_places[0]
         dynamic = isinstance(w, str)
@@ -413,10 +440,16 @@ class _Lowering:
         self.macs += len(rows_range) * K * N
         # --- VXM slots for this layer's requantization ---------------------------------
         sa, sb = (2 * li) % isa.VXM_SLOTS, (2 * li + 1) % isa.VXM_SLOTS
-        lo = 0 if relu else -128
-        cfg_words = [(sa, vxm_slot_words(cfg, "int32", [("mul", 1, mult), ("add", 1, 1 << (shift - 1)),
-                                                        ("sar", 1, shift), ("max", 1, lo)])),
-                     (sb, vxm_slot_words(cfg, "int32", [("min", 1, 127)]))]
+        if pc is None:
+            lo = 0 if relu else -128
+            cfg_words = [(sa, vxm_slot_words(cfg, "int32", [("mul", 1, mult), ("add", 1, 1 << (shift - 1)),
+                                                            ("sar", 1, shift), ("max", 1, lo)])),
+                         (sb, vxm_slot_words(cfg, "int32", [("min", 1, 127)]))]
+            factors = None
+        else:
+            (e1, s1), (e2, s2) = rescale_slots(pc[0], pc[2])
+            cfg_words = [(sa, vxm_slot_words(cfg, e1, s1)), (sb, vxm_slot_words(cfg, e2, s2))]
+            factors = self.channel_factors(li, pc[1], NT)
         t = max(slot_free[sa], slot_free[sb])
         last_cfg = -1
         for slot, pairs in cfg_words:
@@ -446,7 +479,7 @@ class _Lowering:
                     for r in chunk:
                         t_a, v2 = _place_row(sch, cfg, p, xp, outs, r, r - r0, kt, nt, KT_all, t_a, ready,
                                              (sa, sb), vop_ready, ones.get(xp.slice) if kt == KT else None,
-                                             xct)
+                                             xct, factors and factors[nt])
                         last_abc[p] = t_a
                         last_vop = max(last_vop, v2)
                         t_a += 1
@@ -553,45 +586,89 @@ def _try_transpose(sch, cfg, src, addrs, cols, outs, rt, ct, t0, delay, d_in, ho
 
 
 def _place_row(sch, cfg, p, xp, outs, r, acc_row, kt, nt, KT, t_min, ready, slots, vop_ready, ones=None,
-               xct=None):
+               xct=None, factors=None):
     """One activation row through plane ``p`` (and, after the last tile, through the VXM to
-    every copy of the output), at the earliest cycle >= ``t_min``; returns (ABC cycle, last VOP cycle)."""
+    every copy of the output), at the earliest cycle >= ``t_min``; returns (ABC cycle, last VOP cycle).
+    ``factors``: ``[(slice, addr)]`` of the fp16 per-channel factors' two byte planes (``rescale``),
+    read so that they reach the second VOP as its operand ``b``."""
     lat_m = timing.MEM_READ_LATENCY
     src = f"mem{xp.slice}"
     mxm = f"mxm{p}"
     dsts = [f"mem{o.slice}" for o in outs]
     x_addr = xp.addr(r, kt if xct is None else xct) if ones is None else ones.base
     last = kt == KT - 1
+    mlat = timing.mxm_latency(cfg)
+    vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
     t_a = t_min
     while True:
         plan = _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, ready.get((xp.slice, x_addr), 0),
                         vop_ready)
         if plan is not None:
-            break
+            (t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2, t_ws) = plan
+            sch.checkpoint()
+            sch.take_stream(s_x, src, t_rd, lat_m, mxm, 1, "src", t_a)
+            if not last:
+                sch.take_stream(s_res, mxm, t_a, mlat, None, 4)
+            else:
+                sch.take_stream(s_res, mxm, t_a, mlat, "vxm", 4, "a", t_v1)
+                sch.take_stream(s_v1, "vxm", t_v1, vlat, "vxm", 4, "a", t_v2)
+                far = max(range(len(dsts)), key=lambda i: t_ws[i])
+                sch.take_stream(s_v2, "vxm", t_v2, vlat, dsts[far], 4, "src", t_ws[far])
+            busy = {(src, t_rd), *zip(dsts, t_ws)}
+            b_reads = _factor_reads(sch, cfg, factors, t_v2, busy) if last and factors else None
+            if not (last and factors) or b_reads:
+                sch.commit()
+                break
+            sch.rollback()
         t_a += 1
-    (t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2, t_ws) = plan
     sch.place(src, t_rd, isa.make("READ", x_addr, s_x))
-    sch.take_stream(s_x, src, t_rd, lat_m, mxm, 1, "src", t_a)
     sch.place(mxm, t_a, isa.make("ACC" if kt else "ABC", acc_row, s_x, s_res, 0))
-    mlat = timing.mxm_latency(cfg)
     if not last:
-        sch.take_stream(s_res, mxm, t_a, mlat, None, 4)
         return t_a, 0
-    vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
-    sch.take_stream(s_res, mxm, t_a, mlat, "vxm", 4, "a", t_v1)
     sch.place("vxm", t_v1, isa.make("VOP", slots[0], 4, s_res, s_res, s_v1))
     sch.intents[("vxm", t_v1, "b")] = sch.intents[("vxm", t_v1, "a")]
-    sch.take_stream(s_v1, "vxm", t_v1, vlat, "vxm", 4, "a", t_v2)
-    sch.place("vxm", t_v2, isa.make("VOP", slots[1], 4, s_v1, s_v1, s_v2))
-    sch.intents[("vxm", t_v2, "b")] = sch.intents[("vxm", t_v2, "a")]
-    far = max(range(len(dsts)), key=lambda i: t_ws[i])
-    sch.take_stream(s_v2, "vxm", t_v2, vlat, dsts[far], 4, "src", t_ws[far])
+    if b_reads:
+        group = b_reads[0][2]
+        for q, t, grp, addr in b_reads:
+            sch.place(q, t, isa.make("READ", addr, grp))
+        sch.intents[("vxm", t_v2, "b")] = [(q, t) for q, t, _, _ in b_reads]
+        sch.intents[("vxm", t_v2, "a")] = sch.intents[("vxm", t_v2, "a")][:2]    # VOP 2 reads two planes
+        sch.place("vxm", t_v2, isa.make("VOP", slots[1], 2, s_v1, group, s_v2))
+    else:
+        sch.place("vxm", t_v2, isa.make("VOP", slots[1], 4, s_v1, s_v1, s_v2))
+        sch.intents[("vxm", t_v2, "b")] = sch.intents[("vxm", t_v2, "a")]
     for o, dst, t_w in zip(outs, dsts, t_ws):
         sch.intents[(dst, t_w, "src")] = [("vxm", t_v2)]
         y_addr = o.addr(r, nt)
         sch.place(dst, t_w, isa.make("WRITE", y_addr, s_v2))
         ready[(o.slice, y_addr)] = t_w + timing.MEM_WRITE_LATENCY
     return t_a, t_v2
+
+
+def _factor_reads(sch, cfg, factors, t_v2, busy):
+    """READs of the two byte planes ``factors`` that reach the VXM for the VOP issued in ``t_v2``
+    on adjacent streams, their streams taken; ``[(queue, cycle, plane stream, addr)]`` or ``None``."""
+    lat = timing.MEM_READ_LATENCY
+    reads = []
+    for s_, addr in factors:
+        q = f"mem{s_}"
+        d, hops, rel = sch.route(q, 0, lat, "vxm")
+        t = t_v2 - rel
+        if not sch.free(q, t) or (q, t) in busy:
+            return None
+        reads.append((q, t, d, hops, addr))
+    d = reads[0][2]
+    for s0 in range(cfg.streams - 1):
+        if all(sch.streams.free(d, s0 + k, sch.position(q), t + timing.ICU_DISPATCH_LATENCY + lat, hops)
+               for k, (q, t, _, hops, _) in enumerate(reads)):
+            out = []
+            for k, (q, t, _, hops, addr) in enumerate(reads):
+                sch.take_stream((d, s0 + k), q, t, lat, "vxm", 1, f"b{k}", t_v2)
+                out.append((q, t, (d, s0 + k), addr))
+            for k in range(len(reads)):
+                sch.intents.pop(("vxm", t_v2, f"b{k}"), None)
+            return out
+    return None
 
 
 def _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready):

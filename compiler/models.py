@@ -6,8 +6,9 @@ Gaussian clusters, several per class, in ``features`` dimensions), trains a
 
 * activations: symmetric int8 with the scale ``max |a| / 127`` measured on the
   training set (ReLU outputs use ``[0, 127]``);
-* weights: symmetric int8 per tensor; the bias as the ``bias`` op's int8
-  operand (``b / (127 * s_x * s_w)``);
+* weights: symmetric int8 per tensor, or per output column with
+  ``per_channel=True`` (requantized by ``Graph.rescale``); the bias as the
+  ``bias`` op's int8 operand (``b / (127 * s_x * s_w)``);
 * each layer's requantization ``s_x * s_w / s_y`` as ``M / 2**S``
   (:func:`~openlpu.compiler.graph.requant_params`); the last layer keeps
   signed int8 logits, and the class is their argmax.
@@ -83,8 +84,11 @@ def _train(rng, x, y, sizes, classes, steps, lr=0.01):
     return [(w, b) for w, b in params]
 
 
-def mlp_classifier(seed=0, features=16, hidden=(32, 32), classes=4, train=1000, test=500, steps=250):
-    """Train and quantize a ``features -> hidden -> classes`` MLP; returns an :class:`MlpModel`."""
+def mlp_classifier(seed=0, features=16, hidden=(32, 32), classes=4, train=1000, test=500, steps=250,
+                   per_channel=False):
+    """Train and quantize a ``features -> hidden -> classes`` MLP; returns an :class:`MlpModel`.
+    ``per_channel``: one weight scale per output column (``Graph.dense_per_channel``) instead of
+    one per tensor."""
     rng = np.random.default_rng(seed)
     x, y = make_blobs(rng, train + test, features, classes)
     xtr, ytr, xte, yte = x[:train], y[:train], x[train:], y[train:]
@@ -103,12 +107,21 @@ def mlp_classifier(seed=0, features=16, hidden=(32, 32), classes=4, train=1000, 
     t = g.input("x", (None, features))
     for i, (w, b) in enumerate(params):
         s_x, s_y = scales[i], scales[i + 1]
+        relu = i < len(params) - 1
+        if per_channel:
+            # one scale per output column; each also keeps its bias operand within int8
+            s_w = np.maximum(np.abs(w).max(0) / 127, np.abs(b) / (127 * 127 * s_x))
+            s_w = np.maximum(s_w, s_w.max() / 1000)          # factors stay well inside fp16's range
+            wq = np.clip(np.round(w / s_w), -127, 127).astype(np.int8)
+            bq = np.clip(np.round(b / (127 * s_x * s_w)), -127, 127).astype(np.int8)
+            t = g.dense_per_channel(t, wq, s_x * s_w.max() / s_y, s_w / s_w.max(), relu=relu, bias=bq)
+            continue
         # the weight scale also keeps the bias operand b / (127 s_x s_w) within int8
         s_w = max(float(np.abs(w).max()) / 127, float(np.abs(b).max()) / (127 * 127 * s_x))
         wq = np.clip(np.round(w / s_w), -127, 127).astype(np.int8)
         bq = quantize_bias(b, s_x, s_w)
         mult, shift = requant_params(s_x * s_w / s_y)
-        t = g.dense(t, wq, mult, shift, relu=i < len(params) - 1, bias=bq)
+        t = g.dense(t, wq, mult, shift, relu=relu, bias=bq)
     g.output(t)
     return MlpModel(g, t, s_in, params, xtr, ytr, xte, yte)
 

@@ -264,3 +264,33 @@ def instruction(node, slot_base, a, b, dst):
     if node.kind == "vred":
         return isa.make("VRED", isa.VRED_OPS[node.arg], a, dst)
     return isa.make("VFUNC", node.arg, a, dst)
+
+
+# --- per-channel requantization ---------------------------------------------------------------
+def rescale_slots(scale, relu):
+    """The two VXM chains of a per-channel requantization (``Graph.rescale``): ``VOP 4`` on the
+    int32 accumulators, then ``VOP 2`` with the per-channel factors (fp16, two stream planes)."""
+    first = ("int32", [("cvt", 1, F32), ("mul", 1, _f32(scale)), ("cvt", 1, gvxm.TYPES["fp16"])])
+    second = ("fp16", [("mul", 0, 0)] + ([("max", 1, 0)] if relu else []) + [("cvt", 1, I8)])
+    return [first, second]
+
+
+def channel_bits(channel_scales):
+    """The per-channel factors as fp16 bit patterns (``uint16``)."""
+    c = np.asarray(channel_scales, np.float64)
+    if not (np.all(c > 0) and np.all(c <= 1)):
+        raise ValueError("per-channel factors must lie in (0, 1] (each channel's scale over the largest)")
+    return c.astype(np.float16).view(np.uint16)
+
+
+def rescale(acc, scale, channel_scales, relu):
+    """``int8(f16(f16(f32(acc) * scale) * c[col]))`` (``max(., 0)`` first with ``relu``), as the
+    chip computes it: the specification of ``Graph.rescale``."""
+    (e1, s1), (e2, s2) = rescale_slots(scale, relu)
+    acc = np.asarray(acc, np.int64) & 0xFFFFFFFF
+    v = gvxm.chain([gvxm.OPS[o] for o, _, _ in s1], gvxm.TYPES[e1], [s for _, s, _ in s1],
+                   [i for _, _, i in s1], acc, acc)
+    c = np.broadcast_to(channel_bits(channel_scales).astype(np.int64), acc.shape)
+    out = gvxm.chain([gvxm.OPS[o] for o, _, _ in s2], gvxm.TYPES[e2], [s for _, s, _ in s2],
+                     [i for _, _, i in s2], np.asarray(v, np.int64) & 0xFFFF, c)
+    return (np.asarray(out, np.int64) & 0xFF).astype(np.uint8).view(np.int8)

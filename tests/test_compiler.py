@@ -105,6 +105,36 @@ def test_clear_errors():
         compile_graph(g2, TINY, 300)
 
 
+def _per_channel_chain(rng, rows, k=20, n=22):
+    g = Graph()
+    x = g.input("x", (None, k))
+    w = rng.integers(-128, 128, (k, n)).astype(np.int8)
+    h = g.dense_per_channel(x, w, 0.0004, rng.uniform(0.05, 1, n), relu=True,
+                            bias=rng.integers(-128, 128, n).astype(np.int8))
+    y = g.output(g.dense_per_channel(h, rng.integers(-128, 128, (n, 5)).astype(np.int8), 0.001,
+                                     rng.uniform(0.05, 1, 5), relu=False))
+    return g, y, rng.integers(-128, 128, (rows, k)).astype(np.int8)
+
+
+@pytest.mark.parametrize("cfg", [TINY, SMALL], ids=["tiny", "small"])
+def test_per_channel_rescale_compiled_matches_reference(cfg):
+    rng = np.random.default_rng(12)
+    g, y, x = _per_channel_chain(rng, 37)
+    c = compile_graph(g, cfg, 37)
+    r = run(c, {"x": x})
+    assert r.cycles == c.predicted_cycles
+    np.testing.assert_array_equal(r.outputs[y], g.reference({"x": x})[y])
+    # the fp16 recipe against exact per-channel requantization: at most one LSB apart
+    g2 = Graph()
+    t = g2.input("x", (None, 20))
+    w = rng.integers(-128, 128, (20, 22)).astype(np.int8)
+    c_j = rng.uniform(0.05, 1, 22)
+    g2.output(out := g2.rescale(g2.matmul(t, g2.const(w)), 0.0004, c_j))
+    acc = x.astype(np.int64) @ w
+    exact = np.clip(np.round(acc * 0.0004 * c_j), -128, 127)
+    assert np.abs(g2.reference({"x": x})[out] - exact).max() <= 1
+
+
 @pytest.fixture(scope="module")
 def mlp():
     return mlp_classifier(seed=0)
@@ -147,6 +177,12 @@ def test_ci_sized_mlp_on_rtl(sim):
     rtl = run(c, {"x": x}, backend=sim, key="tiny")
     assert c.predicted_cycles == rtl.cycles
     np.testing.assert_array_equal(rtl.outputs[s], g.reference({"x": x})[s])
+    # per-channel requantization: the factors' two fp16 planes read from two slices into VOP 2
+    g, y, x = _per_channel_chain(rng, 9)
+    c = compile_graph(g, TINY, 9)
+    rtl = run(c, {"x": x}, backend=sim, key="tiny")
+    assert c.predicted_cycles == rtl.cycles
+    np.testing.assert_array_equal(rtl.outputs[y], g.reference({"x": x})[y])
 
 
 # --- softmax, layer norm, GELU and the transformer block ----------------------------------------
@@ -257,3 +293,14 @@ def test_a_step_too_long_for_one_program_is_cut_by_rows():
     r = run(c, {"x": xv})
     assert r.segment_cycles == [sg.cycles for sg in c.segments]
     np.testing.assert_array_equal(r.outputs[y], g.reference({"x": xv})[y])
+
+
+def test_mlp_per_channel_int8_accuracy_and_compiled_bit_exact():
+    model = mlp_classifier(seed=0, per_channel=True)
+    xq = model.quantize_input(model.x_test)
+    logits = model.graph.reference({"x": xq})[model.output]
+    assert float((logits.argmax(1) == model.y_test).mean()) >= model.float_accuracy(model.x_test, model.y_test) - 0.01
+    c = compile_graph(model.graph, SMALL, 64)
+    r = run(c, {"x": xq[:64]})
+    assert r.cycles == c.predicted_cycles
+    np.testing.assert_array_equal(r.outputs[model.output], logits[:64])
