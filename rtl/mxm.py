@@ -45,7 +45,10 @@ Reset
 -----
 Reset clears the control pipeline (no result is valid after reset); the
 datapath registers, the weight tiles and the accumulators are not reset
-(they start at zero at power-up). Keeping reset off the ``lanes**2`` weight
+(they start at zero at power-up). An activation whose accumulator-row write
+falls in a reset cycle still writes the row (the memory's write port has no
+reset) but gives no result; the formal reference (``verif/formal_mxm.py``)
+states the same. Keeping reset off the ``lanes**2`` weight
 and product registers keeps the reset net's fan-out, and the FPGA area, from
 growing with the array (see ``docs/synthesis.md``).
 """

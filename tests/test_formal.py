@@ -64,6 +64,22 @@ def test_mxm_wrong_latency_fails(tmp_path):
         formal.prove(proof, tmp_path)
 
 
+def test_mxm_datapath_wrong_latency_fails(tmp_path):
+    """The datapath proof (products cut free) rejects a latency one cycle too long."""
+    proof = formal.Proof("mxm_dp_skew", lambda: formal_mxm.build(part="datapath", skew=1),
+                         depth=formal_mxm.DATAPATH.depth, cover_depth=4, cut=formal_mxm.DATAPATH.cut)
+    with pytest.raises(formal.FormalError, match="FAILED"):
+        formal.prove(proof, tmp_path)
+
+
+def test_cut_point_must_match(tmp_path):
+    """A cut point naming no wire is an error, not a silently weaker model."""
+    proof = formal.Proof("mxm_bad_cut", formal_mxm.build_part("datapath"), depth=2, cover_depth=2,
+                         cut=("dut.no_such_wire",))
+    with pytest.raises(formal.FormalError, match="matched no wire"):
+        formal.prove(proof, tmp_path)
+
+
 def test_mxm_stale_install_claim_fails(tmp_path):
     """The tiles proof rejects a reference whose install misses a row loaded that cycle."""
     proof = formal.Proof("mxm_stale", lambda: formal_mxm.build(part="tiles", stale_install=True),

