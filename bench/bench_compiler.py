@@ -8,7 +8,8 @@ the table gives the predicted cycles and the MXM utilization (MACs /
 (lanes^2 x planes x cycles)); with ``--verify`` every program is also run on
 the golden ISA simulator, whose cycle count must equal the prediction. Writes
 ``bench/results/compiler_<preset>.json`` and a PNG plot of utilization next
-to it.
+to it. A second table gives the compile time of whole models: the MLP, the
+transformer block at the preset's width, and the block at ``tsp`` width.
 """
 
 import argparse
@@ -40,6 +41,16 @@ def shapes(cfg):
             (4 * L, 4 * L, 4 * L), (cfg.mxm_acc_depth, 4 * L, 2 * L)]
 
 
+def _models(cfg, name):
+    """End-to-end models for the compile-time table: ``(label, builder, config, rows)``."""
+    from openlpu.compiler.models import mlp_classifier, transformer_block
+    L, tsp = cfg.lanes, preset("tsp")
+    return [(f"MLP 16-32-32-4, 64 rows ({name})", lambda: mlp_classifier(seed=0), cfg, 64),
+            (f"transformer block d={L} ({name})", lambda: transformer_block(seed=0, d=L, seq=L), cfg, L),
+            (f"transformer block d={tsp.lanes} (tsp)",
+             lambda: transformer_block(seed=0, d=tsp.lanes, seq=tsp.lanes, heads=5, calib=1), tsp, tsp.lanes)]
+
+
 def main(argv=None):
     from tqdm import tqdm
     p = argparse.ArgumentParser(prog="python -m openlpu.bench.bench_compiler")
@@ -68,6 +79,14 @@ def main(argv=None):
         t0 = time.perf_counter()
         c = compile_graph(g, cfg, 64)
         sizes.append({"width": width, "macs": c.report["macs"], "compile_s": round(time.perf_counter() - t0, 3)})
+    models = []
+    for name, build, mcfg, rows in _models(cfg, args.preset):
+        graph = build().graph
+        t0 = time.perf_counter()
+        c = compile_graph(graph, mcfg, rows)
+        models.append({"model": name, "macs": c.report["macs"], "cycles": c.predicted_cycles, "programs": len(c.segments),
+                       "instructions": c.report["instructions"], "utilization": c.report["mxm_utilization"],
+                       "compile_s": round(time.perf_counter() - t0, 2)})
     print(f"\nMXM utilization, preset {args.preset} ({cfg.lanes}x{cfg.lanes} MXM, {cfg.mxm_planes} planes; "
           f"output tiles alternate between the planes)")
     print(f"{'M x K x N':>16s} {'cycles':>8s} {'util':>7s} {'compile':>8s}" + ("  golden" if args.verify else ""))
@@ -75,9 +94,14 @@ def main(argv=None):
         print(f"{r['M']:>5d}x{r['K']:>4d}x{r['N']:<5d} {r['cycles']:8d} {100 * r['utilization']:6.2f}% "
               f"{r['compile_s']:7.2f}s" + (f"  {r['golden_cycles']} (== predicted)" if args.verify else ""))
     print("\ncompile time by model size:", ", ".join(f"{s['width']}x{s['width']}: {s['compile_s']} s" for s in sizes))
+    print(f"{'model':34s} {'MACs':>11s} {'cycles':>8s} {'programs':>8s} {'instrs':>7s} {'util':>6s} {'compile':>8s}")
+    for r in models:
+        print(f"{r['model']:34s} {r['macs']:11d} {r['cycles']:8d} {r['programs']:8d} {r['instructions']:7d} "
+              f"{100 * r['utilization']:5.1f}% {r['compile_s']:7.1f}s")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"compiler_{args.preset}.json"
-    out.write_text(json.dumps({"preset": args.preset, "gemm": rows_out, "compile_time": sizes}, indent=1))
+    out.write_text(json.dumps({"preset": args.preset, "gemm": rows_out, "compile_time": sizes,
+                               "models": models}, indent=1))
     try:
         import matplotlib
         matplotlib.use("Agg")
