@@ -14,7 +14,8 @@ from amaranth.utils import ceil_log2
 
 __all__ = [
     "MXM_INPUT_STAGES", "MXM_MUL_STAGES", "MXM_TREE_LEVELS_PER_STAGE", "MXM_ACC_STAGES",
-    "mxm_tree_stages", "mxm_latency", "MXM_INSTALL_DELAY",
+    "MXM_ACC_REUSE_DISTANCE", "mxm_acc_reuse_distance", "mxm_tree_stages", "mxm_latency",
+    "MXM_INSTALL_DELAY",
 ]
 
 # --- MXM (matrix unit) -------------------------------------------------------------
@@ -38,6 +39,17 @@ MXM_MUL_STAGES = 1
 MXM_TREE_LEVELS_PER_STAGE = 1
 #: Register stage after the accumulator adder (the result register).
 MXM_ACC_STAGES = 1
+#: An fp16 ACC (``fp16 = 1, acc = 1``) to accumulator row ``r`` of a plane must
+#: issue at least this many cycles after the previous ABC/ACC to row ``r`` of that
+#: plane to see its result (1: the next cycle). Static scheduling keeps it: the
+#: compiler and the program generators ask :func:`mxm_acc_reuse_distance`.
+MXM_ACC_REUSE_DISTANCE = MXM_ACC_STAGES
+
+
+def mxm_acc_reuse_distance(fp16, acc=True):
+    """Minimum cycles from an ABC/ACC to a row to the next activation ``(fp16, acc)``
+    to the same row that sees its result (1: the next cycle)."""
+    return MXM_ACC_REUSE_DISTANCE if (fp16 and acc) else 1
 
 
 def mxm_tree_stages(cfg):
