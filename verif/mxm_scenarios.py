@@ -11,10 +11,13 @@ Scenarios
     stream, int8 and fp16 passes interleaved: the result port must be valid
     every cycle after fill.
 ``corners_int8``
-    All -128, all 127, mixed extremes, accumulation over several passes.
+    All -128, all 127, mixed extremes, accumulation over several passes,
+    high bytes ignored; tiles and activations of 0, 0xffff, 0 (every operand
+    bit toggles both ways).
 ``corners_fp16``
     NaN, +-Inf, Inf x 0, subnormals, signed zeros, exact cancellation,
-    max-normal products, RNE ties in the sums.
+    max-normal products, RNE ties in the sums, rounding that carries into the
+    next binade (tree and accumulator).
 ``wrap_int8``
     Accumulates -128 x -128 products until int32 wraps (a long run with
     constant inputs; see :func:`wrap_plan`).
@@ -22,6 +25,7 @@ Scenarios
 
 import numpy as np
 
+from .. import timing
 from ..golden.mxm import Act, Cycle, Load, gemm_schedule
 
 __all__ = ["SCENARIOS", "scenario", "wrap_plan", "FP16_SPECIALS"]
@@ -114,6 +118,10 @@ def _corners_int8(cfg, rng):
     # high bytes of int8 words must be ignored
     junk = rng.integers(0, 2**16, (lanes, lanes)).astype(np.uint16)
     cycles += _directed_tile(cfg, junk, [rng.integers(0, 2**16, lanes).astype(np.uint16) for _ in range(4)], False)
+    # every bit of every weight and activation word rises and falls: tiles of 0, 0xffff, 0
+    words = lambda v: np.full((lanes, lanes), v, dtype=np.uint16)   # noqa: E731
+    for v in (0x0000, 0xFFFF, 0x0000):
+        cycles += _directed_tile(cfg, words(v), [words(v)[0]], False)
     return cycles
 
 
@@ -139,9 +147,36 @@ def _corners_fp16(cfg, rng):
     ties = np.zeros(lanes, dtype=np.uint16)
     ties[:k] = [0x3C00, 0x0001, 0x3C01, 0x0001][:k] + [0] * max(0, k - 4)
     cycles += _directed_tile(cfg, w, [ties, np.roll(ties, 1)], True, passes=3)
+    cycles += _rounding_carries(cfg)
     # random bits with many specials
     cycles += _directed_tile(cfg, _fp16_bits(rng, (lanes, lanes), 0.3),
                              [_fp16_bits(rng, lanes, 0.3) for _ in range(2 * lanes)], True, passes=2)
+    return cycles
+
+
+def _rounding_carries(cfg):
+    """fp32 sums whose rounding carries into the next binade, in every column's first tree
+    level and in its accumulator. Weights 615 * 2**-9 and 2**-9 (rows 0, 1); activations
+    (1705 * 2**-5, 31 * 2**-10) sum to (2**25 - 1) * 2**-19: a tie above an odd significand,
+    so it rounds up to 64.0; activations (1705 * 2**-6, 15 * 2**-10) sum exactly to
+    (2**24 - 1) * 2**-19, which added to a row holding 2**-20 (half its ulp; from activation
+    (0, 2**-11)) rounds up to 32.0. The ACC comes ``mxm_acc_reuse_distance`` after the row's write."""
+    lanes = cfg.lanes
+    f16 = lambda v: int(np.float16(v).view(np.uint16))   # noqa: E731  (all values below are exact)
+    w = np.zeros((lanes, lanes), dtype=np.uint16)
+    w[0], w[1] = f16(615 * 2**-9), f16(2**-9)
+
+    def act(a0, a1):
+        v = np.zeros(lanes, dtype=np.uint16)
+        v[0], v[1] = f16(a0), f16(a1)
+        return v
+    half_ulp, carry, all_ones = act(0, 2**-11), act(1705 * 2**-5, 31 * 2**-10), act(1705 * 2**-6, 15 * 2**-10)
+    zero = np.zeros(lanes, dtype=np.uint16)
+    cycles = _directed_tile(cfg, w, [half_ulp, carry, zero], True)     # rows 0, 1, 2
+    gap = max(0, timing.mxm_acc_reuse_distance(True) - 3)
+    cycles += [Cycle() for _ in range(gap)]
+    cycles.append(Cycle(act=Act(all_ones, fp16=True, acc=True, addr=0)))
+    cycles += [Cycle(act=Act(zero, fp16=True, acc=False, addr=1)) for _ in range(2)]
     return cycles
 
 

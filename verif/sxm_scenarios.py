@@ -29,9 +29,12 @@ def _lane_cmd(rng, lanes, op, k=None):
     return {"op": op, "k": int(k), "start": False, "a": _vec(rng, lanes), "b": b, "c": c}
 
 
-def _transpose(rng, lanes):
-    return [{"op": SxmOp.TRANSPOSE, "k": 0, "start": r == 0, "a": _vec(rng, lanes),
-             "b": _vec(rng, lanes), "c": _vec(rng, lanes)} for r in range(lanes)]
+def _transpose(rng, lanes, fill=None):
+    """The ``lanes`` row commands of one tile: random bytes, or every byte ``fill``."""
+    def vec():
+        return _vec(rng, lanes) if fill is None else np.full(lanes, fill, dtype=np.uint8)
+    return [{"op": SxmOp.TRANSPOSE, "k": 0, "start": r == 0, "a": vec(), "b": vec(), "c": vec()}
+            for r in range(lanes)]
 
 
 def _lane_ops(cfg, rng, count=200):
@@ -50,12 +53,18 @@ def _lane_ops(cfg, rng, count=200):
 
 
 def _transposes(cfg, rng):
-    """Three tiles back to back, a gap, a tile with idle cycles between rows, then lane ops after the drain."""
+    """Three tiles back to back, a gap, a tile with idle cycles between rows, six constant tiles,
+    then lane ops after the drain."""
     lanes = cfg.lanes
     cmds = _transpose(rng, lanes) + _transpose(rng, lanes) + _transpose(rng, lanes)
     cmds += [None] * (lanes + 2)
     for row in _transpose(rng, lanes):
         cmds += [row, None]
+    cmds += [None] * (lanes + 2)
+    # constant tiles 00, 00, ff, ff, 00, 00: tiles alternate between the two banks, so every
+    # bit of both banks rises and falls whatever bank the sequence starts in
+    for byte in (0x00, 0x00, 0xFF, 0xFF, 0x00, 0x00):
+        cmds += _transpose(rng, lanes, fill=byte)
     cmds += [None] * (lanes + 2)
     cmds += [_lane_cmd(rng, lanes, op) for op in LANE_OPS]
     return cmds

@@ -51,7 +51,30 @@ def _directed(cfg, rng):
         (None, {"addr": 0, "scatter": True, "index": _index(rng, cfg, 1 << 16), "data": v(3)}, None),
         ({"addr": 5, "scrub": True}, {"addr": 9, "data": z}, None),
     ]
-    return cmds + [(None, None, None)] * 3
+    return cmds + _bit_walks(cfg) + [(None, None, None)] * 3
+
+
+def _bit_walks(cfg):
+    """Every bit of the command fields high, then low: row addresses 1 << b written with
+    0xff bytes and read back; gathers and scatters whose column addresses walk all 16 index
+    bits (the ones >= mem_depth are range errors); whole index vectors of 0xff, then 0x00."""
+    lanes, cols = cfg.lanes, cfg.lanes // 8
+    ff, z = np.full(lanes, 0xFF, dtype=np.uint8), np.zeros(lanes, dtype=np.uint8)
+
+    def index(a):
+        idx = np.zeros(lanes, dtype=np.uint8)
+        for w in range(cols):
+            idx[8 * w], idx[8 * w + 1] = a & 0xFF, a >> 8
+        return idx
+    rows = [1 << b for b in range((cfg.mem_depth - 1).bit_length())]
+    cmds = [(None, {"addr": a, "data": ff}, None) for a in rows]
+    cmds += [({"addr": a}, {"addr": a, "data": z}, None) for a in rows]
+    for b in range(16):
+        cmds.append(({"addr": 0, "gather": True, "index": index(1 << b)},
+                     {"addr": 0, "scatter": True, "index": index(1 << b), "data": ff}, None))
+    cmds.append(({"addr": 0, "gather": True, "index": ff}, {"addr": 0, "scatter": True, "index": ff, "data": ff}, None))
+    cmds.append(({"addr": 0, "gather": True, "index": z}, {"addr": 0, "scatter": True, "index": z, "data": z}, None))
+    return cmds
 
 
 def _random(cfg, rng, n=300, hot=8):
