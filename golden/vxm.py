@@ -55,7 +55,7 @@ from openlpu.golden import fp as gfp
 from openlpu.timing import VXM_ALU_LATENCY
 
 __all__ = ["OPS", "TYPES", "WIDTH", "FLOAT", "INT_ONLY", "applicable", "alu", "chain", "result_type",
-           "latency", "random_programs", "pack_control", "unpack_control", "control_fields",
+           "latency", "random_programs", "saturation_programs", "pack_control", "unpack_control", "control_fields",
            "vxm_control_words"]
 
 #: Op codes (5 bits in the control word); every code is defined.
@@ -314,6 +314,21 @@ def _pick(rng, etype, n):
         near = (((1 << (e - 1)) - 1) << m) + rng.integers(-(1 << m), 1 << m, n)
         rnd = np.where(rng.integers(2, size=n), rnd, near | (rng.integers(0, 2, n) << (WIDTH[etype] - 1)))
     return np.where(rng.integers(2, size=n), corner, rnd)
+
+
+def saturation_programs(cfg):
+    """``rqmul`` of INT_MIN by INT_MIN (the one saturating case) in every lane, at every ALU
+    of the chain (the others ``nop``) and for every integer type; programs as from
+    :func:`random_programs`."""
+    progs = []
+    for name in ("int8", "int16", "int32"):
+        etype = TYPES[name]
+        lo = np.full(cfg.lanes, -(1 << (WIDTH[etype] - 1)), dtype=np.int64)
+        for i in range(cfg.vxm_alus):
+            ops = [OPS["nop"]] * cfg.vxm_alus
+            ops[i] = OPS["rqmul"]
+            progs.append((etype, ops, [0] * cfg.vxm_alus, [0] * cfg.vxm_alus, lo, lo))
+    return progs
 
 
 def _imm(rng, op, etype):

@@ -236,7 +236,8 @@ def _alu(m, t, op, x, y, z, imm, name):
         lo, hi = -(1 << (wd - 1)), (1 << (wd - 1)) - 1
         from_float = Mux(nan, 0, Mux(fbig | (~fsign & (fmag > hi)), Mux(fsign, lo, hi),
                                      Mux(fsign & (fmag >= (1 << (wd - 1))), lo, Mux(fsign, -fmag, fmag))))
-        from_int = Mux(xs < lo, lo, Mux(xs > hi, hi, xs))
+        # xs is an int32: to int32 there is nothing to clamp
+        from_int = xs if wd == 32 else Mux(xs < lo, lo, Mux(xs > hi, hi, xs))
         return Mux(is_float, from_float, from_int)
     conv = Mux(dst == I8, sat_int(8), Mux(dst == I16, sat_int(16), Mux(dst == I32, sat_int(32), rounded)))
 

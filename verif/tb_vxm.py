@@ -4,7 +4,8 @@ Streams one instruction per cycle -- every op x type at the chain head with
 operands drawn from that type's directed corners (int min/max, saturation
 edges, shift amounts 0 / width / above, fp zeros, subnormal boundaries, max
 finite, Inf, NaN, values near 1 for RNE ties) and random bits, then random
-chains (conversions change the type mid-chain) -- and checks, every cycle,
+chains (conversions change the type mid-chain), then ``rqmul`` saturation at
+every ALU of the chain -- and checks, every cycle,
 that ``out.valid`` is high exactly ``golden.vxm.latency(cfg)`` cycles after
 each input and the payload matches the golden chain bit for bit. Prints the
 op x type coverage table (per ALU slot, with the type at that slot) and
@@ -39,7 +40,7 @@ def _planes(values, lanes):
 @cocotb.test()
 async def random_chains(dut):
     cfg = CFG
-    progs = gold.random_programs(cfg, np.random.default_rng(SEED), COUNT)
+    progs = gold.random_programs(cfg, np.random.default_rng(SEED), COUNT) + gold.saturation_programs(cfg)
     lat = gold.latency(cfg)
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rst.value = 1
