@@ -12,6 +12,10 @@ Gaussian clusters, several per class, in ``features`` dimensions), trains a
 * each layer's requantization ``s_x * s_w / s_y`` as ``M / 2**S``
   (:func:`~openlpu.compiler.graph.requant_params`); the last layer keeps
   signed int8 logits, and the class is their argmax.
+
+With ``fp16=True`` the same trained network is kept in fp16 instead (weights,
+biases and the input rounded to fp16, fp32 accumulation on the MXM, each
+layer's result rounded to fp16: ``Graph.dense_fp16``); nothing is calibrated.
 """
 
 from dataclasses import dataclass
@@ -40,8 +44,12 @@ class MlpModel:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    fp16: bool = False
 
     def quantize_input(self, x):
+        """The graph's input: int8 at ``x_scale``, or fp16 (rounded to nearest) for an fp16 model."""
+        if self.fp16:
+            return np.asarray(x, np.float16)
         return np.clip(np.round(x / self.x_scale), -127, 127).astype(np.int8)
 
     def float_logits(self, x):
@@ -85,15 +93,22 @@ def _train(rng, x, y, sizes, classes, steps, lr=0.01):
 
 
 def mlp_classifier(seed=0, features=16, hidden=(32, 32), classes=4, train=1000, test=500, steps=250,
-                   per_channel=False):
+                   per_channel=False, fp16=False):
     """Train and quantize a ``features -> hidden -> classes`` MLP; returns an :class:`MlpModel`.
     ``per_channel``: one weight scale per output column (``Graph.dense_per_channel``) instead of
-    one per tensor."""
+    one per tensor; ``fp16``: the network in fp16 (``Graph.dense_fp16``) instead of int8."""
     rng = np.random.default_rng(seed)
     x, y = make_blobs(rng, train + test, features, classes)
     xtr, ytr, xte, yte = x[:train], y[:train], x[train:], y[train:]
     sizes = [features, *hidden, classes]
     params = _train(rng, xtr, ytr, sizes, classes, steps)
+    if fp16:
+        g = Graph()
+        t = g.input("x", (None, features), dtype="fp16")
+        for i, (w, b) in enumerate(params):
+            t = g.dense_fp16(t, w.astype(np.float16), bias=b.astype(np.float16), relu=i < len(params) - 1)
+        g.output(t)
+        return MlpModel(g, t, 1.0, params, xtr, ytr, xte, yte, fp16=True)
     # calibrate activation scales on the training set
     s_in = float(np.abs(xtr).max()) / 127
     scales = [s_in]
