@@ -18,6 +18,7 @@ biases and the input rounded to fp16, fp32 accumulation on the MXM, each
 layer's result rounded to fp16: ``Graph.dense_fp16``); nothing is calibrated.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,16 +93,24 @@ def _train(rng, x, y, sizes, classes, steps, lr=0.01):
     return [(w, b) for w, b in params]
 
 
+@functools.lru_cache(maxsize=4)
+def _trained_mlp(seed, features, hidden, classes, train, test, steps):
+    """The data and the trained float network (shared by the int8, per-channel and fp16 models)."""
+    rng = np.random.default_rng(seed)
+    x, y = make_blobs(rng, train + test, features, classes)
+    xtr, ytr, xte, yte = x[:train], y[:train], x[train:], y[train:]
+    params = _train(rng, xtr, ytr, [features, *hidden, classes], classes, steps)
+    for a in (xtr, ytr, xte, yte, *(p for layer in params for p in layer)):
+        a.flags.writeable = False
+    return xtr, ytr, xte, yte, params
+
+
 def mlp_classifier(seed=0, features=16, hidden=(32, 32), classes=4, train=1000, test=500, steps=250,
                    per_channel=False, fp16=False):
     """Train and quantize a ``features -> hidden -> classes`` MLP; returns an :class:`MlpModel`.
     ``per_channel``: one weight scale per output column (``Graph.dense_per_channel``) instead of
     one per tensor; ``fp16``: the network in fp16 (``Graph.dense_fp16``) instead of int8."""
-    rng = np.random.default_rng(seed)
-    x, y = make_blobs(rng, train + test, features, classes)
-    xtr, ytr, xte, yte = x[:train], y[:train], x[train:], y[train:]
-    sizes = [features, *hidden, classes]
-    params = _train(rng, xtr, ytr, sizes, classes, steps)
+    xtr, ytr, xte, yte, params = _trained_mlp(seed, features, tuple(hidden), classes, train, test, steps)
     if fp16:
         g = Graph()
         t = g.input("x", (None, features), dtype="fp16")
