@@ -334,7 +334,7 @@ def fp16_matmul(x, w, k):
     (:func:`~openlpu.golden.mxm.fp16_pass`: exact products, fp32 tree in
     :func:`~openlpu.golden.mxm.tree_pairs` order); the passes are added in ``j`` order, each an
     fp32 RNE addition, as the accumulator adds them."""
-    rows, kp = x.shape
+    kp = x.shape[1]
     if kp % k or w.shape[0] > kp:
         raise ValueError(f"fp16_matmul: x has {kp} columns, not a multiple of {k} covering W's {w.shape[0]} rows")
     wp = np.zeros((kp, -(-w.shape[1] // k) * k), np.uint16)

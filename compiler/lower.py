@@ -16,6 +16,13 @@ VXM:
   without), a second applies the upper clamp 127; byte plane 0 is the int8
   result, written to the output tensor.
 
+fp16 dense layers (``Graph.dense_fp16``) run the MXM's fp16 passes, ``fp16_k =
+lanes / 4`` inputs each: their activations are stored ``fp16_k`` values to a
+vector (the *K-tile layout*, two slices for the two byte planes), so that
+every pass finds its inputs in lanes ``0 .. fp16_k - 1``; a layer feeding
+another writes its result in that layout, moving the lanes on the SXM
+(:meth:`_Lowering.dense16`, docs/compiler.md).
+
 Every instruction is placed by :class:`~openlpu.compiler.scheduler.Scheduler`
 at the earliest cycle where its queue, its streams and its data are ready;
 the schedule's length is the predicted cycle count.
@@ -420,7 +427,7 @@ class _Lowering:
         (ABC, then ACC no sooner than ``mxm_acc_reuse_distance(True)`` after the row's previous
         pass), then one VOP (``cvt`` to fp16 [, ``relu``]) per output vector."""
         _, x, w, bias, relu, out = step
-        cfg, L, K, planes = self.cfg, self.cfg.lanes, self.cfg.fp16_k, self.cfg.mxm_planes
+        cfg, L, K = self.cfg, self.cfg.lanes, self.cfg.fp16_k
         sch, alloc, ready = self.sch, self.alloc, self.ready
         xp = self.places[x][0]
         kin, N = w.shape
@@ -463,44 +470,32 @@ class _Lowering:
         alus = [("cvt", 1, 3)] + ([("relu", 1, 0)] if relu else [])     # 3: the fp16 type code
         vop_ready = self.configure([(sa, vxm_slot_words(cfg, "fp32", alus))], self.slot_free[sa]) + 1
         last_vop = 0
-        for r0 in range(rows_range.start, rows_range.stop, cfg.mxm_acc_depth):
-            chunk = range(r0, min(rows_range.stop, r0 + cfg.mxm_acc_depth))
-            for nt in range(NT):
-                p = nt % planes
-                for kt in range(KT_all):
-                    addrs = [wp.base + (kt * NT + nt) * K + i for i in range(K)]
-                    t_lw0 = _place_tile(sch, cfg, p, wpair, addrs, self.prev_iw[p] + 1, ready)
-                    t_iw = max(t_lw0 + K, self.last_abc[p] + 1)
-                    while not sch.free(f"mxw{p}", t_iw):
-                        t_iw += 1
-                    sch.place(f"mxw{p}", t_iw, isa.make("IW"))
-                    self.prev_iw[p] = t_iw
-                    t_a = t_iw
-                    for r in chunk:
-                        row = (p, r - r0)
-                        if kt:
-                            t_a = max(t_a, self.acc_last[row] + timing.mxm_acc_reuse_distance(True))
-                        if kt < KT_all - 1:
-                            writes = []
-                        elif stage is None:
-                            writes = [(sl, o.addr(r, nt), k) for k, sl in enumerate(o.slices)]
-                        else:
-                            writes = [(sl, stage.addr(r, nt), k) for k, sl in enumerate(stage.slices)]
-                            if direct0:
-                                writes += [(sl, o.addr(r, per * nt), k) for k, sl in enumerate(o.slices)]
-                        x_addr = xp.addr(r, kt) if kt < KT else ones
-                        t_a, v = _place_pass16(sch, cfg, p, xp.slices, x_addr, r - r0, kt, t_a, ready, sa,
-                                               vop_ready, writes)
-                        self.acc_last[row] = self.last_abc[p] = t_a
-                        last_vop = max(last_vop, v)
-                        t_a += 1
-                        if writes and stage is not None:
-                            # the other K-tiles of this output vector, each moved to lanes 0 .. K-1
-                            for j in range(1 if direct0 else 0, per):
-                                if per * nt + j < o.ct:
-                                    for src_sl, dst_sl in zip(stage.slices, o.slices):
-                                        _place_shift(sch, cfg, (src_sl, stage.addr(r, nt)), j * K,
-                                                     (dst_sl, o.addr(r, per * nt + j)), ready)
+        for chunk, nt, p, kt in self.tiles(rows_range, NT, KT_all):
+            t_a = self.install(p, wpair, [wp.base + (kt * NT + nt) * K + i for i in range(K)])
+            for r in chunk:
+                row = (p, r - chunk.start)
+                if kt:
+                    t_a = max(t_a, self.acc_last[row] + timing.mxm_acc_reuse_distance(True))
+                if kt < KT_all - 1:
+                    writes = []
+                elif stage is None:
+                    writes = [(sl, o.addr(r, nt), k) for k, sl in enumerate(o.slices)]
+                else:
+                    writes = [(sl, stage.addr(r, nt), k) for k, sl in enumerate(stage.slices)]
+                    if direct0:
+                        writes += [(sl, o.addr(r, per * nt), k) for k, sl in enumerate(o.slices)]
+                x_addr = xp.addr(r, kt) if kt < KT else ones
+                t_a, v = _place_pass16(sch, cfg, p, xp.slices, x_addr, row[1], kt, t_a, ready, sa, vop_ready, writes)
+                self.acc_last[row] = self.last_abc[p] = t_a
+                last_vop = max(last_vop, v)
+                t_a += 1
+                if writes and stage is not None:
+                    # the other K-tiles of this output vector, each moved to lanes 0 .. K-1
+                    for j in range(1 if direct0 else 0, per):
+                        if per * nt + j < o.ct:
+                            for src_sl, dst_sl in zip(stage.slices, o.slices):
+                                _place_shift(sch, cfg, (src_sl, stage.addr(r, nt)), j * K,
+                                             (dst_sl, o.addr(r, per * nt + j)), ready)
         self.slot_free[sa] = last_vop + 1
 
     def ones16_at(self, xp):
@@ -521,9 +516,9 @@ class _Lowering:
     def step(self, li, step, rows_range=None):
         """Place step ``li`` (its rows ``rows_range`` only, when given: the others are placed by
         further calls, in later segments)."""
-        cfg, rows, L, planes = self.cfg, self.rows, self.cfg.lanes, self.cfg.mxm_planes
+        cfg, rows, L = self.cfg, self.rows, self.cfg.lanes
         sch, alloc, places, weights, ready = self.sch, self.alloc, self.places, self.weights, self.ready
-        slot_free, prev_iw, last_abc = self.slot_free, self.prev_iw, self.last_abc
+        slot_free, last_abc = self.slot_free, self.last_abc
         act_sets, w_slices, ones_in = self.act_sets, self.w_slices, self.ones_in
         layer_shapes, zero_vector = self.layer_shapes, self.zero_vector
         if step[0] == "dense16":
@@ -630,28 +625,39 @@ class _Lowering:
         vop_ready = self.configure(cfg_words, max(slot_free[sa], slot_free[sb])) + 1
         last_vop = 0
         # --- tiles ----------------------------------------------------------------------
-        for r0 in range(rows_range.start, rows_range.stop, cfg.mxm_acc_depth):
-            chunk = range(r0, min(rows_range.stop, r0 + cfg.mxm_acc_depth))
-            for nt in range(NT):
-                p = nt % planes
-                for kt in range(KT_all):
-                    part, xct = (ktiles[kt][0], ktiles[kt][1]) if kt < KT else (0, 0)
-                    xp = part_places[part][p % len(part_places[part])]
-                    t_lw0 = _place_tile(sch, cfg, p, *tile_rows(kt, nt), prev_iw[p] + 1, ready)
-                    t_iw = max(t_lw0 + L, last_abc[p] + 1)
-                    while not sch.free(f"mxw{p}", t_iw):
-                        t_iw += 1
-                    sch.place(f"mxw{p}", t_iw, isa.make("IW"))
-                    prev_iw[p] = t_iw
-                    t_a = t_iw
-                    for r in chunk:
-                        t_a, v2 = _place_row(sch, cfg, p, xp, outs, r, r - r0, kt, nt, KT_all, t_a, ready,
-                                             (sa, sb), vop_ready, ones.get(xp.slice) if kt == KT else None,
-                                             xct, factors and factors[nt])
-                        last_abc[p] = t_a
-                        last_vop = max(last_vop, v2)
-                        t_a += 1
+        for chunk, nt, p, kt in self.tiles(rows_range, NT, KT_all):
+            part, xct = (ktiles[kt][0], ktiles[kt][1]) if kt < KT else (0, 0)
+            xp = part_places[part][p % len(part_places[part])]
+            t_a = self.install(p, *tile_rows(kt, nt))
+            for r in chunk:
+                t_a, v2 = _place_row(sch, cfg, p, xp, outs, r, r - chunk.start, kt, nt, KT_all, t_a, ready,
+                                     (sa, sb), vop_ready, ones.get(xp.slice) if kt == KT else None,
+                                     xct, factors and factors[nt])
+                last_abc[p] = t_a
+                last_vop = max(last_vop, v2)
+                t_a += 1
         slot_free[sa] = slot_free[sb] = last_vop + 1
+
+    def tiles(self, rows_range, NT, KT_all):
+        """A dense layer's placement order: ``(rows chunk, output tile, plane, K-tile)``, the rows in
+        chunks of ``mxm_acc_depth`` (the accumulator rows)."""
+        for r0 in range(rows_range.start, rows_range.stop, self.cfg.mxm_acc_depth):
+            chunk = range(r0, min(rows_range.stop, r0 + self.cfg.mxm_acc_depth))
+            for nt in range(NT):
+                for kt in range(KT_all):
+                    yield chunk, nt, nt % self.cfg.mxm_planes, kt
+
+    def install(self, p, wsl, addrs):
+        """Load the weight rows ``addrs`` (slice ``wsl`` or a pair, :func:`_place_tile`) into plane
+        ``p`` once its previous tile is installed, and install them after its last activation;
+        the IW's cycle."""
+        t_lw0 = _place_tile(self.sch, self.cfg, p, wsl, addrs, self.prev_iw[p] + 1, self.ready)
+        t_iw = max(t_lw0 + len(addrs), self.last_abc[p] + 1)
+        while not self.sch.free(f"mxw{p}", t_iw):
+            t_iw += 1
+        self.sch.place(f"mxw{p}", t_iw, isa.make("IW"))
+        self.prev_iw[p] = t_iw
+        return t_iw
 
 
 def _place_tile(sch, cfg, p, wsl, addrs, t_min, ready):
@@ -994,7 +1000,6 @@ def _place_pass16(sch, cfg, p, xslices, x_addr, acc_row, kt, t_min, ready, slot,
     ``writes`` (the layer's last pass: ``[(slice, addr, byte plane)]``) the fp32 result goes
     through the VXM (slot ``slot``: to fp16 [, ReLU]) into them. Returns (pass cycle, VOP cycle)."""
     mxm, lat_m = f"mxm{p}", timing.MEM_READ_LATENCY
-    mlat, vlat = timing.mxm_latency(cfg), cfg.vxm_alus * timing.VXM_ALU_LATENCY
     rels = [sch.route(f"mem{s}", 0, lat_m, mxm)[2] for s in xslices]
     t_a = max(t_min, max(ready.get((s, x_addr), 0) + rel for s, rel in zip(xslices, rels)))
     hints = sch.hints
