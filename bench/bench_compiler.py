@@ -5,7 +5,10 @@
 For each shape ``M x K x N`` (from GEMV, ``1 x lanes``, the LLM decode case,
 to large square GEMMs) one int8 dense layer (matmul + requantize) is compiled;
 the table gives the predicted cycles and the MXM utilization (MACs /
-(lanes^2 x planes x cycles)); with ``--verify`` every program is also run on
+(lanes^2 x planes x cycles)). A second table does the same for fp16 dense
+layers, whose utilization is against the fp16 peak (MACs / (lanes x
+fp16_k x planes x cycles), ``fp16_k = lanes / 4``: a quarter of the int8
+peak). With ``--verify`` every program is also run on
 the golden ISA simulator, whose cycle count must equal the prediction. Writes
 ``bench/results/compiler_<preset>.json`` and a PNG plot of utilization next
 to it. A second table gives the compile time of whole models: the MLP, the
@@ -35,6 +38,49 @@ def dense(rows, k, n, seed=0):
     return g, out, rng.integers(-128, 128, (rows, k)).astype(np.int8)
 
 
+def dense16(rows, k, n, seed=0):
+    rng = np.random.default_rng(seed)
+    g = Graph()
+    x = g.input("x", (rows, k), dtype="fp16")
+    w = rng.normal(0, 1 / np.sqrt(k), (k, n)).astype(np.float16)
+    out = g.output(g.dense_fp16(x, w, relu=False))
+    return g, out, rng.normal(0, 1, (rows, k)).astype(np.float16)
+
+
+def shapes16(cfg):
+    """fp16 shapes: an activation row takes ``ceil(K / fp16_k)`` vectors in each of two slices."""
+    L = cfg.lanes
+    return [(1, L, L), (1, 4 * L, 4 * L), (4, L, L), (L, L, L), (2 * L, 2 * L, 2 * L), (4 * L, 2 * L, L)]
+
+
+def _gemm_rows(cfg, build, shape_list, verify, desc):
+    from tqdm import tqdm
+    out = []
+    for m, k, n in tqdm(shape_list, desc=desc):
+        g, y, x = build(m, k, n)
+        t0 = time.perf_counter()
+        c = compile_graph(g, cfg, m)
+        ct = time.perf_counter() - t0
+        row = {"M": m, "K": k, "N": n, "cycles": c.predicted_cycles, "macs": c.report["macs"],
+               "utilization": c.report["mxm_utilization"], "peak": c.report["mxm_peak"],
+               "compile_s": round(ct, 3), "instructions": c.report["instructions"]}
+        if verify:
+            r = run(c, {"x": x})
+            assert r.cycles == c.predicted_cycles, (m, k, n, r.cycles, c.predicted_cycles)
+            ref = g.reference({"x": x}, cfg)[y]
+            assert np.array_equal(r.outputs[y].view(np.uint8), ref.view(np.uint8))
+            row["golden_cycles"] = r.cycles
+        out.append(row)
+    return out
+
+
+def _print_gemm(rows_out, verify):
+    print(f"{'M x K x N':>16s} {'cycles':>8s} {'util':>7s} {'compile':>8s}" + ("  golden" if verify else ""))
+    for r in rows_out:
+        print(f"{r['M']:>5d}x{r['K']:>4d}x{r['N']:<5d} {r['cycles']:8d} {100 * r['utilization']:6.2f}% "
+              f"{r['compile_s']:7.2f}s" + (f"  {r['golden_cycles']} (== predicted)" if verify else ""))
+
+
 def shapes(cfg):
     L = cfg.lanes
     return [(1, L, L), (1, 4 * L, 4 * L), (4, L, L), (L, L, L), (2 * L, 2 * L, 2 * L), (4 * L, 2 * L, L),
@@ -52,27 +98,13 @@ def _models(cfg, name):
 
 
 def main(argv=None):
-    from tqdm import tqdm
     p = argparse.ArgumentParser(prog="python -m openlpu.bench.bench_compiler")
     p.add_argument("--preset", default="small")
     p.add_argument("--verify", action="store_true", help="run every program on the golden ISA simulator")
     args = p.parse_args(argv)
     cfg = preset(args.preset)
-    rows_out = []
-    for m, k, n in tqdm(shapes(cfg), desc="GEMM shapes"):
-        g, out, x = dense(m, k, n)
-        t0 = time.perf_counter()
-        c = compile_graph(g, cfg, m)
-        ct = time.perf_counter() - t0
-        row = {"M": m, "K": k, "N": n, "cycles": c.predicted_cycles, "macs": c.report["macs"],
-               "utilization": c.report["mxm_utilization"], "compile_s": round(ct, 3),
-               "instructions": c.report["instructions"]}
-        if args.verify:
-            r = run(c, {"x": x})
-            assert r.cycles == c.predicted_cycles, (m, k, n, r.cycles, c.predicted_cycles)
-            assert np.array_equal(r.outputs[out], g.reference({"x": x})[out])
-            row["golden_cycles"] = r.cycles
-        rows_out.append(row)
+    rows_out = _gemm_rows(cfg, dense, shapes(cfg), args.verify, "GEMM shapes")
+    rows16 = _gemm_rows(cfg, dense16, shapes16(cfg), args.verify, "fp16 GEMM shapes")
     sizes = []
     for width in (cfg.lanes, 2 * cfg.lanes, 4 * cfg.lanes):
         g, _, _ = dense(64, width, width)
@@ -89,10 +121,10 @@ def main(argv=None):
                        "compile_s": round(time.perf_counter() - t0, 2)})
     print(f"\nMXM utilization, preset {args.preset} ({cfg.lanes}x{cfg.lanes} MXM, {cfg.mxm_planes} planes; "
           f"output tiles alternate between the planes)")
-    print(f"{'M x K x N':>16s} {'cycles':>8s} {'util':>7s} {'compile':>8s}" + ("  golden" if args.verify else ""))
-    for r in rows_out:
-        print(f"{r['M']:>5d}x{r['K']:>4d}x{r['N']:<5d} {r['cycles']:8d} {100 * r['utilization']:6.2f}% "
-              f"{r['compile_s']:7.2f}s" + (f"  {r['golden_cycles']} (== predicted)" if args.verify else ""))
+    _print_gemm(rows_out, args.verify)
+    print(f"\nfp16 dense layers, utilization against the fp16 peak ({cfg.lanes} x {cfg.fp16_k} MACs per plane "
+          "and cycle, a quarter of int8's)")
+    _print_gemm(rows16, args.verify)
     print("\ncompile time by model size:", ", ".join(f"{s['width']}x{s['width']}: {s['compile_s']} s" for s in sizes))
     print(f"{'model':34s} {'MACs':>11s} {'cycles':>8s} {'programs':>8s} {'instrs':>7s} {'util':>6s} {'compile':>8s}")
     for r in models:
@@ -100,7 +132,7 @@ def main(argv=None):
               f"{100 * r['utilization']:5.1f}% {r['compile_s']:7.1f}s")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"compiler_{args.preset}.json"
-    out.write_text(json.dumps({"preset": args.preset, "gemm": rows_out, "compile_time": sizes,
+    out.write_text(json.dumps({"preset": args.preset, "gemm": rows_out, "gemm_fp16": rows16, "compile_time": sizes,
                                "models": models}, indent=1))
     try:
         import matplotlib

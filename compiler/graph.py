@@ -26,6 +26,16 @@ wrapping like the chip):
 ``add(a, b, ..)``       residual sum, built from ``concat``, ``matmul`` with two
                         scaled identity blocks and ``requantize``
 
+The fp16 path (``input(..., dtype="fp16")``, fp16 weights), in the chip's order
+(``cfg.fp16_k = lanes // 4`` products per MXM pass, see :func:`fp16_matmul`):
+
+``matmul(x, W)``        fp32 ``x @ W``: passes over ``fp16_k`` inputs at a time, each
+                        a :func:`~openlpu.golden.mxm.fp16_pass`, accumulated in fp32
+                        in input order
+``bias(t, b)``          fp32 ``t + b`` (``b`` fp16), as one more pass (:func:`fp16_bias`)
+``to_fp16(t)``          fp32 -> fp16, round to nearest even (overflow to Inf)
+``relu(t)``             IEEE maximum(t, +0) in fp16 (NaN stays NaN)
+
 The compiler lowers the chain ``matmul [-> bias] -> requantize [-> relu]``
 (a *dense* layer) onto MXM + VXM; the bias is one more MXM pass whose
 activation is the constant vector ``[127, 0, ..., 0]`` and whose weight row 0
@@ -37,9 +47,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from openlpu.golden import fp as gfp
+from openlpu.golden.mxm import fp16_pass
+
 from .rowops import channel_bits, evaluate, gelu_recipe, layer_norm_recipe, rescale, softmax_recipe
 
-__all__ = ["Graph", "Node", "quantize_bias", "requant_params"]
+__all__ = ["Graph", "Node", "quantize_bias", "requant_params", "fp16_matmul", "fp16_bias"]
+
+#: Element types of graph tensors.
+DTYPES = ("int8", "int32", "fp16", "fp32")
 
 
 @dataclass
@@ -58,48 +74,88 @@ class Graph:
         self.inputs = {}
         self.consts = {}
         self.outputs = []
+        self.dtypes = {}
         self._n = 0
 
     def _name(self, op):
         self._n += 1
         return f"{op}{self._n}"
 
-    def input(self, name, shape):
+    def input(self, name, shape, dtype="int8"):
+        """An input tensor ``rows x cols`` (rows may be ``None``: the batch), ``int8`` or ``fp16``."""
+        if dtype not in ("int8", "fp16"):
+            raise TypeError(f"input {name}: dtype must be 'int8' or 'fp16', not {dtype!r}")
         self.inputs[name] = tuple(shape)
+        self.dtypes[name] = dtype
         return name
 
     def const(self, value, name=None):
         name = name or self._name("const")
         self.consts[name] = np.asarray(value)
+        self.dtypes[name] = {np.dtype(np.int8): "int8", np.dtype(np.float16): "fp16"}.get(self.consts[name].dtype)
         return name
 
-    def _add(self, op, inputs, **attrs):
+    def _add(self, op, inputs, dtype=None, **attrs):
         out = self._name(op)
         self.nodes.append(Node(op, tuple(inputs), out, attrs))
+        self.dtypes[out] = dtype or self.dtypes.get(inputs[0])
         return out
 
+    def dtype(self, t):
+        """The element type of tensor ``t``: int8, int32 (a matmul's accumulators), fp16 or fp32."""
+        return self.dtypes.get(t)
+
+    def _expect(self, op, t, *dtypes):
+        if self.dtype(t) not in dtypes:
+            raise TypeError(f"{op}: {t} is {self.dtype(t)}, not {' or '.join(dtypes)}")
+
     def matmul(self, x, w):
-        """``x @ w``; ``w`` a 2-D int8 constant or a tensor computed by the graph (e.g. a transpose)."""
+        """``x @ w``; ``w`` a 2-D int8 constant or a tensor computed by the graph (e.g. a transpose).
+        An fp16 ``x`` takes a 2-D float16 constant ``w``; the result is fp32 (:func:`fp16_matmul`)."""
+        if self.dtype(x) == "fp16":
+            w_val = self.consts.get(w)
+            if w_val is None or w_val.dtype != np.float16 or w_val.ndim != 2:
+                raise TypeError(f"an fp16 matmul's weights must be a 2-D float16 constant, not {w}")
+            return self._add("matmul", (x, w), dtype="fp32")
+        self._expect("matmul", x, "int8")
         if w in self.consts:
             w_val = self.consts[w]
             if w_val.dtype != np.int8 or w_val.ndim != 2:
                 raise TypeError(f"matmul weights must be a 2-D int8 constant, not {w_val.dtype} {w_val.shape}")
-        return self._add("matmul", (x, w))
+        return self._add("matmul", (x, w), dtype="int32")
 
     def transpose(self, t):
         """The transpose of a 2-D int8 tensor (lowered onto the SXM's tile transpose)."""
         return self._add("transpose", (t,))
 
     def bias(self, t, b):
+        """``t + 127 b`` (int32 ``t``, int8 ``b``) or, on an fp32 ``t``, ``t + b`` with ``b`` fp16
+        (:func:`fp16_bias`)."""
         b = np.asarray(b)
-        if b.dtype != np.int8 or b.ndim != 1:
-            raise TypeError(f"bias must be a 1-D int8 vector, not {b.dtype} {b.shape}")
+        want = np.float16 if self.dtype(t) == "fp32" else np.int8
+        if b.dtype != want or b.ndim != 1:
+            raise TypeError(f"bias must be a 1-D {np.dtype(want)} vector, not {b.dtype} {b.shape}")
         return self._add("bias", (t, self.const(b)))
 
+    def to_fp16(self, t):
+        """An fp32 tensor rounded to fp16 (nearest even; overflow gives Inf)."""
+        self._expect("to_fp16", t, "fp32")
+        return self._add("to_fp16", (t,), dtype="fp16")
+
+    def dense_fp16(self, x, w, bias=None, relu=True):
+        """``relu(to_fp16(x @ W [+ b]))`` with fp16 ``x``, ``W`` and ``b``: fp32 accumulation in the
+        chip's order, one rounding to fp16."""
+        t = self.matmul(x, self.const(np.asarray(w, np.float16)))
+        if bias is not None:
+            t = self.bias(t, np.asarray(bias, np.float16))
+        t = self.to_fp16(t)
+        return self.relu(t) if relu else t
+
     def requantize(self, t, multiplier, shift):
+        self._expect("requantize", t, "int32", "int8")
         if not (0 < multiplier < 1 << 31 and 0 < shift < 32):
             raise ValueError(f"requantize: multiplier {multiplier} and shift {shift} out of range")
-        return self._add("requantize", (t,), multiplier=int(multiplier), shift=int(shift))
+        return self._add("requantize", (t,), dtype="int8", multiplier=int(multiplier), shift=int(shift))
 
     def rescale(self, t, scale, channel_scales, relu=False):
         """Per-channel requantization of int32 ``t`` (a matmul's result): column ``j`` becomes
@@ -108,7 +164,8 @@ class Graph:
         the largest weight scale over the output scale; ``c[j]`` in ``(0, 1]``: channel ``j``'s
         weight scale over the largest."""
         channel_bits(channel_scales)
-        return self._add("rescale", (t,), scale=float(scale),
+        self._expect("rescale", t, "int32", "int8")
+        return self._add("rescale", (t,), dtype="int8", scale=float(scale),
                          channel_scales=np.asarray(channel_scales, np.float64), relu=bool(relu))
 
     def dense_per_channel(self, x, w, scale, channel_scales, relu=True, bias=None):
@@ -119,6 +176,7 @@ class Graph:
         return self.rescale(t, scale, channel_scales, relu)
 
     def relu(self, t):
+        self._expect("relu", t, "int8", "fp16")
         return self._add("relu", (t,))
 
     def dense(self, x, w, multiplier, shift, relu=True, bias=None):
@@ -189,13 +247,22 @@ class Graph:
         return name
 
     # --- the specification ------------------------------------------------------------
-    def reference(self, inputs):
-        """Run the graph in numpy integer arithmetic; ``{tensor: array}``."""
+    def reference(self, inputs, cfg=None):
+        """Run the graph in numpy integer arithmetic; ``{tensor: array}``.
+
+        fp16 and fp32 tensors are computed on raw bits with the golden fp models, in the order of
+        the chip ``cfg`` (needed when the graph has an fp16 matmul): its pass size ``fp16_k``
+        fixes the summation order. They are carried padded to a multiple of ``fp16_k`` columns,
+        as the chip holds them (padding: +0 for inputs, the layer's result on zero weights and
+        biases for computed tensors), and returned as float16 / float32 arrays without the pad."""
         env = {k: np.asarray(v) for k, v in inputs.items()}
         env.update(self.consts)
+        wide = {}                       # fp16 / fp32 tensor -> raw bits, padded columns
         for nd in self.nodes:
             a = env[nd.inputs[0]]
-            if nd.op == "matmul":
+            if self.dtype(nd.output) in ("fp16", "fp32"):
+                env[nd.output] = self._reference_float(nd, env, wide, cfg, inputs)
+            elif nd.op == "matmul":
                 env[nd.output] = (a.astype(np.int64) @ env[nd.inputs[1]].astype(np.int64)).astype(np.int32)
             elif nd.op == "bias":
                 env[nd.output] = (a.astype(np.int64) + 127 * env[nd.inputs[1]].astype(np.int64)).astype(np.int32)
@@ -218,6 +285,30 @@ class Graph:
                 raise NotImplementedError(nd.op)
         return env
 
+    def _reference_float(self, nd, env, wide, cfg, inputs):
+        """One fp16-path node of :meth:`reference`: its padded bits into ``wide``, its value out."""
+        x = nd.inputs[0]
+        if nd.op == "matmul":
+            if cfg is None:
+                raise ValueError("the reference of an fp16 matmul needs the chip (cfg): its pass size "
+                                 "fixes the summation order")
+            if x not in wide:               # an input: +0 in the pad
+                v = np.asarray(inputs[x], np.float16).view(np.uint16)
+                wide[x] = np.zeros((v.shape[0], -(-v.shape[1] // cfg.fp16_k) * cfg.fp16_k), np.uint16)
+                wide[x][:, :v.shape[1]] = v
+            y = fp16_matmul(wide[x], self.consts[nd.inputs[1]].view(np.uint16), cfg.fp16_k)
+        elif nd.op == "bias":
+            y = fp16_bias(wide[x], self.consts[nd.inputs[1]].view(np.uint16), cfg.fp16_k)
+        elif nd.op == "to_fp16":
+            y = gfp.float_to_float("fp32", "fp16", wide[x])
+        elif nd.op == "relu":
+            y = gfp.f_minmax("fp16", wide[x], np.zeros_like(wide[x]), True)
+        else:
+            raise NotImplementedError(f"{nd.op} on {self.dtype(x)}")
+        wide[nd.output] = y
+        cols = self._cols(nd.output)
+        return y[:, :cols].view(np.float16 if y.dtype == np.uint16 else np.float32)
+
 
 def quantize_bias(b, x_scale, w_scale):
     """A float bias as the int8 ``bias`` op's operand: ``round(b / (127 * x_scale * w_scale))``."""
@@ -234,3 +325,32 @@ def requant_params(scale, bits=11):
         s += 1
     m = int(round(scale * (1 << s)))
     return max(m, 1), max(s, 1)
+
+
+def fp16_matmul(x, w, k):
+    """``x @ w`` as the MXM computes it: ``x`` (rows, KP) fp16 bits with ``KP`` a multiple of the
+    pass size ``k`` and at least ``w``'s rows, ``w`` (K, N) fp16 bits -> (rows, NP) fp32 bits,
+    ``NP = ceil(N / k) * k`` (``w`` zero-padded). Pass ``j`` reduces inputs ``jk .. jk + k - 1``
+    (:func:`~openlpu.golden.mxm.fp16_pass`: exact products, fp32 tree in
+    :func:`~openlpu.golden.mxm.tree_pairs` order); the passes are added in ``j`` order, each an
+    fp32 RNE addition, as the accumulator adds them."""
+    kp = x.shape[1]
+    if kp % k or w.shape[0] > kp:
+        raise ValueError(f"fp16_matmul: x has {kp} columns, not a multiple of {k} covering W's {w.shape[0]} rows")
+    wp = np.zeros((kp, -(-w.shape[1] // k) * k), np.uint16)
+    wp[:w.shape[0], :w.shape[1]] = w
+    acc = None
+    for j in range(0, kp, k):
+        part = fp16_pass(x[:, j:j + k], wp[j:j + k])
+        acc = part if acc is None else gfp.f32_add(acc, part)
+    return acc
+
+
+def fp16_bias(t, b, k):
+    """fp32 ``t`` (rows, NP) plus fp16 ``b`` as the MXM adds it: one more pass whose activation is
+    ``[1.0, 0, ..., 0]`` (``k`` lanes) and whose weight row 0 is ``b`` (zero-padded)."""
+    ones = np.zeros(k, np.uint16)
+    ones[0] = 0x3C00
+    bp = np.zeros((k, t.shape[1]), np.uint16)
+    bp[0, :len(b)] = b
+    return gfp.f32_add(t, fp16_pass(ones, bp)[None, :])

@@ -16,6 +16,13 @@ VXM:
   without), a second applies the upper clamp 127; byte plane 0 is the int8
   result, written to the output tensor.
 
+fp16 dense layers (``Graph.dense_fp16``) run the MXM's fp16 passes, ``fp16_k =
+lanes / 4`` inputs each: their activations are stored ``fp16_k`` values to a
+vector (the *K-tile layout*, two slices for the two byte planes), so that
+every pass finds its inputs in lanes ``0 .. fp16_k - 1``; a layer feeding
+another writes its result in that layout, moving the lanes on the SXM
+(:meth:`_Lowering.dense16`, docs/compiler.md).
+
 Every instruction is placed by :class:`~openlpu.compiler.scheduler.Scheduler`
 at the earliest cycle where its queue, its streams and its data are ready;
 the schedule's length is the predicted cycle count.
@@ -38,12 +45,17 @@ __all__ = ["Compiled", "Segment", "TensorPlace", "compile_graph"]
 
 @dataclass
 class TensorPlace:
-    """Where a tensor lives: ``slice``, first vector ``base``, ``rows`` x ``ct`` vectors."""
+    """Where a tensor lives: ``slice``, first vector ``base``, ``rows`` x ``ct`` vectors.
+
+    An fp16 tensor has its high byte plane at the same addresses of slice ``hi``; ``per_vec``
+    elements sit in lanes ``0 .. per_vec - 1`` of each vector (0: ``lanes``, the full vector)."""
     slice: int
     base: int
     rows: int
     cols: int
     ct: int
+    hi: int = None
+    per_vec: int = 0
 
     def addr(self, r, ct):
         return self.base + r * self.ct + ct
@@ -51,6 +63,11 @@ class TensorPlace:
     @property
     def vectors(self):
         return self.rows * self.ct
+
+    @property
+    def slices(self):
+        """The slices of the byte planes, low first."""
+        return [self.slice] if self.hi is None else [self.slice, self.hi]
 
 
 @dataclass
@@ -95,29 +112,46 @@ class Compiled:
         return self._single().words()
 
     def sram_image(self, inputs):
-        """``{(slice, addr): bytes}``: the constants and the given input tensors."""
+        """``{(slice, addr): bytes}``: the constants and the given input tensors (int8, or
+        float16 for an fp16 input)."""
         image = dict(self.weights)
         for name, value in inputs.items():
             for place in self.places[name]:
-                image.update(_tensor_vectors(self.cfg, place, np.asarray(value, np.int8)))
+                image.update(_tensor_vectors(self.cfg, place, value))
         return image
 
-    def read_output(self, name, vectors):
-        """The tensor ``name`` from its vectors (``rows * ct`` arrays of ``lanes`` bytes)."""
+    def windows(self, name):
+        """``[(slice, first vector, vectors)]`` holding the tensor ``name`` (one per byte plane)."""
         p = self.places[name][0]
-        data = np.stack(vectors).reshape(p.rows, p.ct * self.cfg.lanes)[:, :p.cols]
-        return data.view(np.int8)
+        return [(s, p.base, p.vectors) for s in p.slices]
+
+    def read_output(self, name, vectors):
+        """The tensor ``name`` from the vectors of its :meth:`windows`, in order (``lanes`` bytes
+        each); int8, or float16 for an fp16 tensor."""
+        p = self.places[name][0]
+        n = p.per_vec or self.cfg.lanes
+        data = np.stack(vectors).reshape(len(p.slices), p.rows, p.ct, self.cfg.lanes)[..., :n]
+        data = data.reshape(len(p.slices), p.rows, p.ct * n)[:, :, :p.cols]
+        if p.hi is None:
+            return data[0].view(np.int8)
+        return (data[0].astype(np.uint16) | data[1].astype(np.uint16) << 8).view(np.float16)
 
 
 def _tensor_vectors(cfg, place, value):
-    L = cfg.lanes
+    L, n = cfg.lanes, place.per_vec or cfg.lanes
+    if place.hi is None:
+        planes = [np.asarray(value, np.int8).view(np.uint8)]
+    else:
+        bits = np.asarray(value, np.float16).view(np.uint16)
+        planes = [(bits & 0xFF).astype(np.uint8), (bits >> 8).astype(np.uint8)]
     out = {}
-    for r in range(place.rows):
-        for ct in range(place.ct):
-            vec = np.zeros(L, np.uint8)
-            seg = value[r, ct * L:(ct + 1) * L].view(np.uint8)
-            vec[:len(seg)] = seg
-            out[(place.slice, place.addr(r, ct))] = vec
+    for slice_, plane in zip(place.slices, planes):
+        for r in range(place.rows):
+            for ct in range(place.ct):
+                vec = np.zeros(L, np.uint8)
+                seg = plane[r, ct * n:(ct + 1) * n]
+                vec[:len(seg)] = seg
+                out[(slice_, place.addr(r, ct))] = vec
     return out
 
 
@@ -128,14 +162,18 @@ class _Alloc:
         self.cfg = cfg
         self.next = [0] * cfg.mem_slices
 
-    def take(self, slice_, rows, cols):
-        ct = -(-cols // self.cfg.lanes)
-        base = self.next[slice_]
+    def take(self, slice_, rows, cols, hi=None, per_vec=0):
+        """``rows`` x ``cols`` elements, ``per_vec`` to a vector (0: ``lanes``); an fp16 tensor's
+        high byte plane at the same addresses of slice ``hi``."""
+        ct = -(-cols // (per_vec or self.cfg.lanes))
+        slices = [slice_] if hi is None else [slice_, hi]
+        base = max(self.next[s] for s in slices)
         if base + rows * ct > self.cfg.mem_depth:
             raise MemoryError(f"slice {slice_}: {rows * ct} vectors do not fit "
                               f"({self.cfg.mem_depth - base} of {self.cfg.mem_depth} left)")
-        self.next[slice_] += rows * ct
-        return TensorPlace(slice_, base, rows, cols, ct)
+        for s in slices:
+            self.next[s] = base + rows * ct
+        return TensorPlace(slice_, base, rows, cols, ct, hi, per_vec)
 
 
 def _steps(graph):
@@ -171,8 +209,21 @@ def _steps(graph):
             continue
         if nd.op != "matmul":
             raise NotImplementedError(f"node {i} ({nd.op}): only matmul [-> bias] -> requantize [-> relu] "
-                                      "chains, transposes, softmax, layer norm and GELU are lowered")
+                                      "chains, their fp16 form matmul [-> bias] -> to_fp16 [-> relu], "
+                                      "transposes, softmax, layer norm and GELU are lowered")
         j, cur, bias = i + 1, nd.output, None
+        if graph.dtype(cur) == "fp32":
+            if follows(j, "bias", cur):
+                bias, cur, j = graph.consts[nodes[j].inputs[1]], nodes[j].output, j + 1
+            if not follows(j, "to_fp16", cur):
+                raise NotImplementedError(f"node {i}: an fp16 matmul must be followed by to_fp16 to be lowered")
+            cur, j = nodes[j].output, j + 1
+            relu = follows(j, "relu", cur)
+            if relu:
+                cur, j = nodes[j].output, j + 1
+            steps.append(("dense16", nd.inputs[0], graph.consts[nd.inputs[1]], bias, relu, cur))
+            i = j
+            continue
         if follows(j, "bias", cur):
             bias, cur, j = graph.consts[nodes[j].inputs[1]], nodes[j].output, j + 1
         if not (follows(j, "requantize", cur) or follows(j, "rescale", cur)):
@@ -216,7 +267,7 @@ def compile_graph(graph: Graph, cfg, rows):
     instructions; the program then ends and the next step starts the next *segment*, run after
     it with the SRAM kept (:func:`openlpu.compiler.runtime.run` runs them in order)."""
     steps = _steps(graph)
-    low = _Lowering(graph, cfg, rows)
+    low = _Lowering(graph, cfg, rows, {st[1] for st in steps if st[0] == "dense16"})
     segments = []
     seg_start, placed = copy.deepcopy(low), []      # the segment's starting state and its steps so far
     for li, step in enumerate(steps):
@@ -247,8 +298,10 @@ def compile_graph(graph: Graph, cfg, rows):
             todo = todo[len(chunk):]
     segments.append(low.segment())
     L, cycles = cfg.lanes, sum(sg.cycles for sg in segments)
+    peak = cfg.fp16_k if low.fp16 else L       # products per lane column per pass
     report = {"predicted_cycles": cycles, "macs": low.macs,
-              "mxm_utilization": low.macs / (L * L * cfg.mxm_planes * cycles),
+              "mxm_utilization": low.macs / (L * peak * cfg.mxm_planes * cycles),
+              "mxm_peak": "fp16" if low.fp16 else "int8",
               "sram_vectors": sum(low.alloc.next), "sram_bytes": sum(low.alloc.next) * L,
               "instructions": sum(len(v) for sg in segments for v in sg.program.values()),
               "segments": len(segments), "segment_cycles": [sg.cycles for sg in segments],
@@ -265,7 +318,7 @@ class _Lowering:
     """The state of a compilation: SRAM (allocation, tensors, constants) for the whole program
     and the current segment's scheduler and timing books."""
 
-    def __init__(self, graph, cfg, rows):
+    def __init__(self, graph, cfg, rows, chunked=()):
         self.cfg, self.rows = cfg, rows
         self.alloc = _Alloc(cfg)
         self.act_sets, self.w_slices, self.copies = _slice_sets(cfg, cfg.mxm_planes)
@@ -273,8 +326,21 @@ class _Lowering:
         self.wplaces = {}                    # step -> where its constant weight tiles are
         self.factor_places = {}              # step -> its per-channel factors (rescale)
         (name, shape), = graph.inputs.items()
-        # output tile nt runs on plane nt % planes, which reads copy (plane % copies) of its input
-        self.places[name] = [self.alloc.take(s, rows, shape[1]) for s in self.act_sets[0]]
+        self.fp16 = graph.dtype(name) == "fp16"
+        self.chunked = set(chunked)          # fp16 tensors an fp16 matmul reads: fp16_k values a vector
+        self.stages = {}                     # chunked tensor -> its full-width copy (the SXM's source)
+        self.ones16 = {}                     # slice pair -> the fp16 activation [1.0, 0, ...] of bias passes
+        pos = timing.floorplan(cfg)
+        self.sides = [[s for s in range(cfg.mem_slices) if (pos[f"mem{s}"] < pos["vxm"]) == west]
+                      for west in (True, False)]
+        if self.fp16:
+            if min(len(sd) for sd in self.sides) < 2:
+                raise NotImplementedError("the fp16 path needs two SRAM slices on each side of the VXM")
+            lo, hi = self.pair(0, 0)
+            self.places[name] = [self.alloc.take(lo, rows, shape[1], hi, cfg.fp16_k)]
+        else:
+            # output tile nt runs on plane nt % planes, which reads copy (plane % copies) of its input
+            self.places[name] = [self.alloc.take(s, rows, shape[1]) for s in self.act_sets[0]]
         self.macs = 0
         self.ones_in = {}                    # slice -> the constant activation [127, 0, ...] of bias passes
         self.zeros_in = {}                   # slice -> an all-zero vector (padding rows of tiles)
@@ -288,6 +354,7 @@ class _Lowering:
         self.slot_free = [0] * isa.VXM_SLOTS  # first cycle a slot may be reconfigured
         self.prev_iw = [-1] * planes          # each plane's last install ...
         self.last_abc = [-1] * planes         # ... and last activation
+        self.acc_last = {}                    # (plane, accumulator row) -> its last ABC/ACC
 
     def fits(self):
         """Every queue's program within ``imem_depth`` (instructions + NOP gaps + END bound it)."""
@@ -301,7 +368,29 @@ class _Lowering:
         """The rows a step can be cut into (``None``: not cut)."""
         if step[0] == "rowop":
             return range(self.places[step[1]][0].rows)
-        return range(self.rows) if step[0] == "dense" else None
+        return range(self.rows) if step[0] in ("dense", "dense16") else None
+
+    def pair(self, side, k):
+        """The ``k``-th pair of slices (low, high byte plane) on ``side`` (0 west of the VXM, 1
+        east) for fp16 tensors; the first pair when the side has only one."""
+        sd = self.sides[side]
+        k = k if len(sd) >= 2 * (k + 1) else 0
+        return sd[2 * k], sd[2 * k + 1]
+
+    def side_of(self, slice_):
+        return 0 if slice_ in self.sides[0] else 1
+
+    def configure(self, cfg_words, t):
+        """CONFIG every ``(slot, [(word, value)])`` of ``cfg_words`` on the VXM queue from cycle
+        ``t`` on, in free cycles; the last CONFIG's cycle."""
+        wq, last_cfg = isa.vxm_control_words(self.cfg), -1
+        for slot, pairs in cfg_words:
+            for w_i, value in pairs:
+                while not self.sch.free("vxm", t):
+                    t += 1
+                self.sch.place("vxm", t, isa.make("CONFIG", slot * wq + w_i, value))
+                last_cfg, t = t, t + 1
+        return last_cfg
 
     def segment(self):
         program, cycles = self.sch.program()
@@ -332,6 +421,92 @@ class _Lowering:
         self.factor_places[li] = out
         return out
 
+    def dense16(self, li, step, rows_range):
+        """An fp16 dense layer (see the module docstring): per output tile and K-tile of
+        ``fp16_k`` inputs, a weight tile of ``fp16_k`` fp16 rows, then one pass per row
+        (ABC, then ACC no sooner than ``mxm_acc_reuse_distance(True)`` after the row's previous
+        pass), then one VOP (``cvt`` to fp16 [, ``relu``]) per output vector."""
+        _, x, w, bias, relu, out = step
+        cfg, L, K = self.cfg, self.cfg.lanes, self.cfg.fp16_k
+        sch, alloc, ready = self.sch, self.alloc, self.ready
+        xp = self.places[x][0]
+        kin, N = w.shape
+        if xp.cols != kin:
+            raise ValueError(f"layer {li}: input has {xp.cols} features, W has {kin} rows")
+        KT, NT, per = xp.ct, -(-N // L), L // K        # K-tiles, output tiles, K-tiles per output vector
+        KT_all = KT + (bias is not None)
+        self.layer_shapes.append(N)
+        in_side = self.side_of(xp.slice)
+        if li not in self.wplaces:
+            # the input's side, away from the input when it has two pairs; else wherever they fit
+            pairs = [self.pair(in_side, 1), self.pair(1 - in_side, 1), self.pair(1 - in_side, 0)]
+            wpair = next((pr for pr in pairs if max(alloc.next[s] for s in pr) + KT_all * NT * K
+                          <= cfg.mem_depth), pairs[0])
+            wp = self.wplaces[li] = alloc.take(wpair[0], KT_all * NT * K, L, wpair[1])
+            bits = np.zeros((KT_all * K, NT * L), np.uint16)
+            bits[:kin, :N] = w.view(np.uint16)
+            if bias is not None:
+                bits[KT * K, :N] = bias.view(np.uint16)
+            for kt in range(KT_all):
+                for nt in range(NT):
+                    for i in range(K):
+                        row = bits[kt * K + i, nt * L:(nt + 1) * L]
+                        a = wp.base + (kt * NT + nt) * K + i
+                        self.weights[(wpair[0], a)] = (row & 0xFF).astype(np.uint8)
+                        self.weights[(wpair[1], a)] = (row >> 8).astype(np.uint8)
+        wp = self.wplaces[li]
+        wpair = (wp.slice, wp.hi)
+        ones = self.ones16_at(xp) if bias is not None else None
+        if out not in self.places:
+            olo, ohi = self.pair(1 - in_side, 0)
+            self.places[out] = [alloc.take(olo, self.rows, N, ohi, K if out in self.chunked else 0)]
+            if out in self.chunked:
+                slo, shi = self.pair(1 - in_side, 1)
+                self.stages[out] = alloc.take(slo, self.rows, N, shi)
+        o, stage = self.places[out][0], self.stages.get(out)
+        direct0 = stage is None or not set(stage.slices) & set(o.slices)
+        self.macs += len(rows_range) * kin * N
+        sa = (2 * li) % isa.VXM_SLOTS
+        alus = [("cvt", 1, 3)] + ([("relu", 1, 0)] if relu else [])     # 3: the fp16 type code
+        vop_ready = self.configure([(sa, vxm_slot_words(cfg, "fp32", alus))], self.slot_free[sa]) + 1
+        last_vop = 0
+        for chunk, nt, p, kt in self.tiles(rows_range, NT, KT_all):
+            t_a = self.install(p, wpair, [wp.base + (kt * NT + nt) * K + i for i in range(K)])
+            for r in chunk:
+                row = (p, r - chunk.start)
+                if kt:
+                    t_a = max(t_a, self.acc_last[row] + timing.mxm_acc_reuse_distance(True))
+                if kt < KT_all - 1:
+                    writes = []
+                elif stage is None:
+                    writes = [(sl, o.addr(r, nt), k) for k, sl in enumerate(o.slices)]
+                else:
+                    writes = [(sl, stage.addr(r, nt), k) for k, sl in enumerate(stage.slices)]
+                    if direct0:
+                        writes += [(sl, o.addr(r, per * nt), k) for k, sl in enumerate(o.slices)]
+                x_addr = xp.addr(r, kt) if kt < KT else ones
+                t_a, v = _place_pass16(sch, cfg, p, xp.slices, x_addr, row[1], kt, t_a, ready, sa, vop_ready, writes)
+                self.acc_last[row] = self.last_abc[p] = t_a
+                last_vop = max(last_vop, v)
+                t_a += 1
+                if writes and stage is not None:
+                    # the other K-tiles of this output vector, each moved to lanes 0 .. K-1
+                    for j in range(1 if direct0 else 0, per):
+                        if per * nt + j < o.ct:
+                            for src_sl, dst_sl in zip(stage.slices, o.slices):
+                                _place_shift(sch, cfg, (src_sl, stage.addr(r, nt)), j * K,
+                                             (dst_sl, o.addr(r, per * nt + j)), ready)
+        self.slot_free[sa] = last_vop + 1
+
+    def ones16_at(self, xp):
+        """The address of the fp16 vector ``[1.0, 0, ...]`` in ``xp``'s slice pair (bias passes)."""
+        key = tuple(xp.slices)
+        if key not in self.ones16:
+            a = self.ones16[key] = self.alloc.take(key[0], 1, 1, key[1]).base
+            self.weights[(key[0], a)] = np.zeros(self.cfg.lanes, np.uint8)
+            self.weights[(key[1], a)] = np.eye(1, self.cfg.lanes, dtype=np.uint8)[0] * 0x3C
+        return self.ones16[key]
+
     def zero_vector(self, slice_):
         if slice_ not in self.zeros_in:
             self.zeros_in[slice_] = self.alloc.take(slice_, 1, 1)
@@ -341,12 +516,14 @@ class _Lowering:
     def step(self, li, step, rows_range=None):
         """Place step ``li`` (its rows ``rows_range`` only, when given: the others are placed by
         further calls, in later segments)."""
-        cfg, rows, L, planes = self.cfg, self.rows, self.cfg.lanes, self.cfg.mxm_planes
+        cfg, rows, L = self.cfg, self.rows, self.cfg.lanes
         sch, alloc, places, weights, ready = self.sch, self.alloc, self.places, self.weights, self.ready
-        slot_free, prev_iw, last_abc = self.slot_free, self.prev_iw, self.last_abc
+        slot_free, last_abc = self.slot_free, self.last_abc
         act_sets, w_slices, ones_in = self.act_sets, self.w_slices, self.ones_in
         layer_shapes, zero_vector = self.layer_shapes, self.zero_vector
-        wq = isa.vxm_control_words(cfg)
+        if step[0] == "dense16":
+            self.dense16(li, step, rows_range or range(rows))
+            return
         if step[0] == "transpose":
             _, x, out = step
             xp = places[x][0]
@@ -365,14 +542,9 @@ class _Lowering:
             outs = places[out]
             root, offs = placed_tree(recipe, cfg)
             used = range(len(recipe.slots))
-            t = max(slot_free[s] for s in used)
-            last_cfg = -1
-            for k, (etype, alus) in enumerate(recipe.slots):
-                for w_i, value in vxm_slot_words(cfg, etype, alus):
-                    while not sch.free("vxm", t):
-                        t += 1
-                    sch.place("vxm", t, isa.make("CONFIG", k * wq + w_i, value))
-                    last_cfg, t = t, t + 1
+            last_cfg = self.configure([(k, vxm_slot_words(cfg, etype, alus))
+                                       for k, (etype, alus) in enumerate(recipe.slots)],
+                                      max(slot_free[s] for s in used))
             t_min = last_cfg + 1 - min(offs.values())
             last = 0
             for r in rows_range or range(xps[0].rows):
@@ -450,67 +622,73 @@ class _Lowering:
             (e1, s1), (e2, s2) = rescale_slots(pc[0], pc[2])
             cfg_words = [(sa, vxm_slot_words(cfg, e1, s1)), (sb, vxm_slot_words(cfg, e2, s2))]
             factors = self.channel_factors(li, pc[1], NT)
-        t = max(slot_free[sa], slot_free[sb])
-        last_cfg = -1
-        for slot, pairs in cfg_words:
-            for w_i, value in pairs:
-                while not sch.free("vxm", t):
-                    t += 1
-                sch.place("vxm", t, isa.make("CONFIG", slot * wq + w_i, value))
-                last_cfg = t
-                t += 1
-        vop_ready = last_cfg + 1
+        vop_ready = self.configure(cfg_words, max(slot_free[sa], slot_free[sb])) + 1
         last_vop = 0
         # --- tiles ----------------------------------------------------------------------
-        for r0 in range(rows_range.start, rows_range.stop, cfg.mxm_acc_depth):
-            chunk = range(r0, min(rows_range.stop, r0 + cfg.mxm_acc_depth))
-            for nt in range(NT):
-                p = nt % planes
-                for kt in range(KT_all):
-                    part, xct = (ktiles[kt][0], ktiles[kt][1]) if kt < KT else (0, 0)
-                    xp = part_places[part][p % len(part_places[part])]
-                    t_lw0 = _place_tile(sch, cfg, p, *tile_rows(kt, nt), prev_iw[p] + 1, ready)
-                    t_iw = max(t_lw0 + L, last_abc[p] + 1)
-                    while not sch.free(f"mxw{p}", t_iw):
-                        t_iw += 1
-                    sch.place(f"mxw{p}", t_iw, isa.make("IW"))
-                    prev_iw[p] = t_iw
-                    t_a = t_iw
-                    for r in chunk:
-                        t_a, v2 = _place_row(sch, cfg, p, xp, outs, r, r - r0, kt, nt, KT_all, t_a, ready,
-                                             (sa, sb), vop_ready, ones.get(xp.slice) if kt == KT else None,
-                                             xct, factors and factors[nt])
-                        last_abc[p] = t_a
-                        last_vop = max(last_vop, v2)
-                        t_a += 1
+        for chunk, nt, p, kt in self.tiles(rows_range, NT, KT_all):
+            part, xct = (ktiles[kt][0], ktiles[kt][1]) if kt < KT else (0, 0)
+            xp = part_places[part][p % len(part_places[part])]
+            t_a = self.install(p, *tile_rows(kt, nt))
+            for r in chunk:
+                t_a, v2 = _place_row(sch, cfg, p, xp, outs, r, r - chunk.start, kt, nt, KT_all, t_a, ready,
+                                     (sa, sb), vop_ready, ones.get(xp.slice) if kt == KT else None,
+                                     xct, factors and factors[nt])
+                last_abc[p] = t_a
+                last_vop = max(last_vop, v2)
+                t_a += 1
         slot_free[sa] = slot_free[sb] = last_vop + 1
+
+    def tiles(self, rows_range, NT, KT_all):
+        """A dense layer's placement order: ``(rows chunk, output tile, plane, K-tile)``, the rows in
+        chunks of ``mxm_acc_depth`` (the accumulator rows)."""
+        for r0 in range(rows_range.start, rows_range.stop, self.cfg.mxm_acc_depth):
+            chunk = range(r0, min(rows_range.stop, r0 + self.cfg.mxm_acc_depth))
+            for nt in range(NT):
+                for kt in range(KT_all):
+                    yield chunk, nt, nt % self.cfg.mxm_planes, kt
+
+    def install(self, p, wsl, addrs):
+        """Load the weight rows ``addrs`` (slice ``wsl`` or a pair, :func:`_place_tile`) into plane
+        ``p`` once its previous tile is installed, and install them after its last activation;
+        the IW's cycle."""
+        t_lw0 = _place_tile(self.sch, self.cfg, p, wsl, addrs, self.prev_iw[p] + 1, self.ready)
+        t_iw = max(t_lw0 + len(addrs), self.last_abc[p] + 1)
+        while not self.sch.free(f"mxw{p}", t_iw):
+            t_iw += 1
+        self.sch.place(f"mxw{p}", t_iw, isa.make("IW"))
+        self.prev_iw[p] = t_iw
+        return t_iw
 
 
 def _place_tile(sch, cfg, p, wsl, addrs, t_min, ready):
-    """READ + LW of one weight tile's ``lanes`` rows (``addrs`` in slice ``wsl``) on
-    consecutive cycles from ``t_min`` into plane ``p``, after the rows are written;
-    the first LW cycle."""
-    L = cfg.lanes
-    src, mxw = f"mem{wsl}", f"mxw{p}"
-    lat = timing.MEM_READ_LATENCY
-    d, hops, delay = sch.route(src, 0, lat, mxw)     # consumer issue relative to a READ at 0
-    t0 = max(t_min, max(ready.get((wsl, a), 0) for a in addrs) + delay)
+    """READ + LW of one weight tile's rows (``addrs`` in slice ``wsl``, or in each slice of the
+    pair ``wsl`` for fp16 rows: their low and high byte planes) on consecutive cycles from
+    ``t_min`` into plane ``p``, after the rows are written; the first LW cycle."""
+    srcs = [wsl] if isinstance(wsl, int) else list(wsl)
+    n, mxw, lat = len(addrs), f"mxw{p}", timing.MEM_READ_LATENCY
+    routes = [sch.route(f"mem{s}", 0, lat, mxw) for s in srcs]     # consumer issue relative to a READ at 0
+    d = routes[0][0]
+    t0 = max(t_min, max(ready.get((s, a), 0) + rt[2] for s, rt in zip(srcs, routes) for a in addrs))
     while True:
-        t_rd0 = t0 - delay
         streams = None
-        if t_rd0 >= 0 and all(sch.free(src, t_rd0 + i) and sch.free(mxw, t0 + i) for i in range(L)):
-            for s in range(cfg.streams):
-                if all(sch.streams.free(d, s, sch.position(src), t_rd0 + i + timing.ICU_DISPATCH_LATENCY + lat,
-                                        hops) for i in range(L)):
-                    streams = (d, s)
+        if all(t0 - rt[2] >= 0 and all(sch.free(f"mem{s}", t0 - rt[2] + i) for i in range(n))
+               for s, rt in zip(srcs, routes)) and all(sch.free(mxw, t0 + i) for i in range(n)):
+            for st in range(cfg.streams - len(srcs) + 1):
+                if all(sch.streams.free(d, st + k, sch.position(f"mem{s}"),
+                                        t0 - rt[2] + i + timing.ICU_DISPATCH_LATENCY + lat, rt[1])
+                       for k, (s, rt) in enumerate(zip(srcs, routes)) for i in range(n)):
+                    streams = (d, st)
                     break
         if streams is not None:
             break
         t0 += 1
-    for i in range(L):
-        sch.place(src, t_rd0 + i, isa.make("READ", addrs[i], streams))
-        sch.take_stream(streams, src, t_rd0 + i, lat, mxw, 1, "src", t0 + i)
-        sch.place(mxw, t0 + i, isa.make("LW", i, streams, 0))
+    for i in range(n):
+        for k, (s, rt) in enumerate(zip(srcs, routes)):
+            q, t_rd = f"mem{s}", t0 - rt[2] + i
+            sch.place(q, t_rd, isa.make("READ", addrs[i], (d, streams[1] + k)))
+            sch.take_stream((d, streams[1] + k), q, t_rd, lat, mxw, 1, "src", t0 + i)
+        sch.intents[(mxw, t0 + i, "src")] = [(f"mem{s}", t0 - rt[2] + i) for s, rt in zip(srcs, routes)]
+        sch.place(mxw, t0 + i, isa.make("LW", i, streams, int(len(srcs) > 1)))
     return t0
 
 
@@ -631,7 +809,6 @@ def _place_row(sch, cfg, p, xp, outs, r, acc_row, kt, nt, KT, t_min, ready, slot
         group = b_reads[0][2]
         for q, t, grp, addr in b_reads:
             sch.place(q, t, isa.make("READ", addr, grp))
-        sch.intents[("vxm", t_v2, "b")] = [(q, t) for q, t, _, _ in b_reads]
         sch.intents[("vxm", t_v2, "a")] = sch.intents[("vxm", t_v2, "a")][:2]    # VOP 2 reads two planes
         sch.place("vxm", t_v2, isa.make("VOP", slots[1], 2, s_v1, group, s_v2))
     else:
@@ -645,30 +822,45 @@ def _place_row(sch, cfg, p, xp, outs, r, acc_row, kt, nt, KT, t_min, ready, slot
     return t_a, t_v2
 
 
-def _factor_reads(sch, cfg, factors, t_v2, busy):
-    """READs of the two byte planes ``factors`` that reach the VXM for the VOP issued in ``t_v2``
-    on adjacent streams, their streams taken; ``[(queue, cycle, plane stream, addr)]`` or ``None``."""
+def _plane_reads(sch, cfg, planes, consumer, t_c, field_name, busy=(), ready=None, hint=None):
+    """READs of the byte planes ``planes`` (``[(slice, addr)]``, low first) that reach
+    ``consumer``, issued in ``t_c``, together on adjacent streams (so the slices must lie on one
+    side of it): their streams taken and the consumer's intent on ``field_name`` recorded;
+    ``[(queue, cycle, plane stream, addr)]`` or ``None``. ``busy``: (queue, cycle) already taken;
+    ``ready``: (slice, addr) -> first cycle a read sees the data; ``hint``: a first stream to try."""
     lat = timing.MEM_READ_LATENCY
     reads = []
-    for s_, addr in factors:
+    for s_, addr in planes:
         q = f"mem{s_}"
-        d, hops, rel = sch.route(q, 0, lat, "vxm")
-        t = t_v2 - rel
-        if not sch.free(q, t) or (q, t) in busy:
+        d, hops, rel = sch.route(q, 0, lat, consumer)
+        t = t_c - rel
+        if not sch.free(q, t) or (q, t) in busy or (ready and t < ready.get((s_, addr), 0)):
             return None
         reads.append((q, t, d, hops, addr))
     d = reads[0][2]
-    for s0 in range(cfg.streams - 1):
+    if any(r[2] != d for r in reads):
+        return None
+    order = list(range(cfg.streams - len(reads) + 1))
+    if hint is not None and hint[0] == d and hint[1] in order:
+        order.remove(hint[1])
+        order.insert(0, hint[1])
+    for s0 in order:
         if all(sch.streams.free(d, s0 + k, sch.position(q), t + timing.ICU_DISPATCH_LATENCY + lat, hops)
                for k, (q, t, _, hops, _) in enumerate(reads)):
             out = []
             for k, (q, t, _, hops, addr) in enumerate(reads):
-                sch.take_stream((d, s0 + k), q, t, lat, "vxm", 1, f"b{k}", t_v2)
+                sch.take_stream((d, s0 + k), q, t, lat, consumer, 1, "plane", t_c)
                 out.append((q, t, (d, s0 + k), addr))
-            for k in range(len(reads)):
-                sch.intents.pop(("vxm", t_v2, f"b{k}"), None)
+            sch.intents.pop((consumer, t_c, "plane"), None)
+            sch.intents[(consumer, t_c, field_name)] = [(q, t) for q, t, _, _ in out]
             return out
     return None
+
+
+def _factor_reads(sch, cfg, factors, t_v2, busy):
+    """READs of the two byte planes ``factors`` that reach the VXM for the VOP issued in ``t_v2``
+    as its operand ``b`` (:func:`_plane_reads`)."""
+    return _plane_reads(sch, cfg, factors, "vxm", t_v2, "b", busy)
 
 
 def _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready):
@@ -800,3 +992,100 @@ def _try_rowop(sch, cfg, root, offs, xps, outs, r, ct, T, ready, rel):
             sch.intents[("vxm", T + t_node, "b")] = sch.intents[("vxm", T + t_node, "a")]
         sch.place("vxm", T + t_node, rowop_instruction(node, 0, a, b, dst))
     return True
+
+
+def _place_pass16(sch, cfg, p, xslices, x_addr, acc_row, kt, t_min, ready, slot, vop_ready, writes):
+    """One fp16 pass of an activation vector (its two byte planes at ``x_addr`` of ``xslices``)
+    through plane ``p`` at the earliest cycle >= ``t_min``: ABC for ``kt = 0``, ACC after. With
+    ``writes`` (the layer's last pass: ``[(slice, addr, byte plane)]``) the fp32 result goes
+    through the VXM (slot ``slot``: to fp16 [, ReLU]) into them. Returns (pass cycle, VOP cycle)."""
+    mxm, lat_m = f"mxm{p}", timing.MEM_READ_LATENCY
+    rels = [sch.route(f"mem{s}", 0, lat_m, mxm)[2] for s in xslices]
+    t_a = max(t_min, max(ready.get((s, x_addr), 0) + rel for s, rel in zip(xslices, rels)))
+    hints = sch.hints
+    while True:
+        plan = _try_pass16(sch, cfg, mxm, xslices, x_addr, t_a, ready, vop_ready, writes, hints)
+        if plan is not None:
+            break
+        t_a += 1
+    reads, s_res, t_v, s_v, t_ws = plan
+    for q, t, grp, addr in reads:
+        sch.place(q, t, isa.make("READ", addr, grp))
+    sch.place(mxm, t_a, isa.make("ACC" if kt else "ABC", acc_row, reads[0][2], s_res, 1))
+    if not writes:
+        return t_a, 0
+    sch.place("vxm", t_v, isa.make("VOP", slot, 4, s_res, s_res, s_v))
+    sch.intents[("vxm", t_v, "b")] = sch.intents[("vxm", t_v, "a")]
+    for (sl, addr, k), t_w in zip(writes, t_ws):
+        q = f"mem{sl}"
+        sch.intents[(q, t_w, "src")] = [("vxm", t_v)]
+        sch.place(q, t_w, isa.make("WRITE", addr, (s_v[0], s_v[1] + k)))
+        ready[(sl, addr)] = t_w + timing.MEM_WRITE_LATENCY
+    return t_a, t_v
+
+
+def _try_pass16(sch, cfg, mxm, xslices, x_addr, t_a, ready, vop_ready, writes, hints):
+    """The reads, result streams, VOP cycle and write cycles of a pass in ``t_a`` (taken), or ``None``."""
+    mlat, vlat = timing.mxm_latency(cfg), cfg.vxm_alus * timing.VXM_ALU_LATENCY
+    if not sch.free(mxm, t_a):
+        return None
+    t_v, t_ws, busy = None, [], set()
+    if writes:
+        t_v = sch.route(mxm, t_a, mlat, "vxm")[2]
+        if t_v < vop_ready or not sch.free("vxm", t_v):
+            return None
+        t_ws = [sch.route("vxm", t_v, vlat, f"mem{sl}")[2] for sl, _, _ in writes]
+        busy = {(f"mem{sl}", t) for (sl, _, _), t in zip(writes, t_ws)}
+        if len(busy) < len(writes) or not all(sch.free(q, t) for q, t in busy):
+            return None
+    sch.checkpoint()
+    reads = _plane_reads(sch, cfg, [(s, x_addr) for s in xslices], mxm, t_a, "src", busy, ready,
+                         hints.get(("x16", mxm)))
+    s_res = s_v = None
+    if reads is not None and not writes:
+        s_res = sch.find_stream(mxm, t_a, mlat, None, 4, hint=hints.get(("res", mxm)))
+        if s_res is not None:
+            sch.take_stream(s_res, mxm, t_a, mlat, None, 4)
+    elif reads is not None:
+        far = max(range(len(writes)), key=lambda i: t_ws[i])
+        s_res = sch.find_stream(mxm, t_a, mlat, "vxm", 4, hint=hints.get(("res", mxm)))
+        if s_res is not None:
+            sch.take_stream(s_res, mxm, t_a, mlat, "vxm", 4, "a", t_v)
+            s_v = sch.find_stream("vxm", t_v, vlat, f"mem{writes[far][0]}", 4, hint=hints.get("v16"))
+            if s_v is not None:
+                sch.take_stream(s_v, "vxm", t_v, vlat, f"mem{writes[far][0]}", 4, "src", t_ws[far])
+    if reads is None or s_res is None or (writes and s_v is None):
+        sch.rollback()
+        return None
+    sch.commit()
+    hints.update({("x16", mxm): reads[0][2], ("res", mxm): s_res})
+    if s_v is not None:
+        hints["v16"] = s_v
+    return reads, s_res, t_v, s_v, t_ws
+
+
+def _place_shift(sch, cfg, src, k, dst, ready):
+    """READ the vector ``src`` = (slice, addr), move its lanes down by ``k`` on the SXM (SHDN)
+    and WRITE it to ``dst`` = (slice, addr), at the earliest cycles after ``src`` is written."""
+    lat = timing.MEM_READ_LATENCY
+    q_s, q_d = f"mem{src[0]}", f"mem{dst[0]}"
+    rel = sch.route(q_s, 0, lat, "sxm")[2]
+    t = ready.get(src, 0) + rel                         # the SHDN's issue cycle
+    while True:
+        t_rd, t_w = t - rel, sch.route("sxm", t, timing.SXM_LATENCY, q_d)[2]
+        t_out = t + timing.ICU_DISPATCH_LATENCY + timing.SXM_LATENCY
+        if (sch.free(q_s, t_rd) and sch.free("sxm", t) and sch.free(q_d, t_w) and (q_s, t_rd) != (q_d, t_w)
+                and t_out not in sch.sxm_out):
+            s_in = sch.find_stream(q_s, t_rd, lat, "sxm", hint=sch.hints.get("shift_in"))
+            s_out = sch.find_stream("sxm", t, timing.SXM_LATENCY, q_d, hint=sch.hints.get("shift_out"))
+            if s_in is not None and s_out is not None:
+                break
+        t += 1
+    sch.take_stream(s_in, q_s, t_rd, lat, "sxm", 1, "a", t)
+    sch.take_stream(s_out, "sxm", t, timing.SXM_LATENCY, q_d, 1, "src", t_w)
+    sch.hints.update({"shift_in": s_in, "shift_out": s_out})
+    sch.sxm_out.add(t_out)
+    sch.place(q_s, t_rd, isa.make("READ", src[1], s_in))
+    sch.place("sxm", t, isa.make("SHDN", k=k, a=s_in, dst=s_out))
+    sch.place(q_d, t_w, isa.make("WRITE", dst[1], s_out))
+    ready[dst] = t_w + timing.MEM_WRITE_LATENCY

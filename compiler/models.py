@@ -12,8 +12,13 @@ Gaussian clusters, several per class, in ``features`` dimensions), trains a
 * each layer's requantization ``s_x * s_w / s_y`` as ``M / 2**S``
   (:func:`~openlpu.compiler.graph.requant_params`); the last layer keeps
   signed int8 logits, and the class is their argmax.
+
+With ``fp16=True`` the same trained network is kept in fp16 instead (weights,
+biases and the input rounded to fp16, fp32 accumulation on the MXM, each
+layer's result rounded to fp16: ``Graph.dense_fp16``); nothing is calibrated.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,8 +45,12 @@ class MlpModel:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    fp16: bool = False
 
     def quantize_input(self, x):
+        """The graph's input: int8 at ``x_scale``, or fp16 (rounded to nearest) for an fp16 model."""
+        if self.fp16:
+            return np.asarray(x, np.float16)
         return np.clip(np.round(x / self.x_scale), -127, 127).astype(np.int8)
 
     def float_logits(self, x):
@@ -84,16 +93,31 @@ def _train(rng, x, y, sizes, classes, steps, lr=0.01):
     return [(w, b) for w, b in params]
 
 
-def mlp_classifier(seed=0, features=16, hidden=(32, 32), classes=4, train=1000, test=500, steps=250,
-                   per_channel=False):
-    """Train and quantize a ``features -> hidden -> classes`` MLP; returns an :class:`MlpModel`.
-    ``per_channel``: one weight scale per output column (``Graph.dense_per_channel``) instead of
-    one per tensor."""
+@functools.lru_cache(maxsize=4)
+def _trained_mlp(seed, features, hidden, classes, train, test, steps):
+    """The data and the trained float network (shared by the int8, per-channel and fp16 models)."""
     rng = np.random.default_rng(seed)
     x, y = make_blobs(rng, train + test, features, classes)
     xtr, ytr, xte, yte = x[:train], y[:train], x[train:], y[train:]
-    sizes = [features, *hidden, classes]
-    params = _train(rng, xtr, ytr, sizes, classes, steps)
+    params = _train(rng, xtr, ytr, [features, *hidden, classes], classes, steps)
+    for a in (xtr, ytr, xte, yte, *(p for layer in params for p in layer)):
+        a.flags.writeable = False
+    return xtr, ytr, xte, yte, params
+
+
+def mlp_classifier(seed=0, features=16, hidden=(32, 32), classes=4, train=1000, test=500, steps=250,
+                   per_channel=False, fp16=False):
+    """Train and quantize a ``features -> hidden -> classes`` MLP; returns an :class:`MlpModel`.
+    ``per_channel``: one weight scale per output column (``Graph.dense_per_channel``) instead of
+    one per tensor; ``fp16``: the network in fp16 (``Graph.dense_fp16``) instead of int8."""
+    xtr, ytr, xte, yte, params = _trained_mlp(seed, features, tuple(hidden), classes, train, test, steps)
+    if fp16:
+        g = Graph()
+        t = g.input("x", (None, features), dtype="fp16")
+        for i, (w, b) in enumerate(params):
+            t = g.dense_fp16(t, w.astype(np.float16), bias=b.astype(np.float16), relu=i < len(params) - 1)
+        g.output(t)
+        return MlpModel(g, t, 1.0, params, xtr, ytr, xte, yte, fp16=True)
     # calibrate activation scales on the training set
     s_in = float(np.abs(xtr).max()) / 127
     scales = [s_in]

@@ -6,16 +6,20 @@ with the same call. On the golden simulator it also runs the schedule
 checker (:func:`check_schedule`): every stream operand an instruction reads
 must come from the producer the compiler intended — a conflict or a timing
 slip in the scheduler is a compiler bug, caught on every compiled program.
+It also checks the program itself for the one rule no stream shows: an fp16
+ACC to an MXM accumulator row issues at least
+:func:`openlpu.timing.mxm_acc_reuse_distance` cycles after the previous
+ABC/ACC to that row (:func:`check_acc_reuse`).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from openlpu import isa
+from openlpu import isa, timing
 from openlpu.golden.lpu import LpuModel
 
-__all__ = ["RunOutput", "run", "check_schedule", "ScheduleError"]
+__all__ = ["RunOutput", "run", "check_schedule", "check_acc_reuse", "issue_cycles", "ScheduleError"]
 
 
 class ScheduleError(AssertionError):
@@ -35,7 +39,9 @@ class RunOutput:
 def check_schedule(compiled, reads, segment=None):
     """Compare the scheduler's intents (of ``segment``, or of the one-segment program) with the
     golden simulator's provenance record of that segment's run."""
-    intents = compiled.intents if segment is None else segment.intents
+    segment = segment or compiled._single()
+    check_acc_reuse(compiled.cfg, segment.program)
+    intents = segment.intents
     q_index = {q: i for i, q in enumerate(isa.queues(compiled.cfg))}
     for (consumer, cycle, field_name), want in intents.items():
         got = reads.get((q_index[consumer], cycle, field_name))
@@ -44,6 +50,45 @@ def check_schedule(compiled, reads, segment=None):
             raise ScheduleError(f"{consumer} at cycle {cycle} reads {field_name} from {got}, "
                                 f"the schedule intended {want_idx}")
     return len(intents)
+
+
+def issue_cycles(instrs):
+    """``[(cycle, Instr)]``: when a queue's program issues each unit instruction (NOP gaps
+    skipped, REPEAT runs expanded), counted from the program's start."""
+    out, t, prev = [], 0, None
+    for ins in instrs:
+        name = ins.op.name
+        if name == "END":
+            break
+        if name == "NOP":
+            t += ins["n"]
+        elif name == "REPEAT":
+            for _ in range(ins["n"]):
+                prev = isa.step(prev, ins["d"])
+                out.append((t, prev))
+                t += 1
+        elif name not in ("SYNC", "NOTIFY"):
+            out.append((t, ins))
+            prev, t = (ins if name != "CONFIG" else prev), t + 1
+    return out
+
+
+def check_acc_reuse(cfg, program):
+    """Raise :class:`ScheduleError` where an fp16 ACC to an accumulator row of an MXM plane issues
+    sooner than ``timing.mxm_acc_reuse_distance(True)`` cycles after the previous ABC/ACC to that
+    row (the plane would add to a row it has not yet written)."""
+    for p in range(cfg.mxm_planes):
+        last = {}
+        for t, ins in issue_cycles(program.get(f"mxm{p}", [])):
+            if ins.op.name not in ("ABC", "ACC"):
+                continue
+            row = ins["addr"]
+            need = timing.mxm_acc_reuse_distance(bool(ins["fp16"]), ins.op.name == "ACC")
+            if row in last and t - last[row] < need:
+                raise ScheduleError(f"mxm{p} at cycle {t}: {ins.op.name} to accumulator row {row} "
+                                    f"{t - last[row]} cycles after the previous pass to it (at least {need})")
+            last[row] = t
+    return True
 
 
 def run(compiled, inputs, backend="golden", key=None, log_file=None):
@@ -65,23 +110,21 @@ def run(compiled, inputs, backend="golden", key=None, log_file=None):
             done, error = done and r.done, error or int(r.error)
             if error:
                 break
-        outputs = {}
-        for name in compiled.outputs:
-            p = compiled.places[name][0]
-            outputs[name] = compiled.read_output(name, [model.mem[p.slice].peek(p.base + i)
-                                                        for i in range(p.vectors)])
+        outputs = {name: compiled.read_output(name, [model.mem[s].peek(b + i)
+                                                     for s, b, n in compiled.windows(name) for i in range(n)])
+                   for name in compiled.outputs}
         return RunOutput(outputs, sum(cycles), done, error, backend, cycles)
     from openlpu.verif.lpu_cases import make_case, run_rtl
-    windows = [(compiled.places[n][0].slice, compiled.places[n][0].base, compiled.places[n][0].vectors)
-               for n in compiled.outputs]
+    windows = [w for n in compiled.outputs for w in compiled.windows(n)]
     cases = [make_case(cfg, sg.words(), sram=image if i == 0 else None,
                        windows=windows if i == len(segs) - 1 else [], max_cycles=sg.cycles + 1000)
              for i, sg in enumerate(segs)]
     obs = run_rtl(cfg, backend, cases, key or "compiled", log_file=log_file)
-    outputs = {}
-    for name, hexdata in zip(compiled.outputs, obs[-1]["windows"]):
-        data = np.frombuffer(bytes.fromhex(hexdata), np.uint8).reshape(-1, cfg.lanes)
-        outputs[name] = compiled.read_output(name, list(data))
+    outputs, got = {}, iter(obs[-1]["windows"])
+    for name in compiled.outputs:
+        data = [np.frombuffer(bytes.fromhex(next(got)), np.uint8).reshape(-1, cfg.lanes)
+                for _ in compiled.windows(name)]
+        outputs[name] = compiled.read_output(name, list(np.concatenate(data)))
     cycles = [o["cycles"] for o in obs]
     return RunOutput(outputs, sum(cycles), all(o["done"] for o in obs),
                      next((o["code"] for o in obs if o["code"]), 0), backend, cycles)

@@ -56,11 +56,11 @@ def fp16_pass(a, w):
 
     Products are exact (:func:`~openlpu.golden.fp.f16_mul_f32`); they are
     summed level by level in :func:`tree_pairs` order, each addition an fp32
-    RNE addition.
+    RNE addition. ``a`` may also be (rows, K): one pass per row, (rows, N).
     """
     a = np.asarray(a, dtype=np.uint16)
     w = np.asarray(w, dtype=np.uint16)
-    values = [f16_mul_f32(np.full(w.shape[1], a[k], dtype=np.uint16), w[k]) for k in range(len(a))]
+    values = [f16_mul_f32(a[..., k, None], w[k]) for k in range(a.shape[-1])]
     for level in tree_pairs(len(values)):
         values = [values[p[0]] if len(p) == 1 else f32_add(values[p[0]], values[p[1]]) for p in level]
     return values[0]

@@ -4,13 +4,17 @@ import numpy as np
 import pytest
 
 from openlpu import isa
-from openlpu.compiler.graph import Graph, requant_params
+from openlpu import timing
+from openlpu.compiler.graph import Graph, fp16_matmul, requant_params
 from openlpu.compiler.lower import compile_graph
 from openlpu.compiler.models import mlp_classifier, transformer_block
 from openlpu.compiler.rowops import evaluate, gelu_recipe, layer_norm_recipe, softmax_recipe
-from openlpu.compiler.runtime import ScheduleError, check_schedule, run
+from openlpu.compiler.runtime import ScheduleError, check_acc_reuse, check_schedule, run
 from openlpu.config import preset
+from openlpu.golden.fp import f32_add
 from openlpu.golden.lpu import LpuModel
+from openlpu.golden.mxm import fp16_pass
+from openlpu.golden.vxm import CORNERS
 from openlpu.verif.runner import SIMULATORS, require_simulator
 
 TINY, SMALL = preset("tiny"), preset("small")
@@ -304,3 +308,131 @@ def test_mlp_per_channel_int8_accuracy_and_compiled_bit_exact():
     r = run(c, {"x": xq[:64]})
     assert r.cycles == c.predicted_cycles
     np.testing.assert_array_equal(r.outputs[model.output], logits[:64])
+
+
+# --- the fp16 path ------------------------------------------------------------------------------
+def _fp16_values(rng, shape, special=0.0, scale=1.0):
+    """Random fp16 values; a fraction ``special`` replaced by corner cases (zeros, subnormals,
+    extremes, Inf, NaN)."""
+    v = rng.normal(0, scale, shape).astype(np.float16).view(np.uint16)
+    hit = rng.random(shape) < special
+    v[hit] = rng.choice(np.array(CORNERS[3], np.uint16), int(hit.sum()))
+    return v.view(np.float16)
+
+
+def _fp16_chain(rng, rows, dims, bias=True, relu=True, special=0.0):
+    g = Graph()
+    t = g.input("x", (rows, dims[0]), dtype="fp16")
+    for i in range(len(dims) - 1):
+        w = _fp16_values(rng, (dims[i], dims[i + 1]), special, 1 / np.sqrt(dims[i]))
+        b = _fp16_values(rng, dims[i + 1], special, 0.5) if bias else None
+        t = g.dense_fp16(t, w, bias=b, relu=relu and i < len(dims) - 2)
+    g.output(t)
+    return g, t, _fp16_values(rng, (rows, dims[0]), special)
+
+
+def _same_bits(a, b):
+    np.testing.assert_array_equal(np.asarray(a).view(np.uint16), np.asarray(b).view(np.uint16))
+
+
+def test_fp16_reference_is_the_mxm_order():
+    """``fp16_matmul`` is the MXM's arithmetic: one ``fp16_pass`` per ``fp16_k`` inputs and row,
+    added into the accumulator in input order; the fp16 dense layer stays within fp16 rounding of
+    float64."""
+    rng = np.random.default_rng(0)
+    k = SMALL.fp16_k
+    x = _fp16_values(rng, (5, 3 * k)).view(np.uint16)
+    w = _fp16_values(rng, (3 * k - 1, 7)).view(np.uint16)
+    got = fp16_matmul(x, w, k)
+    wp = np.zeros((3 * k, 2 * k), np.uint16)
+    wp[:w.shape[0], :7] = w
+    for r in range(5):
+        acc = fp16_pass(x[r, :k], wp[:k])
+        for j in (1, 2):
+            acc = f32_add(acc, fp16_pass(x[r, j * k:(j + 1) * k], wp[j * k:(j + 1) * k]))
+        np.testing.assert_array_equal(got[r], acc)
+    g, y, xv = _fp16_chain(rng, 50, (40, 33), relu=False)
+    w16, b16 = (g.consts[n] for n in sorted(g.consts))
+    exact = xv.astype(np.float64) @ w16.astype(np.float64) + b16.astype(np.float64)
+    ref = g.reference({"x": xv}, SMALL)[y].astype(np.float64)
+    assert np.all(np.abs(ref - exact) <= 2 ** -10 * np.abs(exact) + 2 ** -14)     # one fp16 rounding, and a bit
+    with pytest.raises(ValueError, match="cfg"):
+        g.reference({"x": xv})
+    with pytest.raises(TypeError, match="float16"):
+        g.matmul(g.input("z", (None, 4), dtype="fp16"), g.const(np.zeros((4, 4), np.int8)))
+
+
+@pytest.mark.parametrize("cfg,rows,dims,bias", [
+    (TINY, 5, (8, 8), True), (TINY, 7, (13, 9), False), (TINY, 8, (3, 30, 4), True),
+    (SMALL, 1, (16, 16), True), (SMALL, 1, (40, 21), False), (SMALL, 70, (40, 33, 10), True)])
+def test_compiled_fp16_chain_matches_reference_and_prediction(cfg, rows, dims, bias):
+    """fp16 GEMMs (K and N not multiples of lanes, GEMV) and chains of fp16 layers (the SXM moves
+    each result into the next layer's layout): bit-exact, cycles == prediction."""
+    g, out, x = _fp16_chain(np.random.default_rng(rows), rows, dims, bias)
+    c = compile_graph(g, cfg, rows)
+    assert c.report["mxm_peak"] == "fp16"
+    r = run(c, {"x": x})                     # also checks every read against the schedule
+    assert r.done and r.error == 0
+    assert r.cycles == c.predicted_cycles
+    _same_bits(r.outputs[out], g.reference({"x": x}, cfg)[out])
+
+
+def test_compiled_fp16_special_values():
+    """Inf, NaN, subnormals and signed zeros flow through the pad lanes as the reference says."""
+    rng = np.random.default_rng(9)
+    for bias, relu in ((False, False), (True, True)):
+        g, out, x = _fp16_chain(rng, 9, (7, 11, 6), bias, relu, special=0.05)
+        c = compile_graph(g, TINY, 9)
+        r = run(c, {"x": x})
+        ref = g.reference({"x": x}, TINY)[out]
+        assert np.isnan(ref.astype(np.float32)).any()
+        _same_bits(r.outputs[out], ref)
+
+
+def test_fp16_accumulator_reuse_distance(monkeypatch):
+    """An fp16 ACC to an accumulator row waits ``mxm_acc_reuse_distance(True)`` cycles after the
+    row's previous pass: the scheduler keeps it, and the checker catches a program that does not."""
+    g, out, x = _fp16_chain(np.random.default_rng(2), 1, (8, 8), bias=True)     # GEMV: row 0 back to back
+    c = compile_graph(g, TINY, 1)
+    gaps = _acc_gaps(c)
+    assert min(gaps) < 12
+    monkeypatch.setattr(timing, "mxm_acc_reuse_distance", lambda fp16, acc=True: 12 if fp16 and acc else 1)
+    with pytest.raises(ScheduleError, match="accumulator row 0"):
+        check_acc_reuse(TINY, c.program)
+    c = compile_graph(g, TINY, 1)
+    assert min(_acc_gaps(c)) >= 12
+    r = run(c, {"x": x})
+    assert r.cycles == c.predicted_cycles
+    _same_bits(r.outputs[out], g.reference({"x": x}, TINY)[out])
+
+
+def _acc_gaps(c):
+    from openlpu.compiler.runtime import issue_cycles
+    passes = [t for t, ins in issue_cycles(c.program["mxm0"]) if ins.op.name in ("ABC", "ACC")]
+    return np.diff(passes)
+
+
+def test_mlp_fp16_accuracy_and_compiled_bit_exact():
+    model = mlp_classifier(seed=0, fp16=True)
+    x = model.quantize_input(model.x_test)
+    logits = model.graph.reference({"x": x}, SMALL)[model.output]
+    fp16_acc = float((logits.astype(np.float32).argmax(1) == model.y_test).mean())
+    assert fp16_acc >= model.float_accuracy(model.x_test, model.y_test) - 0.005
+    rows = 64
+    c = compile_graph(model.graph, SMALL, rows)
+    r = run(c, {"x": x[:rows]})
+    assert r.segment_cycles == [sg.cycles for sg in c.segments]
+    _same_bits(r.outputs[model.output], logits[:rows])
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_ci_sized_fp16_chain_on_rtl(sim):
+    """Two fp16 layers on the tiny chip's RTL (bias, ReLU, the SXM moving the hidden layer into
+    the second layer's layout): bit-exact, cycles == prediction, exactly."""
+    require_simulator(sim)
+    g, out, x = _fp16_chain(np.random.default_rng(13), 4, (6, 10, 3))
+    c = compile_graph(g, TINY, 4)
+    rtl = run(c, {"x": x}, backend=sim, key="tiny")
+    assert rtl.done and rtl.error == 0
+    assert c.predicted_cycles == rtl.cycles
+    _same_bits(rtl.outputs[out], g.reference({"x": x}, TINY)[out])
