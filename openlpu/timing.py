@@ -13,10 +13,21 @@ the consumer) during cycle ``t + L``.
 from amaranth.utils import ceil_log2
 
 __all__ = [
-    "MXM_INPUT_STAGES", "MXM_MUL_STAGES", "MXM_TREE_LEVELS_PER_STAGE", "MXM_ACC_STAGES",
+    "FP32_ADD_STAGES", "MXM_INPUT_STAGES", "MXM_MUL_STAGES", "MXM_TREE_LEVELS_PER_STAGE", "MXM_ACC_STAGES",
     "MXM_ACC_REUSE_DISTANCE", "mxm_acc_reuse_distance", "mxm_tree_stages", "mxm_latency",
     "MXM_INSTALL_DELAY",
 ]
+
+# --- fp32 adder --------------------------------------------------------------------
+#: Register stages of the pipelined fp32 adder (rtl/fp.f32_add_pipe) that the MXM's
+#: fp16 tree levels and fp32 accumulator use: a sum is ready this many cycles after
+#: its operands, one addition may start every cycle. 3 stages: align (magnitude
+#: compare, swap, right shift with sticky bit, special cases) | add (28-bit add or
+#: subtract, leading-zero count) | round (normalising shift, round to nearest even,
+#: pack). 1 is the single combinational adder (about 52 ns on the ECP5 flow,
+#: docs/synthesis.md); 2 registers only between add and round. The golden models
+#: take it from here (the MXM's latency and its accumulator reuse distance).
+FP32_ADD_STAGES = 3
 
 # --- MXM (matrix unit) -------------------------------------------------------------
 # Each constant is a number of cycles added to mxm_latency(cfg). What each stage
