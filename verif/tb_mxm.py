@@ -155,6 +155,12 @@ async def corners_fp16(dut):
 
 
 @cocotb.test()
+async def acc_reuse(dut):
+    """Accumulations closer than MXM_ACC_REUSE_DISTANCE read what the golden model says."""
+    await _run(dut, "acc_reuse")
+
+
+@cocotb.test()
 async def timing_first_last(dut):
     """A GEMM's first and last results appear on the cycles the schedule predicts."""
     tb = MxmTb(dut)
