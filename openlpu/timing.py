@@ -37,7 +37,7 @@ FP32_ADD_STAGES = 3
 #            (rtl/fp.f16_mul_f32: 11x11 product, leading-zero count, shift).
 #   tree     int8: one int add per level, one register each. fp16: one pipelined
 #            fp32 add (rtl/fp.f32_add_pipe) per level, FP32_ADD_STAGES registers
-#            each. The shallower tree (int8 up to lanes 8, fp16 beyond) is padded
+#            each. The shallower tree (fp16 up to lanes 8, int8 beyond) is padded
 #            with delay registers, so both share one latency.
 #   acc      FP32_ADD_STAGES cycles: fp16: accumulator row read (registered,
 #            write-transparent, addressed a cycle before the tree's sums are
@@ -45,11 +45,13 @@ FP32_ADD_STAGES = 3
 #            int8: the pass's int32 sum waits in delay registers, then the row read
 #            (a second read port) + one int32 add in the last stage; both write the
 #            row and load the result register in the last stage.
-# An fp32 add was one combinational stage (~52 ns); cut into FP32_ADD_STAGES it
-# no longer sets the clock alone, at FP32_ADD_STAGES - 1 extra cycles per fp16
-# tree level and in the accumulator. The accumulate cannot be shortened that way:
-# an fp16 ACC must find the previous sum of its row written, hence
-# MXM_ACC_REUSE_DISTANCE.
+# An fp32 add was one combinational stage (~52 ns, 15.7 MHz for the plane at
+# lanes 4); cut into FP32_ADD_STAGES it costs FP32_ADD_STAGES - 1 extra cycles per
+# fp16 tree level and in the accumulator, and the plane's clock is now set by the
+# align part of the accumulator's add behind the distributed-RAM read of its row
+# (22.8 ns, 43.8 MHz at lanes 4; the multiplier stage is shorter). The accumulate
+# loop cannot be shortened that way: an fp16 ACC must find the previous sum of its
+# row written, hence MXM_ACC_REUSE_DISTANCE.
 #: Register stage that captures the activation vector and its controls.
 MXM_INPUT_STAGES = 1
 #: Register stage after the lanes x lanes multipliers.
