@@ -72,7 +72,6 @@ def test_golden_fp16_acc_reuse(gap):
 
 
 def test_scenarios_keep_the_reuse_distance():
-    from openlpu.verif.mxm_scenarios import SCENARIOS, scenario
     for name in SCENARIOS:
         bad = acc_reuse_violations(scenario(name, TINY, seed=1))
         assert bool(bad) == (name == "acc_reuse"), (name, bad[:3])
