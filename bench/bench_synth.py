@@ -1,12 +1,13 @@
 """Synthesis benchmark: LUTs, FFs, DSPs, block RAMs and Fmax of every unit.
 
     python -m openlpu.bench.bench_synth [--presets tiny,small] [--units all]
-                                        [--mxm-lanes 4,8,16] [--no-pnr]
+                                        [--mxm-lanes 4,8,16] [--fp32-add 1,3] [--no-pnr]
 
 Runs :func:`openlpu.synth.synth_unit` (Yosys ``synth_ecp5``, then nextpnr-ecp5
 out of context on the LFE5U-85F) for every unit of :data:`openlpu.cli.UNITS`
 at each preset, plus one MXM plane at each of ``--mxm-lanes`` (the ``tiny``
-configuration with only ``lanes`` changed) to show how the MXM's Fmax scales.
+configuration with only ``lanes`` changed) to show how the MXM's Fmax scales,
+and, with ``--fp32-add``, the MXM's fp32 adder alone at the given stage counts.
 Entries are merged into ``bench/results/synth.json`` (committed, so a change
 in area or Fmax shows in review) and printed as a table. ``--table`` only
 prints the table of the stored results and the ``tsp`` projection
@@ -20,22 +21,31 @@ import contextlib
 import datetime
 import fcntl
 import json
+import operator
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
 from openlpu import synth
 from openlpu.cli import UNITS, build_unit
+from openlpu.rtl import fp
 from openlpu.config import preset
 from openlpu.verif.runner import BUILD_ROOT, REPO_ROOT
 
-__all__ = ["RESULTS", "Job", "jobs", "run", "table", "main"]
+__all__ = ["RESULTS", "BENCH_UNITS", "Job", "F32AddBench", "jobs", "run", "table", "main"]
 
 RESULTS = REPO_ROOT / "bench" / "results" / "synth.json"
 PRESETS = ("tiny", "small")
 MXM_LANES = (4, 8, 16)
+#: Result keys' units that are not chip units (:data:`openlpu.cli.UNITS`): the int8-only
+#: MXM plane of the lanes sweep and the standalone fp32 adder (``--fp32-add``).
+BENCH_UNITS = ("mxm_plane_int8", "fp32_add")
 
 
 @dataclass(frozen=True)
@@ -47,23 +57,47 @@ class Job:
     tag: str
     fp16: bool = True
     nodsp: bool | None = None
+    stages: int | None = None      # fp32_add only
 
     def component(self):
+        if self.unit == "fp32_add":
+            return F32AddBench(self.stages)
         if self.unit == "mxm_plane" and not self.fp16:
             from openlpu.rtl.mxm import MxmPlane
             return MxmPlane(self.cfg, fp16=False)
         return build_unit(self.unit, self.cfg)
 
 
-def jobs(units, presets, mxm_lanes):
-    """Every :class:`Job`: the MXM lanes sweep first, then units x presets.
+class F32AddBench(wiring.Component):
+    """The MXM's fp32 adder alone (:func:`openlpu.rtl.fp.f32_add_pipe` with ``stages``
+    stages), its operands and its sum registered: ``a``, ``b`` in, ``sum`` out."""
+
+    a: In(32)
+    b: In(32)
+    sum: Out(32)
+
+    def __init__(self, stages):
+        self._stages = operator.index(stages)
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        a, b = Signal(32, reset_less=True), Signal(32, reset_less=True)
+        m.d.sync += [a.eq(self.a), b.eq(self.b)]
+        m.d.sync += self.sum.eq(fp.f32_add_pipe(m, a, b, self._stages))
+        return m
+
+
+def jobs(units, presets, mxm_lanes, fp32_add=()):
+    """Every :class:`Job`: the standalone fp32 adder at each of ``fp32_add`` (stage
+    counts), the MXM lanes sweep, then units x presets.
 
     The sweep builds one plane at each of ``mxm_lanes`` (the ``tiny``
     configuration with only ``lanes`` changed) twice: the full plane, and the
     int8-only plane (``MxmPlane(cfg, fp16=False)``) with multipliers in LUTs
     at every size, so the three sizes are mapped alike and all fit the device.
     """
-    out = []
+    out = [Job(f"fp32_add/stages{n}", "fp32_add", None, f"stages{n}", stages=n) for n in fp32_add]
     for lanes in mxm_lanes:
         cfg = preset("tiny").replace(lanes=lanes)
         out.append(Job(f"mxm_plane_int8/lanes{lanes}", "mxm_plane", cfg, f"int8_lanes{lanes}",
@@ -154,8 +188,8 @@ def run(todo, pnr=True, timeout=None, path=RESULTS):
             tqdm.write(f"{key}: {exc}")
             continue
         entry = res.as_dict()
-        entry.update({"unit": unit, "config": tag, "lanes": cfg.lanes, "mxm_planes": cfg.mxm_planes,
-                      "fp16": job.fp16,
+        entry.update({"unit": unit, "config": tag, "lanes": cfg.lanes if cfg else None,
+                      "mxm_planes": cfg.mxm_planes if cfg else None, "fp16": job.fp16,
                       "commit": _commit(),
                       "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")})
         results = _store(path, key, entry, results["meta"])
@@ -185,6 +219,8 @@ def main(argv=None):
     parser.add_argument("--units", default="all", help=f"comma list of {', '.join(UNITS)}, or all")
     parser.add_argument("--mxm-lanes", default=",".join(map(str, MXM_LANES)),
                         help="lanes of the MXM-plane sweep ('' for none)")
+    parser.add_argument("--fp32-add", default="",
+                        help="stage counts of the standalone fp32 adder to run (e.g. 1,3; default none)")
     parser.add_argument("--no-pnr", action="store_true", help="Yosys only (no Fmax)")
     parser.add_argument("--timeout", type=float, default=3 * 3600, help="per tool run, seconds")
     parser.add_argument("--table", action="store_true",
@@ -203,7 +239,8 @@ def main(argv=None):
     units = list(UNITS) if args.units == "all" else [u for u in args.units.split(",") if u]
     presets = [p for p in args.presets.split(",") if p]
     lanes = [int(x) for x in args.mxm_lanes.split(",") if x]
-    results = run(jobs(units, presets, lanes), pnr=not args.no_pnr, timeout=args.timeout)
+    adds = [int(x) for x in args.fp32_add.split(",") if x]
+    results = run(jobs(units, presets, lanes, adds), pnr=not args.no_pnr, timeout=args.timeout)
     print(table(results))
     return 0
 

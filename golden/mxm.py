@@ -8,6 +8,7 @@ cycle-by-cycle inputs of one plane (double-buffered weight tiles), and
 :func:`run_schedule` plays it on the model and reassembles the product.
 """
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +18,7 @@ from .fp import f16_mul_f32, f32_add
 
 __all__ = [
     "tree_pairs", "int8_pass", "fp16_pass", "MxmPlaneModel",
-    "Load", "Act", "Cycle", "GemmSchedule", "gemm_schedule", "run_schedule",
+    "Load", "Act", "Cycle", "acc_reuse_violations", "GemmSchedule", "gemm_schedule", "run_schedule",
 ]
 
 
@@ -90,12 +91,32 @@ class Cycle:
     act: Act | None = None
 
 
+def acc_reuse_violations(cycles):
+    """``[(cycle, row), ...]`` of the activations in ``cycles`` (a list of :class:`Cycle`)
+    that accumulate into a row closer than :func:`~openlpu.timing.mxm_acc_reuse_distance`
+    allows after the previous activation to that row (they read a stale row)."""
+    last, bad = {}, []
+    for t, cyc in enumerate(cycles):
+        act = cyc.act
+        if act is None:
+            continue
+        if act.addr in last and t - last[act.addr] < timing.mxm_acc_reuse_distance(act.fp16, act.acc):
+            bad.append((t, act.addr))
+        last[act.addr] = t
+    return bad
+
+
 class MxmPlaneModel:
     """Cycle-exact model of :class:`openlpu.rtl.mxm.MxmPlane`.
 
     :meth:`step` consumes one cycle's inputs and returns ``(addr, values)``
     (``values``: ``lanes`` raw 32-bit words as ``uint32``) when the plane's
     ``result.valid`` is high in that cycle, else ``None``.
+
+    ``acc`` holds every row with all accumulations applied. An fp16 ACC reads
+    its row as the RTL's fp32 accumulate does: with only the writes of the
+    activations issued at least :data:`~openlpu.timing.MXM_ACC_REUSE_DISTANCE`
+    cycles before it (``acc_seen``); an int8 ACC sees every earlier one.
     """
 
     def __init__(self, cfg):
@@ -104,6 +125,8 @@ class MxmPlaneModel:
         self.shadow = np.zeros((cfg.lanes, cfg.lanes), dtype=np.uint16)
         self.active = np.zeros((cfg.lanes, cfg.lanes), dtype=np.uint16)
         self.acc = np.zeros((cfg.mxm_acc_depth, cfg.lanes), dtype=np.uint32)
+        self.acc_seen = self.acc.copy()
+        self._recent = deque()     # (cycle, row, values) of the writes not yet in acc_seen
         self.cycle = 0
         self._pending = {}
 
@@ -117,6 +140,9 @@ class MxmPlaneModel:
         if cyc.install:
             assert timing.MXM_INSTALL_DELAY == 0
             self.active = self.shadow.copy()
+        while self._recent and self._recent[0][0] <= self.cycle - timing.MXM_ACC_REUSE_DISTANCE:
+            _, row, values = self._recent.popleft()
+            self.acc_seen[row] = values
         if cyc.act is not None:
             act = cyc.act
             if not 0 <= act.addr < cfg.mxm_acc_depth:
@@ -125,13 +151,15 @@ class MxmPlaneModel:
             if act.fp16:
                 k = cfg.fp16_k
                 partial = fp16_pass(words[:k], self.active[:k])
-                total = f32_add(self.acc[act.addr], partial) if act.acc else partial
+                # a row written fewer than MXM_ACC_REUSE_DISTANCE cycles ago reads stale
+                total = f32_add(self.acc_seen[act.addr], partial) if act.acc else partial
             else:
                 a = (words & 0xFF).astype(np.uint8).view(np.int8)
                 w = (self.active & 0xFF).astype(np.uint8).view(np.int8)
                 partial = int8_pass(a, w).astype(np.uint32)
                 total = (self.acc[act.addr] + partial) if act.acc else partial
             self.acc[act.addr] = np.asarray(total, dtype=np.uint32)
+            self._recent.append((self.cycle, act.addr, self.acc[act.addr].copy()))
             self._pending[self.cycle + self.latency] = (act.addr, self.acc[act.addr].copy())
         self.cycle += 1
         return out
@@ -174,7 +202,10 @@ def gemm_schedule(cfg, a, w, fp16=False):
     of ``lanes``, M in chunks of ``mxm_acc_depth``. The rows of the next tile
     load while the current tile streams; ``install`` coincides with the first
     activation of the next tile. A tile whose M chunk is shorter than its row
-    count waits for its rows, which costs bubbles (and shows in utilization).
+    count waits for its rows, which costs bubbles (and shows in utilization),
+    and an fp16 K-tile accumulating into rows fewer than
+    :data:`~openlpu.timing.MXM_ACC_REUSE_DISTANCE` cycles after the previous
+    tile wrote them waits for that distance.
     """
     a = np.asarray(a)
     w = np.asarray(w)
@@ -222,8 +253,12 @@ def gemm_schedule(cfg, a, w, fp16=False):
             if last_k:
                 collect[t_act + j + timing.mxm_latency(cfg)] = (m0 + j, n0)
         # The next tile's rows load during this tile (from its first cycle),
-        # so it may start after max(mlen, kt) cycles.
-        t_act = t_act + max(mlen, kt)
+        # so it may start after max(mlen, kt) cycles; when it accumulates into
+        # these rows, not before the accumulator reuse distance (fp16).
+        gap = max(mlen, kt)
+        if i + 1 < len(tiles) and tiles[i + 1][2] > 0:
+            gap = max(gap, timing.mxm_acc_reuse_distance(fp16))
+        t_act = t_act + gap
     sched = GemmSchedule(cycles=cycles, collect=collect, shape=(M, K, N), fp16=fp16,
                          macs=M * K * N, first_act=kt - 1, drain=timing.mxm_latency(cfg))
     return sched

@@ -13,10 +13,21 @@ the consumer) during cycle ``t + L``.
 from amaranth.utils import ceil_log2
 
 __all__ = [
-    "MXM_INPUT_STAGES", "MXM_MUL_STAGES", "MXM_TREE_LEVELS_PER_STAGE", "MXM_ACC_STAGES",
+    "FP32_ADD_STAGES", "MXM_INPUT_STAGES", "MXM_MUL_STAGES", "MXM_TREE_LEVELS_PER_STAGE", "MXM_ACC_STAGES",
     "MXM_ACC_REUSE_DISTANCE", "mxm_acc_reuse_distance", "mxm_tree_stages", "mxm_latency",
     "MXM_INSTALL_DELAY",
 ]
+
+# --- fp32 adder --------------------------------------------------------------------
+#: Register stages of the pipelined fp32 adder (rtl/fp.f32_add_pipe) that the MXM's
+#: fp16 tree levels and fp32 accumulator use: a sum is ready this many cycles after
+#: its operands, one addition may start every cycle. 3 stages: align (magnitude
+#: compare, swap, right shift with sticky bit, special cases) | add (28-bit add or
+#: subtract, leading-zero count) | round (normalising shift, round to nearest even,
+#: pack). 1 is the single combinational adder (about 52 ns on the ECP5 flow,
+#: docs/synthesis.md); 2 registers only between add and round. The golden models
+#: take it from here (the MXM's latency and its accumulator reuse distance).
+FP32_ADD_STAGES = 3
 
 # --- MXM (matrix unit) -------------------------------------------------------------
 # Each constant is a number of cycles added to mxm_latency(cfg). What each stage
@@ -24,25 +35,38 @@ __all__ = [
 #   input    register only (activation vector, controls); fan-out to lanes columns.
 #   mul      int8 x int8 (a MULT18X18D or LUTs) and fp16 x fp16 -> fp32
 #            (rtl/fp.f16_mul_f32: 11x11 product, leading-zero count, shift).
-#   tree     one int add, or one fp32 add (rtl/fp.f32_add), per level.
-#   acc      accumulator row read (registered, write-transparent) + one int32
-#            or fp32 add + the row write; this loop carries a row from one
-#            activation to the next, so it stays one cycle whatever the clock.
-# The single-cycle fp32 add bounds the clock of every stage that holds one and
-# does not depend on lanes; more registers only pay once fp32 add itself is
-# split into stages.
+#   tree     int8: one int add per level, one register each. fp16: one pipelined
+#            fp32 add (rtl/fp.f32_add_pipe) per level, FP32_ADD_STAGES registers
+#            each. The shallower tree (fp16 up to lanes 8, int8 beyond) is padded
+#            with delay registers, so both share one latency.
+#   acc      FP32_ADD_STAGES cycles: fp16: accumulator row read (registered,
+#            write-transparent, addressed a cycle before the tree's sums are
+#            complete, so the row arrives with them) + the pipelined fp32 add;
+#            int8: the pass's int32 sum waits in delay registers, then the row read
+#            (a second read port) + one int32 add in the last stage; both write the
+#            row and load the result register in the last stage.
+# An fp32 add was one combinational stage (~52 ns, 15.7 MHz for the plane at
+# lanes 4); cut into FP32_ADD_STAGES it costs FP32_ADD_STAGES - 1 extra cycles per
+# fp16 tree level and in the accumulator, and the plane's clock is now set by the
+# align part of the accumulator's add behind the distributed-RAM read of its row
+# (22.8 ns, 43.8 MHz at lanes 4; the multiplier stage is shorter). The accumulate
+# loop cannot be shortened that way: an fp16 ACC must find the previous sum of its
+# row written, hence MXM_ACC_REUSE_DISTANCE.
 #: Register stage that captures the activation vector and its controls.
 MXM_INPUT_STAGES = 1
 #: Register stage after the lanes x lanes multipliers.
 MXM_MUL_STAGES = 1
-#: Adder-tree levels evaluated between two pipeline registers.
+#: int8 adder-tree levels evaluated between two pipeline registers.
 MXM_TREE_LEVELS_PER_STAGE = 1
-#: Register stage after the accumulator adder (the result register).
-MXM_ACC_STAGES = 1
+#: Accumulator stages, ending in the result register: the pipelined fp32 add.
+MXM_ACC_STAGES = FP32_ADD_STAGES
 #: An fp16 ACC (``fp16 = 1, acc = 1``) to accumulator row ``r`` of a plane must
-#: issue at least this many cycles after the previous ABC/ACC to row ``r`` of that
-#: plane to see its result (1: the next cycle). Static scheduling keeps it: the
-#: compiler and the program generators ask :func:`mxm_acc_reuse_distance`.
+#: issue at least this many cycles after the previous ABC/ACC (either format) to row
+#: ``r`` of that plane; closer, it reads the row as it was before that write (the
+#: last write at least this far back), and the golden model does exactly the same.
+#: An int8 ACC and every ABC may follow in the next cycle (the int8 accumulate is one
+#: cycle in the last stage). Static scheduling keeps it: the compiler and the
+#: program generators ask :func:`mxm_acc_reuse_distance`.
 MXM_ACC_REUSE_DISTANCE = MXM_ACC_STAGES
 
 
@@ -53,14 +77,16 @@ def mxm_acc_reuse_distance(fp16, acc=True):
 
 
 def mxm_tree_stages(cfg):
-    """Pipeline stages of the MXM reduction tree.
+    """Pipeline stages of the MXM reduction trees.
 
-    The int8 tree reduces ``lanes`` products, the fp16 tree ``lanes // 4``;
-    the shorter fp16 tree is padded with delay registers so that both modes
+    The int8 tree reduces ``lanes`` products, one level per register; the fp16
+    tree ``lanes // 4`` (``cfg.fp16_k``), ``FP32_ADD_STAGES`` registers per
+    level. The shorter one is padded with delay registers so that both modes
     share one latency and may be interleaved cycle by cycle.
     """
-    levels = ceil_log2(cfg.lanes)
-    return -(-levels // MXM_TREE_LEVELS_PER_STAGE)
+    int_stages = -(-ceil_log2(cfg.lanes) // MXM_TREE_LEVELS_PER_STAGE)
+    fp_stages = ceil_log2(cfg.fp16_k) * FP32_ADD_STAGES
+    return max(int_stages, fp_stages)
 
 
 def mxm_latency(cfg):

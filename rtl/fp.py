@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Mux, Signal, signed, unsigned
 
-__all__ = ["FloatFormat", "F16", "F32", "f_add", "f32_add", "f16_mul_f32", "clz", "f_mul", "FmaSum", "fma_exact",
+__all__ = ["FloatFormat", "F16", "F32", "f_add", "f_add_pipe", "F_ADD_PARTS", "f32_add", "f32_add_pipe", "f16_mul_f32", "clz", "f_mul", "FmaSum", "fma_exact",
            "fma_round", "f_fma", "Operand", "unpack", "unpack_f16_as_f32", "fma_exact_ops", "f_cmp", "f_minmax", "int_to_float", "float_to_int", "float_to_float"]
 
 
@@ -48,17 +48,17 @@ F16 = FloatFormat(exp_bits=5, man_bits=10)
 F32 = FloatFormat(exp_bits=8, man_bits=23)
 
 
-def clz(value, width):
+def clz(value, width, leaf=32):
     """Leading zeros of the low ``width`` bits of ``value`` (``width`` if zero).
 
-    A priority mux up to 32 bits; wider values split in two halves (a tree,
-    so the mux chains stay short).
+    A priority mux up to ``leaf`` bits; wider values split in two halves (a
+    tree, so the mux chains stay short).
     """
-    if width > 32:
+    if width > leaf:
         lo_w = width // 2
         hi_w = width - lo_w
         hi, lo = value[lo_w:width], value[:lo_w]
-        return Mux(hi != 0, clz(hi, hi_w), hi_w + clz(lo, lo_w))
+        return Mux(hi != 0, clz(hi, hi_w, leaf), hi_w + clz(lo, lo_w, leaf))
     count = Const(width, range(width + 1))
     for i in range(width):
         count = Mux(value[i], width - 1 - i, count)
@@ -101,10 +101,59 @@ class _Unpacked:
 
 
 def f_add(m, fmt, a, b, name="fadd"):
-    """``a + b`` in format ``fmt``, rounded to nearest even."""
-    E, M = fmt.exp_bits, fmt.man_bits
-    ua, ub = _Unpacked(m, fmt, a, f"{name}_a"), _Unpacked(m, fmt, b, f"{name}_b")
+    """``a + b`` in format ``fmt``, rounded to nearest even (combinational)."""
+    return f_add_pipe(m, fmt, a, b, stages=1, name=name)
 
+
+#: The three parts of an addition, in order; :func:`f_add_pipe` registers
+#: between them: with 3 stages after ``align`` and after ``add``, with 2 only
+#: after ``add``, with 1 nowhere.
+F_ADD_PARTS = ("align", "add", "round")
+_F_ADD_CUTS = {1: (), 2: ("add",), 3: ("align", "add")}
+
+
+def f_add_pipe(m, fmt, a, b, stages, name="fadd", domain="sync"):
+    """``a + b`` in format ``fmt``, rounded to nearest even, cut into ``stages`` (1 to 3).
+
+    The addition is done in three parts (:data:`F_ADD_PARTS`):
+
+    ``align``
+        unpack, order the operands by magnitude, shift the smaller one right
+        to the larger one's exponent, keeping guard, round and a sticky bit;
+        the special cases (NaN, Inf) are decided here;
+    ``add``
+        add or subtract the aligned significands and count the leading zeros
+        of the sum (limited so that a subnormal result keeps exponent 1);
+    ``round``
+        normalise (one right shift on carry, else the left shift), round to
+        nearest even, pack, and select the special results.
+
+    ``stages - 1`` registers (reset-less, in ``domain``) are placed between
+    the parts (3 stages: after ``align`` and after ``add``; 2: after ``add``);
+    the returned value is combinational from the last of them, so a caller
+    that registers it gets its sum exactly ``stages`` cycles after it
+    presented ``a`` and ``b``. Operands may change every cycle (a new
+    addition per cycle).
+    """
+    if stages not in _F_ADD_CUTS:
+        raise ValueError(f"stages must be 1, 2 or 3, not {stages!r}")
+    cuts = _F_ADD_CUTS[stages]
+    E, M = fmt.exp_bits, fmt.man_bits
+    W = M + 4                          # hidden + M + guard + round + sticky
+
+    def cut(part, values):
+        """Register ``values`` (a dict of named values) when ``part`` ends at a cut."""
+        if part not in cuts:
+            return values
+        out = {}
+        for key, v in values.items():
+            r = Signal(len(v), name=f"{name}_{part}_{key}", reset_less=True)
+            m.d[domain] += r.eq(v)
+            out[key] = r
+        return out
+
+    # --- align --------------------------------------------------------------------
+    ua, ub = _Unpacked(m, fmt, a, f"{name}_a"), _Unpacked(m, fmt, b, f"{name}_b")
     # Order by magnitude: x is the larger operand, y the smaller.
     swap = ub.magnitude > ua.magnitude
     x_sign, y_sign = Mux(swap, ub.sign, ua.sign), Mux(swap, ua.sign, ub.sign)
@@ -116,40 +165,53 @@ def f_add(m, fmt, a, b, name="fadd"):
         x_exp.eq(Mux(swap, ub.eff_exp, ua.eff_exp)), y_exp.eq(Mux(swap, ua.eff_exp, ub.eff_exp)),
         x_sig.eq(Mux(swap, ub.sig, ua.sig)), y_sig.eq(Mux(swap, ua.sig, ub.sig)),
     ]
-
     # Align y to x, keeping guard, round and sticky bits (3 extra bits suffice).
-    W = M + 4                          # hidden + M + guard + round + sticky
     dist = Signal(E, name=f"{name}_dist")
     m.d.comb += dist.eq(x_exp - y_exp)
-    shift = Mux(dist > W, W, dist)
+    shift = Signal(range(W + 1), name=f"{name}_shamt")
+    m.d.comb += shift.eq(Mux(dist > W, W, dist))
     y_ext = Cat(Const(0, 3), y_sig)
     y_shifted = Signal(W, name=f"{name}_yshift")
     lost = Signal(name=f"{name}_lost")
+    mask = Signal(W + 1, name=f"{name}_mask")        # ones below the shift amount
     m.d.comb += [
         y_shifted.eq(y_ext >> shift),
-        lost.eq((y_shifted << shift)[:W] != y_ext),     # a one was shifted out
+        mask.eq((Const(1, W + 1) << shift) - 1),
+        lost.eq((y_ext & mask[:W]) != 0),             # a one was shifted out
     ]
-    y_aligned = Cat(y_shifted[0] | lost, y_shifted[1:])
-    x_ext = Cat(Const(0, 3), x_sig)
-
     subtract = x_sign ^ y_sign
-    total = Signal(W + 1, name=f"{name}_sum")
-    m.d.comb += total.eq(Mux(subtract, x_ext - y_aligned, x_ext + y_aligned))
+    s = cut("align", {
+        "x": Cat(Const(0, 3), x_sig),
+        "y": Cat(y_shifted[0] | lost, y_shifted[1:]),
+        "sub": subtract,
+        "sign": x_sign,
+        "exp": x_exp,
+        "nan": ua.is_nan | ub.is_nan | (ua.is_inf & ub.is_inf & subtract),
+        "inf": ua.is_inf | ub.is_inf,
+    })
 
-    # Normalise: one right shift on carry, else left shift by the leading zeros,
-    # limited so that the exponent stays >= 1 (subnormal results).
-    carry = total[W]
+    # --- add ----------------------------------------------------------------------
+    total = Signal(W + 1, name=f"{name}_sum")
+    m.d.comb += total.eq(Mux(s["sub"], s["x"] - s["y"], s["x"] + s["y"]))
+    # Leading zeros, limited so that the exponent stays >= 1 (subnormal results).
     lz = Signal(range(W + 1), name=f"{name}_lz")
-    m.d.comb += lz.eq(clz(total[:W], W))
+    m.d.comb += lz.eq(clz(total[:W], W, leaf=8))
     left = Signal(range(W + 1), name=f"{name}_left")
-    m.d.comb += left.eq(Mux(lz < x_exp, lz, x_exp - 1))
+    m.d.comb += left.eq(Mux(lz < s["exp"], lz, s["exp"] - 1))
+    s = cut("add", {
+        "total": total, "left": left, "zero": total == 0,
+        "sub": s["sub"], "sign": s["sign"], "exp": s["exp"], "nan": s["nan"], "inf": s["inf"],
+    })
+
+    # --- round --------------------------------------------------------------------
+    total, left = s["total"], s["left"]
+    carry = total[W]
     norm = Signal(W, name=f"{name}_norm")
     norm_exp = Signal(E + 1, name=f"{name}_nexp")
     m.d.comb += [
         norm.eq(Mux(carry, Cat(total[0] | total[1], total[2:W + 1]), (total[:W] << left)[:W])),
-        norm_exp.eq(Mux(carry, x_exp + 1, x_exp - left)),
+        norm_exp.eq(Mux(carry, s["exp"] + 1, s["exp"] - left)),
     ]
-
     # Round to nearest, ties to even.
     guard, rnd, sticky, lsb = norm[2], norm[1], norm[0], norm[3]
     round_up = guard & (rnd | sticky | lsb)
@@ -161,19 +223,26 @@ def f_add(m, fmt, a, b, name="fadd"):
     hidden = Mux(r_carry, 1, rounded[M])
     m.d.comb += r_exp.eq(Mux(hidden, norm_exp + r_carry, 0))
 
-    zero_sign = Mux(subtract, 0, x_sign)        # exact zero: +0 unless both operands are -0
-    inf = Cat(Const(fmt.exp_max << M, fmt.width - 1), x_sign)
+    sign = s["sign"]
+    zero_sign = Mux(s["sub"], 0, sign)        # exact zero: +0 unless both operands are -0
+    inf = Cat(Const(fmt.exp_max << M, fmt.width - 1), sign)
     return _select(m, fmt.width, name, [
-        (ua.is_nan | ub.is_nan | (ua.is_inf & ub.is_inf & subtract), Const(fmt.qnan, fmt.width)),
-        (ua.is_inf | ub.is_inf, inf),
-        (total == 0, Cat(Const(0, fmt.width - 1), zero_sign)),
+        (s["nan"], Const(fmt.qnan, fmt.width)),
+        (s["inf"], inf),
+        (s["zero"], Cat(Const(0, fmt.width - 1), zero_sign)),
         (r_exp >= fmt.exp_max, inf),
-    ], Cat(r_man, r_exp[:E], x_sign))
+    ], Cat(r_man, r_exp[:E], sign))
 
 
 def f32_add(m, a, b):
-    """fp32 + fp32 -> fp32, rounded to nearest even."""
+    """fp32 + fp32 -> fp32, rounded to nearest even (combinational)."""
     return f_add(m, F32, a, b)
+
+
+def f32_add_pipe(m, a, b, stages, name="fadd32"):
+    """fp32 + fp32 -> fp32 in ``stages`` (see :func:`f_add_pipe`); the MXM uses
+    ``stages = timing.FP32_ADD_STAGES``."""
+    return f_add_pipe(m, F32, a, b, stages, name=name)
 
 
 def f16_mul_f32(m, a, b, name="fmul16"):

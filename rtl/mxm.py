@@ -36,6 +36,14 @@ values. Every activation names a row ``addr`` and says whether to start it
 (``acc = 0``: the row becomes this pass's result) or add to it (``acc = 1``).
 The updated row is the plane's result for that activation.
 
+The fp32 accumulate of an fp16 pass takes :data:`~openlpu.timing.MXM_ACC_STAGES`
+cycles and reads its row when it starts, so an fp16 ``acc = 1`` sees the
+previous write to its row only if it comes at least
+:data:`~openlpu.timing.MXM_ACC_REUSE_DISTANCE` cycles after it; closer, it adds
+to the row as it was before that write (the golden model does the same, and
+the schedulers keep the distance). An int8 ``acc = 1`` reads its row in the
+last stage and may follow the previous write in the next cycle.
+
 Latency
 -------
 :func:`openlpu.timing.mxm_latency` cycles from activation to result, the same
@@ -138,7 +146,9 @@ class MxmPlane(wiring.Component):
     Latency
     -------
     ``timing.mxm_latency(cfg)`` = input register + multiplier register +
-    ``timing.mxm_tree_stages(cfg)`` adder-tree registers + accumulator register.
+    ``timing.mxm_tree_stages(cfg)`` adder-tree registers +
+    ``timing.MXM_ACC_STAGES`` accumulator stages (the last one loads the
+    result register).
     """
 
     def __init__(self, cfg, fp16=True):
@@ -184,15 +194,20 @@ class MxmPlane(wiring.Component):
         ctrl_layout = data.StructLayout({
             "valid": 1, "fp16": 1, "acc": 1, "addr": ActivationLayout(cfg)["addr"].shape,
         })
+        # ctrl[s] is the control of the activation whose data is in stage s: the tree sums
+        # are in stage p_sum; the accumulator stages follow it, the last one (ctrl[-1])
+        # writes the row and loads the result register.
         n_stages = timing.MXM_INPUT_STAGES + timing.MXM_MUL_STAGES + timing.mxm_tree_stages(cfg)
-        ctrl = [Signal(ctrl_layout, name=f"ctrl{s}") for s in range(n_stages)]
+        acc_stages = timing.MXM_ACC_STAGES
+        p_sum = n_stages - 1
+        ctrl = [Signal(ctrl_layout, name=f"ctrl{s}") for s in range(n_stages + acc_stages - 1)]
         m.d.sync += [
             ctrl[0].valid.eq(self.act.valid),
             ctrl[0].fp16.eq(self.act.payload.fp16),
             ctrl[0].acc.eq(self.act.payload.acc),
             ctrl[0].addr.eq(self.act.payload.addr),
         ]
-        for s in range(1, n_stages):
+        for s in range(1, len(ctrl)):
             m.d.sync += ctrl[s].eq(ctrl[s - 1])
 
         # --- stage 1: activation register ------------------------------------------
@@ -214,31 +229,48 @@ class MxmPlane(wiring.Component):
             for n in range(lanes):
                 m.d.sync += fp_prod[k][n].eq(fp.f16_mul_f32(m, a[k], active[k][n]))
 
-        # --- adder trees, one register per level -------------------------------------
+        # --- adder trees: int one register per level, fp32 FP32_ADD_STAGES per level --
         int_sum, fp_sum = [], []
         for n in range(lanes):
             int_sum.append(self._int_tree(m, [int_prod[k][n] for k in range(lanes)], n))
             fp_sum.append(self._fp_tree(m, [fp_prod[k][n] for k in range(kf)], n) if kf else None)
 
-        # --- accumulator memory (read one cycle ahead, transparent for the write) -----
+        # --- accumulator memory ---------------------------------------------------------
+        # One write, in the last stage. Two read ports, both registered and transparent
+        # to the write: the fp16 port is addressed a cycle before the tree sums arrive,
+        # so that the fp32 accumulate (FP32_ADD_STAGES cycles) starts with them; the
+        # int8 port a cycle before the last stage, where the int32 add is done in one
+        # cycle. An fp16 ACC therefore sees the rows written up to acc_stages - 1 cycles
+        # before it reached the adder, and reads a stale row when the previous write to
+        # that row is closer: the scheduling rule timing.MXM_ACC_REUSE_DISTANCE.
         acc_mem = memory.Memory(shape=data.ArrayLayout(unsigned(32), lanes),
                                 depth=cfg.mxm_acc_depth, init=[])
         m.submodules.acc_mem = acc_mem
         wr = acc_mem.write_port()
-        rd = acc_mem.read_port(transparent_for=(wr,))
-        last = ctrl[n_stages - 1]
-        m.d.comb += rd.addr.eq(ctrl[n_stages - 2].addr)
+        rd_int = acc_mem.read_port(transparent_for=(wr,))
+        last = ctrl[-1]
+        m.d.comb += rd_int.addr.eq(ctrl[-2].addr)
+        if kf:
+            rd_fp = acc_mem.read_port(transparent_for=(wr,))
+            m.d.comb += rd_fp.addr.eq(ctrl[p_sum - 1].addr)
+
+        # the pass's own sum (a start, acc = 0; and the int8 addend) travels to the last stage
+        partial = Signal(data.ArrayLayout(unsigned(32), lanes), name="partial0")
+        for n in range(lanes):
+            isum = int_sum[n].as_unsigned()[:32]
+            m.d.comb += partial[n].eq(Mux(ctrl[p_sum].fp16, fp_sum[n], isum) if kf else isum)
+        for d in range(1, acc_stages):
+            nxt = Signal.like(partial, name=f"partial{d}", reset_less=True)
+            m.d.sync += nxt.eq(partial)
+            partial = nxt
 
         out = Signal(data.ArrayLayout(unsigned(32), lanes))
         for n in range(lanes):
-            int_acc = (rd.data[n] + int_sum[n].as_unsigned())[:32]
-            partial = int_sum[n].as_unsigned()[:32]
-            total = int_acc
+            total = (rd_int.data[n] + partial[n])[:32]
             if kf:
-                fp_acc = fp.f32_add(m, rd.data[n], fp_sum[n])
-                partial = Mux(last.fp16, fp_sum[n], partial)
+                fp_acc = fp.f32_add_pipe(m, rd_fp.data[n], fp_sum[n], acc_stages, name=f"facc_{n}")
                 total = Mux(last.fp16, fp_acc, total)
-            m.d.comb += out[n].eq(Mux(last.acc, total, partial))
+            m.d.comb += out[n].eq(Mux(last.acc, total, partial[n]))
         m.d.comb += [
             wr.en.eq(last.valid),
             wr.addr.eq(last.addr),
@@ -258,8 +290,10 @@ class MxmPlane(wiring.Component):
         return m
 
     def _int_tree(self, m, values, n):
-        """Pairwise int tree, registered after every level; returns the sign-extended int32 sum."""
-        for depth, level in enumerate(tree_pairs(len(values))):
+        """Pairwise int tree, registered after every level, then delayed to
+        ``timing.mxm_tree_stages``; returns the sign-extended int32 sum."""
+        levels = tree_pairs(len(values))
+        for depth, level in enumerate(levels):
             width = len(values[0]) + 1
             nxt = []
             for j, pair in enumerate(level):
@@ -268,23 +302,38 @@ class MxmPlane(wiring.Component):
                 m.d.sync += s.eq(expr)
                 nxt.append(s)
             values = nxt
+        value = values[0]
+        for pad in range(timing.mxm_tree_stages(self._cfg) - len(levels)):
+            s = Signal(signed(len(value)), name=f"ipad_{n}_{pad}", reset_less=True)
+            m.d.sync += s.eq(value)
+            value = s
         total = Signal(signed(32), name=f"isum_{n}")
-        m.d.comb += total.eq(values[0])
+        m.d.comb += total.eq(value)
         return total
 
     def _fp_tree(self, m, values, n):
-        """Pairwise fp32 tree, registered after every level, padded to the int tree's depth."""
+        """Pairwise fp32 tree, ``FP32_ADD_STAGES`` registers per level (the pipelined
+        adder's and the level's own), padded to ``timing.mxm_tree_stages``."""
+        stages = timing.FP32_ADD_STAGES
         levels = tree_pairs(len(values))
         for depth, level in enumerate(levels):
             nxt = []
             for j, pair in enumerate(level):
-                s = Signal(32, name=f"ft_{n}_{depth}_{j}", reset_less=True)
-                expr = values[pair[0]] if len(pair) == 1 else fp.f32_add(m, values[pair[0]], values[pair[1]])
+                name = f"ft_{n}_{depth}_{j}"
+                if len(pair) == 2:
+                    expr = fp.f32_add_pipe(m, values[pair[0]], values[pair[1]], stages, name=f"{name}_add")
+                else:                          # an odd value passes the level's stages in a delay line
+                    expr = values[pair[0]]
+                    for d in range(stages - 1):
+                        s = Signal(32, name=f"{name}_d{d}", reset_less=True)
+                        m.d.sync += s.eq(expr)
+                        expr = s
+                s = Signal(32, name=name, reset_less=True)
                 m.d.sync += s.eq(expr)
                 nxt.append(s)
             values = nxt
         value = values[0]
-        for pad in range(timing.mxm_tree_stages(self._cfg) - len(levels)):
+        for pad in range(timing.mxm_tree_stages(self._cfg) - len(levels) * stages):
             s = Signal(32, name=f"fpad_{n}_{pad}", reset_less=True)
             m.d.sync += s.eq(value)
             value = s

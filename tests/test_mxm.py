@@ -11,8 +11,8 @@ from amaranth.sim import Simulator
 from openlpu import timing
 from openlpu.config import preset
 from openlpu.golden.fp import f16_mul_f32, f32_add
-from openlpu.golden.mxm import (Cycle, MxmPlaneModel, fp16_pass, gemm_schedule, int8_pass,
-                                run_schedule, tree_pairs)
+from openlpu.golden.mxm import (Act, Cycle, Load, MxmPlaneModel, acc_reuse_violations, fp16_pass,
+                                gemm_schedule, int8_pass, run_schedule, tree_pairs)
 from openlpu.rtl.mxm import Mxm, MxmPlane
 from openlpu.verif.mxm_scenarios import SCENARIOS, scenario
 from openlpu.verif.runner import SIMULATORS, require_simulator, run_cocotb
@@ -25,15 +25,88 @@ TINY = preset("tiny")
 def test_tree_order():
     assert tree_pairs(4) == [[(0, 1), (2, 3)], [(0, 1)]]
     assert tree_pairs(5) == [[(0, 1), (2, 3), (4,)], [(0, 1), (2,)], [(0, 1)]]
-    assert len(tree_pairs(320)) == 9 == timing.mxm_tree_stages(preset("tsp"))
+    tsp = preset("tsp")
+    assert len(tree_pairs(320)) == 9 and len(tree_pairs(tsp.fp16_k)) == 7
+    # the fp16 tree (7 levels of FP32_ADD_STAGES) is the deeper one at tsp size
+    assert timing.mxm_tree_stages(tsp) == max(9, 7 * timing.FP32_ADD_STAGES)
 
 
 def test_latency_is_shared():
     stages = (timing.MXM_INPUT_STAGES + timing.MXM_MUL_STAGES + timing.mxm_tree_stages(TINY)
               + timing.MXM_ACC_STAGES)
-    assert timing.mxm_tree_stages(TINY) == -(-3 // timing.MXM_TREE_LEVELS_PER_STAGE)   # log2(8) levels
+    # log2(8) int8 levels against log2(2) fp16 levels of FP32_ADD_STAGES each
+    assert timing.mxm_tree_stages(TINY) == max(-(-3 // timing.MXM_TREE_LEVELS_PER_STAGE), timing.FP32_ADD_STAGES)
+    assert timing.MXM_ACC_STAGES == timing.FP32_ADD_STAGES == timing.MXM_ACC_REUSE_DISTANCE
     assert timing.mxm_latency(TINY) == stages
     assert MxmPlane(TINY).latency == MxmPlaneModel(TINY).latency == timing.mxm_latency(TINY)
+
+
+def _tile_model(fp16=True):
+    rng = np.random.default_rng(5)
+    w = (rng.standard_normal((8, 8)) * 2).astype(np.float16).view(np.uint16)
+    model = MxmPlaneModel(TINY)
+    for r in range(8):
+        model.step(Cycle(load=Load(r, w[r]), install=r == 7))
+    return model, w, rng
+
+
+@pytest.mark.parametrize("gap", range(1, timing.MXM_ACC_REUSE_DISTANCE + 2))
+def test_golden_fp16_acc_reuse(gap):
+    """An fp16 ACC ``gap`` cycles after the start of its row adds to the started value when
+    gap >= MXM_ACC_REUSE_DISTANCE, else to the row as it was before (zero here)."""
+    model, w, rng = _tile_model()
+    k = TINY.fp16_k
+    x, y = ((rng.standard_normal(8) * 2).astype(np.float16).view(np.uint16) for _ in range(2))
+    model.step(Cycle(act=Act(x, fp16=True, acc=False, addr=3)))
+    for _ in range(gap - 1):
+        model.step(Cycle())
+    model.step(Cycle(act=Act(y, fp16=True, acc=True, addr=3)))
+    px, py = fp16_pass(x[:k], w[:k]), fp16_pass(y[:k], w[:k])
+    seen = px if gap >= timing.MXM_ACC_REUSE_DISTANCE else np.zeros(8, np.uint32)
+    assert np.array_equal(model.acc[3], f32_add(seen, py))
+    # an int8 ACC always sees the previous pass
+    model.step(Cycle(act=Act(x, fp16=False, acc=True, addr=3)))
+    xi = (x & 0xFF).astype(np.uint8).view(np.int8)
+    wi = (w & 0xFF).astype(np.uint8).view(np.int8)
+    assert np.array_equal(model.acc[3], f32_add(seen, py) + int8_pass(xi, wi).astype(np.uint32))
+
+
+def test_scenarios_keep_the_reuse_distance():
+    for name in SCENARIOS:
+        bad = acc_reuse_violations(scenario(name, TINY, seed=1))
+        assert bool(bad) == (name == "acc_reuse"), (name, bad[:3])
+    rng = np.random.default_rng(4)
+    for M in (1, 2, 3, 5):      # short M chunks: K-tiles follow each other within the distance
+        a = rng.standard_normal((M, 3 * TINY.fp16_k)).astype(np.float16)
+        w = rng.standard_normal((3 * TINY.fp16_k, 8)).astype(np.float16)
+        sched = gemm_schedule(TINY, a, w, fp16=True)
+        assert not acc_reuse_violations(sched.cycles)
+        c, _ = run_schedule(TINY, sched)
+        ref = a.astype(np.float64) @ w.astype(np.float64)
+        assert np.allclose(c.view(np.float32), ref, rtol=1e-3, atol=1e-3)
+
+
+def _reads_before_start(cycles):
+    """``[(cycle, row), ...]`` of the ACCs in ``cycles`` that read a row no earlier cycle
+    of ``cycles`` wrote (for an fp16 ACC: none at least the reuse distance back). The
+    accumulators are not reset, so on a simulator that runs scenarios one after another
+    such a read finds the previous scenario's rows, where the golden model has zeros."""
+    first, bad = {}, []
+    for t, cyc in enumerate(cycles):
+        act = cyc.act
+        if act is None:
+            continue
+        if act.acc and (act.addr not in first
+                        or t - first[act.addr] < timing.mxm_acc_reuse_distance(act.fp16, act.acc)):
+            bad.append((t, act.addr))
+        first.setdefault(act.addr, t)
+    return bad
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_scenarios_read_only_their_own_rows(name):
+    for cfg in (TINY, preset("small")):
+        assert not _reads_before_start(scenario(name, cfg, seed=1)), name
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (9, 21, 13), (40, 16, 24), (3, 3, 3)])
@@ -142,7 +215,7 @@ def _amaranth_play(cfg, cycles, dut=None):
     return checked
 
 
-@pytest.mark.parametrize("name", ["gemm_int8", "swaps", "corners_fp16"])
+@pytest.mark.parametrize("name", ["gemm_int8", "swaps", "corners_fp16", "acc_reuse"])
 def test_amaranth_sim(name):
     cycles = scenario(name, TINY, seed=11)[:120]
     checked = _amaranth_play(TINY, cycles)

@@ -169,9 +169,14 @@ class MxmPlaneRef(Elaboratable):
                 m.d.sync += line[0].a[k].eq(act.data[0][k])
         for i in range(1, latency):
             m.d.sync += [vld[i].eq(vld[i - 1]), line[i].eq(line[i - 1])]
-        # the accumulator stage: the row is read and written in the cycle before the result
-        # appears; a reset in that cycle does not undo the write, it only drops the result
+        # the accumulator stage: the row is read (int8) and written in the cycle before the
+        # result appears; a reset in that cycle does not undo the write, it only drops the
+        # result. The tree sums are complete MXM_ACC_STAGES - 1 cycles before it, where the
+        # fp32 accumulate starts (stage p_sum of the line).
         acv, acs = vld[latency - 2], line[latency - 2]
+        p_sum = latency - 1 - timing.MXM_ACC_STAGES
+        if p_sum < 2:
+            raise ValueError(f"latency {latency} leaves no adder-tree stage")
 
         # --- reference dot products at the accumulator stage: y[n] = sum_k a[k] * W[k][n],
         # summed pairwise in the specified order (golden.mxm.tree_pairs) --------------------
@@ -191,13 +196,15 @@ class MxmPlaneRef(Elaboratable):
             now = Signal(data.ArrayLayout(signed(32), lanes))
             for n in range(lanes):
                 m.d.comb += now[n].eq(tree([ip[k][n].as_signed() for k in range(lanes)]))
-            # the product registers belong to line[1]; delay the sums to the accumulator stage
+            # the product registers belong to line[1]: sums[i] to line[1 + i]; the plane's
+            # tree sums are at stage p_sum, the reference's are delayed on to the
+            # accumulator stage
             sums = [now] + [Signal(now.shape(), name=f"sum{i}", reset_less=True) for i in range(1, latency - 2)]
             for i in range(1, latency - 2):
                 m.d.sync += sums[i].eq(sums[i - 1])
             m.d.comb += dots.eq(sums[-1])
             for n in range(lanes):
-                check(0, Assert(sig[f"isum_{n}"] == dots[n], f"tree sum of column {n}"))
+                check(0, Assert(sig[f"isum_{n}"] == sums[p_sum - 1][n], f"tree sum of column {n}"))
 
         # --- reference accumulator rows ----------------------------------------------
         rows = [Signal(data.ArrayLayout(unsigned(32), lanes), name=f"acc{r}", reset_less=True) for r in range(cfg.mxm_acc_depth)]

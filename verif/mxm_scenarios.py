@@ -18,9 +18,18 @@ Scenarios
     NaN, +-Inf, Inf x 0, subnormals, signed zeros, exact cancellation,
     max-normal products, RNE ties in the sums, rounding that carries into the
     next binade (tree and accumulator).
+``acc_reuse``
+    Accumulation into one row closer than
+    :data:`~openlpu.timing.MXM_ACC_REUSE_DISTANCE` (fp16 ACCs read a stale
+    row, exactly as the golden model says), at it and past it, back to back,
+    and with int8 and fp16 mixed in one row in both orders. Every row is
+    started first, so a stale read finds a value of this scenario.
 ``wrap_int8``
     Accumulates -128 x -128 products until int32 wraps (a long run with
     constant inputs; see :func:`wrap_plan`).
+
+All other scenarios keep the reuse distance: int8 ACCs follow their row's
+previous pass in the next cycle, fp16 ACCs after the distance.
 """
 
 import numpy as np
@@ -81,19 +90,27 @@ def _swaps(cfg, rng, tiles=6):
             cycles[base + r].load = Load(r, rows[r])
         # install with the last row; activations of this tile start there
         cycles[base + lanes - 1].install = True
+        # start rows, then accumulate into them: int8 in the next cycle, fp16 after
+        # the reuse distance (runs of d starts then d accumulations)
+        d = timing.mxm_acc_reuse_distance(kind == "fp16")
         for j in range(lanes):
             at = base + lanes - 1 + j
             words = rng.integers(0, 256, lanes).astype(np.uint16) if kind == "int8" else _fp16_bits(rng, lanes, 0.1)
-            cycles[at].act = Act(words, fp16=kind == "fp16", acc=bool(j % 2), addr=j // 2 % cfg.mxm_acc_depth)
+            blk, i = divmod(j, 2 * d)
+            cycles[at].act = Act(words, fp16=kind == "fp16", acc=i >= d,
+                                 addr=(blk * d + i % d) % cfg.mxm_acc_depth)
     return cycles
 
 
 def _directed_tile(cfg, weights, acts, fp16, passes=1):
-    """Install one tile, stream ``acts`` (list of words) ``passes`` times, accumulating."""
+    """Install one tile, stream ``acts`` (list of words) ``passes`` times, accumulating
+    (with idle cycles where an accumulation would come closer to its row's previous
+    pass than the accumulator reuse distance)."""
     lanes = cfg.lanes
     cycles = [Cycle(load=Load(r, np.asarray(weights[r], dtype=np.uint16))) for r in range(lanes)]
     cycles[-1].install = True
     first = True
+    last = {}
     for p in range(passes):
         for i, words in enumerate(acts):
             act = Act(np.asarray(words, dtype=np.uint16), fp16=fp16, acc=p > 0, addr=i % cfg.mxm_acc_depth)
@@ -101,7 +118,11 @@ def _directed_tile(cfg, weights, acts, fp16, passes=1):
                 cycles[-1].act = act
                 first = False
             else:
-                cycles.append(Cycle(act=act))
+                t = len(cycles)
+                if act.addr in last:
+                    t = max(t, last[act.addr] + timing.mxm_acc_reuse_distance(fp16, act.acc))
+                cycles += [Cycle() for _ in range(t - len(cycles))] + [Cycle(act=act)]
+            last[act.addr] = len(cycles) - 1
     return cycles
 
 
@@ -180,6 +201,34 @@ def _rounding_carries(cfg):
     return cycles
 
 
+def _acc_reuse(cfg, rng):
+    lanes = cfg.lanes
+    dist = timing.MXM_ACC_REUSE_DISTANCE
+    w = _fp16_bits(rng, (lanes, lanes), 0.0)
+    cycles = [Cycle(load=Load(r, w[r])) for r in range(lanes)]
+    cycles[-1].install = True
+
+    def act(fp16, acc, addr):
+        words = _fp16_bits(rng, lanes, 0.0) if fp16 else rng.integers(0, 256, lanes).astype(np.uint16)
+        return Cycle(act=Act(words, fp16=fp16, acc=acc, addr=addr % cfg.mxm_acc_depth))
+
+    idle = lambda n: [Cycle() for _ in range(n)]
+    # Start every row used below: the accumulators keep their contents across reset and
+    # scenarios, so a stale or first read must find a row written here, not what ran before.
+    cycles += [act(True, False, r) for r in range(7)] + idle(dist)
+    for gap in range(1, dist + 2):          # start, then accumulate gap cycles later
+        cycles += [act(True, False, 0)] + idle(gap - 1) + [act(True, True, 0)] + idle(dist)
+    cycles += [act(True, False, 1)] + [act(True, True, 1) for _ in range(2 * dist + 1)]   # back to back
+    cycles += [act(True, True, 1) for _ in range(3)] + idle(1) + [act(True, True, 1) for _ in range(2)]
+    for gap in range(1, dist + 1):          # int8 and fp16 in one row, both orders
+        cycles += [act(False, False, 2)] + idle(gap - 1) + [act(True, True, 2)]
+        cycles += [act(True, False, 3)] + idle(gap - 1) + [act(False, True, 3)]
+        cycles += [act(True, True, 4)] + idle(gap - 1) + [act(False, True, 4)] + [act(True, True, 4)]
+    # two rows interleaved, each accumulated every other cycle
+    cycles += [act(True, bool(j >= 2), 5 + j % 2) for j in range(4 * dist)]
+    return cycles
+
+
 def wrap_plan(cfg):
     """(weights, activation, passes) that overflow int32 by accumulation.
 
@@ -202,6 +251,7 @@ SCENARIOS = {
     "swaps": _swaps,
     "corners_int8": _corners_int8,
     "corners_fp16": _corners_fp16,
+    "acc_reuse": _acc_reuse,
 }
 
 
