@@ -105,7 +105,10 @@ def check(m, cfg, unit, word, name):
         reg = field(word, "CONFIG", "reg")
         bad.append(is_op(word, "CONFIG") & (reg >= regs))
         lsb, width, types = isa.vxm_etype_field(cfg)
-        word0 = (reg % isa.vxm_control_words(cfg)) == 0
+        # reg % words == 0, as a set of compares: a modulo by a non-power of two is a
+        # combinational divider, which set the ICU's clock (20 MHz on ECP5)
+        words = isa.vxm_control_words(cfg)
+        word0 = Cat(*(reg == r for r in range(0, 1 << len(reg), words))).any()
         etype = field(word, "CONFIG", "value")[lsb:lsb + width]
         bad.append(is_op(word, "CONFIG") & word0 & (etype >= types))
         n = field(word, "VOP", "n")
