@@ -72,7 +72,7 @@ from . import fp
 from .streams import Flow, StreamGroup
 from ..golden.mxm import tree_pairs  # the reduction order is part of the specification
 
-__all__ = ["WeightRowLayout", "ActivationLayout", "ResultLayout", "plane_signature", "MxmPlane", "Mxm"]
+__all__ = ["WeightRowLayout", "ActivationLayout", "ResultLayout", "plane_signature", "MxmPlane", "Mxm", "mul_s8_lut"]
 
 
 def WeightRowLayout(cfg):
@@ -126,6 +126,14 @@ class MxmPlane(wiring.Component):
         Build the fp16 datapath (default). ``False`` builds an int8-only plane
         (an fp16 activation is then computed as int8); it exists to measure
         how the int8 array scales on FPGAs too small for the fp16 datapath.
+    dsp_products : int or None
+        How many of the ``lanes**2`` int8 products are written as ``*``
+        (which synthesis maps onto a hard multiplier, one DSP block each);
+        the others, the last in ``(k, n)`` row-major order, are built as
+        shift-and-add logic (:func:`mul_s8_lut`), which stays in LUTs. ``None``
+        (default): all of them use ``*``. This fits an array larger than the
+        device's DSP blocks (the lanes-16 plane needs 256 on an FPGA with 156)
+        without moving every product into LUTs; the results are the same.
 
     Members
     -------
@@ -151,13 +159,18 @@ class MxmPlane(wiring.Component):
     result register).
     """
 
-    def __init__(self, cfg, fp16=True):
+    def __init__(self, cfg, fp16=True, dsp_products=None):
         if not isinstance(cfg, LpuConfig):
             raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
         if not isinstance(fp16, bool):
             raise TypeError(f"fp16 must be a bool, not {fp16!r}")
+        if dsp_products is not None and (not isinstance(dsp_products, int) or isinstance(dsp_products, bool)
+                                         or not 0 <= dsp_products <= cfg.lanes ** 2):
+            raise ValueError(f"dsp_products must be None or an int in 0..{cfg.lanes ** 2} "
+                             f"(lanes**2 products), not {dsp_products!r}")
         self._cfg = cfg
         self._fp16 = fp16
+        self._dsp_products = cfg.lanes ** 2 if dsp_products is None else dsp_products
         super().__init__(plane_signature(cfg))
 
     @property
@@ -224,7 +237,9 @@ class MxmPlane(wiring.Component):
                    for k in range(kf)]
         for k in range(lanes):
             for n in range(lanes):
-                m.d.sync += int_prod[k][n].eq(a[k][:8].as_signed() * active[k][n][:8].as_signed())
+                x, w = a[k][:8].as_signed(), active[k][n][:8].as_signed()
+                on_dsp = k * lanes + n < self._dsp_products
+                m.d.sync += int_prod[k][n].eq(x * w if on_dsp else mul_s8_lut(x, w))
         for k in range(kf):
             for n in range(lanes):
                 m.d.sync += fp_prod[k][n].eq(fp.f16_mul_f32(m, a[k], active[k][n]))
@@ -338,6 +353,23 @@ class MxmPlane(wiring.Component):
             m.d.sync += s.eq(value)
             value = s
         return value
+
+
+def mul_s8_lut(x, w):
+    """``x * w`` of two signed 8-bit values as a sum of shifted partial products.
+
+    The same value as ``x * w`` (a signed 16-bit product), written so that
+    synthesis does not see a multiplication and keeps it in LUTs and carry
+    chains instead of a DSP block: bit ``i`` of ``x`` selects ``w << i``, and
+    the sign bit's term is subtracted (two's complement weight ``-2**7``).
+    The eight terms are summed by a balanced tree (depth 3).
+    """
+    terms = [Mux(x[i], w << i, 0) for i in range(7)]
+    terms.append(-Mux(x[7], w << 7, 0))
+    while len(terms) > 1:
+        terms = [terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j]
+                 for j in range(0, len(terms), 2)]
+    return terms[0].as_signed()[:16].as_signed()
 
 
 class Mxm(wiring.Component):
