@@ -45,7 +45,15 @@ PRESETS = ("tiny", "small")
 MXM_LANES = (4, 8, 16)
 #: Result keys' units that are not chip units (:data:`openlpu.cli.UNITS`): the int8-only
 #: MXM plane of the lanes sweep and the standalone fp32 adder (``--fp32-add``).
-BENCH_UNITS = ("mxm_plane_int8", "fp32_add")
+BENCH_UNITS = ("mxm_plane_int8", "mxm_plane_int8_dsp", "fp32_add")
+#: The MXM-plane sweeps (``--sweeps``): the int8 plane with every product in LUTs
+#: (``int8``), the int8 plane with products on the device's DSP blocks first and
+#: the rest in LUTs (``int8_dsp``), and the full fp16-capable plane (``fp16``,
+#: up to :data:`FP16_SWEEP_MAX_LANES`).
+SWEEPS = ("int8", "int8_dsp", "fp16")
+#: The fp16 plane at lanes 16 needs 320 multipliers and, with the products past
+#: the device's 156 DSP blocks in LUTs, more LUT4s than the LFE5U-85F has.
+FP16_SWEEP_MAX_LANES = 8
 
 
 @dataclass(frozen=True)
@@ -58,13 +66,15 @@ class Job:
     fp16: bool = True
     nodsp: bool | None = None
     stages: int | None = None      # fp32_add only
+    dsp_products: int | None = None
+
 
     def component(self):
         if self.unit == "fp32_add":
             return F32AddBench(self.stages)
         if self.unit == "mxm_plane" and not self.fp16:
             from openlpu.rtl.mxm import MxmPlane
-            return MxmPlane(self.cfg, fp16=False)
+            return MxmPlane(self.cfg, fp16=False, dsp_products=self.dsp_products)
         return build_unit(self.unit, self.cfg)
 
 
@@ -88,22 +98,41 @@ class F32AddBench(wiring.Component):
         return m
 
 
-def jobs(units, presets, mxm_lanes, fp32_add=()):
+def jobs(units, presets, mxm_lanes, fp32_add=(), sweeps=SWEEPS):
     """Every :class:`Job`: the standalone fp32 adder at each of ``fp32_add`` (stage
-    counts), the MXM lanes sweep, then units x presets.
+    counts), the MXM lanes sweeps, then units x presets.
 
-    The sweep builds one plane at each of ``mxm_lanes`` (the ``tiny``
-    configuration with only ``lanes`` changed) twice: the full plane, and the
-    int8-only plane (``MxmPlane(cfg, fp16=False)``) with multipliers in LUTs
-    at every size, so the three sizes are mapped alike and all fit the device.
+    Each of ``sweeps`` (:data:`SWEEPS`) builds one plane at each of ``mxm_lanes``
+    (the ``tiny`` configuration with only ``lanes`` changed):
+
+    ``int8``
+        the int8-only plane (``MxmPlane(cfg, fp16=False)``) with every
+        multiplier in LUTs (``-nodsp``), so all sizes are mapped alike; lanes
+        16 is about 1% over the device's LUTs.
+    ``int8_dsp``
+        the same plane with its first ``min(lanes**2, 156)`` products on the
+        device's DSP blocks and the rest as shift-and-add logic
+        (``dsp_products``), as a design for this device would map it;
+    ``fp16``
+        the full plane, up to :data:`FP16_SWEEP_MAX_LANES` lanes.
     """
+    unknown = set(sweeps) - set(SWEEPS)
+    if unknown:
+        raise ValueError(f"unknown sweep(s) {sorted(unknown)}; choose from {', '.join(SWEEPS)}")
     out = [Job(f"fp32_add/stages{n}", "fp32_add", None, f"stages{n}", stages=n) for n in fp32_add]
     for lanes in mxm_lanes:
         cfg = preset("tiny").replace(lanes=lanes)
-        out.append(Job(f"mxm_plane_int8/lanes{lanes}", "mxm_plane", cfg, f"int8_lanes{lanes}",
-                       fp16=False, nodsp=True))
+        if "int8" in sweeps:
+            out.append(Job(f"mxm_plane_int8/lanes{lanes}", "mxm_plane", cfg, f"int8_lanes{lanes}",
+                           fp16=False, nodsp=True))
+        if "int8_dsp" in sweeps:
+            out.append(Job(f"mxm_plane_int8_dsp/lanes{lanes}", "mxm_plane", cfg,
+                           f"int8_dsp_lanes{lanes}", fp16=False, nodsp=False,
+                           dsp_products=min(lanes ** 2, synth.DEVICE["dsps"])))
     for lanes in mxm_lanes:
         cfg = preset("tiny").replace(lanes=lanes)
+        if "fp16" not in sweeps or lanes > FP16_SWEEP_MAX_LANES:
+            continue
         if "mxm_plane" in units and any(preset(p) == cfg for p in presets):
             continue                  # the same plane as a preset's entry
         out.append(Job(f"mxm_plane/lanes{lanes}", "mxm_plane", cfg, f"lanes{lanes}"))
@@ -180,6 +209,7 @@ def run(todo, pnr=True, timeout=None, path=RESULTS):
             name = f"openlpu_{unit}_{tag}"
             res = synth.synth_component(job.component(), name, workroot / tag, pnr=pnr,
                                         timeout=timeout, nodsp=job.nodsp,
+                                        share_fast=unit in synth.SHARE_FAST_UNITS,
                                         log=lambda msg: bar.set_postfix_str(msg))
         except SystemExit as exc:        # a unit that is not built yet
             tqdm.write(f"skip {key}: {exc}")
@@ -190,6 +220,7 @@ def run(todo, pnr=True, timeout=None, path=RESULTS):
         entry = res.as_dict()
         entry.update({"unit": unit, "config": tag, "lanes": cfg.lanes if cfg else None,
                       "mxm_planes": cfg.mxm_planes if cfg else None, "fp16": job.fp16,
+                      "dsp_products": job.dsp_products,
                       "commit": _commit(),
                       "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")})
         results = _store(path, key, entry, results["meta"])
@@ -219,6 +250,8 @@ def main(argv=None):
     parser.add_argument("--units", default="all", help=f"comma list of {', '.join(UNITS)}, or all")
     parser.add_argument("--mxm-lanes", default=",".join(map(str, MXM_LANES)),
                         help="lanes of the MXM-plane sweep ('' for none)")
+    parser.add_argument("--sweeps", default=",".join(SWEEPS),
+                        help=f"MXM-plane sweeps to run: comma list of {', '.join(SWEEPS)}")
     parser.add_argument("--fp32-add", default="",
                         help="stage counts of the standalone fp32 adder to run (e.g. 1,3; default none)")
     parser.add_argument("--no-pnr", action="store_true", help="Yosys only (no Fmax)")
@@ -240,7 +273,8 @@ def main(argv=None):
     presets = [p for p in args.presets.split(",") if p]
     lanes = [int(x) for x in args.mxm_lanes.split(",") if x]
     adds = [int(x) for x in args.fp32_add.split(",") if x]
-    results = run(jobs(units, presets, lanes, adds), pnr=not args.no_pnr, timeout=args.timeout)
+    sweeps = [x for x in args.sweeps.split(",") if x]
+    results = run(jobs(units, presets, lanes, adds, sweeps), pnr=not args.no_pnr, timeout=args.timeout)
     print(table(results))
     return 0
 

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "DEVICE", "ToolMissing", "ToolFailed", "SynthResult",
+    "DEVICE", "LUT4_PER_MULT18", "SHARE_FAST_UNITS", "ToolMissing", "ToolFailed", "SynthResult",
     "yosys_missing", "nextpnr_missing", "nextpnr_command",
     "run_yosys", "run_nextpnr", "synth_component", "synth_unit",
 ]
@@ -55,6 +55,13 @@ DEVICE = {
 #: Target clock given to nextpnr (MHz). It steers timing-driven placement; the
 #: reported Fmax is what the routed design achieves, above or below it.
 TARGET_MHZ = 100
+
+#: About how many LUT4s one MULT18X18D's multiplication takes in LUTs
+#: (``-nodsp``); used only to skip a ``-nodsp`` run that could not fit.
+LUT4_PER_MULT18 = 250
+
+#: Units synthesised with ``share -fast`` (see :func:`run_yosys`).
+SHARE_FAST_UNITS = ("vxm", "lpu")
 
 _CELLS = {"luts": "LUT4", "ffs": "TRELLIS_FF", "dsps": "MULT18X18D", "brams": "DP16KD"}
 
@@ -91,6 +98,7 @@ class SynthResult:
     fmax_mhz: float | None = None
     fits: bool = True
     nodsp: bool = False
+    share_fast: bool = False
     pnr_luts: int | None = None
     critical_path: list = field(default_factory=list)
     yosys_s: float = 0.0
@@ -169,10 +177,38 @@ def _count_cells(netlist_path, top):
     return dict(sorted(cells.items()))
 
 
-def run_yosys(verilog_path, top, workdir, nodsp=False, timeout=None):
+def _coarse_commands(nodsp, share):
+    """``synth_ecp5``'s ``coarse`` step as this Yosys prints it (``help
+    synth_ecp5``), with its ``share`` pass replaced by ``share`` ('' drops it)."""
+    text = subprocess.run([_yosys(), "-p", "help synth_ecp5"], capture_output=True, text=True).stdout
+    lines = text.split("    coarse:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    out = []
+    for line in (ln.strip() for ln in lines):
+        if "(unless -nodsp)" in line:
+            if nodsp:
+                continue
+            line = line.replace("(unless -nodsp)", "")
+        elif "(" in line and "(unless -noflatten)" not in line:
+            continue                                   # an option-only step ('(if -abc9)', ...)
+        line = line.replace("(unless -noflatten)", "").replace("[-no-rw-check]", "").strip()
+        if line == "share":
+            line = share
+        if line:
+            out.append(line)
+    if not any(cmd.startswith("alumacc") for cmd in out):
+        raise ToolFailed("could not read synth_ecp5's coarse step from 'yosys -p \"help synth_ecp5\"'")
+    return out
+
+
+def run_yosys(verilog_path, top, workdir, nodsp=False, timeout=None, share_fast=False):
     """Synthesise ``verilog_path`` for ECP5; return ``(netlist_path, cells, seconds)``.
 
     ``cells`` maps each cell type of the flattened top module to its count.
+    ``share_fast`` runs ``synth_ecp5``'s steps with ``share -fast`` in place of
+    ``share`` (see :func:`_coarse_commands`): Yosys's SAT-based resource
+    sharing ran for more than 45 minutes on the VXM without finishing;
+    ``-fast`` solves only the simple part of each control condition and may
+    share less.
 
     Raises
     ------
@@ -188,8 +224,13 @@ def run_yosys(verilog_path, top, workdir, nodsp=False, timeout=None):
     log = workdir / f"{top}.yosys.log"
     # synth_ecp5 up to its 'check' step, then that step without 'autoname'
     # (which only renames nets and takes hours on the larger units).
-    script = (f"read_verilog {Path(verilog_path).resolve()}; "
-              f"synth_ecp5 -top {top}{' -nodsp' if nodsp else ''} -run :check; "
+    synth = f"synth_ecp5 -top {top}{' -nodsp' if nodsp else ''}"
+    if share_fast:
+        steps = (f"{synth} -run :coarse; " + "; ".join(_coarse_commands(nodsp, "share -fast"))
+                 + f"; {synth} -run map_ram:check")
+    else:
+        steps = f"{synth} -run :check"
+    script = (f"read_verilog {Path(verilog_path).resolve()}; {steps}; "
               f"hierarchy -check; stat; check -noinit; blackbox =A:whitebox; write_json {netlist.resolve()}")
     start = time.perf_counter()
     try:
@@ -279,13 +320,16 @@ def _over_capacity(res):
     return ", ".join(over)
 
 
-def synth_component(component, name, workdir, pnr=True, timeout=None, log=print, nodsp=None):
+def synth_component(component, name, workdir, pnr=True, timeout=None, log=print, nodsp=None,
+                    share_fast=False):
     """Run the whole flow on an Amaranth component; return a :class:`SynthResult`.
 
     ``name`` becomes the Verilog top module and the file stem in ``workdir``.
     ``pnr=False`` stops after Yosys (no Fmax). ``log`` receives progress lines
     (``None`` for silence). ``nodsp``: ``None`` maps multipliers to DSP blocks
-    unless there are more than the device has, ``True`` always to LUTs.
+    unless there are more than the device has (and the LUTs could take them:
+    :data:`LUT4_PER_MULT18`), ``True`` always to LUTs. ``share_fast``: see
+    :func:`run_yosys`.
     """
     from .verif.runner import write_verilog
 
@@ -297,14 +341,18 @@ def synth_component(component, name, workdir, pnr=True, timeout=None, log=print,
     verilog = write_verilog(component, name, workdir / f"{name}.v")
 
     def synth(nodsp):
-        netlist, cells, seconds = run_yosys(verilog, name, workdir, nodsp=nodsp, timeout=timeout)
+        netlist, cells, seconds = run_yosys(verilog, name, workdir, nodsp=nodsp, timeout=timeout,
+                                            share_fast=share_fast)
         counts = {key: cells.get(cell, 0) for key, cell in _CELLS.items()}
-        return netlist, SynthResult(name=name, cells=cells, nodsp=nodsp, yosys_s=round(seconds, 1), **counts)
+        return netlist, SynthResult(name=name, cells=cells, nodsp=nodsp, share_fast=share_fast, yosys_s=round(seconds, 1), **counts)
 
     say(f"{name}: yosys synth_ecp5")
     netlist, res = synth(nodsp=bool(nodsp))
     if nodsp:
         res.note = "multipliers in LUTs (-nodsp)"
+    elif res.dsps > DEVICE["dsps"] and res.luts + res.dsps * LUT4_PER_MULT18 > DEVICE["luts"]:
+        res.note = (f"with its {res.dsps} MULT18X18D in LUTs it would need about "
+                    f"{res.luts + res.dsps * LUT4_PER_MULT18} LUT4 (not run with -nodsp)")
     elif res.dsps > DEVICE["dsps"]:
         say(f"{name}: {res.dsps} MULT18X18D > {DEVICE['dsps']}; again with -nodsp")
         dsp_run = res
@@ -337,4 +385,4 @@ def synth_unit(unit, cfg, workdir, pnr=True, timeout=None, log=print, preset_nam
 
     tag = preset_name or f"l{cfg.lanes}"
     return synth_component(build_unit(unit, cfg), f"openlpu_{unit}_{tag}", workdir,
-                           pnr=pnr, timeout=timeout, log=log)
+                           pnr=pnr, timeout=timeout, log=log, share_fast=unit in SHARE_FAST_UNITS)

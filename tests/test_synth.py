@@ -94,6 +94,49 @@ def test_failing_tool_reports_its_log(tmp_path):
     assert "syntax error" in info.value.log
 
 
+def test_share_fast_runs_synth_ecp5_steps(tmp_path):
+    """``share_fast`` replaces only the ``share`` pass of ``synth_ecp5``: same cells here."""
+    _require(synth.yosys_missing(), "yosys")
+    steps = synth._coarse_commands(False, "share -fast")
+    assert "share -fast" in steps and "share" not in steps and "alumacc" in steps
+    assert any(s.startswith("techmap -map +/mul2dsp.v") for s in steps)
+    nodsp = synth._coarse_commands(True, "")
+    assert not any("share" in s or "mul2dsp" in s or "soft_mul" in s for s in nodsp)
+    full = synth.synth_component(_Known(), "known", tmp_path / "full", pnr=False, log=None)
+    fast = synth.synth_component(_Known(), "known", tmp_path / "fast", pnr=False, log=None,
+                                 share_fast=True)
+    assert fast.cells == full.cells and fast.share_fast and not full.share_fast
+    assert "share -fast" in (tmp_path / "fast" / "known.yosys.log").read_text()
+
+
+def test_no_nodsp_run_for_a_netlist_that_cannot_fit(monkeypatch, tmp_path):
+    """Over the device's DSPs and too big for the LUTs to take the multipliers:
+    one Yosys run, the result says so and is not placed."""
+    runs = []
+
+    def fake_yosys(verilog, top, workdir, nodsp=False, timeout=None, share_fast=False):
+        runs.append(nodsp)
+        return tmp_path / "n.json", {"LUT4": 60000, "MULT18X18D": 272, "TRELLIS_FF": 9}, 1.0
+
+    monkeypatch.setattr(synth, "run_yosys", fake_yosys)
+    monkeypatch.setattr(synth, "yosys_missing", lambda: None)
+    res = synth.synth_component(_Known(), "big", tmp_path, pnr=False, log=None)
+    assert runs == [False]
+    assert not res.fits and res.fmax_mhz is None
+    assert "272 MULT18X18D > 156" in res.note and "not run with -nodsp" in res.note
+
+
+def test_mxm_sweep_jobs():
+    from openlpu.bench.bench_synth import FP16_SWEEP_MAX_LANES, jobs
+    todo = {j.key: j for j in jobs([], [], [4, 16])}
+    assert todo["mxm_plane_int8_dsp/lanes4"].dsp_products == 16
+    assert todo["mxm_plane_int8_dsp/lanes16"].dsp_products == synth.DEVICE["dsps"]
+    assert todo["mxm_plane_int8/lanes16"].nodsp and not todo["mxm_plane_int8_dsp/lanes16"].nodsp
+    assert "mxm_plane/lanes4" in todo and "mxm_plane/lanes16" not in todo and FP16_SWEEP_MAX_LANES < 16
+    with pytest.raises(ValueError, match="unknown sweep"):
+        jobs([], [], [4], sweeps=["int4"])
+
+
 # --- scaling model --------------------------------------------------------------------
 
 def test_peak_rates_of_the_reference_configuration():
