@@ -126,13 +126,31 @@ def run_linear(cfg, key, sim, seed):
     return 0 if ok_numpy and ok_golden else 1
 
 
+def _golden_and_rtl(compiled, inputs, name, key, sim, bar):
+    """Run ``compiled`` on the golden ISA simulator, then on the RTL in ``sim``
+    (log in ``build/logs/lpu-<name>-<key>-<sim>.log``); ``(golden, rtl, RTL seconds)``."""
+    from .compiler.runtime import run
+    golden = run(compiled, inputs)
+    bar.update(1)
+    log = BUILD_ROOT / "logs" / f"lpu-{name}-{key}-{sim}.log"
+    start = time.perf_counter()
+    rtl = run(compiled, inputs, backend=sim, key=key, log_file=log)
+    elapsed = time.perf_counter() - start
+    bar.update(1)
+    return golden, rtl, elapsed
+
+
+def _print_usage(report):
+    print(f"   MXM utilization {100 * report['mxm_utilization']:.1f}%, SRAM used {report['sram_bytes']} B, "
+          f"{report['instructions']} instructions")
+
+
 def run_mlp(cfg, key, sim, seed, rows=64):
     """Step 4: an int8 MLP classifier compiled for the chip and run on the RTL."""
     import numpy as np
     from tqdm import tqdm
     from .compiler.lower import compile_graph
     from .compiler.models import mlp_classifier
-    from .compiler.runtime import run
     from .config import preset
     print(f"\n4. Compiler: a 3-layer int8 MLP classifier (trained in numpy from seed {seed}), "
           f"compiled for {key} and run on {sim}")
@@ -150,25 +168,17 @@ def run_mlp(cfg, key, sim, seed, rows=64):
                 rows //= 2
         xq = model.quantize_input(model.x_test[:rows])
         bar.update(1)
-        golden = run(compiled, {"x": xq})
-        bar.update(1)
-        log = BUILD_ROOT / "logs" / f"lpu-mlp-{key}-{sim}.log"
-        start = time.perf_counter()
-        rtl = run(compiled, {"x": xq}, backend=sim, key=key, log_file=log)
-        elapsed = time.perf_counter() - start
-        bar.update(1)
+        golden, rtl, elapsed = _golden_and_rtl(compiled, {"x": xq}, "mlp", key, sim, bar)
     ref = model.graph.reference({"x": xq})[model.output]
     exact = bool(np.array_equal(rtl.outputs[model.output], ref))
     xq_all = model.quantize_input(model.x_test)
     int8_acc = float((model.graph.reference({"x": xq_all})[model.output].argmax(1) == model.y_test).mean())
     float_acc = model.float_accuracy(model.x_test, model.y_test)
-    rep = compiled.report
     print(f"   accuracy on {len(model.y_test)} test samples: float {100 * float_acc:.1f}%, "
           f"int8 {100 * int8_acc:.1f}%")
     print(f"   {rows} rows: cycles predicted {compiled.predicted_cycles}, golden ISA simulator {golden.cycles}, "
           f"RTL {rtl.cycles}; logits bit-exact with the graph reference: {exact}  ({elapsed:.0f} s)")
-    print(f"   MXM utilization {100 * rep['mxm_utilization']:.1f}%, SRAM used {rep['sram_bytes']} B, "
-          f"{rep['instructions']} instructions")
+    _print_usage(compiled.report)
     tsp = preset("tsp")
     big = compile_graph(model.graph, tsp, rows)
     t_s = big.predicted_cycles / 900e6
@@ -185,7 +195,6 @@ def run_transformer(cfg, key, sim, seed):
     from tqdm import tqdm
     from .compiler.lower import compile_graph
     from .compiler.models import transformer_block
-    from .compiler.runtime import run
     from .config import preset
     d = cfg.lanes
     print(f"\n5. Compiler: a transformer block, width {d}, {d} tokens, 2 heads, MLP {2 * d} with GELU, "
@@ -196,26 +205,18 @@ def run_transformer(cfg, key, sim, seed):
         bar.update(1)
         compiled = compile_graph(model.graph, cfg, d)
         bar.update(1)
-        golden = run(compiled, {"x": xq})
-        bar.update(1)
-        log = BUILD_ROOT / "logs" / f"lpu-transformer-{key}-{sim}.log"
-        start = time.perf_counter()
-        rtl = run(compiled, {"x": xq}, backend=sim, key=key, log_file=log)
-        elapsed = time.perf_counter() - start
-        bar.update(1)
+        golden, rtl, elapsed = _golden_and_rtl(compiled, {"x": xq}, "transformer", key, sim, bar)
     ref = model.graph.reference({"x": xq})[model.output]
     exact = bool(np.array_equal(rtl.outputs[model.output], ref))
     want = model.float_forward(xq * model.scales["x"])
     got = model.dequantize_output(rtl.outputs[model.output])
     rel = float(np.linalg.norm(got - want) / np.linalg.norm(want))
-    rep = compiled.report
     predicted = [sg.cycles for sg in compiled.segments]
     print(f"   {len(predicted)} programs (queues hold {cfg.imem_depth} instructions): cycles predicted "
           f"{predicted}, golden ISA simulator {golden.segment_cycles}, RTL {rtl.segment_cycles}")
     print(f"   output bit-exact with the graph reference: {exact}; int8 vs float64 block: relative error "
           f"{100 * rel:.1f}%  ({elapsed:.0f} s)")
-    print(f"   MXM utilization {100 * rep['mxm_utilization']:.1f}%, SRAM used {rep['sram_bytes']} B, "
-          f"{rep['instructions']} instructions")
+    _print_usage(compiled.report)
     tsp = preset("tsp")
     start = time.perf_counter()
     big_model = transformer_block(seed=seed, d=tsp.lanes, seq=tsp.lanes, heads=5, calib=1)
