@@ -45,12 +45,14 @@ PRESETS = ("tiny", "small")
 MXM_LANES = (4, 8, 16)
 #: Result keys' units that are not chip units (:data:`openlpu.cli.UNITS`): the int8-only
 #: MXM plane of the lanes sweep and the standalone fp32 adder (``--fp32-add``).
-BENCH_UNITS = ("mxm_plane_int8", "mxm_plane_int8_dsp", "fp32_add")
+BENCH_UNITS = ("mxm_plane_int8", "mxm_plane_int8_dsp", "mxm_plane_slice", "fp32_add")
 #: The MXM-plane sweeps (``--sweeps``): the int8 plane with every product in LUTs
 #: (``int8``), the int8 plane with products on the device's DSP blocks first and
 #: the rest in LUTs (``int8_dsp``), and the full fp16-capable plane (``fp16``,
-#: up to :data:`FP16_SWEEP_MAX_LANES`).
-SWEEPS = ("int8", "int8_dsp", "fp16")
+#: up to :data:`FP16_SWEEP_MAX_LANES`), and a slice of the full plane, its first
+#: :data:`SLICE_COLUMNS` output columns at the full depth ``K = lanes`` (``fp16_slice``).
+SWEEPS = ("int8", "int8_dsp", "fp16", "fp16_slice")
+SLICE_COLUMNS = 4
 #: The fp16 plane at lanes 16 needs 320 multipliers and, with the products past
 #: the device's 156 DSP blocks in LUTs, more LUT4s than the LFE5U-85F has.
 FP16_SWEEP_MAX_LANES = 8
@@ -67,14 +69,16 @@ class Job:
     nodsp: bool | None = None
     stages: int | None = None      # fp32_add only
     dsp_products: int | None = None
+    columns: int | None = None
 
 
     def component(self):
         if self.unit == "fp32_add":
             return F32AddBench(self.stages)
-        if self.unit == "mxm_plane" and not self.fp16:
+        if self.unit == "mxm_plane" and (not self.fp16 or self.dsp_products or self.columns):
             from openlpu.rtl.mxm import MxmPlane
-            return MxmPlane(self.cfg, fp16=False, dsp_products=self.dsp_products)
+            return MxmPlane(self.cfg, fp16=self.fp16, dsp_products=self.dsp_products,
+                            columns=self.columns)
         return build_unit(self.unit, self.cfg)
 
 
@@ -114,7 +118,12 @@ def jobs(units, presets, mxm_lanes, fp32_add=(), sweeps=SWEEPS):
         device's DSP blocks and the rest as shift-and-add logic
         (``dsp_products``), as a design for this device would map it;
     ``fp16``
-        the full plane, up to :data:`FP16_SWEEP_MAX_LANES` lanes.
+        the full plane, up to :data:`FP16_SWEEP_MAX_LANES` lanes;
+    ``fp16_slice``
+        the full plane's first :data:`SLICE_COLUMNS` columns (``columns``):
+        every product, tree and accumulator of those columns at the full
+        depth, so the fp16 datapath is measured at lanes 16 too (only the
+        activation's fan-out to the other columns is left out).
     """
     unknown = set(sweeps) - set(SWEEPS)
     if unknown:
@@ -136,6 +145,11 @@ def jobs(units, presets, mxm_lanes, fp32_add=(), sweeps=SWEEPS):
         if "mxm_plane" in units and any(preset(p) == cfg for p in presets):
             continue                  # the same plane as a preset's entry
         out.append(Job(f"mxm_plane/lanes{lanes}", "mxm_plane", cfg, f"lanes{lanes}"))
+    for lanes in mxm_lanes:
+        if "fp16_slice" in sweeps:
+            cfg = preset("tiny").replace(lanes=lanes)
+            out.append(Job(f"mxm_plane_slice/lanes{lanes}", "mxm_plane", cfg, f"slice_lanes{lanes}",
+                           columns=min(SLICE_COLUMNS, lanes)))
     for preset_name in presets:
         for unit in units:
             out.append(Job(f"{unit}/{preset_name}", unit, preset(preset_name), preset_name))
@@ -220,7 +234,7 @@ def run(todo, pnr=True, timeout=None, path=RESULTS):
         entry = res.as_dict()
         entry.update({"unit": unit, "config": tag, "lanes": cfg.lanes if cfg else None,
                       "mxm_planes": cfg.mxm_planes if cfg else None, "fp16": job.fp16,
-                      "dsp_products": job.dsp_products,
+                      "dsp_products": job.dsp_products, "columns": job.columns,
                       "commit": _commit(),
                       "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")})
         results = _store(path, key, entry, results["meta"])

@@ -36,7 +36,7 @@ from pathlib import Path
 __all__ = [
     "DEVICE", "LUT4_PER_MULT18", "SHARE_FAST_UNITS", "ToolMissing", "ToolFailed", "SynthResult",
     "yosys_missing", "nextpnr_missing", "nextpnr_command",
-    "run_yosys", "run_nextpnr", "synth_component", "synth_unit",
+    "run_yosys", "run_nextpnr", "critical_path", "synth_component", "synth_unit",
 ]
 
 
@@ -292,15 +292,30 @@ def run_nextpnr(netlist_path, workdir, freq_mhz=TARGET_MHZ, seed=1, timeout=None
     clocks = [v["achieved"] for k, v in fmax.items() if re.fullmatch(r"\$?clk(\$.*)?", k) or k == "clk"]
     if not clocks and fmax:
         clocks = [v["achieved"] for v in fmax.values()]
-    path = []
-    for crit in data.get("critical_paths", [])[:1]:
-        path = [crit.get("from"), crit.get("to")]
+    path = critical_path(data)
     return {
         "fmax_mhz": round(min(clocks), 2) if clocks else None,
         "utilization": data.get("utilization", {}),
         "critical_path": path,
         "seconds": seconds,
     }
+
+
+def critical_path(report):
+    """The worst path of a nextpnr ``--report`` (parsed JSON), as text:
+    ``[start "cell.port", end "cell.port", "<n> logic steps, <ns> ns"]``
+    (``[]`` when the report has none)."""
+    worst = None
+    for crit in report.get("critical_paths", []):
+        steps = crit.get("path", [])
+        if steps and (worst is None or sum(s["delay"] for s in steps) > sum(s["delay"] for s in worst)):
+            worst = steps
+    if not worst:
+        return []
+    start, end = worst[0]["from"], worst[-1]["to"]
+    logic = sum(1 for s in worst if s.get("type") == "logic")
+    return [f"{start['cell']}.{start['port']}", f"{end['cell']}.{end['port']}",
+            f"{logic} logic steps, {sum(s['delay'] for s in worst):.1f} ns"]
 
 
 # --- whole flow -----------------------------------------------------------------------

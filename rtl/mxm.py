@@ -134,6 +134,13 @@ class MxmPlane(wiring.Component):
         (default): all of them use ``*``. This fits an array larger than the
         device's DSP blocks (the lanes-16 plane needs 256 on an FPGA with 156)
         without moving every product into LUTs; the results are the same.
+    columns : int or None
+        Build only output columns ``0 .. columns-1`` (their products, trees and
+        accumulator words); the other result words are 0. ``None`` (default):
+        all ``lanes``. Only for synthesis: a column slice has the full
+        ``K = lanes`` depth of every path (tree, accumulate, activation
+        fan-out to its columns) and so measures the Fmax of a plane too large
+        for the FPGA (``bench/bench_synth.py``, sweep ``fp16_slice``).
 
     Members
     -------
@@ -159,7 +166,7 @@ class MxmPlane(wiring.Component):
     result register).
     """
 
-    def __init__(self, cfg, fp16=True, dsp_products=None):
+    def __init__(self, cfg, fp16=True, dsp_products=None, columns=None):
         if not isinstance(cfg, LpuConfig):
             raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
         if not isinstance(fp16, bool):
@@ -168,8 +175,12 @@ class MxmPlane(wiring.Component):
                                          or not 0 <= dsp_products <= cfg.lanes ** 2):
             raise ValueError(f"dsp_products must be None or an int in 0..{cfg.lanes ** 2} "
                              f"(lanes**2 products), not {dsp_products!r}")
+        if columns is not None and (not isinstance(columns, int) or isinstance(columns, bool)
+                                    or not 1 <= columns <= cfg.lanes):
+            raise ValueError(f"columns must be None or an int in 1..{cfg.lanes}, not {columns!r}")
         self._cfg = cfg
         self._fp16 = fp16
+        self._columns = cfg.lanes if columns is None else columns
         self._dsp_products = cfg.lanes ** 2 if dsp_products is None else dsp_products
         super().__init__(plane_signature(cfg))
 
@@ -184,7 +195,7 @@ class MxmPlane(wiring.Component):
 
     def elaborate(self, platform):
         cfg = self._cfg
-        lanes, kf = cfg.lanes, cfg.fp16_k
+        lanes, kf, cols = cfg.lanes, cfg.fp16_k, self._columns
         m = Module()
 
         tile = data.ArrayLayout(data.ArrayLayout(unsigned(16), lanes), lanes)  # [k][n]
@@ -231,22 +242,22 @@ class MxmPlane(wiring.Component):
         # --- stage 2: products ------------------------------------------------------
         if not self._fp16:
             kf = 0
-        int_prod = [[Signal(signed(16), name=f"ip_{k}_{n}", reset_less=True) for n in range(lanes)]
+        int_prod = [[Signal(signed(16), name=f"ip_{k}_{n}", reset_less=True) for n in range(cols)]
                     for k in range(lanes)]
-        fp_prod = [[Signal(32, name=f"fp_{k}_{n}", reset_less=True) for n in range(lanes)]
+        fp_prod = [[Signal(32, name=f"fp_{k}_{n}", reset_less=True) for n in range(cols)]
                    for k in range(kf)]
         for k in range(lanes):
-            for n in range(lanes):
+            for n in range(cols):
                 x, w = a[k][:8].as_signed(), active[k][n][:8].as_signed()
                 on_dsp = k * lanes + n < self._dsp_products
                 m.d.sync += int_prod[k][n].eq(x * w if on_dsp else mul_s8_lut(x, w))
         for k in range(kf):
-            for n in range(lanes):
+            for n in range(cols):
                 m.d.sync += fp_prod[k][n].eq(fp.f16_mul_f32(m, a[k], active[k][n]))
 
         # --- adder trees: int one register per level, fp32 FP32_ADD_STAGES per level --
         int_sum, fp_sum = [], []
-        for n in range(lanes):
+        for n in range(cols):
             int_sum.append(self._int_tree(m, [int_prod[k][n] for k in range(lanes)], n))
             fp_sum.append(self._fp_tree(m, [fp_prod[k][n] for k in range(kf)], n) if kf else None)
 
@@ -258,7 +269,7 @@ class MxmPlane(wiring.Component):
         # cycle. An fp16 ACC therefore sees the rows written up to acc_stages - 1 cycles
         # before it reached the adder, and reads a stale row when the previous write to
         # that row is closer: the scheduling rule timing.MXM_ACC_REUSE_DISTANCE.
-        acc_mem = memory.Memory(shape=data.ArrayLayout(unsigned(32), lanes),
+        acc_mem = memory.Memory(shape=data.ArrayLayout(unsigned(32), cols),
                                 depth=cfg.mxm_acc_depth, init=[])
         m.submodules.acc_mem = acc_mem
         wr = acc_mem.write_port()
@@ -270,8 +281,8 @@ class MxmPlane(wiring.Component):
             m.d.comb += rd_fp.addr.eq(ctrl[p_sum - 1].addr)
 
         # the pass's own sum (a start, acc = 0; and the int8 addend) travels to the last stage
-        partial = Signal(data.ArrayLayout(unsigned(32), lanes), name="partial0")
-        for n in range(lanes):
+        partial = Signal(data.ArrayLayout(unsigned(32), cols), name="partial0")
+        for n in range(cols):
             isum = int_sum[n].as_unsigned()[:32]
             m.d.comb += partial[n].eq(Mux(ctrl[p_sum].fp16, fp_sum[n], isum) if kf else isum)
         for d in range(1, acc_stages):
@@ -279,8 +290,8 @@ class MxmPlane(wiring.Component):
             m.d.sync += nxt.eq(partial)
             partial = nxt
 
-        out = Signal(data.ArrayLayout(unsigned(32), lanes))
-        for n in range(lanes):
+        out = Signal(data.ArrayLayout(unsigned(32), cols))
+        for n in range(cols):
             total = (rd_int.data[n] + partial[n])[:32]
             if kf:
                 fp_acc = fp.f32_add_pipe(m, rd_fp.data[n], fp_sum[n], acc_stages, name=f"facc_{n}")
@@ -298,7 +309,7 @@ class MxmPlane(wiring.Component):
             self.result.payload.addr.eq(last.addr),
         ]
         result = Signal(ResultLayout(cfg)["data"].shape, reset_less=True)
-        for n in range(lanes):
+        for n in range(cols):
             for b in range(4):
                 m.d.sync += result[b][n].eq(out[n][8 * b:8 * b + 8])
         m.d.comb += self.result.payload.data.eq(result)

@@ -126,6 +126,18 @@ def test_no_nodsp_run_for_a_netlist_that_cannot_fit(monkeypatch, tmp_path):
     assert "272 MULT18X18D > 156" in res.note and "not run with -nodsp" in res.note
 
 
+def test_critical_path_is_the_slowest():
+    def step(kind, delay, cell="c", port="P"):
+        return {"type": kind, "delay": delay, "from": {"cell": cell, "port": port},
+                "to": {"cell": cell, "port": port}}
+    fast = {"path": [step("clk-to-q", 1.0, "a", "Q"), step("logic", 1.0), step("setup", 0, "b", "DI")]}
+    slow = {"path": [step("clk-to-q", 1.0, "ram", "DOB3"), step("logic", 2.0), step("routing", 1.5),
+                     step("logic", 2.0), step("setup", 0.5, "r", "DI")]}
+    assert synth.critical_path({"critical_paths": [fast, slow]}) == [
+        "ram.DOB3", "r.DI", "2 logic steps, 7.0 ns"]
+    assert synth.critical_path({}) == []
+
+
 def test_mxm_sweep_jobs():
     from openlpu.bench.bench_synth import FP16_SWEEP_MAX_LANES, jobs
     todo = {j.key: j for j in jobs([], [], [4, 16])}
@@ -133,6 +145,7 @@ def test_mxm_sweep_jobs():
     assert todo["mxm_plane_int8_dsp/lanes16"].dsp_products == synth.DEVICE["dsps"]
     assert todo["mxm_plane_int8/lanes16"].nodsp and not todo["mxm_plane_int8_dsp/lanes16"].nodsp
     assert "mxm_plane/lanes4" in todo and "mxm_plane/lanes16" not in todo and FP16_SWEEP_MAX_LANES < 16
+    assert todo["mxm_plane_slice/lanes16"].columns == 4 and todo["mxm_plane_slice/lanes16"].fp16
     with pytest.raises(ValueError, match="unknown sweep"):
         jobs([], [], [4], sweeps=["int4"])
 
