@@ -245,17 +245,21 @@ def f32_add_pipe(m, a, b, stages, name="fadd32"):
     return f_add_pipe(m, F32, a, b, stages, name=name)
 
 
-def f16_mul_f32(m, a, b, name="fmul16"):
+def f16_mul_f32(m, a, b, name="fmul16", mul=None):
     """fp16 x fp16 -> fp32, exact.
 
     Two 11-bit significands give at most 22 product bits, and the product's
     exponent (from 2**-48 to 2**32) is always in fp32's normal range, so the
     product is normalised by a left shift only and never rounded.
+
+    ``mul(sig_a, sig_b)``, if given, returns the significands' product (at
+    least its 22 low bits): a caller that shares one hard multiplier between
+    this product and another passes it here. Default ``sig_a * sig_b``.
     """
     ua, ub = _Unpacked(m, F16, a, f"{name}_a"), _Unpacked(m, F16, b, f"{name}_b")
     sign = ua.sign ^ ub.sign
     prod = Signal(22, name=f"{name}_prod")
-    m.d.comb += prod.eq(ua.sig * ub.sig)
+    m.d.comb += prod.eq(mul(ua.sig, ub.sig) if mul else ua.sig * ub.sig)
     lz = Signal(range(23), name=f"{name}_lz")
     m.d.comb += lz.eq(clz(prod, 22))
     shifted = Signal(22, name=f"{name}_norm")

@@ -134,6 +134,8 @@ class MxmPlane(wiring.Component):
         (default): all of them use ``*``. This fits an array larger than the
         device's DSP blocks (the lanes-16 plane needs 256 on an FPGA with 156)
         without moving every product into LUTs; the results are the same.
+        The products of rows ``k < fp16_k`` of the fp16 plane always use
+        ``*``: one multiplier serves their int8 and fp16 products.
     columns : int or None
         Build only output columns ``0 .. columns-1`` (their products, trees and
         accumulator words); the other result words are 0. ``None`` (default):
@@ -246,14 +248,24 @@ class MxmPlane(wiring.Component):
                     for k in range(lanes)]
         fp_prod = [[Signal(32, name=f"fp_{k}_{n}", reset_less=True) for n in range(cols)]
                    for k in range(kf)]
+        # Rows k < fp16_k compute an int8 product or an fp16 one, never both in one
+        # cycle: one signed 12 x 12 multiplier (one DSP block) serves both, its operands
+        # the int8 values or the 11-bit significands as the activation's fp16 bit says.
+        is_fp16 = ctrl[0].fp16                 # the activation now in register ``a``
         for k in range(lanes):
             for n in range(cols):
                 x, w = a[k][:8].as_signed(), active[k][n][:8].as_signed()
+                if k < kf:
+                    both = Signal(signed(24), name=f"mul_{k}_{n}")
+
+                    def shared(sig_x, sig_w, x=x, w=w, both=both):
+                        m.d.comb += both.eq(Mux(is_fp16, sig_x, x) * Mux(is_fp16, sig_w, w))
+                        return both.as_unsigned()[:22]
+                    m.d.sync += fp_prod[k][n].eq(fp.f16_mul_f32(m, a[k], active[k][n], mul=shared))
+                    m.d.sync += int_prod[k][n].eq(both[:16].as_signed())
+                    continue
                 on_dsp = k * lanes + n < self._dsp_products
                 m.d.sync += int_prod[k][n].eq(x * w if on_dsp else mul_s8_lut(x, w))
-        for k in range(kf):
-            for n in range(cols):
-                m.d.sync += fp_prod[k][n].eq(fp.f16_mul_f32(m, a[k], active[k][n]))
 
         # --- adder trees: int one register per level, fp32 FP32_ADD_STAGES per level --
         int_sum, fp_sum = [], []

@@ -1,7 +1,11 @@
 """Formal property: an MXM plane's int8 path equals a reference at reduced size.
 
-:class:`MxmPlaneRef` drives an :class:`~openlpu.rtl.mxm.MxmPlane` (the
-shipped plane, fp16 datapath included) from free inputs on every cycle:
+:class:`MxmPlaneRef` drives an :class:`~openlpu.rtl.mxm.MxmPlane` (by
+default the int8-only plane, ``fp16=False``: the shipped plane's tiles, int8
+products, tree and accumulators without its fp16 datapath; in the shipped
+plane the int8 products of rows ``k < fp16_k`` come from a multiplier shared
+with the fp16 significands, which simulation checks: proving two different
+multiplier circuits equal is beyond the solver here) from free inputs on every cycle:
 weight-row loads (``valid``, ``row``, data), ``install``, activations
 (``valid``, data, ``acc``, ``addr``) and the reset. Beside it, a small
 reference written from the specification (not from the plane's structure):
