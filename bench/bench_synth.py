@@ -167,9 +167,13 @@ def _tool_versions():
 
 
 def _commit():
+    """The commit the run's code comes from, ``+dirty`` if the RTL or the flow had
+    uncommitted changes (read when the run starts, before any job)."""
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                          cwd=REPO_ROOT)
-    return out.stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "rtl", "openlpu", "golden", "bench/bench_synth.py"],
+                           capture_output=True, text=True, cwd=REPO_ROOT).stdout.strip()
+    return out.stdout.strip() + ("+dirty" if dirty else "")
 
 
 def load(path=RESULTS):
@@ -214,6 +218,7 @@ def run(todo, pnr=True, timeout=None, path=RESULTS):
         **_tool_versions(),
         "flow": "yosys synth_ecp5 -> nextpnr-ecp5 --out-of-context --85k --package CABGA381",
     })
+    commit = _commit()
     workroot = BUILD_ROOT / "synth"
     bar = tqdm(todo, desc="synth", unit="run")
     for job in bar:
@@ -235,7 +240,7 @@ def run(todo, pnr=True, timeout=None, path=RESULTS):
         entry.update({"unit": unit, "config": tag, "lanes": cfg.lanes if cfg else None,
                       "mxm_planes": cfg.mxm_planes if cfg else None, "fp16": job.fp16,
                       "dsp_products": job.dsp_products, "columns": job.columns,
-                      "commit": _commit(),
+                      "commit": commit,
                       "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")})
         results = _store(path, key, entry, results["meta"])
         tqdm.write(_row(key, entry))
