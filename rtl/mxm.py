@@ -236,10 +236,19 @@ class MxmPlane(wiring.Component):
         for s in range(1, len(ctrl)):
             m.d.sync += ctrl[s].eq(ctrl[s - 1])
 
-        # --- stage 1: activation register ------------------------------------------
-        a = Signal(data.ArrayLayout(unsigned(16), lanes), reset_less=True)
+        # --- stage 1: activation registers, one copy per output column ---------------
+        # Each copy a_<n> feeds only column n's multipliers, so every register drives one
+        # multiplier input, which the FPGA placer can put beside its DSP block; one shared
+        # register would drive ``lanes`` DSP blocks spread over the device (at lanes 16 that
+        # wire, not the multiplier, set the clock). The fan-out moves to the input port,
+        # whose source is a register too.
+        a = [Signal(data.ArrayLayout(unsigned(16), lanes), name=f"a_{n}", reset_less=True)
+             for n in range(cols)]
+        word = Signal(data.ArrayLayout(unsigned(16), lanes))
         for k in range(lanes):
-            m.d.sync += a[k].eq(Cat(self.act.payload.data[0][k], self.act.payload.data[1][k]))
+            m.d.comb += word[k].eq(Cat(self.act.payload.data[0][k], self.act.payload.data[1][k]))
+        for n in range(cols):
+            m.d.sync += a[n].eq(word)
 
         # --- stage 2: products ------------------------------------------------------
         if not self._fp16:
@@ -254,14 +263,14 @@ class MxmPlane(wiring.Component):
         is_fp16 = ctrl[0].fp16                 # the activation now in register ``a``
         for k in range(lanes):
             for n in range(cols):
-                x, w = a[k][:8].as_signed(), active[k][n][:8].as_signed()
+                x, w = a[n][k][:8].as_signed(), active[k][n][:8].as_signed()
                 if k < kf:
                     both = Signal(signed(24), name=f"mul_{k}_{n}")
 
                     def shared(sig_x, sig_w, x=x, w=w, both=both):
                         m.d.comb += both.eq(Mux(is_fp16, sig_x, x) * Mux(is_fp16, sig_w, w))
                         return both.as_unsigned()[:22]
-                    m.d.sync += fp_prod[k][n].eq(fp.f16_mul_f32(m, a[k], active[k][n], mul=shared))
+                    m.d.sync += fp_prod[k][n].eq(fp.f16_mul_f32(m, a[n][k], active[k][n], mul=shared))
                     m.d.sync += int_prod[k][n].eq(both[:16].as_signed())
                     continue
                 on_dsp = k * lanes + n < self._dsp_products

@@ -137,8 +137,10 @@ class MxmPlaneRef(Elaboratable):
             a_prev = Signal(data.ArrayLayout(signed(8), lanes), reset_less=True)
             for k in range(lanes):
                 m.d.sync += a_prev[k].eq(act.data[0][k])
-            for k in range(lanes):
-                check(0, Assert(sig["a"][16 * k:16 * k + 8] == a_prev[k].as_unsigned(), f"activation register {k}"))
+            for n in range(lanes):
+                for k in range(lanes):
+                    check(0, Assert(sig[f"a_{n}"][16 * k:16 * k + 8] == a_prev[k].as_unsigned(),
+                                    f"activation register of column {n}, lane {k}"))
                 for n in range(lanes):
                     e = 16 * (k * lanes + n)
                     for name, ref in (("active", active), ("shadow", shadow)):
@@ -149,7 +151,8 @@ class MxmPlaneRef(Elaboratable):
                     # one cycle back. Stated on the plane's registers, the solver never has
                     # to prove two different multiplier circuits equal.
                     prod = Signal(signed(16), name=f"prod_{k}_{n}", reset_less=True)
-                    m.d.sync += prod.eq(sig["a"][16 * k:16 * k + 8].as_signed() * sig["active"][e:e + 8].as_signed())
+                    m.d.sync += prod.eq(sig[f"a_{n}"][16 * k:16 * k + 8].as_signed()
+                                       * sig["active"][e:e + 8].as_signed())
                     check(0, Assert(sig[f"ip_{k}_{n}"] == prod, f"product [{k}][{n}]"))
             check(2, Cover(dut.install & dut.load.valid))
             self.counts = counts
