@@ -370,8 +370,12 @@ def fma_exact(m, fmt, a, b, c, name="fma"):
                          name=name)
 
 
-def fma_exact_ops(m, fmt, ua, ub, uc, name="fma"):
+def fma_exact_ops(m, fmt, ua, ub, uc, name="fma", mul=None):
     """``a * b + c`` of ``fmt`` operands, exact up to a sticky bit, ready for one rounding.
+
+    ``mul(sig_a, sig_b)``, if given, returns the significands' product (at
+    least its ``2p`` low bits), for a caller that shares one multiplier
+    between it and another product. Default ``sig_a * sig_b``.
 
     The normalised product (``2p`` bits, ``p`` = significand bits) sits at a
     fixed place of a ``3p + 5``-bit window and ``c`` is aligned to it; when
@@ -387,7 +391,7 @@ def fma_exact_ops(m, fmt, ua, ub, uc, name="fma"):
     WW = 3 * p + 4
     sp = ua.sign ^ ub.sign
     prod = Signal(2 * p, name=f"{name}_prod")
-    m.d.comb += prod.eq(ua.sig * ub.sig)
+    m.d.comb += prod.eq(mul(ua.sig, ub.sig) if mul else ua.sig * ub.sig)
     lzp = Signal(range(2 * p + 1), name=f"{name}_lzp")
     lzc = Signal(range(p + 1), name=f"{name}_lzc")
     m.d.comb += [lzp.eq(clz(prod, 2 * p)), lzc.eq(clz(uc.sig, p))]

@@ -147,8 +147,17 @@ def _alu(m, t, op, x, y, z, imm, name):
     big = amt >= w
     au = xs.as_unsigned() & _mask(t)
     mul_b = Mux(op == O["sqr"], xs, ys)
+    # One multiplier per ALU: the integer product xs * mul_b (signed 32 x 32), or the FMA
+    # core's 24-bit significands (below). A float type uses the core, except rqmul, the one
+    # integer op that multiplies and also runs on the raw bits of a float type.
+    shared = Signal(signed(66), name=f"{name}_mul")
     prod = Signal(signed(64), name=f"{name}_prod")
-    m.d.comb += prod.eq(xs * mul_b)
+    m.d.comb += prod.eq(shared[:64])
+    core_mul = is_float & (op != O["rqmul"])
+
+    def significand_product(sig_a, sig_b):
+        m.d.comb += shared.eq(Mux(core_mul, sig_a, xs) * Mux(core_mul, sig_b, mul_b))
+        return shared.as_unsigned()[:len(sig_a) + len(sig_b)]
     diff = _sext(m, t, xs - ys, f"{name}_diff")
     # gemmlowp SaturatingRoundingDoublingHighMul in the element width
     rq = {}
@@ -194,7 +203,7 @@ def _alu(m, t, op, x, y, z, imm, name):
                      (op == O["rsub"], _neg(one, Const(1, 1)))], one, f"{name}_cb")
     cc = _sel_op(m, [((op == O["add"]) | (op == O["rsub"]), fy), (is_sub, _neg(fy, Const(1, 1))),
                      (op == O["fma"], fz), (op == O["fms"], _neg(fz, Const(1, 1)))], mzero, f"{name}_cc")
-    core = fp.fma_exact_ops(m, fp.F32, ca, cb, cc, name=f"{name}_fma")
+    core = fp.fma_exact_ops(m, fp.F32, ca, cb, cc, name=f"{name}_fma", mul=significand_product)
     # int -> float shares the rounding: |xs| with exponent 0
     i2f = (op == O["cvt"]) & ~is_float
     imag = Signal(32, name=f"{name}_imag")
