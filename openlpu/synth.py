@@ -230,7 +230,13 @@ def run_yosys(verilog_path, top, workdir, nodsp=False, timeout=None, share_fast=
                  + f"; {synth} -run map_ram:check")
     else:
         steps = f"{synth} -run :check"
-    script = (f"read_verilog {Path(verilog_path).resolve()}; {steps}; "
+    # Registers whose wire has the ``keep`` attribute (deliberate copies, e.g. the MXM's
+    # per-column activation registers) keep their flip-flops: Yosys's opt_merge would
+    # otherwise fold copies of one value back into one register; a keep on the wire
+    # alone does not stop it, a keep on the flip-flop cell does.
+    keep = (f"hierarchy -top {top}; proc; select -set kept a:keep %ci1 t:$dff %i; "
+            f"setattr -set keep 1 @kept; select -clear")
+    script = (f"read_verilog {Path(verilog_path).resolve()}; {keep}; {steps}; "
               f"hierarchy -check; stat; check -noinit; blackbox =A:whitebox; write_json {netlist.resolve()}")
     start = time.perf_counter()
     try:

@@ -241,9 +241,11 @@ class MxmPlane(wiring.Component):
         # multiplier input, which the FPGA placer can put beside its DSP block; one shared
         # register would drive ``lanes`` DSP blocks spread over the device (at lanes 16 that
         # wire, not the multiplier, set the clock). The fan-out moves to the input port,
-        # whose source is a register too.
-        a = [Signal(data.ArrayLayout(unsigned(16), lanes), name=f"a_{n}", reset_less=True)
-             for n in range(cols)]
+        # whose source is a register too. ``keep``: the copies hold the same value, and
+        # synthesis would otherwise merge them back into one (openlpu.synth keeps the
+        # flip-flops of every register so marked).
+        a = [Signal(data.ArrayLayout(unsigned(16), lanes), name=f"a_{n}", reset_less=True,
+                    attrs={"keep": 1}) for n in range(cols)]
         word = Signal(data.ArrayLayout(unsigned(16), lanes))
         for k in range(lanes):
             m.d.comb += word[k].eq(Cat(self.act.payload.data[0][k], self.act.payload.data[1][k]))

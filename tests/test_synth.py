@@ -109,6 +109,32 @@ def test_share_fast_runs_synth_ecp5_steps(tmp_path):
     assert "share -fast" in (tmp_path / "fast" / "known.yosys.log").read_text()
 
 
+class _Copies(wiring.Component):
+    """Four registers holding the same byte, each feeding its own product."""
+
+    i: In(8)
+    o: Out(32)
+
+    def __init__(self, keep):
+        self._keep = keep
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        regs = [Signal(8, name=f"c{n}", attrs={"keep": 1} if self._keep else {}) for n in range(4)]
+        m.d.sync += [r.eq(self.i) for r in regs]
+        m.d.sync += self.o.eq(sum(r * (n + 3) for n, r in enumerate(regs)))
+        return m
+
+
+def test_registers_marked_keep_are_not_merged(tmp_path):
+    """Copies of one register marked ``keep`` keep their flip-flops (Yosys merges them otherwise)."""
+    _require(synth.yosys_missing(), "yosys")
+    merged = synth.synth_component(_Copies(False), "copies", tmp_path / "merged", pnr=False, log=None)
+    kept = synth.synth_component(_Copies(True), "copies", tmp_path / "kept", pnr=False, log=None)
+    assert kept.ffs == merged.ffs + 3 * 8, (merged.cells, kept.cells)
+
+
 def test_no_nodsp_run_for_a_netlist_that_cannot_fit(monkeypatch, tmp_path):
     """Over the device's DSPs and too big for the LUTs to take the multipliers:
     one Yosys run, the result says so and is not placed."""
