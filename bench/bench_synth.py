@@ -228,7 +228,7 @@ def run(todo, pnr=True, timeout=None, path=RESULTS):
             name = f"openlpu_{unit}_{tag}"
             res = synth.synth_component(job.component(), name, workroot / tag, pnr=pnr,
                                         timeout=timeout, nodsp=job.nodsp,
-                                        share_fast=unit in synth.SHARE_FAST_UNITS,
+                                        share=unit not in synth.NO_SHARE_UNITS,
                                         log=lambda msg: bar.set_postfix_str(msg))
         except SystemExit as exc:        # a unit that is not built yet
             tqdm.write(f"skip {key}: {exc}")

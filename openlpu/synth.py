@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "DEVICE", "LUT4_PER_MULT18", "SHARE_FAST_UNITS", "ToolMissing", "ToolFailed", "SynthResult",
+    "DEVICE", "LUT4_PER_MULT18", "NO_SHARE_UNITS", "ToolMissing", "ToolFailed", "SynthResult",
     "yosys_missing", "nextpnr_missing", "nextpnr_command",
     "run_yosys", "run_nextpnr", "critical_path", "synth_component", "synth_unit",
 ]
@@ -60,8 +60,8 @@ TARGET_MHZ = 100
 #: (``-nodsp``); used only to skip a ``-nodsp`` run that could not fit.
 LUT4_PER_MULT18 = 250
 
-#: Units synthesised with ``share -fast`` (see :func:`run_yosys`).
-SHARE_FAST_UNITS = ("vxm", "lpu")
+#: Units synthesised without Yosys's ``share`` pass (see :func:`run_yosys`).
+NO_SHARE_UNITS = ("vxm", "lpu")
 
 _CELLS = {"luts": "LUT4", "ffs": "TRELLIS_FF", "dsps": "MULT18X18D", "brams": "DP16KD"}
 
@@ -98,7 +98,7 @@ class SynthResult:
     fmax_mhz: float | None = None
     fits: bool = True
     nodsp: bool = False
-    share_fast: bool = False
+    share: bool = True
     pnr_luts: int | None = None
     critical_path: list = field(default_factory=list)
     yosys_s: float = 0.0
@@ -200,15 +200,14 @@ def _coarse_commands(nodsp, share):
     return out
 
 
-def run_yosys(verilog_path, top, workdir, nodsp=False, timeout=None, share_fast=False):
+def run_yosys(verilog_path, top, workdir, nodsp=False, timeout=None, share=True):
     """Synthesise ``verilog_path`` for ECP5; return ``(netlist_path, cells, seconds)``.
 
     ``cells`` maps each cell type of the flattened top module to its count.
-    ``share_fast`` runs ``synth_ecp5``'s steps with ``share -fast`` in place of
-    ``share`` (see :func:`_coarse_commands`): Yosys's SAT-based resource
-    sharing ran for more than 45 minutes on the VXM without finishing;
-    ``-fast`` solves only the simple part of each control condition and may
-    share less.
+    ``share=False`` runs ``synth_ecp5``'s steps without its ``share`` pass
+    (see :func:`_coarse_commands`): on the VXM, Yosys's SAT-based resource
+    sharing, even ``share -fast``, grew past 17 GB over the ALUs' multipliers
+    and was killed; the VXM shares its multipliers in the RTL instead.
 
     Raises
     ------
@@ -225,8 +224,8 @@ def run_yosys(verilog_path, top, workdir, nodsp=False, timeout=None, share_fast=
     # synth_ecp5 up to its 'check' step, then that step without 'autoname'
     # (which only renames nets and takes hours on the larger units).
     synth = f"synth_ecp5 -top {top}{' -nodsp' if nodsp else ''}"
-    if share_fast:
-        steps = (f"{synth} -run :coarse; " + "; ".join(_coarse_commands(nodsp, "share -fast"))
+    if not share:
+        steps = (f"{synth} -run :coarse; " + "; ".join(_coarse_commands(nodsp, ""))
                  + f"; {synth} -run map_ram:check")
     else:
         steps = f"{synth} -run :check"
@@ -342,14 +341,14 @@ def _over_capacity(res):
 
 
 def synth_component(component, name, workdir, pnr=True, timeout=None, log=print, nodsp=None,
-                    share_fast=False):
+                    share=True):
     """Run the whole flow on an Amaranth component; return a :class:`SynthResult`.
 
     ``name`` becomes the Verilog top module and the file stem in ``workdir``.
     ``pnr=False`` stops after Yosys (no Fmax). ``log`` receives progress lines
     (``None`` for silence). ``nodsp``: ``None`` maps multipliers to DSP blocks
     unless there are more than the device has (and the LUTs could take them:
-    :data:`LUT4_PER_MULT18`), ``True`` always to LUTs. ``share_fast``: see
+    :data:`LUT4_PER_MULT18`), ``True`` always to LUTs. ``share``: see
     :func:`run_yosys`.
     """
     from .verif.runner import write_verilog
@@ -363,9 +362,9 @@ def synth_component(component, name, workdir, pnr=True, timeout=None, log=print,
 
     def synth(nodsp):
         netlist, cells, seconds = run_yosys(verilog, name, workdir, nodsp=nodsp, timeout=timeout,
-                                            share_fast=share_fast)
+                                            share=share)
         counts = {key: cells.get(cell, 0) for key, cell in _CELLS.items()}
-        return netlist, SynthResult(name=name, cells=cells, nodsp=nodsp, share_fast=share_fast, yosys_s=round(seconds, 1), **counts)
+        return netlist, SynthResult(name=name, cells=cells, nodsp=nodsp, share=share, yosys_s=round(seconds, 1), **counts)
 
     say(f"{name}: yosys synth_ecp5")
     netlist, res = synth(nodsp=bool(nodsp))
@@ -406,4 +405,4 @@ def synth_unit(unit, cfg, workdir, pnr=True, timeout=None, log=print, preset_nam
 
     tag = preset_name or f"l{cfg.lanes}"
     return synth_component(build_unit(unit, cfg), f"openlpu_{unit}_{tag}", workdir,
-                           pnr=pnr, timeout=timeout, log=log, share_fast=unit in SHARE_FAST_UNITS)
+                           pnr=pnr, timeout=timeout, log=log, share=unit not in NO_SHARE_UNITS)

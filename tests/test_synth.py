@@ -94,19 +94,19 @@ def test_failing_tool_reports_its_log(tmp_path):
     assert "syntax error" in info.value.log
 
 
-def test_share_fast_runs_synth_ecp5_steps(tmp_path):
-    """``share_fast`` replaces only the ``share`` pass of ``synth_ecp5``: same cells here."""
+def test_without_share_runs_the_other_synth_ecp5_steps(tmp_path):
+    """``share=False`` drops only the ``share`` pass of ``synth_ecp5``: same cells here."""
     _require(synth.yosys_missing(), "yosys")
-    steps = synth._coarse_commands(False, "share -fast")
-    assert "share -fast" in steps and "share" not in steps and "alumacc" in steps
+    steps = synth._coarse_commands(False, "")
+    assert not any(s.startswith("share") for s in steps) and "alumacc" in steps
     assert any(s.startswith("techmap -map +/mul2dsp.v") for s in steps)
-    nodsp = synth._coarse_commands(True, "")
-    assert not any("share" in s or "mul2dsp" in s or "soft_mul" in s for s in nodsp)
+    nodsp = synth._coarse_commands(True, "share")
+    assert "share" in nodsp and not any("mul2dsp" in s or "soft_mul" in s for s in nodsp)
     full = synth.synth_component(_Known(), "known", tmp_path / "full", pnr=False, log=None)
-    fast = synth.synth_component(_Known(), "known", tmp_path / "fast", pnr=False, log=None,
-                                 share_fast=True)
-    assert fast.cells == full.cells and fast.share_fast and not full.share_fast
-    assert "share -fast" in (tmp_path / "fast" / "known.yosys.log").read_text()
+    bare = synth.synth_component(_Known(), "known", tmp_path / "bare", pnr=False, log=None, share=False)
+    assert bare.cells == full.cells and full.share and not bare.share
+    assert "Executing SHARE pass" not in (tmp_path / "bare" / "known.yosys.log").read_text()
+    assert "Executing SHARE pass" in (tmp_path / "full" / "known.yosys.log").read_text()
 
 
 class _Copies(wiring.Component):
@@ -140,7 +140,7 @@ def test_no_nodsp_run_for_a_netlist_that_cannot_fit(monkeypatch, tmp_path):
     one Yosys run, the result says so and is not placed."""
     runs = []
 
-    def fake_yosys(verilog, top, workdir, nodsp=False, timeout=None, share_fast=False):
+    def fake_yosys(verilog, top, workdir, nodsp=False, timeout=None, share=True):
         runs.append(nodsp)
         return tmp_path / "n.json", {"LUT4": 60000, "MULT18X18D": 272, "TRELLIS_FF": 9}, 1.0
 
