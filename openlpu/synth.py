@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "DEVICE", "LUT4_PER_MULT18", "NO_SHARE_UNITS", "ToolMissing", "ToolFailed", "SynthResult",
+    "DEVICE", "LUT4_PER_MULT18", "NO_SHARE_UNITS", "SHARE_BUT_MULTIPLIERS", "ToolMissing", "ToolFailed", "SynthResult",
     "yosys_missing", "nextpnr_missing", "nextpnr_command",
     "run_yosys", "run_nextpnr", "critical_path", "synth_component", "synth_unit",
 ]
@@ -60,8 +60,12 @@ TARGET_MHZ = 100
 #: (``-nodsp``); used only to skip a ``-nodsp`` run that could not fit.
 LUT4_PER_MULT18 = 250
 
-#: Units synthesised without Yosys's ``share`` pass (see :func:`run_yosys`).
+#: Units whose Yosys ``share`` pass leaves the multipliers alone (see :func:`run_yosys`).
 NO_SHARE_UNITS = ("vxm", "lpu")
+
+#: The ``share`` step of a :data:`NO_SHARE_UNITS` unit: every shareable cell but the
+#: multipliers, with the simpler SAT problems of ``-fast``.
+SHARE_BUT_MULTIPLIERS = "share -fast t:$mul %n"
 
 _CELLS = {"luts": "LUT4", "ffs": "TRELLIS_FF", "dsps": "MULT18X18D", "brams": "DP16KD"}
 
@@ -204,10 +208,12 @@ def run_yosys(verilog_path, top, workdir, nodsp=False, timeout=None, share=True)
     """Synthesise ``verilog_path`` for ECP5; return ``(netlist_path, cells, seconds)``.
 
     ``cells`` maps each cell type of the flattened top module to its count.
-    ``share=False`` runs ``synth_ecp5``'s steps without its ``share`` pass
-    (see :func:`_coarse_commands`): on the VXM, Yosys's SAT-based resource
-    sharing, even ``share -fast``, grew past 17 GB over the ALUs' multipliers
-    and was killed; the VXM shares its multipliers in the RTL instead.
+    ``share=False`` runs ``synth_ecp5``'s steps with :data:`SHARE_BUT_MULTIPLIERS`
+    in place of its ``share`` pass (see :func:`_coarse_commands`): on the
+    VXM, Yosys's SAT-based sharing of the ALUs' multipliers, even with
+    ``-fast``, grew past 17 GB and was killed (the VXM shares its multiplier
+    in the RTL instead), while without ``share`` at all its shifters, one per
+    operation, made it 510,739 LUT4 instead of about 66,000.
 
     Raises
     ------
@@ -225,7 +231,7 @@ def run_yosys(verilog_path, top, workdir, nodsp=False, timeout=None, share=True)
     # (which only renames nets and takes hours on the larger units).
     synth = f"synth_ecp5 -top {top}{' -nodsp' if nodsp else ''}"
     if not share:
-        steps = (f"{synth} -run :coarse; " + "; ".join(_coarse_commands(nodsp, ""))
+        steps = (f"{synth} -run :coarse; " + "; ".join(_coarse_commands(nodsp, SHARE_BUT_MULTIPLIERS))
                  + f"; {synth} -run map_ram:check")
     else:
         steps = f"{synth} -run :check"
