@@ -266,6 +266,8 @@ def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
     reason = simulator_missing(sim)
     if reason is not None:
         raise RuntimeError(f"{sim} unavailable: {reason}")
+    if log_file is not None:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
     cov = sim == "verilator" and coverage_enabled()
     build_dir = BUILD_ROOT / "sim" / f"{toplevel}-{key}-{sim}{'-cov' if cov else ''}"
     source = build_dir / f"{toplevel}.v"
