@@ -216,7 +216,8 @@ def run(todo, pnr=True, timeout=None, path=RESULTS):
     results["meta"].update({
         "device": synth.DEVICE["name"], "target_mhz": synth.TARGET_MHZ,
         **_tool_versions(),
-        "flow": "yosys synth_ecp5 -> nextpnr-ecp5 --out-of-context --85k --package CABGA381",
+        "flow": ("yosys synth_ecp5" + ("" if synth.WIDELUT else " -nowidelut")
+                 + " -> nextpnr-ecp5 --out-of-context --85k --package CABGA381"),
     })
     commit = _commit()
     workroot = BUILD_ROOT / "synth"
@@ -249,8 +250,10 @@ def run(todo, pnr=True, timeout=None, path=RESULTS):
 
 def _row(key, e):
     fmax = f"{e['fmax_mhz']:7.1f}" if e.get("fmax_mhz") else "      -"
+    # entries from before the flow's -nowidelut have no 'widelut' field
+    note = "; ".join(filter(None, ["wide LUTs" if e.get("widelut", True) else "", e.get("note", "")]))
     return (f"| {key:22s} | {e['luts']:7d} | {e['ffs']:6d} | {e['dsps']:4d} | {e['brams']:4d} "
-            f"| {fmax} | {e.get('note', '')} |")
+            f"| {fmax} | {note} |")
 
 
 def table(results):

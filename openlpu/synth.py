@@ -67,6 +67,15 @@ NO_SHARE_UNITS = ("vxm", "lpu")
 #: multipliers, with the simpler SAT problems of ``-fast``.
 SHARE_BUT_MULTIPLIERS = "share -fast t:$mul %n"
 
+#: Whether ``synth_ecp5`` may build 5- to 7-input functions from LUT4s and the
+#: slice's PFUMX/L6MUX muxes (its default). It does not here (``-nowidelut``):
+#: on these datapaths, whose bulk is barrel shifters and wide muxes, ABC's
+#: wide-LUT mapping duplicated logic into LUT4s that the muxes then combined,
+#: so a 77-bit shifter took 1,582 LUT4 instead of 444, and one VXM ALU 14,447
+#: placed LUT slots instead of 8,954, for the same Fmax (docs/synthesis.md has
+#: the per-unit comparison).
+WIDELUT = False
+
 _CELLS = {"luts": "LUT4", "ffs": "TRELLIS_FF", "dsps": "MULT18X18D", "brams": "DP16KD"}
 
 
@@ -90,7 +99,8 @@ class SynthResult:
     TRELLIS_FF, MULT18X18D, DP16KD). ``cells``: every cell type's count.
     ``fmax_mhz``: nextpnr's achieved Fmax of ``clk`` (``None`` when not
     placed). ``fits``: whether the netlist fits :data:`DEVICE`. ``nodsp``:
-    synthesised with multipliers in LUTs. ``pnr_luts``: TRELLIS_COMB slots
+    synthesised with multipliers in LUTs. ``share``, ``widelut``: see
+    :func:`run_yosys`. ``pnr_luts``: TRELLIS_COMB slots
     nextpnr used (LUT4s plus carry and distributed-RAM slots).
     """
     name: str
@@ -103,6 +113,7 @@ class SynthResult:
     fits: bool = True
     nodsp: bool = False
     share: bool = True
+    widelut: bool = WIDELUT
     pnr_luts: int | None = None
     critical_path: list = field(default_factory=list)
     yosys_s: float = 0.0
@@ -204,7 +215,7 @@ def _coarse_commands(nodsp, share):
     return out
 
 
-def run_yosys(verilog_path, top, workdir, nodsp=False, timeout=None, share=True):
+def run_yosys(verilog_path, top, workdir, nodsp=False, timeout=None, share=True, widelut=WIDELUT):
     """Synthesise ``verilog_path`` for ECP5; return ``(netlist_path, cells, seconds)``.
 
     ``cells`` maps each cell type of the flattened top module to its count.
@@ -213,7 +224,8 @@ def run_yosys(verilog_path, top, workdir, nodsp=False, timeout=None, share=True)
     VXM, Yosys's SAT-based sharing of the ALUs' multipliers, even with
     ``-fast``, grew past 17 GB and was killed (the VXM shares its multiplier
     in the RTL instead), while without ``share`` at all its shifters, one per
-    operation, made it 510,739 LUT4 instead of 397,302.
+    operation, made it 510,739 LUT4 instead of 397,302 (both with wide LUTs).
+    ``widelut``: let ABC use the slices' wide-LUT muxes (:data:`WIDELUT`).
 
     Raises
     ------
@@ -229,7 +241,7 @@ def run_yosys(verilog_path, top, workdir, nodsp=False, timeout=None, share=True)
     log = workdir / f"{top}.yosys.log"
     # synth_ecp5 up to its 'check' step, then that step without 'autoname'
     # (which only renames nets and takes hours on the larger units).
-    synth = f"synth_ecp5 -top {top}{' -nodsp' if nodsp else ''}"
+    synth = f"synth_ecp5 -top {top}{' -nodsp' if nodsp else ''}{'' if widelut else ' -nowidelut'}"
     if not share:
         steps = (f"{synth} -run :coarse; " + "; ".join(_coarse_commands(nodsp, SHARE_BUT_MULTIPLIERS))
                  + f"; {synth} -run map_ram:check")
@@ -347,7 +359,7 @@ def _over_capacity(res):
 
 
 def synth_component(component, name, workdir, pnr=True, timeout=None, log=print, nodsp=None,
-                    share=True):
+                    share=True, widelut=WIDELUT):
     """Run the whole flow on an Amaranth component; return a :class:`SynthResult`.
 
     ``name`` becomes the Verilog top module and the file stem in ``workdir``.
@@ -368,9 +380,10 @@ def synth_component(component, name, workdir, pnr=True, timeout=None, log=print,
 
     def synth(nodsp):
         netlist, cells, seconds = run_yosys(verilog, name, workdir, nodsp=nodsp, timeout=timeout,
-                                            share=share)
+                                            share=share, widelut=widelut)
         counts = {key: cells.get(cell, 0) for key, cell in _CELLS.items()}
-        return netlist, SynthResult(name=name, cells=cells, nodsp=nodsp, share=share, yosys_s=round(seconds, 1), **counts)
+        return netlist, SynthResult(name=name, cells=cells, nodsp=nodsp, share=share, widelut=widelut,
+                                    yosys_s=round(seconds, 1), **counts)
 
     say(f"{name}: yosys synth_ecp5")
     netlist, res = synth(nodsp=bool(nodsp))

@@ -46,6 +46,37 @@ class _Known(wiring.Component):
         return m
 
 
+class _Shifter(wiring.Component):
+    """A registered 77-bit left shift by a 7-bit amount (the VXM rounding's normalise)."""
+
+    a: In(77)
+    s: In(7)
+    y: Out(77)
+
+    def elaborate(self, platform):
+        m = Module()
+        ra, rs = Signal(77), Signal(7)
+        m.d.sync += [ra.eq(self.a), rs.eq(self.s), self.y.eq((ra << rs)[:77])]
+        return m
+
+
+def test_flow_maps_shifters_without_wide_luts(tmp_path):
+    """The default flow (``-nowidelut``, :data:`openlpu.synth.WIDELUT`) uses no PFUMX or
+    L6MUX21 and fewer LUT4s for a barrel shifter than wide-LUT mapping: the reason it is
+    the default."""
+    _require(synth.yosys_missing(), "yosys")
+    assert synth.WIDELUT is False
+    v = tmp_path / "sh.v"
+    from openlpu.verif.runner import write_verilog
+    write_verilog(_Shifter(), "sh", v)
+    _, narrow, _ = synth.run_yosys(v, "sh", tmp_path / "narrow")
+    _, wide, _ = synth.run_yosys(v, "sh", tmp_path / "wide", widelut=True)
+    assert "PFUMX" not in narrow and "L6MUX21" not in narrow, narrow
+    assert wide.get("PFUMX", 0) > 0, wide
+    # a 7-level shifter of 2:1 muxes is at most 7 LUT4s per bit
+    assert narrow["LUT4"] <= 7 * 77 < wide["LUT4"], (narrow, wide)
+
+
 def test_known_design_counts_and_fmax(tmp_path):
     _require(synth.yosys_missing(), "yosys")
     _require(synth.nextpnr_missing(), "nextpnr-ecp5")
@@ -140,7 +171,7 @@ def test_no_nodsp_run_for_a_netlist_that_cannot_fit(monkeypatch, tmp_path):
     one Yosys run, the result says so and is not placed."""
     runs = []
 
-    def fake_yosys(verilog, top, workdir, nodsp=False, timeout=None, share=True):
+    def fake_yosys(verilog, top, workdir, nodsp=False, timeout=None, share=True, widelut=False):
         runs.append(nodsp)
         return tmp_path / "n.json", {"LUT4": 60000, "MULT18X18D": 272, "TRELLIS_FF": 9}, 1.0
 
