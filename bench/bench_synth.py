@@ -44,8 +44,10 @@ RESULTS = REPO_ROOT / "bench" / "results" / "synth.json"
 PRESETS = ("tiny", "small")
 MXM_LANES = (4, 8, 16)
 #: Result keys' units that are not chip units (:data:`openlpu.cli.UNITS`): the int8-only
-#: MXM plane of the lanes sweep and the standalone fp32 adder (``--fp32-add``).
-BENCH_UNITS = ("mxm_plane_int8", "mxm_plane_int8_dsp", "mxm_plane_slice", "fp32_add")
+#: MXM plane of the lanes sweep, the MXM column slice, one lane of the VXM (``vxm_slice``:
+#: ``Vxm(cfg, lanes=1)``, its ``vxm_alus`` chained ALUs; ``--units`` takes it like a chip
+#: unit) and the standalone fp32 adder (``--fp32-add``).
+BENCH_UNITS = ("mxm_plane_int8", "mxm_plane_int8_dsp", "mxm_plane_slice", "vxm_slice", "fp32_add")
 #: The MXM-plane sweeps (``--sweeps``): the int8 plane with every product in LUTs
 #: (``int8``), the int8 plane with products on the device's DSP blocks first and
 #: the rest in LUTs (``int8_dsp``), and the full fp16-capable plane (``fp16``,
@@ -75,6 +77,9 @@ class Job:
     def component(self):
         if self.unit == "fp32_add":
             return F32AddBench(self.stages)
+        if self.unit == "vxm_slice":
+            from openlpu.rtl.vxm import Vxm
+            return Vxm(self.cfg, lanes=1)
         if self.unit == "mxm_plane" and (not self.fp16 or self.dsp_products or self.columns):
             from openlpu.rtl.mxm import MxmPlane
             return MxmPlane(self.cfg, fp16=self.fp16, dsp_products=self.dsp_products,
@@ -269,7 +274,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", default=",".join(PRESETS))
-    parser.add_argument("--units", default="all", help=f"comma list of {', '.join(UNITS)}, or all")
+    parser.add_argument("--units", default="all",
+                        help=f"comma list of {', '.join(UNITS)}, vxm_slice, or all")
     parser.add_argument("--mxm-lanes", default=",".join(map(str, MXM_LANES)),
                         help="lanes of the MXM-plane sweep ('' for none)")
     parser.add_argument("--sweeps", default=",".join(SWEEPS),
@@ -291,7 +297,7 @@ def main(argv=None):
         if reason:
             print(f"error: {reason}", file=sys.stderr)
             return 2
-    units = list(UNITS) if args.units == "all" else [u for u in args.units.split(",") if u]
+    units = list(UNITS) + ["vxm_slice"] if args.units == "all" else [u for u in args.units.split(",") if u]
     presets = [p for p in args.presets.split(",") if p]
     lanes = [int(x) for x in args.mxm_lanes.split(",") if x]
     adds = [int(x) for x in args.fp32_add.split(",") if x]

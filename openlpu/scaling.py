@@ -48,14 +48,17 @@ DRIVERS = {
     "mxm": lambda c: c.mxm_planes * c.lanes ** 2,
     "mxm_plane": lambda c: c.lanes ** 2,
     "vxm": lambda c: c.lanes * c.vxm_alus,
+    "vxm_slice": lambda c: c.vxm_alus,
     "vxm_func": lambda c: c.lanes,
     "sxm": lambda c: c.lanes ** 2,
     "mem": lambda c: c.mem_slices * c.lanes,
     "icu": lambda c: c.mxm_planes + c.mem_slices + 2,
 }
 
-#: Entries whose Fmax stands for a unit besides its own (the MXM is independent planes).
-FMAX_FROM = {"mxm": ("mxm_plane",)}
+#: Entries whose Fmax stands for a unit besides its own: the MXM is independent planes,
+#: the VXM independent lanes (one lane, ``vxm_slice``, is placed when the whole unit
+#: does not fit the FPGA).
+FMAX_FROM = {"mxm": ("mxm_plane",), "vxm": ("vxm_slice",)}
 
 #: Units that make up the chip (the rest of a top level is wiring and registers).
 CHIP_UNITS = ("mxm", "vxm", "vxm_func", "sxm", "mem", "icu")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from amaranth.hdl import Cat, Const, Mux, Signal, signed, unsigned
 
 __all__ = ["FloatFormat", "F16", "F32", "f_add", "f_add_pipe", "F_ADD_PARTS", "f32_add", "f32_add_pipe", "f16_mul_f32", "clz", "f_mul", "FmaSum", "fma_exact",
-           "fma_round", "f_fma", "Operand", "unpack", "unpack_f16_as_f32", "fma_exact_ops", "f_cmp", "f_minmax", "int_to_float", "float_to_int", "float_to_float"]
+           "fma_round", "f_fma", "low_mask", "Operand", "unpack", "unpack_f16_as_f32", "fma_exact_ops", "f_cmp", "f_minmax", "int_to_float", "float_to_int", "float_to_float"]
 
 
 @dataclass(frozen=True)
@@ -276,15 +276,35 @@ def f16_mul_f32(m, a, b, name="fmul16", mul=None):
     ], Cat(man, exp, sign))
 
 
-def _round_pack(m, fmt, sign, sig, exp, name):
+def low_mask(m, amount, width, name):
+    """``width`` bits whose bit ``i`` is set when ``i < amount``: the bits a right shift
+    by ``amount`` drops. A comparison per bit, cheaper than shifting back and comparing."""
+    mask = Signal(width, name=name)
+    m.d.comb += mask.eq(Cat(amount > i for i in range(width)))
+    return mask
+
+
+def _round_pack(m, fmt, sign, sig, exp, name, narrow=None, to_narrow=None):
     """``(-1)**sign * sig * 2**exp`` rounded to nearest even into ``fmt`` (finite inputs).
 
     ``sig`` is an unsigned value (its width is the working width), ``exp`` a
     signed value. Subnormal results are rounded once at their own precision;
     a result past the largest finite value becomes Inf; ``sig == 0`` gives a
     zero of sign ``sign``. Mirrors :func:`openlpu.golden.fp.round_pack`.
+
+    With ``narrow`` (a format no wider than ``fmt``) and ``to_narrow`` (a
+    1-bit value), rounds into ``narrow`` when ``to_narrow`` is high (its bits
+    in the low ``narrow.width`` bits, the rest zero). Both share one
+    normalise, one right shift and one increment: a ``narrow`` result is
+    shifted ``fmt.man_bits - narrow.man_bits`` places further right, which
+    puts its rounding position where ``fmt``'s is.
     """
+    narrow = narrow or fmt
+    to_narrow = Const(0, 1) if to_narrow is None else to_narrow
     E, M = fmt.exp_bits, fmt.man_bits
+    extra = M - narrow.man_bits
+    if extra < 0 or narrow.exp_bits > E:
+        raise ValueError(f"narrow format {narrow} is wider than {fmt}")
     width = len(sig)
     W = max(width, M + 3)
     sig_p = Signal(W, name=f"{name}_sig")
@@ -294,23 +314,31 @@ def _round_pack(m, fmt, sign, sig, exp, name):
     norm = Signal(W, name=f"{name}_norm")
     m.d.comb += norm.eq((sig_p << lz)[:W])
     be = Signal(signed(18), name=f"{name}_be")           # biased exponent of the leading one
-    m.d.comb += be.eq(exp - (W - width) + (W - 1) + fmt.bias - lz)
-    rsh = Signal(range(W + 2), name=f"{name}_rsh")        # extra right shift of a subnormal
-    m.d.comb += rsh.eq(Mux(be >= 1, 0, Mux(be < 1 - W, W + 1, 1 - be)))
+    m.d.comb += be.eq(exp - (W - width) + (W - 1) + Mux(to_narrow, narrow.bias, fmt.bias) - lz)
+    sub = Signal(range(W + 2), name=f"{name}_sub")        # extra right shift of a subnormal
+    m.d.comb += sub.eq(Mux(be >= 1, 0, Mux(be < 1 - W, W + 1, 1 - be)))
+    rsh = Signal(range(W + 2 + extra), name=f"{name}_rsh")
+    m.d.comb += rsh.eq(sub + Mux(to_narrow, extra, 0))
     shifted = Signal(W, name=f"{name}_shift")
     lost = Signal(name=f"{name}_lost")
-    m.d.comb += [shifted.eq(norm >> rsh), lost.eq((shifted << rsh)[:W] != norm)]
+    m.d.comb += [shifted.eq(norm >> rsh), lost.eq((norm & low_mask(m, rsh, W, f"{name}_lostm")) != 0)]
     top = shifted[W - 1 - M:W]
     guard = shifted[W - 2 - M]
     sticky = (shifted[:W - 2 - M] != 0) | lost
     q = Signal(M + 2, name=f"{name}_q")
     m.d.comb += q.eq(top + (guard & (sticky | top[0])))
+    biased = Mux(be >= 1, be - 1, 0).as_unsigned()[:18]
     packed = Signal(20 + M, name=f"{name}_packed")
-    m.d.comb += packed.eq((Mux(be >= 1, be - 1, 0).as_unsigned()[:18] << M) + q)
+    m.d.comb += packed.eq(Mux(to_narrow, biased << narrow.man_bits, biased << M) + q)
+
+    def pick(wide_value, narrow_value):
+        return Mux(to_narrow, narrow_value, wide_value) if narrow is not fmt else wide_value
+    inf = pick(Cat(Const(fmt.exp_max << M, fmt.width - 1), sign),
+               Cat(Const(narrow.exp_max << narrow.man_bits, narrow.width - 1), sign))
     return _select(m, fmt.width, name, [
-        (sig == 0, Cat(Const(0, fmt.width - 1), sign)),
-        (packed >= (fmt.exp_max << M), Cat(Const(fmt.exp_max << M, fmt.width - 1), sign)),
-    ], Cat(packed[:fmt.width - 1], sign))
+        (sig == 0, pick(Cat(Const(0, fmt.width - 1), sign), Cat(Const(0, narrow.width - 1), sign))),
+        (packed >= pick(fmt.exp_max << M, narrow.exp_max << narrow.man_bits), inf),
+    ], pick(Cat(packed[:fmt.width - 1], sign), Cat(packed[:narrow.width - 1], sign)))
 
 
 def f_mul(m, fmt, a, b, name="fmul"):
@@ -431,12 +459,18 @@ def fma_exact_ops(m, fmt, ua, ub, uc, name="fma", mul=None):
     return FmaSum(nan, p_inf | uc.is_inf, Mux(p_inf, sp, uc.sign), sign, mag, exp)
 
 
-def fma_round(m, fmt, s, name="fmar"):
-    """Round an :class:`FmaSum` once (nearest even) into ``fmt``; NaN canonical."""
-    rounded = _round_pack(m, fmt, s.sign, s.sig, s.exp, f"{name}_rnd")
+def fma_round(m, fmt, s, name="fmar", narrow=None, to_narrow=None):
+    """Round an :class:`FmaSum` once (nearest even) into ``fmt``; NaN canonical.
+
+    With ``narrow`` and ``to_narrow``, into ``narrow`` when ``to_narrow`` is
+    high, by one shared rounding (see :func:`_round_pack`)."""
+    narrow = narrow or fmt
+    to_narrow = Const(0, 1) if to_narrow is None else to_narrow
+    rounded = _round_pack(m, fmt, s.sign, s.sig, s.exp, f"{name}_rnd", narrow, to_narrow)
     return _select(m, fmt.width, name, [
-        (s.nan, Const(fmt.qnan, fmt.width)),
-        (s.inf, Cat(Const(fmt.exp_max << fmt.man_bits, fmt.width - 1), s.inf_sign)),
+        (s.nan, Mux(to_narrow, Const(narrow.qnan, fmt.width), Const(fmt.qnan, fmt.width))),
+        (s.inf, Mux(to_narrow, Cat(Const(narrow.exp_max << narrow.man_bits, narrow.width - 1), s.inf_sign),
+                    Cat(Const(fmt.exp_max << fmt.man_bits, fmt.width - 1), s.inf_sign))),
     ], rounded)
 
 
@@ -497,7 +531,7 @@ def float_to_int(m, fmt, x, width, name="f2i"):
     frac = Cat(Const(0, 2), u.sig)                 # two bits below the point: guard, sticky
     sh = Signal(M + 3, name=f"{name}_sh")
     lost = Signal(name=f"{name}_lost")
-    m.d.comb += [sh.eq(frac >> rsh), lost.eq((sh << rsh)[:M + 3] != frac)]
+    m.d.comb += [sh.eq(frac >> rsh), lost.eq((frac & low_mask(m, rsh, M + 3, f"{name}_lostm")) != 0)]
     whole = sh[2:]
     rq = Signal(M + 2, name=f"{name}_rq")
     m.d.comb += rq.eq(whole + (sh[1] & (sh[0] | lost | whole[0])))

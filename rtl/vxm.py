@@ -127,7 +127,7 @@ def _to_int(m, xo, t_is_float, name):
     frac = Cat(Const(0, 2), xo.sig)
     sh = Signal(M + 3, name=f"{name}_sh")
     lost = Signal(name=f"{name}_lost")
-    m.d.comb += [sh.eq(frac >> rsh), lost.eq((sh << rsh)[:M + 3] != frac)]
+    m.d.comb += [sh.eq(frac >> rsh), lost.eq((frac & fp.low_mask(m, rsh, M + 3, f"{name}_lostm")) != 0)]
     whole = sh[2:]
     mag = Signal(33, name=f"{name}_mag")
     m.d.comb += mag.eq(Mux(t > 0, (xo.sig << lsh)[:33], whole + (sh[1] & (sh[0] | lost | whole[0]))))
@@ -210,12 +210,12 @@ def _alu(m, t, op, x, y, z, imm, name):
     m.d.comb += imag.eq(Mux(xs < 0, -xs, xs))
     rsum = fp.FmaSum(core.nan & ~i2f, core.inf & ~i2f, core.inf_sign,
                      Mux(i2f, xs < 0, core.sign), Mux(i2f, imag, core.sig), Mux(i2f, 0, core.exp))
-    r32 = fp.fma_round(m, fp.F32, rsum, f"{name}_r32")
-    r16 = fp.fma_round(m, fp.F16, rsum, f"{name}_r16")
-    # result format of the rounding: the destination of a conversion, else the element type
+    # result format of the rounding: the destination of a conversion, else the element type;
+    # one rounding serves both formats
     dst = Mux(imm[:3] <= S, imm[:3], t)
-    to16 = Mux(op == O["cvt"], dst == H, t == H)
-    rounded = Mux(to16, r16, r32)
+    to16 = Signal(name=f"{name}_to16")
+    m.d.comb += to16.eq(Mux(op == O["cvt"], dst == H, t == H))
+    rounded = fp.fma_round(m, fp.F32, rsum, f"{name}_rnd", narrow=fp.F16, to_narrow=to16)
     sign_bit = Mux(t == H, 0x8000, 0x80000000)
     un16, eq16, lt16 = fp.f_cmp(m, fp.F16, x[:16], y[:16], f"{name}_c16")
     un32, eq32, lt32 = fp.f_cmp(m, fp.F32, x, y, f"{name}_c32")
@@ -270,14 +270,28 @@ class Vxm(wiring.Component):
 
     Latency: ``vxm_alus * VXM_ALU_LATENCY`` cycles from ``a.valid`` to ``out.valid``
     (one register per ALU), the same for every op and type.
+
+    Parameters
+    ----------
+    cfg : LpuConfig
+    lanes : int or None
+        Build the ALU chains of lanes ``0 .. lanes-1`` only; the other lanes'
+        results are 0. ``None`` (default): all ``cfg.lanes``. Only for
+        synthesis: the lanes are independent copies, so one lane's chain
+        gives the VXM's Fmax and a ``cfg.lanes``-th of its area when the whole
+        unit does not fit the FPGA (``bench/bench_synth.py``, unit ``vxm_slice``).
     """
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, lanes=None):
         if not isinstance(cfg, LpuConfig):
             raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
         if VXM_ALU_LATENCY != 1:
             raise ValueError(f"rtl.vxm registers once per ALU; VXM_ALU_LATENCY is {VXM_ALU_LATENCY}")
+        if lanes is not None and (not isinstance(lanes, int) or isinstance(lanes, bool)
+                                  or not 1 <= lanes <= cfg.lanes):
+            raise ValueError(f"lanes must be None or an int in 1..{cfg.lanes}, not {lanes!r}")
         self.cfg = cfg
+        self._lanes = cfg.lanes if lanes is None else lanes
         group = StreamGroup(cfg.lanes, 4)
         super().__init__({"a": In(Flow(group)), "b": In(Flow(group)),
                           "ctrl": In(VxmControl(cfg)), "out": Out(Flow(group))})
@@ -294,12 +308,13 @@ class Vxm(wiring.Component):
         valid = self.a.valid
         t = Signal(ETYPE_BITS, name="type0")
         m.d.comb += t.eq(ctrl.etype)
-        xs = [lane_word(self.a.payload, lane) for lane in range(cfg.lanes)]
-        bs = [lane_word(self.b.payload, lane) for lane in range(cfg.lanes)]
+        lanes = self._lanes
+        xs = [lane_word(self.a.payload, lane) for lane in range(lanes)]
+        bs = [lane_word(self.b.payload, lane) for lane in range(lanes)]
         for i in range(cfg.vxm_alus):
             alu = ctrl.alu[i]
             nxs = []
-            for lane in range(cfg.lanes):
+            for lane in range(lanes):
                 y = Mux(alu.src, alu.imm, bs[lane])
                 z = Mux(alu.src, bs[lane], alu.imm)
                 res = _alu(m, t, alu.op, xs[lane], y, z, alu.imm, f"alu{i}_l{lane}")
@@ -307,7 +322,7 @@ class Vxm(wiring.Component):
                 m.d.sync += reg.eq(res)
                 nxs.append(reg)
             nb = []
-            for lane in range(cfg.lanes):
+            for lane in range(lanes):
                 r = Signal(32, name=f"b{i}_lane{lane}")
                 m.d.sync += r.eq(bs[lane])
                 nb.append(r)
@@ -317,6 +332,6 @@ class Vxm(wiring.Component):
             m.d.sync += [nctrl.eq(ctrl), nvalid.eq(valid), nt.eq(next_type(t, alu.op, alu.imm))]
             xs, bs, ctrl, valid, t = nxs, nb, nctrl, nvalid, nt
         m.d.comb += self.out.valid.eq(valid)
-        for lane in range(cfg.lanes):
+        for lane in range(lanes):
             m.d.comb += word_planes(self.out.payload, lane, xs[lane])
         return m
