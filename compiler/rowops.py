@@ -254,7 +254,10 @@ def placed_tree(recipe, cfg, max_delays=4):
             offs = _offsets(root, cfg, 0, {})
             if len(set(offs.values())) == len(offs):
                 return root, offs
-    raise ValueError(f"{recipe.name}: no collision-free VXM placement for lanes={cfg.lanes}")
+    lat = {k: Node(k, 0).latency(cfg) for k in ("vop", "vred", "vfunc")}
+    raise ValueError(f"{recipe.name}: no collision-free VXM placement for lanes={cfg.lanes}: two branches "
+                     f"whose instructions have equal latencies (VOP {lat['vop']}, VRED {lat['vred']}, "
+                     f"VFUNC {lat['vfunc']} cycles) issue in the same cycle")
 
 
 def instruction(node, slot_base, a, b, dst):

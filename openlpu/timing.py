@@ -101,11 +101,17 @@ def mxm_latency(cfg):
 MXM_INSTALL_DELAY = 0
 
 # --- VXM (vector unit) -------------------------------------------------------------
-#: Cycles per ALU of the VXM chain: each ALU registers its result, so a
-#: chain of ``vxm_alus`` ALUs has a latency of ``vxm_alus * VXM_ALU_LATENCY``
-#: whatever the ops (one latency for the whole chain, for every op class:
-#: integer, float add/mul/fma, compare, select, conversion, requantize).
-VXM_ALU_LATENCY = 1
+#: Cycles per ALU of the VXM chain, the same for every op class (integer,
+#: float add/mul/fma, compare, select, conversion, requantize), so a chain of
+#: ``vxm_alus`` ALUs has a latency of ``vxm_alus * VXM_ALU_LATENCY``. rtl.vxm
+#: builds 1, 2 or 3 (``rtl.vxm.ALU_CUTS``); 3 registers each ALU after its
+#: multiplier, after the FMA core's exact sum (every result that needs no
+#: rounding is ready there too) and after the rounding and result select.
+#: One ALU placed alone on the ECP5 flow (docs/synthesis.md): 1 stage 8.4 MHz,
+#: 2 stages 13.8 MHz, 3 stages 19.3 MHz. The compiler places softmax, layer
+#: norm and GELU for each of them but 2, where a 4-ALU chain is exactly as long
+#: as VFUNC and GELU's two branches collide (compiler.rowops.placed_tree).
+VXM_ALU_LATENCY = 3
 #: Cycles per level of the VXM cross-lane reduction tree (int32 sum/max, fp32 sum).
 VXM_REDUCE_LEVEL_LATENCY = 1
 

@@ -28,7 +28,7 @@ out : Out(Flow(StreamGroup(lanes, 4)))
     op (planes above the final element type's width are zero).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -134,8 +134,42 @@ def _to_int(m, xo, t_is_float, name):
     return xo.is_nan, big, xo.sign, mag
 
 
-def _alu(m, t, op, x, y, z, imm, name):
-    """One ALU on raw operands of type ``t``; returns the raw 32-bit result (upper bits zero)."""
+def _core_b(m, op, fx, fy, name):
+    """The FMA core's multiplicand: ``y`` for mul/fma/fms, ``x`` for sqr, -1 for rsub, else 1."""
+    O = OPS
+    one = _const_op(Const(0, 1), True)
+    return _sel_op(m, [((op == O["mul"]) | (op == O["fma"]) | (op == O["fms"]), fy), (op == O["sqr"], fx),
+                       (op == O["rsub"], _neg(one, Const(1, 1)))], one, f"{name}_cb")
+
+
+def _product(m, t, op, x, y, name):
+    """The ALU's one multiplier: the integer product ``x * y`` (``x * x`` for sqr) of the
+    sign-extended operands (signed 32 x 32), or the FMA core's 24-bit significands. A float
+    type uses the core, except rqmul, the one integer op that multiplies and also runs on
+    the raw bits of a float type."""
+    is_float = (t == H) | (t == S)
+    xs, ys = (_sext(m, t, v, f"{name}_m{n}s") for v, n in ((x, "x"), (y, "y")))
+    fx, fy = (_fop(m, t == H, v, f"{name}_mf{n}") for v, n in ((x, "x"), (y, "y")))
+    core_mul = is_float & (op != OPS["rqmul"])
+    mul_b = Mux(op == OPS["sqr"], xs, ys)
+    product = Signal(signed(66), name=f"{name}_mul")
+    m.d.comb += product.eq(Mux(core_mul, fx.sig, xs) * Mux(core_mul, _core_b(m, op, fx, fy, f"{name}_m").sig, mul_b))
+    return product
+
+
+def _alu(m, t, op, x, y, z, imm, name, stage):
+    """One ALU on raw operands of type ``t``; returns the raw 32-bit result (upper bits zero).
+
+    ``stage(cut, value, name)`` is called on every value that crosses one of
+    the ALU's two pipeline cuts and returns the value the rest of the ALU
+    uses, the value itself or a register of it (:class:`Vxm` decides):
+    ``"mul"`` after the multiplier (the product and the ALU's inputs) and
+    ``"sum"`` after the FMA core's exact sum (with every result that needs
+    no rounding), before the rounding."""
+    # --- cut "mul": the multiplier, on its own decode of the inputs -------------------------
+    product = stage("mul", _product(m, t, op, x, y, name), f"{name}_s_mul")
+    t, op, x, y, z, imm = (stage("mul", v, f"{name}_s_{n}") for v, n in (
+        (t, "t"), (op, "op"), (x, "x"), (y, "y"), (z, "z"), (imm, "imm")))
     w_is8, is16, is32 = t == I8, (t == I16) | (t == H), (t == I32) | (t == S)
     is_float = (t == H) | (t == S)
     xs, ys, zs = (_sext(m, t, v, f"{name}_{n}s") for v, n in ((x, "x"), (y, "y"), (z, "z")))
@@ -146,18 +180,12 @@ def _alu(m, t, op, x, y, z, imm, name):
     amt = ys.as_unsigned()[:8]
     big = amt >= w
     au = xs.as_unsigned() & _mask(t)
-    mul_b = Mux(op == O["sqr"], xs, ys)
-    # One multiplier per ALU: the integer product xs * mul_b (signed 32 x 32), or the FMA
-    # core's 24-bit significands (below). A float type uses the core, except rqmul, the one
-    # integer op that multiplies and also runs on the raw bits of a float type.
-    shared = Signal(signed(66), name=f"{name}_mul")
     prod = Signal(signed(64), name=f"{name}_prod")
-    m.d.comb += prod.eq(shared[:64])
-    core_mul = is_float & (op != O["rqmul"])
+    m.d.comb += prod.eq(product[:64])
 
     def significand_product(sig_a, sig_b):
-        m.d.comb += shared.eq(Mux(core_mul, sig_a, xs) * Mux(core_mul, sig_b, mul_b))
-        return shared.as_unsigned()[:len(sig_a) + len(sig_b)]
+        # the product of these very operands (ca = x, cb = _core_b), from _product
+        return product.as_unsigned()[:len(sig_a) + len(sig_b)]
     diff = _sext(m, t, xs - ys, f"{name}_diff")
     # gemmlowp SaturatingRoundingDoublingHighMul in the element width
     rq = {}
@@ -196,11 +224,10 @@ def _alu(m, t, op, x, y, z, imm, name):
 
     # --- float datapath: one fp32 FMA core, rounding to fp32 or fp16 ------------------------
     fx, fy, fz = (_fop(m, t == H, v, f"{name}_f{n}") for v, n in ((x, "x"), (y, "y"), (z, "z")))
-    one, mzero = _const_op(Const(0, 1), True), _const_op(Const(1, 1), False)
+    mzero = _const_op(Const(1, 1), False)
     is_sub = (op == O["sub"]) | (op == O["absdiff"])
     ca = fx
-    cb = _sel_op(m, [((op == O["mul"]) | (op == O["fma"]) | (op == O["fms"]), fy), (op == O["sqr"], fx),
-                     (op == O["rsub"], _neg(one, Const(1, 1)))], one, f"{name}_cb")
+    cb = _core_b(m, op, fx, fy, name)
     cc = _sel_op(m, [((op == O["add"]) | (op == O["rsub"]), fy), (is_sub, _neg(fy, Const(1, 1))),
                      (op == O["fma"], fz), (op == O["fms"], _neg(fz, Const(1, 1)))], mzero, f"{name}_cc")
     core = fp.fma_exact_ops(m, fp.F32, ca, cb, cc, name=f"{name}_fma", mul=significand_product)
@@ -210,12 +237,10 @@ def _alu(m, t, op, x, y, z, imm, name):
     m.d.comb += imag.eq(Mux(xs < 0, -xs, xs))
     rsum = fp.FmaSum(core.nan & ~i2f, core.inf & ~i2f, core.inf_sign,
                      Mux(i2f, xs < 0, core.sign), Mux(i2f, imag, core.sig), Mux(i2f, 0, core.exp))
-    # result format of the rounding: the destination of a conversion, else the element type;
-    # one rounding serves both formats
+    # result format of the rounding: the destination of a conversion, else the element type
     dst = Mux(imm[:3] <= S, imm[:3], t)
     to16 = Signal(name=f"{name}_to16")
     m.d.comb += to16.eq(Mux(op == O["cvt"], dst == H, t == H))
-    rounded = fp.fma_round(m, fp.F32, rsum, f"{name}_rnd", narrow=fp.F16, to_narrow=to16)
     sign_bit = Mux(t == H, 0x8000, 0x80000000)
     un16, eq16, lt16 = fp.f_cmp(m, fp.F16, x[:16], y[:16], f"{name}_c16")
     un32, eq32, lt32 = fp.f_cmp(m, fp.F32, x, y, f"{name}_c32")
@@ -229,10 +254,9 @@ def _alu(m, t, op, x, y, z, imm, name):
     mm32 = fp.f_minmax(m, fp.F32, x, my, take_max, f"{name}_mm32")
     minmax = Mux(t == H, mm16, mm32)
     xr = x & _mask(t)
+    # (the ops that round the FMA's sum take it after the pipeline cut: use_round below)
     float_res = {
-        O["nop"]: xr, O["add"]: rounded, O["sub"]: rounded, O["rsub"]: rounded, O["mul"]: rounded,
-        O["sqr"]: rounded, O["fma"]: rounded, O["fms"]: rounded, O["absdiff"]: rounded & ~sign_bit,
-        O["min"]: minmax, O["max"]: minmax, O["relu"]: minmax,
+        O["nop"]: xr, O["min"]: minmax, O["max"]: minmax, O["relu"]: minmax,
         O["abs"]: xr & ~sign_bit, O["neg"]: xr ^ sign_bit, O["mov"]: ys, O["sel"]: Mux(xs != 0, ys, zs),
     }
     for code, c in cmp_f.items():
@@ -248,7 +272,7 @@ def _alu(m, t, op, x, y, z, imm, name):
         # xs is an int32: to int32 there is nothing to clamp
         from_int = xs if wd == 32 else Mux(xs < lo, lo, Mux(xs > hi, hi, xs))
         return Mux(is_float, from_float, from_int)
-    conv = Mux(dst == I8, sat_int(8), Mux(dst == I16, sat_int(16), Mux(dst == I32, sat_int(32), rounded)))
+    conv = Mux(dst == I8, sat_int(8), Mux(dst == I16, sat_int(16), sat_int(32)))    # to int
 
     r = Signal(32, name=f"{name}_r")
     with m.Switch(op):
@@ -260,9 +284,29 @@ def _alu(m, t, op, x, y, z, imm, name):
                     m.d.comb += r.eq(Mux(is_float, float_res[code], int_res[code]))
                 else:
                     m.d.comb += r.eq(int_res[code])
+    # ops whose result is the rounded sum (absdiff: its magnitude)
+    use_round = Mux(op == O["cvt"], (dst == H) | (dst == S),
+                    is_float & Cat(op == O[k] for k in ("add", "sub", "rsub", "mul", "sqr", "fma", "fms",
+                                                         "absdiff")).any())
+    clear_sign = is_float & (op == O["absdiff"])
+
+    # --- cut "sum" -------------------------------------------------------------------------------
+    rsum = fp.FmaSum(*(stage("sum", v, f"{name}_s_{k}") for k, v in (
+        ("nan", rsum.nan), ("inf", rsum.inf), ("inf_sign", rsum.inf_sign), ("sign", rsum.sign),
+        ("sig", rsum.sig), ("exp", rsum.exp))))
+    to16, use_round, clear_sign, early, nt = (stage("sum", v, f"{name}_s_{k}") for k, v in (
+        ("to16", to16), ("use_round", use_round), ("clear_sign", clear_sign), ("early", r),
+        ("type", next_type(t, op, imm))))
+    # one rounding serves both formats
+    rounded = fp.fma_round(m, fp.F32, rsum, f"{name}_rnd", narrow=fp.F16, to_narrow=to16)
+    rounded = Mux(clear_sign, rounded & ~Mux(to16, 0x8000, 0x80000000), rounded)
     out = Signal(32, name=f"{name}_out")
-    m.d.comb += out.eq(r & _mask(next_type(t, op, imm)))
+    m.d.comb += out.eq(Mux(use_round, rounded, early) & _mask(nt))
     return out
+
+
+#: The ALU's registered pipeline cuts (see :func:`_alu`) for each ``VXM_ALU_LATENCY``.
+ALU_CUTS = {1: (), 2: ("sum",), 3: ("mul", "sum")}
 
 
 class Vxm(wiring.Component):
@@ -285,8 +329,8 @@ class Vxm(wiring.Component):
     def __init__(self, cfg, lanes=None):
         if not isinstance(cfg, LpuConfig):
             raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
-        if VXM_ALU_LATENCY != 1:
-            raise ValueError(f"rtl.vxm registers once per ALU; VXM_ALU_LATENCY is {VXM_ALU_LATENCY}")
+        if VXM_ALU_LATENCY not in ALU_CUTS:
+            raise ValueError(f"rtl.vxm builds an ALU of 1 to 3 stages; VXM_ALU_LATENCY is {VXM_ALU_LATENCY}")
         if lanes is not None and (not isinstance(lanes, int) or isinstance(lanes, bool)
                                   or not 1 <= lanes <= cfg.lanes):
             raise ValueError(f"lanes must be None or an int in 1..{cfg.lanes}, not {lanes!r}")
@@ -311,25 +355,37 @@ class Vxm(wiring.Component):
         lanes = self._lanes
         xs = [lane_word(self.a.payload, lane) for lane in range(lanes)]
         bs = [lane_word(self.b.payload, lane) for lane in range(lanes)]
+        def delay(value, name, shape=None):
+            """``value`` after VXM_ALU_LATENCY registers (the last one named ``name``)."""
+            for k in range(VXM_ALU_LATENCY):
+                last = k == VXM_ALU_LATENCY - 1
+                reg = Signal(shape if shape is not None else value.shape(), name=name if last else f"{name}_d{k}")
+                m.d.sync += reg.eq(value)
+                value = reg
+            return value
+
+        def cut(where, value, name):
+            """An ALU pipeline cut (see _alu): a register if ``where`` is one of ALU_CUTS."""
+            if where not in ALU_CUTS[VXM_ALU_LATENCY]:
+                return value
+            reg = Signal(Value.cast(value).shape(), name=name)
+            m.d.sync += reg.eq(value)
+            return reg
+
         for i in range(cfg.vxm_alus):
             alu = ctrl.alu[i]
             nxs = []
             for lane in range(lanes):
                 y = Mux(alu.src, alu.imm, bs[lane])
                 z = Mux(alu.src, bs[lane], alu.imm)
-                res = _alu(m, t, alu.op, xs[lane], y, z, alu.imm, f"alu{i}_l{lane}")
+                res = _alu(m, t, alu.op, xs[lane], y, z, alu.imm, f"alu{i}_l{lane}", cut)
                 reg = Signal(32, name=f"alu{i}_lane{lane}")
                 m.d.sync += reg.eq(res)
                 nxs.append(reg)
-            nb = []
-            for lane in range(lanes):
-                r = Signal(32, name=f"b{i}_lane{lane}")
-                m.d.sync += r.eq(bs[lane])
-                nb.append(r)
-            nctrl = Signal(VxmControl(cfg), name=f"ctrl{i}")
-            nvalid = Signal(name=f"valid{i}")
-            nt = Signal(ETYPE_BITS, name=f"type{i + 1}")
-            m.d.sync += [nctrl.eq(ctrl), nvalid.eq(valid), nt.eq(next_type(t, alu.op, alu.imm))]
+            nb = [delay(bs[lane], f"b{i}_lane{lane}", 32) for lane in range(lanes)]
+            nctrl = delay(ctrl, f"ctrl{i}", VxmControl(cfg))
+            nvalid = delay(valid, f"valid{i}", 1)
+            nt = delay(next_type(t, alu.op, alu.imm), f"type{i + 1}", ETYPE_BITS)
             xs, bs, ctrl, valid, t = nxs, nb, nctrl, nvalid, nt
         m.d.comb += self.out.valid.eq(valid)
         for lane in range(lanes):

@@ -207,6 +207,27 @@ def test_row_recipes_track_the_float_functions():
     assert np.abs(y - np.clip(np.round(gelu / t), -128, 127)).max() <= 1
 
 
+@pytest.mark.parametrize("vxm_alu_latency", [1, 2, 3, 4])
+def test_row_recipes_place_unless_latencies_line_up(monkeypatch, vxm_alu_latency):
+    """The recipes place with no two VXM instructions in a cycle for the VXM latency
+    constants the RTL builds, and the placed tree computes the recipe. GELU's last VOP
+    takes tanh(...) and x1 = VOP(x): when a VOP chain is exactly as long as VFUNC (2
+    cycles per ALU x 4 ALUs = 8), both issue in the same cycle, whatever the delays, and
+    the compiler says so."""
+    from openlpu.compiler import rowops
+    monkeypatch.setattr(timing, "VXM_ALU_LATENCY", vxm_alu_latency)
+    x = np.random.default_rng(3).integers(-128, 128, (6, 8)).astype(np.int8)
+    for recipe in (softmax_recipe(0.05), layer_norm_recipe(8, 0.05, 0.03), gelu_recipe(0.05, 0.03)):
+        if TINY.vxm_alus * vxm_alu_latency == timing.VXM_FUNC_LATENCY and recipe.name == "gelu":
+            with pytest.raises(ValueError, match=r"gelu: no collision-free .*\(VOP 8, VRED 3, VFUNC 8 cycles\)"):
+                rowops.placed_tree(recipe, TINY)
+            continue
+        root, offs = rowops.placed_tree(recipe, TINY)
+        assert len(set(offs.values())) == len(offs)
+        placed = rowops.Recipe(recipe.name, recipe.slots, root, recipe.whole_row)
+        np.testing.assert_array_equal(evaluate(placed, x), evaluate(recipe, x))
+
+
 @pytest.mark.parametrize("cfg", [TINY, SMALL], ids=["tiny", "small"])
 @pytest.mark.parametrize("op", ["softmax", "layer_norm", "gelu"])
 def test_row_ops_compiled_match_reference_and_prediction(cfg, op):
