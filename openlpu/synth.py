@@ -61,7 +61,7 @@ TARGET_MHZ = 100
 LUT4_PER_MULT18 = 250
 
 #: Units whose Yosys ``share`` pass leaves the multipliers alone (see :func:`run_yosys`).
-NO_SHARE_UNITS = ("vxm", "vxm_slice", "lpu")
+NO_SHARE_UNITS = ("vxm", "vxm_slice", "vxm_func", "lpu")
 
 #: The ``share`` step of a :data:`NO_SHARE_UNITS` unit: every shareable cell but the
 #: multipliers, with the simpler SAT problems of ``-fast``.
