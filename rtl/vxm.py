@@ -313,7 +313,7 @@ class Vxm(wiring.Component):
     """VXM: ``lanes`` lanes of ``vxm_alus`` chained ALUs (see the module docstring).
 
     Latency: ``vxm_alus * VXM_ALU_LATENCY`` cycles from ``a.valid`` to ``out.valid``
-    (one register per ALU), the same for every op and type.
+    (``VXM_ALU_LATENCY`` stages per ALU, :data:`ALU_CUTS`), the same for every op and type.
 
     Parameters
     ----------
