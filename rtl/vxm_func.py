@@ -2,7 +2,7 @@
 
 The algorithm, stage by stage, is the golden model :mod:`openlpu.golden.vxm_func`
 (its docstring states the reductions and every special case): fixed-point
-range reduction, a quadratic per table segment from one coefficient ROM
+range reduction, a quadratic per table segment from a coefficient ROM (one copy per ``ROM_LANES`` lanes)
 (built by :func:`openlpu.golden.vxm_func.rom`), Horner's rule with truncated
 products, one round to fp32 (nearest-even; subnormal inputs and results are
 flushed to zero).
@@ -76,6 +76,10 @@ def _priority(cases):
     return flag, value
 
 
+#: Lanes that read one copy of the coefficient ROM (the read ports of a block RAM).
+ROM_LANES = 2
+
+
 class VxmFunc(wiring.Component):
     """fp32 exp / reciprocal / rsqrt / tanh on ``cfg.lanes`` lanes (see the module docstring).
 
@@ -108,9 +112,15 @@ class VxmFunc(wiring.Component):
         m = Module()
         lanes = self._cfg.lanes
 
-        rom = Memory(shape=RomWord, depth=gold.ROM_DEPTH,
-                     init=[{"c0": c0, "c1": c1, "c2": c2} for c0, c1, c2 in gold.rom()])
-        m.submodules.rom = rom
+        # One copy of the coefficient ROM per pair of lanes: a block RAM has two read ports.
+        # (One ROM with a read port per lane is the same logic, but Yosys 0.23's memory
+        # mapping ran out of memory on it at 16 lanes.)
+        init = [{"c0": c0, "c1": c1, "c2": c2} for c0, c1, c2 in gold.rom()]
+        roms = []
+        for k in range(-(-lanes // ROM_LANES)):
+            rom = Memory(shape=RomWord, depth=gold.ROM_DEPTH, init=init)
+            m.submodules[f"rom{k}"] = rom
+            roms.append(rom)
 
         # control pipeline: valid (the only registers with a reset) and function select
         valid = [self.a.valid]
@@ -124,7 +134,8 @@ class VxmFunc(wiring.Component):
         m.d.comb += self.out.valid.eq(valid[_STAGES])
 
         for lane in range(lanes):
-            result = self._lane(m, rom.read_port(domain="sync"), lane_word(self.a.payload, lane), func, f"l{lane}")
+            port = roms[lane // ROM_LANES].read_port(domain="sync")
+            result = self._lane(m, port, lane_word(self.a.payload, lane), func, f"l{lane}")
             m.d.comb += word_planes(self.out.payload, lane, result)
         return m
 
