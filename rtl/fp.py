@@ -48,6 +48,11 @@ F16 = FloatFormat(exp_bits=5, man_bits=10)
 F32 = FloatFormat(exp_bits=8, man_bits=23)
 
 
+def _inf(fmt, sign):
+    """The raw bits of an infinity of ``fmt`` with sign bit ``sign``."""
+    return Cat(Const(fmt.exp_max << fmt.man_bits, fmt.width - 1), sign)
+
+
 def clz(value, width, leaf=32):
     """Leading zeros of the low ``width`` bits of ``value`` (``width`` if zero).
 
@@ -225,7 +230,7 @@ def f_add_pipe(m, fmt, a, b, stages, name="fadd", domain="sync"):
 
     sign = s["sign"]
     zero_sign = Mux(s["sub"], 0, sign)        # exact zero: +0 unless both operands are -0
-    inf = Cat(Const(fmt.exp_max << M, fmt.width - 1), sign)
+    inf = _inf(fmt, sign)
     return _select(m, fmt.width, name, [
         (s["nan"], Const(fmt.qnan, fmt.width)),
         (s["inf"], inf),
@@ -333,8 +338,7 @@ def _round_pack(m, fmt, sign, sig, exp, name, narrow=None, to_narrow=None):
 
     def pick(wide_value, narrow_value):
         return Mux(to_narrow, narrow_value, wide_value) if narrow is not fmt else wide_value
-    inf = pick(Cat(Const(fmt.exp_max << M, fmt.width - 1), sign),
-               Cat(Const(narrow.exp_max << narrow.man_bits, narrow.width - 1), sign))
+    inf = pick(_inf(fmt, sign), _inf(narrow, sign))
     return _select(m, fmt.width, name, [
         (sig == 0, pick(Cat(Const(0, fmt.width - 1), sign), Cat(Const(0, narrow.width - 1), sign))),
         (packed >= pick(fmt.exp_max << M, narrow.exp_max << narrow.man_bits), inf),
@@ -352,7 +356,7 @@ def f_mul(m, fmt, a, b, name="fmul"):
     rounded = _round_pack(m, fmt, sign, prod, exp, f"{name}_rnd")
     return _select(m, fmt.width, name, [
         (ua.is_nan | ub.is_nan | (ua.is_inf & ub.is_zero) | (ua.is_zero & ub.is_inf), Const(fmt.qnan, fmt.width)),
-        (ua.is_inf | ub.is_inf, Cat(Const(fmt.exp_max << fmt.man_bits, fmt.width - 1), sign)),
+        (ua.is_inf | ub.is_inf, _inf(fmt, sign)),
     ], rounded)
 
 
@@ -469,8 +473,7 @@ def fma_round(m, fmt, s, name="fmar", narrow=None, to_narrow=None):
     rounded = _round_pack(m, fmt, s.sign, s.sig, s.exp, f"{name}_rnd", narrow, to_narrow)
     return _select(m, fmt.width, name, [
         (s.nan, Mux(to_narrow, Const(narrow.qnan, fmt.width), Const(fmt.qnan, fmt.width))),
-        (s.inf, Mux(to_narrow, Cat(Const(narrow.exp_max << narrow.man_bits, narrow.width - 1), s.inf_sign),
-                    Cat(Const(fmt.exp_max << fmt.man_bits, fmt.width - 1), s.inf_sign))),
+        (s.inf, Mux(to_narrow, _inf(narrow, s.inf_sign), _inf(fmt, s.inf_sign))),
     ], rounded)
 
 
@@ -555,5 +558,5 @@ def float_to_float(m, src, dst, x, name="f2f"):
     rounded = _round_pack(m, dst, u.sign, u.sig, exp, f"{name}_rnd")
     return _select(m, dst.width, name, [
         (u.is_nan, Const(dst.qnan, dst.width)),
-        (u.is_inf, Cat(Const(dst.exp_max << dst.man_bits, dst.width - 1), u.sign)),
+        (u.is_inf, _inf(dst, u.sign)),
     ], rounded)
