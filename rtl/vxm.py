@@ -355,11 +355,10 @@ class Vxm(wiring.Component):
         lanes = self._lanes
         xs = [lane_word(self.a.payload, lane) for lane in range(lanes)]
         bs = [lane_word(self.b.payload, lane) for lane in range(lanes)]
-        def delay(value, name, shape=None):
+        def delay(value, name, shape):
             """``value`` after VXM_ALU_LATENCY registers (the last one named ``name``)."""
             for k in range(VXM_ALU_LATENCY):
-                last = k == VXM_ALU_LATENCY - 1
-                reg = Signal(shape if shape is not None else value.shape(), name=name if last else f"{name}_d{k}")
+                reg = Signal(shape, name=name if k == VXM_ALU_LATENCY - 1 else f"{name}_d{k}")
                 m.d.sync += reg.eq(value)
                 value = reg
             return value
