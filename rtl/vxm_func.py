@@ -11,7 +11,8 @@ Pipeline (:data:`openlpu.timing.VXM_FUNC_LATENCY` = 8 stages, each ending in
 a register; one multiplier per stage at most):
 
 1. unpack; special-case detection and value
-2. exp: 24 x 36-bit significand x log2(e)
+2. exp: 24-bit significand x log2(e), a 36-bit constant, as a sum of its 15
+   signed-digit terms (:func:`csd_digits`), so it takes adders, not DSP blocks
 3. range reduction to ROM address, offset ``u`` and base exponent; ROM read
 4. ROM output register (the block RAM's read time stays out of the multiplier stage)
 5. ``c2 * u`` (21 x 24 bits)
@@ -42,7 +43,7 @@ from openlpu.golden.vxm_func import VxmFuncOp
 from openlpu.rtl.streams import Flow, StreamGroup, lane_word, word_planes
 from openlpu.timing import VXM_FUNC_LATENCY
 
-__all__ = ["VxmFunc", "RomWord"]
+__all__ = ["VxmFunc", "RomWord", "csd_digits", "mul_const"]
 
 #: One coefficient ROM word.
 RomWord = data.StructLayout({"c0": signed(gold.C0_BITS), "c1": signed(gold.C1_BITS),
@@ -65,6 +66,41 @@ def _lzc(value, width):
     zh, ch = _lzc(value[half:], half)
     zl, cl = _lzc(value[:half], half)
     return zh & zl, Mux(zh, Cat(cl, Const(1, 1)), Cat(ch, Const(0, 1)))
+
+
+def csd_digits(c):
+    """The canonical signed-digit form of the non-negative int ``c``: ``[(shift, ±1), ...]``.
+
+    ``sum(d << s for s, d in csd_digits(c)) == c``, with no two adjacent
+    nonzero digits, so the fewest additions and subtractions of shifted terms.
+    """
+    if c < 0:
+        raise ValueError(f"csd_digits takes a non-negative int, not {c}")
+    digits, shift = [], 0
+    while c:
+        if c & 1:
+            d = 2 - (c & 3)               # +1 when c ends in 01, -1 when it ends in 11
+            digits.append((shift, d))
+            c -= d
+        c >>= 1
+        shift += 1
+    return digits
+
+
+def mul_const(x, c, width):
+    """``x * c`` (unsigned ``x``, constant ``c`` >= 0), the low ``width`` bits, from adders.
+
+    The shifted terms of :func:`csd_digits` summed by a balanced tree, so
+    synthesis builds carry chains instead of a multiplier: on an FPGA whose DSP
+    blocks are few, a multiplication by a constant need not take one.
+    """
+    terms = [(x << s) if d > 0 else -(x << s) for s, d in csd_digits(c)]
+    if not terms:
+        return Const(0, width)
+    while len(terms) > 1:
+        terms = [terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j]
+                 for j in range(0, len(terms), 2)]
+    return terms[0].as_unsigned()[:width]
 
 
 def _priority(cases):
@@ -169,7 +205,7 @@ class VxmFunc(wiring.Component):
         sign1, e1, man1 = reg(1, "sign1", sign), reg(8, "e1", e), reg(23, "man1", man)
 
         # --- stage 2: exp's significand x log2(e) ---------------------------------------
-        prod = reg(60, "prod2", Cat(man1, Const(1, 1)) * gold.LOG2E)
+        prod = reg(60, "prod2", mul_const(Cat(man1, Const(1, 1)), gold.LOG2E, 60))
         sign2, e2, man2 = reg(1, "sign2", sign1), reg(8, "e2", e1), reg(23, "man2", man1)
         sp.append(reg(1, "sp2", sp[1]))
         spv.append(reg(32, "spv2", spv[1]))
