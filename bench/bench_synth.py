@@ -5,15 +5,18 @@
 
 Runs :func:`openlpu.synth.synth_unit` (Yosys ``synth_ecp5``, then nextpnr-ecp5
 out of context on the LFE5U-85F) for every unit of :data:`openlpu.cli.UNITS`
-at each preset, plus one MXM plane at each of ``--mxm-lanes`` (the ``tiny``
-configuration with only ``lanes`` changed) to show how the MXM's Fmax scales,
-and, with ``--fp32-add``, the MXM's fp32 adder alone at the given stage counts.
-Entries are merged into ``bench/results/synth.json`` (committed, so a change
-in area or Fmax shows in review) and printed as a table. ``--table`` only
-prints the table of the stored results and the ``tsp`` projection
-(:mod:`openlpu.scaling`).
+(the whole chip, ``lpu``, included) at each preset, plus the slices of
+:data:`SLICES` at each preset (placed for the units too big for the device), one
+MXM plane at each of ``--mxm-lanes`` (the ``tiny`` configuration with only
+``lanes`` changed) to show how the MXM's Fmax scales, and, with ``--fp32-add``,
+the MXM's fp32 adder alone at the given stage counts. Entries are merged into
+``bench/results/synth.json`` (committed, so a change in area or Fmax shows in
+review) and printed as two tables: every entry, and a summary with one row per
+unit and preset (:func:`summary`). ``--table`` only prints the tables of the
+stored results and the ``tsp`` projection (:mod:`openlpu.scaling`).
 
-A full run takes tens of minutes on two cores; it is not part of the tests.
+A full run takes hours on two cores (the VXM and the whole chip at ``small`` are
+the long Yosys runs); it is not part of the tests.
 """
 
 import argparse
@@ -38,16 +41,29 @@ from openlpu.rtl import fp
 from openlpu.config import preset
 from openlpu.verif.runner import BUILD_ROOT, REPO_ROOT
 
-__all__ = ["RESULTS", "BENCH_UNITS", "Job", "F32AddBench", "jobs", "run", "table", "main"]
+__all__ = ["RESULTS", "BENCH_UNITS", "SLICES", "Job", "F32AddBench", "jobs", "run", "table", "summary", "main"]
 
 RESULTS = REPO_ROOT / "bench" / "results" / "synth.json"
 PRESETS = ("tiny", "small")
 MXM_LANES = (4, 8, 16)
 #: Result keys' units that are not chip units (:data:`openlpu.cli.UNITS`): the int8-only
-#: MXM plane of the lanes sweep, the MXM column slice, one lane of the VXM (``vxm_slice``:
-#: ``Vxm(cfg, lanes=1)``, its ``vxm_alus`` chained ALUs; ``--units`` takes it like a chip
-#: unit) and the standalone fp32 adder (``--fp32-add``).
-BENCH_UNITS = ("mxm_plane_int8", "mxm_plane_int8_dsp", "mxm_plane_slice", "vxm_slice", "fp32_add")
+#: MXM plane of the lanes sweep, the MXM column slice of that sweep, the slices of
+#: :data:`SLICES` and the standalone fp32 adder (``--fp32-add``).
+BENCH_UNITS = ("mxm_plane_int8", "mxm_plane_int8_dsp", "mxm_plane_slice", "mxm_slice", "vxm_slice",
+               "fp32_add")
+#: The repeating part that is placed for a unit too big for the device, and what it is.
+#: ``--units`` takes these names like a chip unit's, at each preset.
+#:
+#: ``mxm_slice``
+#:     the first :data:`SLICE_COLUMNS` output columns of one of the preset's MXM planes
+#:     at the full depth ``K = lanes`` (``MxmPlane(cfg, columns=...)``): every product,
+#:     tree and accumulator of those columns; the planes and their columns are
+#:     independent but for the activation's fan-out.
+#: ``vxm_slice``
+#:     one lane of the VXM (``Vxm(cfg, lanes=1)``), its ``vxm_alus`` chained ALUs; the
+#:     lanes are identical and independent.
+SLICES = {"mxm": "mxm_slice", "vxm": "vxm_slice"}
+SLICE_WHAT = {"mxm_slice": "one plane's first {columns} columns", "vxm_slice": "one lane"}
 #: The MXM-plane sweeps (``--sweeps``): the int8 plane with every product in LUTs
 #: (``int8``), the int8 plane with products on the device's DSP blocks first and
 #: the rest in LUTs (``int8_dsp``), and the full fp16-capable plane (``fp16``,
@@ -80,6 +96,9 @@ class Job:
         if self.unit == "vxm_slice":
             from openlpu.rtl.vxm import Vxm
             return Vxm(self.cfg, lanes=1)
+        if self.unit == "mxm_slice":
+            from openlpu.rtl.mxm import MxmPlane
+            return MxmPlane(self.cfg, columns=self.columns)
         if self.unit == "mxm_plane" and (not self.fp16 or self.dsp_products or self.columns):
             from openlpu.rtl.mxm import MxmPlane
             return MxmPlane(self.cfg, fp16=self.fp16, dsp_products=self.dsp_products,
@@ -156,8 +175,10 @@ def jobs(units, presets, mxm_lanes, fp32_add=(), sweeps=SWEEPS):
             out.append(Job(f"mxm_plane_slice/lanes{lanes}", "mxm_plane", cfg, f"slice_lanes{lanes}",
                            columns=min(SLICE_COLUMNS, lanes)))
     for preset_name in presets:
+        cfg = preset(preset_name)
         for unit in units:
-            out.append(Job(f"{unit}/{preset_name}", unit, preset(preset_name), preset_name))
+            columns = min(SLICE_COLUMNS, cfg.lanes) if unit == "mxm_slice" else None
+            out.append(Job(f"{unit}/{preset_name}", unit, cfg, preset_name, columns=columns))
     return out
 
 
@@ -270,12 +291,51 @@ def table(results):
     return "\n".join(lines)
 
 
+def summary(results, presets=PRESETS):
+    """One row per chip unit and preset: the whole unit's area, and its Fmax.
+
+    The Fmax is the unit's own when it was placed; otherwise that of its slice
+    (:data:`SLICES`) at the same preset, and for the whole chip (``lpu``) the
+    slowest of its units' at that preset, an upper bound (the chip's own paths
+    between units are not placed). A unit or preset that was not run has no row.
+    """
+    entries = results["entries"]
+    lines = ["| unit | preset | LUT4 | FF | DSP | BRAM | fits LFE5U-85F | Fmax MHz | Fmax of |",
+             "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |"]
+    for name in presets:
+        fmaxes = {}
+        rows = []
+        for unit in UNITS:
+            e = entries.get(f"{unit}/{name}")
+            if e is None:
+                continue
+            fmax, source = e.get("fmax_mhz"), "the whole unit, placed"
+            if not fmax and unit in SLICES:
+                s = entries.get(f"{SLICES[unit]}/{name}")
+                if s and s.get("fmax_mhz"):
+                    fmax = s["fmax_mhz"]
+                    what = SLICE_WHAT[SLICES[unit]].format(columns=s.get("columns"))
+                    source = f"{what} (`{SLICES[unit]}/{name}`), placed"
+            if not fmax and unit == "lpu" and fmaxes:
+                slow = min(fmaxes, key=fmaxes.get)
+                fmax, source = fmaxes[slow], f"its slowest unit, `{slow}` (an upper bound)"
+            elif fmax:
+                fmaxes[unit] = fmax
+            elif not e.get("fits", True):
+                source = "not placed"
+            rows.append(f"| {unit} | {name} | {e['luts']:,} | {e['ffs']:,} | {e['dsps']} | {e['brams']} "
+                        f"| {'yes' if e.get('fits', True) else 'no'} "
+                        f"| {f'{fmax:.1f}' if fmax else '-'} | {source if fmax or not e.get('fits', True) else '-'} |")
+        lines += rows
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", default=",".join(PRESETS))
     parser.add_argument("--units", default="all",
-                        help=f"comma list of {', '.join(UNITS)}, vxm_slice, or all")
+                        help=f"comma list of {', '.join(list(UNITS) + list(SLICES.values()))}, or all")
     parser.add_argument("--mxm-lanes", default=",".join(map(str, MXM_LANES)),
                         help="lanes of the MXM-plane sweep ('' for none)")
     parser.add_argument("--sweeps", default=",".join(SWEEPS),
@@ -291,19 +351,23 @@ def main(argv=None):
         from openlpu.scaling import report
         print(table(load()))
         print()
+        print(summary(load()))
+        print()
         print("\n".join(report(load()["entries"])))
         return 0
     for reason in (synth.yosys_missing(), None if args.no_pnr else synth.nextpnr_missing()):
         if reason:
             print(f"error: {reason}", file=sys.stderr)
             return 2
-    units = list(UNITS) + ["vxm_slice"] if args.units == "all" else [u for u in args.units.split(",") if u]
+    units = list(UNITS) + list(SLICES.values()) if args.units == "all" else [u for u in args.units.split(",") if u]
     presets = [p for p in args.presets.split(",") if p]
     lanes = [int(x) for x in args.mxm_lanes.split(",") if x]
     adds = [int(x) for x in args.fp32_add.split(",") if x]
     sweeps = [x for x in args.sweeps.split(",") if x]
     results = run(jobs(units, presets, lanes, adds, sweeps), pnr=not args.no_pnr, timeout=args.timeout)
     print(table(results))
+    print()
+    print(summary(results))
     return 0
 
 

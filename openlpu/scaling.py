@@ -18,7 +18,8 @@ stated here in full:
   packing overhead). The chip is the sum of its units.
 * Fmax. The clock is set by the slowest unit. Each unit's Fmax is taken from
   its largest measured configuration that was placed (for the MXM, whose
-  ``small`` preset does not fit the FPGA, from its planes: :data:`FMAX_FROM`).
+  ``small`` preset does not fit the FPGA, from its planes or a slice of one, and
+  for the VXM, which fits at neither, from one lane: :data:`FMAX_FROM`).
   The MXM plane sweep over ``lanes`` (4, 8, 16) shows whether Fmax depends on
   the array size; the model carries the slowest unit's Fmax to ``tsp``
   unchanged, which is only valid while that sweep stays flat.
@@ -55,10 +56,10 @@ DRIVERS = {
     "icu": lambda c: c.mxm_planes + c.mem_slices + 2,
 }
 
-#: Entries whose Fmax stands for a unit besides its own: the MXM is independent planes,
-#: the VXM independent lanes (one lane, ``vxm_slice``, is placed when the whole unit
-#: does not fit the FPGA).
-FMAX_FROM = {"mxm": ("mxm_plane",), "vxm": ("vxm_slice",)}
+#: Entries whose Fmax stands for a unit besides its own: the MXM is independent planes
+#: (a plane, or a slice of one's columns, ``mxm_slice``, is placed when the whole unit
+#: does not fit the FPGA), the VXM independent lanes (one lane, ``vxm_slice``).
+FMAX_FROM = {"mxm": ("mxm_plane", "mxm_slice"), "vxm": ("vxm_slice",)}
 
 #: Units that make up the chip (the rest of a top level is wiring and registers).
 CHIP_UNITS = ("mxm", "vxm", "vxm_func", "sxm", "mem", "icu")

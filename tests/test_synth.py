@@ -207,6 +207,31 @@ def test_mxm_sweep_jobs():
         jobs([], [], [4], sweeps=["int4"])
 
 
+def test_slice_jobs_at_each_preset():
+    from openlpu.bench.bench_synth import SLICE_COLUMNS, SLICES, jobs
+    todo = {j.key: j for j in jobs(list(SLICES.values()), ["tiny", "small"], [])}
+    assert set(todo) == {"mxm_slice/tiny", "mxm_slice/small", "vxm_slice/tiny", "vxm_slice/small"}
+    assert todo["mxm_slice/small"].columns == SLICE_COLUMNS and todo["mxm_slice/small"].cfg == preset("small")
+    plane = todo["mxm_slice/small"].component()
+    assert type(plane).__name__ == "MxmPlane"
+    assert todo["vxm_slice/tiny"].columns is None
+
+
+def test_summary_takes_fmax_from_slices_and_the_chip_from_its_slowest_unit():
+    from openlpu.bench.bench_synth import summary
+    e = {"luts": 10, "ffs": 5, "dsps": 0, "brams": 0, "fits": True, "fmax_mhz": 50.0}
+    big = dict(e, fits=False, fmax_mhz=None)
+    results = {"entries": {"mxm/small": big, "mxm_slice/small": dict(e, fmax_mhz=40.0, columns=4),
+                           "vxm/small": big, "sxm/small": dict(e, fmax_mhz=90.0),
+                           "lpu/small": big, "sxm/tiny": e}}
+    rows = {tuple(c.strip() for c in line.split("|")[1:3]): line for line in summary(results).splitlines()[2:]}
+    assert set(rows) == {("mxm", "small"), ("vxm", "small"), ("sxm", "small"), ("lpu", "small"), ("sxm", "tiny")}
+    assert "| 40.0 | one plane's first 4 columns (`mxm_slice/small`), placed |" in rows["mxm", "small"]
+    assert "| no | - | not placed |" in rows["vxm", "small"]            # no slice measured
+    assert "| 90.0 | the whole unit, placed |" in rows["sxm", "small"]
+    assert "| 40.0 | its slowest unit, `mxm` (an upper bound) |" in rows["lpu", "small"]
+
+
 # --- scaling model --------------------------------------------------------------------
 
 def test_peak_rates_of_the_reference_configuration():
