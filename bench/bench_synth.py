@@ -62,7 +62,7 @@ BENCH_UNITS = ("mxm_plane_int8", "mxm_plane_int8_dsp", "mxm_plane_slice", "mxm_s
 #: ``vxm_slice``
 #:     one lane of the VXM (``Vxm(cfg, lanes=1)``), its ``vxm_alus`` chained ALUs; the
 #:     lanes are identical and independent.
-SLICES = {"mxm": "mxm_slice", "vxm": "vxm_slice"}
+SLICES = {"mxm": "mxm_slice", "mxm_plane": "mxm_slice", "vxm": "vxm_slice"}
 SLICE_WHAT = {"mxm_slice": "one plane's first {columns} columns", "vxm_slice": "one lane"}
 #: The MXM-plane sweeps (``--sweeps``): the int8 plane with every product in LUTs
 #: (``int8``), the int8 plane with products on the device's DSP blocks first and
@@ -330,12 +330,16 @@ def summary(results, presets=PRESETS):
     return "\n".join(lines)
 
 
+def _all_units():
+    return list(dict.fromkeys([*UNITS, *SLICES.values()]))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", default=",".join(PRESETS))
     parser.add_argument("--units", default="all",
-                        help=f"comma list of {', '.join(list(UNITS) + list(SLICES.values()))}, or all")
+                        help=f"comma list of {', '.join(_all_units())}, or all")
     parser.add_argument("--mxm-lanes", default=",".join(map(str, MXM_LANES)),
                         help="lanes of the MXM-plane sweep ('' for none)")
     parser.add_argument("--sweeps", default=",".join(SWEEPS),
@@ -359,7 +363,7 @@ def main(argv=None):
         if reason:
             print(f"error: {reason}", file=sys.stderr)
             return 2
-    units = list(UNITS) + list(SLICES.values()) if args.units == "all" else [u for u in args.units.split(",") if u]
+    units = _all_units() if args.units == "all" else [u for u in args.units.split(",") if u]
     presets = [p for p in args.presets.split(",") if p]
     lanes = [int(x) for x in args.mxm_lanes.split(",") if x]
     adds = [int(x) for x in args.fp32_add.split(",") if x]

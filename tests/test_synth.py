@@ -209,7 +209,7 @@ def test_mxm_sweep_jobs():
 
 def test_slice_jobs_at_each_preset():
     from openlpu.bench.bench_synth import SLICE_COLUMNS, SLICES, jobs
-    todo = {j.key: j for j in jobs(list(SLICES.values()), ["tiny", "small"], [])}
+    todo = {j.key: j for j in jobs(sorted(set(SLICES.values())), ["tiny", "small"], [])}
     assert set(todo) == {"mxm_slice/tiny", "mxm_slice/small", "vxm_slice/tiny", "vxm_slice/small"}
     assert todo["mxm_slice/small"].columns == SLICE_COLUMNS and todo["mxm_slice/small"].cfg == preset("small")
     plane = todo["mxm_slice/small"].component()
@@ -230,6 +230,19 @@ def test_summary_takes_fmax_from_slices_and_the_chip_from_its_slowest_unit():
     assert "| no | - | not placed |" in rows["vxm", "small"]            # no slice measured
     assert "| 90.0 | the whole unit, placed |" in rows["sxm", "small"]
     assert "| 40.0 | its slowest unit, `mxm` (an upper bound) |" in rows["lpu", "small"]
+
+
+def test_committed_results_cover_every_unit_at_both_presets():
+    """Every chip unit, the whole chip included, has an entry at tiny and small, and a
+    placed Fmax: its own, its slice's, or for the chip its slowest unit's."""
+    from openlpu.bench.bench_synth import PRESETS, load, summary
+    from openlpu.cli import UNITS
+    rows = [line.split("|") for line in summary(load()).splitlines()[2:]]
+    fmax = {(r[1].strip(), r[2].strip()): r[8].strip() for r in rows}
+    for name in PRESETS:
+        for unit in UNITS:
+            assert (unit, name) in fmax, f"{unit}/{name} not measured"
+            assert fmax[unit, name] != "-", f"{unit}/{name} has no placed Fmax"
 
 
 # --- scaling model --------------------------------------------------------------------
