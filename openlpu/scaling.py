@@ -15,7 +15,8 @@ stated here in full:
   its driver. Block RAMs of the MEM are projected from the bits to store
   instead: ``mem_slices * mem_depth * lanes`` bytes plus 8 check bits per 64,
   in 18-kbit DP16KD blocks (a lower bound; the measured presets show the
-  packing overhead). The chip is the sum of its units.
+  packing overhead). The chip is the sum of its units; :func:`chip_vs_units`
+  checks that against the whole chip synthesised at ``tiny`` and ``small``.
 * Fmax. The clock is set by the slowest unit. Each unit's Fmax is taken from
   its largest measured configuration that was placed (for the MXM, whose
   ``small`` preset does not fit the FPGA, from its planes or a slice of one, and
@@ -34,7 +35,8 @@ from pathlib import Path
 
 from .config import preset
 
-__all__ = ["REFERENCE", "DRIVERS", "load_results", "peak_ops", "sram_bytes", "project", "report"]
+__all__ = ["REFERENCE", "DRIVERS", "load_results", "peak_ops", "sram_bytes", "project", "chip_vs_units",
+           "report"]
 
 #: Published figures of the reference chip.
 REFERENCE = {
@@ -144,6 +146,20 @@ def project(entries, target="tsp", presets=("small", "tiny")):
     return out
 
 
+def chip_vs_units(entries, presets=("tiny", "small")):
+    """The model's premise, that the chip is the sum of its units, against the whole
+    chip synthesised (``lpu/<preset>``): ``{preset: {resource: (chip, sum of units)}}``
+    for each preset where the chip and every unit of :data:`CHIP_UNITS` were measured."""
+    out = {}
+    for name in presets:
+        chip = entries.get(f"lpu/{name}")
+        units = [entries.get(f"{u}/{name}") for u in CHIP_UNITS]
+        if chip is None or None in units:
+            continue
+        out[name] = {r: (chip[r], sum(u[r] for u in units)) for r in _RESOURCES}
+    return out
+
+
 def report(entries=None, target="tsp"):
     """The projection as Markdown lines (used by the bench and the docs)."""
     entries = load_results() if entries is None else entries
@@ -170,4 +186,12 @@ def report(entries=None, target="tsp"):
         f"| on-chip SRAM | {chip['sram_mib']:.0f} MiB | {REFERENCE['sram_mib']} MiB |",
         f"| ECP5-85F devices (by LUT4) | {chip['ecp5_devices_by_luts']:,.0f} | (ASIC) |",
     ]
+    checks = chip_vs_units(entries)
+    if checks:
+        lines += ["", "| whole chip, measured / sum of its units | LUT4 | FF | MULT18X18D | DP16KD |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        for name, c in checks.items():
+            cells = " | ".join(f"{chip:,} / {units:,} ({(chip - units) / units:+.0%})" if units
+                               else f"{chip:,} / 0" for chip, units in (c[r] for r in _RESOURCES))
+            lines.append(f"| `{name}` | {cells} |")
     return [line for line in lines if line is not None]

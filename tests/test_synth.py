@@ -274,6 +274,17 @@ def test_projection_scales_by_the_drivers():
     assert chip["int8_tops_at_fmax"] == 2 * 320 ** 2 * 4 * 50e6 / 1e12
 
 
+def test_chip_vs_units_compares_like_with_like():
+    from openlpu.scaling import CHIP_UNITS, chip_vs_units, report
+    unit = {"luts": 100, "ffs": 10, "dsps": 1, "brams": 0}
+    entries = {f"{u}/tiny": unit for u in CHIP_UNITS}
+    entries["lpu/tiny"] = {"luts": 660, "ffs": 60, "dsps": 6, "brams": 0}
+    entries["lpu/small"] = entries["lpu/tiny"]                  # its units not measured: no row
+    assert chip_vs_units(entries) == {"tiny": {"luts": (660, 600), "ffs": (60, 60), "dsps": (6, 6),
+                                               "brams": (0, 0)}}
+    assert "| `tiny` | 660 / 600 (+10%) | 60 / 60 (+0%) | 6 / 6 (+0%) | 0 / 0 |" in report(entries)
+
+
 def test_committed_results():
     """bench/results/synth.json is well formed, and the MXM's fp16-capable datapath (the
     whole plane at lanes 4, 4-column slices at 8 and 16) loses at most 30% of its Fmax
