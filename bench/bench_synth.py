@@ -15,8 +15,9 @@ review) and printed as two tables: every entry, and a summary with one row per
 unit and preset (:func:`summary`). ``--table`` only prints the tables of the
 stored results and the ``tsp`` projection (:mod:`openlpu.scaling`).
 
-A full run takes hours on two cores (the VXM and the whole chip at ``small`` are
-the long Yosys runs); it is not part of the tests.
+A full run takes about 5 hours, one tool run after another (Yosys on the whole
+chip at ``small`` alone: 1 h 35 min and 12 GB); it is not part of the tests. Two
+benches side by side can exhaust 24 GB with the VXM and the chip at ``small``.
 """
 
 import argparse
