@@ -2,6 +2,7 @@
 
     python -m openlpu.bench.bench_synth [--presets tiny,small] [--units all]
                                         [--mxm-lanes 4,8,16] [--fp32-add 1,3] [--no-pnr]
+    python -m openlpu.bench.bench_synth --table | --plot
 
 Runs :func:`openlpu.synth.synth_unit` (Yosys ``synth_ecp5``, then nextpnr-ecp5
 out of context on the LFE5U-85F) for every unit of :data:`openlpu.cli.UNITS`
@@ -13,7 +14,8 @@ the MXM's fp32 adder alone at the given stage counts. Entries are merged into
 ``bench/results/synth.json`` (committed, so a change in area or Fmax shows in
 review) and printed as two tables: every entry, and a summary with one row per
 unit and preset (:func:`summary`). ``--table`` only prints the tables of the
-stored results and the ``tsp`` projection (:mod:`openlpu.scaling`).
+stored results and the ``tsp`` projection (:mod:`openlpu.scaling`); ``--plot`` draws
+them into ``bench/results/synth.png`` (:func:`plot`, needs matplotlib).
 
 A full run takes about 5 hours, one tool run after another (Yosys on the whole
 chip at ``small`` alone: 1 h 35 min and 12 GB); it is not part of the tests. Two
@@ -42,9 +44,11 @@ from openlpu.rtl import fp
 from openlpu.config import preset
 from openlpu.verif.runner import BUILD_ROOT, REPO_ROOT
 
-__all__ = ["RESULTS", "BENCH_UNITS", "SLICES", "Job", "F32AddBench", "jobs", "run", "table", "summary", "main"]
+__all__ = ["RESULTS", "PLOT", "BENCH_UNITS", "SLICES", "Job", "F32AddBench", "jobs", "run", "table", "summary_rows",
+           "summary", "sweep_series", "plot", "main"]
 
 RESULTS = REPO_ROOT / "bench" / "results" / "synth.json"
+PLOT = RESULTS.with_suffix(".png")
 PRESETS = ("tiny", "small")
 MXM_LANES = (4, 8, 16)
 #: Result keys' units that are not chip units (:data:`openlpu.cli.UNITS`): the int8-only
@@ -292,24 +296,27 @@ def table(results):
     return "\n".join(lines)
 
 
-def summary(results, presets=PRESETS):
-    """One row per chip unit and preset: the whole unit's area, and its Fmax.
+def summary_rows(results, presets=PRESETS):
+    """One dict per chip unit and preset: ``unit``, ``preset``, the whole unit's
+    ``luts``, ``ffs``, ``dsps``, ``brams`` and ``fits``, and its ``fmax_mhz`` with
+    ``fmax_of``, what that Fmax was measured on.
 
     The Fmax is the unit's own when it was placed; otherwise that of its slice
     (:data:`SLICES`) at the same preset, and for the whole chip (``lpu``) the
     slowest of its units' at that preset, an upper bound (the chip's own paths
-    between units are not placed). A unit or preset that was not run has no row.
+    between units are not placed). A unit or preset that was not run has no row;
+    a unit with no placed Fmax has ``fmax_mhz`` None and ``fmax_of`` "not placed"
+    when it does not fit the device, else None.
     """
     entries = results["entries"]
-    lines = ["| unit | preset | LUT4 | FF | DSP | BRAM | fits LFE5U-85F | Fmax MHz | Fmax of |",
-             "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |"]
+    rows = []
     for name in presets:
         fmaxes = {}
-        rows = []
         for unit in UNITS:
             e = entries.get(f"{unit}/{name}")
             if e is None:
                 continue
+            fits = e.get("fits", True)
             fmax, source = e.get("fmax_mhz"), "the whole unit, placed"
             if not fmax and unit in SLICES:
                 s = entries.get(f"{SLICES[unit]}/{name}")
@@ -322,13 +329,102 @@ def summary(results, presets=PRESETS):
                 fmax, source = fmaxes[slow], f"its slowest unit, `{slow}` (an upper bound)"
             elif fmax:
                 fmaxes[unit] = fmax
-            elif not e.get("fits", True):
-                source = "not placed"
-            rows.append(f"| {unit} | {name} | {e['luts']:,} | {e['ffs']:,} | {e['dsps']} | {e['brams']} "
-                        f"| {'yes' if e.get('fits', True) else 'no'} "
-                        f"| {f'{fmax:.1f}' if fmax else '-'} | {source if fmax or not e.get('fits', True) else '-'} |")
-        lines += rows
+            if not fmax:
+                source = None if fits else "not placed"
+            rows.append({"unit": unit, "preset": name, **{k: e[k] for k in ("luts", "ffs", "dsps", "brams")},
+                         "fits": fits, "fmax_mhz": fmax or None, "fmax_of": source})
+    return rows
+
+
+def summary(results, presets=PRESETS):
+    """:func:`summary_rows` as a Markdown table."""
+    lines = ["| unit | preset | LUT4 | FF | DSP | BRAM | fits LFE5U-85F | Fmax MHz | Fmax of |",
+             "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |"]
+    for r in summary_rows(results, presets):
+        fmax = f"{r['fmax_mhz']:.1f}" if r["fmax_mhz"] else "-"
+        lines.append(f"| {r['unit']} | {r['preset']} | {r['luts']:,} | {r['ffs']:,} | {r['dsps']} | {r['brams']} "
+                     f"| {'yes' if r['fits'] else 'no'} | {fmax} | {r['fmax_of'] or '-'} |")
     return "\n".join(lines)
+
+
+#: The MXM-plane sweeps as :func:`sweep_series` and the plot name them: result-key unit
+#: -> label.
+SWEEP_LABELS = {
+    "mxm_plane": "int8 + fp16 plane (the chip's)",
+    "mxm_plane_slice": f"int8 + fp16, first {SLICE_COLUMNS} columns",
+    "mxm_plane_int8": "int8 only, LUT multipliers",
+    "mxm_plane_int8_dsp": "int8 only, DSP blocks first",
+}
+
+
+def sweep_series(results):
+    """The MXM lanes sweeps' placed Fmax: ``{label: [(lanes, MHz), ...]}`` sorted by
+    lanes, one series per :data:`SWEEP_LABELS` entry (the ``tiny`` plane, lanes 8,
+    counts for the full plane's sweep; a plane that was not placed has no point)."""
+    series = {}
+    for key, e in results["entries"].items():
+        unit, _, tag = key.partition("/")
+        if unit not in SWEEP_LABELS or not e.get("fmax_mhz"):
+            continue
+        if unit == "mxm_plane" and not (tag.startswith("lanes") or tag == "tiny"):
+            continue
+        series.setdefault(SWEEP_LABELS[unit], []).append((e["lanes"], e["fmax_mhz"]))
+    return {label: sorted(points) for label, points in series.items()}
+
+
+def plot(results, path):
+    """Write a PNG of the results to ``path`` (needs matplotlib: ``pip install -e .[bench]``).
+
+    Left: each chip unit's LUT4 at each preset in devices (LFE5U-85F), with its
+    Fmax (:func:`summary_rows`). Right: the MXM lanes sweeps (:func:`sweep_series`)
+    against the issue's rule, no more than 30% below lanes 4 at lanes 16.
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = summary_rows(results)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [1.3, 1]})
+    units = [u for u in UNITS if any(r["unit"] == u for r in rows)]
+    height = 0.8 / len(PRESETS)
+    longest = {u: max(r["luts"] for r in rows if r["unit"] == u) / synth.DEVICE["luts"] for u in units}
+    for i, name in enumerate(PRESETS):
+        by_unit = {r["unit"]: r for r in rows if r["preset"] == name}
+        got = [(u_i + (i - (len(PRESETS) - 1) / 2) * height, by_unit[u]) for u_i, u in enumerate(units)
+               if u in by_unit]
+        left.barh([y for y, _ in got], [r["luts"] / synth.DEVICE["luts"] for _, r in got], height=height,
+                  label=name, color=("#4a7ab5", "#e0923a")[i % 2])
+        for y, r in got:
+            mhz = f"{r['fmax_mhz']:.0f} MHz" if r["fmax_mhz"] else "not placed"
+            star = "" if r["fmax_of"] == "the whole unit, placed" else "*"
+            left.text(longest[r["unit"]] * 1.15, y, f"{r['luts']:,} LUT4, {mhz}{star}", va="center", fontsize=7)
+    left.axvline(1.0, color="k", lw=0.8, ls="--")
+    left.text(1.0, -0.55, " one LFE5U-85F", fontsize=7)
+    left.set_xscale("log")
+    left.set_xlim(right=max(longest.values()) * 25)
+    left.set_yticks(range(len(units)), units)
+    left.invert_yaxis()
+    left.set_xlabel(f"LUT4 in devices ({synth.DEVICE['luts']:,} each)")
+    left.set_title("Area and Fmax per unit (* Fmax of a slice, or the slowest unit)", fontsize=9)
+    left.legend(fontsize=8, loc="upper right")
+
+    for label, points in sweep_series(results).items():
+        xs, ys = zip(*points)
+        line, = right.plot(xs, ys, marker="o", label=label)
+        right.fill_between([xs[0], max(MXM_LANES)], [0.7 * ys[0]] * 2, [ys[0]] * 2, alpha=0.07,
+                           color=line.get_color())
+    right.set_xscale("log", base=2)
+    right.set_xticks(MXM_LANES, [str(n) for n in MXM_LANES])
+    right.set_xlabel("MXM plane lanes (a lanes x lanes array)")
+    right.set_ylabel("placed Fmax (MHz)")
+    right.set_ylim(bottom=0)
+    right.set_title("MXM Fmax against array size (shaded: within 30% of lanes 4)", fontsize=9)
+    right.legend(fontsize=7, loc="lower left")
+    fig.suptitle(f"OpenLPU on {synth.DEVICE['name']} (Yosys synth_ecp5, nextpnr out of context)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def _all_units():
@@ -351,7 +447,12 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=3 * 3600, help="per tool run, seconds")
     parser.add_argument("--table", action="store_true",
                         help="print the stored table and the tsp projection, and exit")
+    parser.add_argument("--plot", action="store_true",
+                        help=f"draw the stored results into {PLOT.relative_to(REPO_ROOT)} (matplotlib), and exit")
     args = parser.parse_args(argv)
+    if args.plot:
+        print(f"wrote {plot(load(), PLOT)}")
+        return 0
     if args.table:
         from openlpu.scaling import report
         print(table(load()))

@@ -245,6 +245,40 @@ def test_committed_results_cover_every_unit_at_both_presets():
             assert fmax[unit, name] != "-", f"{unit}/{name} has no placed Fmax"
 
 
+
+def test_committed_mxm_sweeps_stay_within_30_percent():
+    """The issue's rule on the committed figures: the chip's MXM datapath (the fp16-capable
+    plane's column slice) and the int8 array with LUT multipliers lose at most 30% of
+    their lanes-4 Fmax at lanes 16; the int8 array on DSP blocks is reported, not held."""
+    from openlpu.bench.bench_synth import SWEEP_LABELS, load, sweep_series
+    series = sweep_series(load())
+    assert set(series) == set(SWEEP_LABELS.values())
+    for unit in ("mxm_plane_slice", "mxm_plane_int8"):
+        points = dict(series[SWEEP_LABELS[unit]])
+        assert sorted(points) == [4, 8, 16], unit
+        assert points[16] >= 0.7 * points[4], f"{unit}: {points[4]} -> {points[16]} MHz"
+    assert [x for x, _ in series[SWEEP_LABELS["mxm_plane"]]] == [4, 8]     # lanes 16 does not fit
+
+
+def test_sweep_series_skips_unplaced_and_preset_planes():
+    from openlpu.bench.bench_synth import SWEEP_LABELS, sweep_series
+    e = {"luts": 1, "ffs": 1, "dsps": 0, "brams": 0}
+    results = {"entries": {"mxm_plane/lanes4": dict(e, lanes=4, fmax_mhz=50.0),
+                           "mxm_plane/tiny": dict(e, lanes=8, fmax_mhz=45.0),
+                           "mxm_plane/small": dict(e, lanes=16, fmax_mhz=None, fits=False),
+                           "mxm_plane_int8/lanes8": dict(e, lanes=8, fmax_mhz=90.0),
+                           "mxm_plane_int8/lanes4": dict(e, lanes=4, fmax_mhz=99.0),
+                           "mxm/tiny": dict(e, lanes=8, fmax_mhz=44.0)}}
+    assert sweep_series(results) == {SWEEP_LABELS["mxm_plane"]: [(4, 50.0), (8, 45.0)],
+                                     SWEEP_LABELS["mxm_plane_int8"]: [(4, 99.0), (8, 90.0)]}
+
+
+def test_plot_of_the_committed_results(tmp_path):
+    pytest.importorskip("matplotlib", reason="the plot needs matplotlib (pip install -e .[bench])")
+    from openlpu.bench.bench_synth import load, plot
+    out = plot(load(), tmp_path / "synth.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
 # --- scaling model --------------------------------------------------------------------
 
 def test_peak_rates_of_the_reference_configuration():
