@@ -248,8 +248,9 @@ def test_committed_results_cover_every_unit_at_both_presets():
 
 def test_committed_mxm_sweeps_stay_within_30_percent():
     """The issue's rule on the committed figures: the chip's MXM datapath (the fp16-capable
-    plane's column slice) and the int8 array with LUT multipliers lose at most 30% of
-    their lanes-4 Fmax at lanes 16; the int8 array on DSP blocks is reported, not held."""
+    plane's 4-column slice; at lanes 4 that is the whole plane) and the int8 array with
+    LUT multipliers lose at most 30% of their lanes-4 Fmax at lanes 8 and 16; the int8
+    array on DSP blocks is reported, not held to it (docs/synthesis.md)."""
     from openlpu.bench.bench_synth import MXM_FMAX_KEPT, SWEEP_LABELS, load, sweep_series
     assert MXM_FMAX_KEPT == 0.7
     series = sweep_series(load())
@@ -257,7 +258,7 @@ def test_committed_mxm_sweeps_stay_within_30_percent():
     for unit in ("mxm_plane_slice", "mxm_plane_int8"):
         points = dict(series[SWEEP_LABELS[unit]])
         assert sorted(points) == [4, 8, 16], unit
-        assert points[16] >= MXM_FMAX_KEPT * points[4], f"{unit}: {points[4]} -> {points[16]} MHz"
+        assert all(points[n] >= MXM_FMAX_KEPT * points[4] for n in (8, 16)), f"{unit}: {points}"
     assert [x for x, _ in series[SWEEP_LABELS["mxm_plane"]]] == [4, 8]     # lanes 16 does not fit
 
 
@@ -321,10 +322,8 @@ def test_chip_vs_units_compares_like_with_like():
 
 
 def test_committed_results():
-    """bench/results/synth.json is well formed, and the MXM's fp16-capable datapath (the
-    whole plane at lanes 4, 4-column slices at 8 and 16) loses at most 30% of its Fmax
-    from lanes 4 to 16 (the issue's criterion; the int8-only sweeps are reported, not held
-    to it: docs/synthesis.md)."""
+    """bench/results/synth.json is well formed (the MXM lanes rule on it:
+    :func:`test_committed_mxm_sweeps_stay_within_30_percent`)."""
     from openlpu.bench.bench_synth import BENCH_UNITS
     from openlpu.cli import UNITS
     from openlpu.scaling import load_results
@@ -336,6 +335,3 @@ def test_committed_results():
         assert e["luts"] + e["ffs"] > 0, key
         assert (e["fmax_mhz"] is None) == (not e["fits"] or e["pnr_s"] == 0), key
         assert "+dirty" not in e.get("commit", ""), f"{key} was measured on uncommitted code"
-    lanes4 = entries["mxm_plane/lanes4"]["fmax_mhz"]
-    slices = [entries[f"mxm_plane_slice/lanes{n}"]["fmax_mhz"] for n in (8, 16)]
-    assert all(f >= 0.7 * lanes4 for f in slices), (lanes4, slices)
