@@ -8,7 +8,7 @@ module special-cases a preset.
 
 from dataclasses import dataclass, fields, replace
 
-__all__ = ["ConfigError", "LpuConfig", "PRESETS", "preset"]
+__all__ = ["ConfigError", "LpuConfig", "PRESETS", "preset", "require_config"]
 
 
 class ConfigError(ValueError):
@@ -150,3 +150,14 @@ def preset(name):
         return PRESETS[name]
     except KeyError:
         raise ConfigError("preset", f"must be one of {', '.join(PRESETS)}", name) from None
+
+
+def require_config(cfg):
+    """``cfg`` itself if it is an :class:`LpuConfig`; a clear ``TypeError`` otherwise.
+
+    Every unit constructor starts with this, so a wrong argument fails where it
+    is passed, not deep inside elaboration.
+    """
+    if not isinstance(cfg, LpuConfig):
+        raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
+    return cfg
