@@ -1,0 +1,268 @@
+"""Placement on the MXM: weight tiles into a plane, activation rows and fp16 passes through it.
+
+Every function finds the earliest cycle at which its instructions' queues, the streams along
+their values' whole flights (:class:`~openlpu.compiler.scheduler.Scheduler`) and their data
+(``ready``: (slice, addr) -> first cycle a READ sees it) are free, takes them, and places
+the instructions:
+
+* :func:`place_tile`: READ + LW of one weight tile's rows on consecutive cycles;
+* :func:`place_row`: one int8 activation row (READ, ABC/ACC) and, after the last input tile,
+  its requantization on the VXM (two VOPs) and WRITEs to every copy of the output;
+* :func:`place_pass16`: one fp16 pass (the READs of both byte planes, ABC/ACC) and, after the
+  last K-tile, its conversion on the VXM (one VOP) and the WRITEs of its byte planes;
+* :func:`plane_reads`: READs of two byte planes that reach a consumer together on adjacent
+  streams.
+"""
+
+from openlpu import isa, timing
+
+__all__ = ["place_tile", "place_row", "place_pass16", "plane_reads"]
+
+
+def place_tile(sch, cfg, p, wsl, addrs, t_min, ready):
+    """READ + LW of one weight tile's rows (``addrs`` in slice ``wsl``, or in each slice of the
+    pair ``wsl`` for fp16 rows: their low and high byte planes) on consecutive cycles from
+    ``t_min`` into plane ``p``, after the rows are written; the first LW cycle."""
+    srcs = [wsl] if isinstance(wsl, int) else list(wsl)
+    n, mxw, lat = len(addrs), f"mxw{p}", timing.MEM_READ_LATENCY
+    routes = [sch.route(f"mem{s}", 0, lat, mxw) for s in srcs]     # consumer issue relative to a READ at 0
+    d = routes[0][0]
+    t0 = max(t_min, max(ready.get((s, a), 0) + rt[2] for s, rt in zip(srcs, routes) for a in addrs))
+    while True:
+        streams = None
+        if all(t0 - rt[2] >= 0 and all(sch.free(f"mem{s}", t0 - rt[2] + i) for i in range(n))
+               for s, rt in zip(srcs, routes)) and all(sch.free(mxw, t0 + i) for i in range(n)):
+            for st in range(cfg.streams - len(srcs) + 1):
+                if all(sch.streams.free(d, st + k, sch.position(f"mem{s}"),
+                                        t0 - rt[2] + i + timing.ICU_DISPATCH_LATENCY + lat, rt[1])
+                       for k, (s, rt) in enumerate(zip(srcs, routes)) for i in range(n)):
+                    streams = (d, st)
+                    break
+        if streams is not None:
+            break
+        t0 += 1
+    for i in range(n):
+        for k, (s, rt) in enumerate(zip(srcs, routes)):
+            q, t_rd = f"mem{s}", t0 - rt[2] + i
+            sch.place(q, t_rd, isa.make("READ", addrs[i], (d, streams[1] + k)))
+            sch.take_stream((d, streams[1] + k), q, t_rd, lat, mxw, 1, "src", t0 + i)
+        sch.intents[(mxw, t0 + i, "src")] = [(f"mem{s}", t0 - rt[2] + i) for s, rt in zip(srcs, routes)]
+        sch.place(mxw, t0 + i, isa.make("LW", i, streams, int(len(srcs) > 1)))
+    return t0
+
+
+def place_row(sch, cfg, p, xp, outs, r, acc_row, kt, nt, KT, t_min, ready, slots, vop_ready, ones=None,
+              xct=None, factors=None):
+    """One activation row through plane ``p`` (and, after the last tile, through the VXM to
+    every copy of the output), at the earliest cycle >= ``t_min``; returns (ABC cycle, last VOP cycle).
+    ``factors``: ``[(slice, addr)]`` of the fp16 per-channel factors' two byte planes (``rescale``),
+    read so that they reach the second VOP as its operand ``b``."""
+    src, mxm = f"mem{xp.slice}", f"mxm{p}"
+    dsts = [f"mem{o.slice}" for o in outs]
+    x_addr = xp.addr(r, kt if xct is None else xct) if ones is None else ones.base
+    last = kt == KT - 1
+    t_a, plan, b_reads = _take_row(sch, cfg, mxm, src, dsts, x_addr, t_min, last, ready.get((xp.slice, x_addr), 0),
+                                   vop_ready, factors)
+    (t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2, t_ws) = plan
+    sch.place(src, t_rd, isa.make("READ", x_addr, s_x))
+    sch.place(mxm, t_a, isa.make("ACC" if kt else "ABC", acc_row, s_x, s_res, 0))
+    if not last:
+        return t_a, 0
+    _place_requant(sch, slots, (s_res, t_v1, s_v1, t_v2, s_v2), b_reads)
+    for o, dst, t_w in zip(outs, dsts, t_ws):
+        sch.intents[(dst, t_w, "src")] = [("vxm", t_v2)]
+        y_addr = o.addr(r, nt)
+        sch.place(dst, t_w, isa.make("WRITE", y_addr, s_v2))
+        ready[(o.slice, y_addr)] = t_w + timing.MEM_WRITE_LATENCY
+    return t_a, t_v2
+
+
+def _take_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready, factors):
+    """The earliest activation cycle >= ``t_a`` of a row whose streams (and, with ``factors`` on
+    the last tile, the factors' reads) are free: ``(cycle, plan of _try_row, factor reads)``,
+    the streams taken."""
+    lat_m, mlat = timing.MEM_READ_LATENCY, timing.mxm_latency(cfg)
+    vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
+    while True:
+        plan = _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready)
+        if plan is not None:
+            (t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2, t_ws) = plan
+            sch.checkpoint()
+            sch.take_stream(s_x, src, t_rd, lat_m, mxm, 1, "src", t_a)
+            if not last:
+                sch.take_stream(s_res, mxm, t_a, mlat, None, 4)
+            else:
+                sch.take_stream(s_res, mxm, t_a, mlat, "vxm", 4, "a", t_v1)
+                sch.take_stream(s_v1, "vxm", t_v1, vlat, "vxm", 4, "a", t_v2)
+                far = max(range(len(dsts)), key=lambda i: t_ws[i])
+                sch.take_stream(s_v2, "vxm", t_v2, vlat, dsts[far], 4, "src", t_ws[far])
+            busy = {(src, t_rd), *zip(dsts, t_ws)}
+            b_reads = _factor_reads(sch, cfg, factors, t_v2, busy) if last and factors else None
+            if not (last and factors) or b_reads:
+                sch.commit()
+                return t_a, plan, b_reads
+            sch.rollback()
+        t_a += 1
+
+
+def _place_requant(sch, slots, vxm_plan, b_reads):
+    """The two VOPs of a row's requantization (slots ``slots``); with ``b_reads`` (the factors'
+    READs) the second one's operand ``b`` is the factor vector."""
+    s_res, t_v1, s_v1, t_v2, s_v2 = vxm_plan
+    sch.place("vxm", t_v1, isa.make("VOP", slots[0], 4, s_res, s_res, s_v1))
+    sch.intents[("vxm", t_v1, "b")] = sch.intents[("vxm", t_v1, "a")]
+    if b_reads:
+        group = b_reads[0][2]
+        for q, t, grp, addr in b_reads:
+            sch.place(q, t, isa.make("READ", addr, grp))
+        sch.intents[("vxm", t_v2, "a")] = sch.intents[("vxm", t_v2, "a")][:2]    # VOP 2 reads two planes
+        sch.place("vxm", t_v2, isa.make("VOP", slots[1], 2, s_v1, group, s_v2))
+    else:
+        sch.place("vxm", t_v2, isa.make("VOP", slots[1], 4, s_v1, s_v1, s_v2))
+        sch.intents[("vxm", t_v2, "b")] = sch.intents[("vxm", t_v2, "a")]
+
+
+def plane_reads(sch, cfg, planes, consumer, t_c, field_name, busy=(), ready=None, hint=None):
+    """READs of the byte planes ``planes`` (``[(slice, addr)]``, low first) that reach
+    ``consumer``, issued in ``t_c``, together on adjacent streams (so the slices must lie on one
+    side of it): their streams taken and the consumer's intent on ``field_name`` recorded;
+    ``[(queue, cycle, plane stream, addr)]`` or ``None``. ``busy``: (queue, cycle) already taken;
+    ``ready``: (slice, addr) -> first cycle a read sees the data; ``hint``: a first stream to try."""
+    lat = timing.MEM_READ_LATENCY
+    reads = []
+    for s_, addr in planes:
+        q = f"mem{s_}"
+        d, hops, rel = sch.route(q, 0, lat, consumer)
+        t = t_c - rel
+        if not sch.free(q, t) or (q, t) in busy or (ready and t < ready.get((s_, addr), 0)):
+            return None
+        reads.append((q, t, d, hops, addr))
+    d = reads[0][2]
+    if any(r[2] != d for r in reads):
+        return None
+    order = list(range(cfg.streams - len(reads) + 1))
+    if hint is not None and hint[0] == d and hint[1] in order:
+        order.remove(hint[1])
+        order.insert(0, hint[1])
+    for s0 in order:
+        if all(sch.streams.free(d, s0 + k, sch.position(q), t + timing.ICU_DISPATCH_LATENCY + lat, hops)
+               for k, (q, t, _, hops, _) in enumerate(reads)):
+            out = []
+            for k, (q, t, _, hops, addr) in enumerate(reads):
+                sch.take_stream((d, s0 + k), q, t, lat, consumer, 1, "plane", t_c)
+                out.append((q, t, (d, s0 + k), addr))
+            sch.intents.pop((consumer, t_c, "plane"), None)
+            sch.intents[(consumer, t_c, field_name)] = [(q, t) for q, t, _, _ in out]
+            return out
+    return None
+
+
+def _factor_reads(sch, cfg, factors, t_v2, busy):
+    """READs of the two byte planes ``factors`` that reach the VXM for the VOP issued in ``t_v2``
+    as its operand ``b`` (:func:`plane_reads`)."""
+    return plane_reads(sch, cfg, factors, "vxm", t_v2, "b", busy)
+
+
+def _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready):
+    lat_m = timing.MEM_READ_LATENCY
+    _, _, rel = sch.route(src, 0, lat_m, mxm)
+    t_rd = t_a - rel
+    if t_rd < x_ready or not sch.free(src, t_rd) or not sch.free(mxm, t_a):
+        return None
+    hints = sch.hints
+    s_x = sch.find_stream(src, t_rd, lat_m, mxm, hint=hints.get(("x", mxm)))
+    if s_x is None:
+        return None
+    mlat = timing.mxm_latency(cfg)
+    if not last:
+        s_res = sch.find_stream(mxm, t_a, mlat, None, 4, hint=hints.get(("res", mxm)))
+        if s_res is None:
+            return None
+        hints.update({("x", mxm): s_x, ("res", mxm): s_res})
+        return (t_rd, s_x), (s_res, 0, None, 0, None, [])
+    vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
+    _, _, t_v1 = sch.route(mxm, t_a, mlat, "vxm")
+    t_v2 = t_v1 + vlat + 1
+    t_ws = [sch.route("vxm", t_v2, vlat, d)[2] for d in dsts]
+    if t_v1 < vop_ready or not (sch.free("vxm", t_v1) and sch.free("vxm", t_v2)):
+        return None
+    if not all(sch.free(d, t_w) for d, t_w in zip(dsts, t_ws)) or (src, t_rd) in zip(dsts, t_ws):
+        return None
+    far = max(range(len(dsts)), key=lambda i: t_ws[i])
+    s_res = sch.find_stream(mxm, t_a, mlat, "vxm", 4, hint=hints.get(("res", mxm)))
+    s_v1 = sch.find_stream("vxm", t_v1, vlat, "vxm", 4, hint=hints.get("v1"))
+    s_v2 = sch.find_stream("vxm", t_v2, vlat, dsts[far], 4, hint=hints.get("v2"))
+    if None in (s_res, s_v1, s_v2):
+        return None
+    hints.update({("x", mxm): s_x, ("res", mxm): s_res, "v1": s_v1, "v2": s_v2})
+    return (t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2, t_ws)
+
+
+def place_pass16(sch, cfg, p, xslices, x_addr, acc_row, kt, t_min, ready, slot, vop_ready, writes):
+    """One fp16 pass of an activation vector (its two byte planes at ``x_addr`` of ``xslices``)
+    through plane ``p`` at the earliest cycle >= ``t_min``: ABC for ``kt = 0``, ACC after. With
+    ``writes`` (the layer's last pass: ``[(slice, addr, byte plane)]``) the fp32 result goes
+    through the VXM (slot ``slot``: to fp16 [, ReLU]) into them. Returns (pass cycle, VOP cycle)."""
+    mxm, lat_m = f"mxm{p}", timing.MEM_READ_LATENCY
+    rels = [sch.route(f"mem{s}", 0, lat_m, mxm)[2] for s in xslices]
+    t_a = max(t_min, max(ready.get((s, x_addr), 0) + rel for s, rel in zip(xslices, rels)))
+    hints = sch.hints
+    while True:
+        plan = _try_pass16(sch, cfg, mxm, xslices, x_addr, t_a, ready, vop_ready, writes, hints)
+        if plan is not None:
+            break
+        t_a += 1
+    reads, s_res, t_v, s_v, t_ws = plan
+    for q, t, grp, addr in reads:
+        sch.place(q, t, isa.make("READ", addr, grp))
+    sch.place(mxm, t_a, isa.make("ACC" if kt else "ABC", acc_row, reads[0][2], s_res, 1))
+    if not writes:
+        return t_a, 0
+    sch.place("vxm", t_v, isa.make("VOP", slot, 4, s_res, s_res, s_v))
+    sch.intents[("vxm", t_v, "b")] = sch.intents[("vxm", t_v, "a")]
+    for (sl, addr, k), t_w in zip(writes, t_ws):
+        q = f"mem{sl}"
+        sch.intents[(q, t_w, "src")] = [("vxm", t_v)]
+        sch.place(q, t_w, isa.make("WRITE", addr, (s_v[0], s_v[1] + k)))
+        ready[(sl, addr)] = t_w + timing.MEM_WRITE_LATENCY
+    return t_a, t_v
+
+
+def _try_pass16(sch, cfg, mxm, xslices, x_addr, t_a, ready, vop_ready, writes, hints):
+    """The reads, result streams, VOP cycle and write cycles of a pass in ``t_a`` (taken), or ``None``."""
+    mlat, vlat = timing.mxm_latency(cfg), cfg.vxm_alus * timing.VXM_ALU_LATENCY
+    if not sch.free(mxm, t_a):
+        return None
+    t_v, t_ws, busy = None, [], set()
+    if writes:
+        t_v = sch.route(mxm, t_a, mlat, "vxm")[2]
+        if t_v < vop_ready or not sch.free("vxm", t_v):
+            return None
+        t_ws = [sch.route("vxm", t_v, vlat, f"mem{sl}")[2] for sl, _, _ in writes]
+        busy = {(f"mem{sl}", t) for (sl, _, _), t in zip(writes, t_ws)}
+        if len(busy) < len(writes) or not all(sch.free(q, t) for q, t in busy):
+            return None
+    sch.checkpoint()
+    reads = plane_reads(sch, cfg, [(s, x_addr) for s in xslices], mxm, t_a, "src", busy, ready,
+                         hints.get(("x16", mxm)))
+    s_res = s_v = None
+    if reads is not None and not writes:
+        s_res = sch.find_stream(mxm, t_a, mlat, None, 4, hint=hints.get(("res", mxm)))
+        if s_res is not None:
+            sch.take_stream(s_res, mxm, t_a, mlat, None, 4)
+    elif reads is not None:
+        far = max(range(len(writes)), key=lambda i: t_ws[i])
+        s_res = sch.find_stream(mxm, t_a, mlat, "vxm", 4, hint=hints.get(("res", mxm)))
+        if s_res is not None:
+            sch.take_stream(s_res, mxm, t_a, mlat, "vxm", 4, "a", t_v)
+            s_v = sch.find_stream("vxm", t_v, vlat, f"mem{writes[far][0]}", 4, hint=hints.get("v16"))
+            if s_v is not None:
+                sch.take_stream(s_v, "vxm", t_v, vlat, f"mem{writes[far][0]}", 4, "src", t_ws[far])
+    if reads is None or s_res is None or (writes and s_v is None):
+        sch.rollback()
+        return None
+    sch.commit()
+    hints.update({("x16", mxm): reads[0][2], ("res", mxm): s_res})
+    if s_v is not None:
+        hints["v16"] = s_v
+    return reads, s_res, t_v, s_v, t_ws
