@@ -7,7 +7,7 @@ tree *is* the definition of the op: :func:`evaluate` runs it with the
 golden VXM models (:mod:`openlpu.golden.vxm`, :mod:`~openlpu.golden.vxm_reduce`,
 :mod:`~openlpu.golden.vxm_func`) and is what :meth:`Graph.reference
 <openlpu.compiler.graph.Graph.reference>` computes; the compiler places the
-same tree on the chip (:mod:`openlpu.compiler.lower`). How close each recipe
+same tree on the chip (:mod:`openlpu.compiler.place_vxm`). How close each recipe
 is to the real function is measured against float numpy in the tests.
 
 Recipes (``x`` the int8 input, ``s`` its scale, ``t`` the output scale;

@@ -14,8 +14,13 @@ value's flight may not cross another's write point. Values nobody reads (an
 MXM partial sum) only reserve their write point.
 
 Every placed read records its *intent* — which instruction's output it must
-see, on a stream or (for a ``READ``) in SRAM — so :mod:`openlpu.compiler.check` can compare the schedule with what
-the golden ISA simulator actually delivers.
+see, on a stream or (for a ``READ``) in SRAM — so
+:func:`openlpu.compiler.runtime.check_schedule` can compare the schedule with
+what the golden ISA simulator actually delivers.
+
+The placement passes (:mod:`.place_mxm`, :mod:`.place_vxm`, :mod:`.place_sxm`)
+decide cycles and streams on these books; :meth:`Scheduler.program` turns them
+into a queue's instructions (:mod:`.emit`).
 """
 
 from dataclasses import dataclass, field
