@@ -23,8 +23,8 @@ The layouts and the lowering of each step are described in those modules and doc
 
 import copy
 
-from .emit import Compiled, Segment, report
 from .alloc import TensorPlace
+from .emit import Compiled, Segment, report
 from .graph import Graph
 from .layers import Lowering
 from .legalize import legalize, step_name

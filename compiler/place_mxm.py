@@ -164,6 +164,9 @@ def _factor_reads(sch, cfg, factors, t_v2, busy):
 
 
 def _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready):
+    """The READ cycle and stream of a row activated in ``t_a`` and, on the last tile, its VOP
+    cycles, result streams and WRITE cycles: ``((t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2,
+    t_ws))``, or ``None``. Nothing is taken; the streams found become the next hints."""
     lat_m = timing.MEM_READ_LATENCY
     _, _, rel = sch.route(src, 0, lat_m, mxm)
     t_rd = t_a - rel

@@ -1,7 +1,7 @@
 """Placement on the SXM: transposes (TRANS) and lane shifts (SHDN) between SRAM vectors.
 
 * :func:`place_transpose`: a tensor's transpose, one ``lanes x lanes`` tile at a time, its
-  rows READ on consecutive cycles into TRANS and its columns WRITten to every copy of the
+  rows READ on consecutive cycles into TRANS and its columns written to every copy of the
   result;
 * :func:`place_shift`: READ -> SHDN -> WRITE of one vector, moving its lanes down (the fp16
   K-tile layout, :mod:`.layers`).
@@ -53,6 +53,9 @@ def place_transpose(sch, cfg, xp, outs, ready, zero):
 
 
 def _try_transpose(sch, cfg, src, addrs, cols, outs, rt, ct, t0, delay, d_in, hops_in):
+    """For a tile whose first TRANS issues in ``t0``: ``(input stream, output stream, cycle the
+    first column leaves the SXM, [(queue, output place, first WRITE cycle)])``, or ``None``.
+    Nothing is taken."""
     L = cfg.lanes
     lat = timing.MEM_READ_LATENCY
     if t0 - delay < 0 or not all(sch.free(src, t0 - delay + i) and sch.free("sxm", t0 + i) for i in range(L)):
