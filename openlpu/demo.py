@@ -33,11 +33,10 @@ def run_gemm(cfg, key, shape, dtype="int8", sim="verilator", seed=1, free_cycles
     if log_file is None:
         log_file = BUILD_ROOT / "logs" / f"gemm-{key}-{sim}-{dtype}.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
-    from .rtl.mxm import MxmPlane
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         run_cocotb(
-            sim=sim, toplevel="mxm_plane", component=lambda: MxmPlane(cfg),
+            sim=sim, toplevel="mxm_plane", component=lambda: build_unit("mxm_plane", cfg),
             test_module="openlpu.verif.tb_mxm_gemm", key=key,
             test_name=f"gemm-{dtype}-{'x'.join(map(str, shape))}",
             extra_env={
