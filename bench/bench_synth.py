@@ -5,7 +5,7 @@
     python -m openlpu.bench.bench_synth --table | --plot
 
 Runs :func:`openlpu.synth.synth_unit` (Yosys ``synth_ecp5``, then nextpnr-ecp5
-out of context on the LFE5U-85F) for every unit of :data:`openlpu.cli.UNITS`
+out of context on the LFE5U-85F) for every unit of :data:`openlpu.units.UNITS`
 (the whole chip, ``lpu``, included) at each preset, plus the slices of
 :data:`SLICES` at each preset (placed for the units too big for the device), one
 MXM plane at each of ``--mxm-lanes`` (the ``tiny`` configuration with only
@@ -39,9 +39,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from openlpu import synth
-from openlpu.cli import UNITS, build_unit
 from openlpu.rtl import fp
 from openlpu.config import preset
+from openlpu.units import UNITS, UnitError, build_unit
 from openlpu.verif.runner import BUILD_ROOT, REPO_ROOT
 
 __all__ = ["RESULTS", "PLOT", "BENCH_UNITS", "SLICES", "Job", "F32AddBench", "jobs", "run", "table", "summary_rows",
@@ -51,7 +51,7 @@ RESULTS = REPO_ROOT / "bench" / "results" / "synth.json"
 PLOT = RESULTS.with_suffix(".png")
 PRESETS = ("tiny", "small")
 MXM_LANES = (4, 8, 16)
-#: Result keys' units that are not chip units (:data:`openlpu.cli.UNITS`): the int8-only
+#: Result keys' units that are not chip units (:data:`openlpu.units.UNITS`): the int8-only
 #: MXM plane of the lanes sweep, the MXM column slice of that sweep, the slices of
 #: :data:`SLICES` and the standalone fp32 adder (``--fp32-add``).
 BENCH_UNITS = ("mxm_plane_int8", "mxm_plane_int8_dsp", "mxm_plane_slice", "mxm_slice", "vxm_slice",
@@ -264,8 +264,8 @@ def run(todo, pnr=True, timeout=None, path=RESULTS):
                                         timeout=timeout, nodsp=job.nodsp,
                                         share=unit not in synth.NO_SHARE_UNITS,
                                         log=lambda msg: bar.set_postfix_str(msg))
-        except SystemExit as exc:        # a unit that is not built yet
-            tqdm.write(f"skip {key}: {exc}")
+        except UnitError as exc:        # a unit that is not built yet
+            tqdm.write(f"skip {key}: error: {exc}")
             continue
         except synth.ToolFailed as exc:
             tqdm.write(f"{key}: {exc}")

@@ -51,10 +51,11 @@ from openlpu import isa, timing
 from openlpu.golden import vxm as vxm_golden
 from openlpu.golden.mem import MemSliceModel
 from openlpu.golden.mxm import Act, Cycle, Load, MxmPlaneModel
-from openlpu.golden.sxm import SxmModel, SxmOp
+from openlpu.golden.sxm import SxmModel
 from openlpu.golden.vxm_func import f32_func
 from openlpu.golden.vxm_reduce import latency as reduce_latency, reduce_lanes
-from openlpu.isa import ErrorCode, Unit
+from openlpu.isa import ErrorCode, SxmOp, Unit
+from openlpu.vxm_control import unpack_control
 
 __all__ = ["LpuModel", "RunResult", "vxm_slot_fields"]
 
@@ -74,30 +75,11 @@ class RunResult:
 
 
 def vxm_slot_fields(cfg, words):
-    """The VXM control of one slot from its CONFIG words: ``(etype, ops, srcs, imms)``.
-
-    The words are the little-endian 32-bit pieces of the packed
-    :func:`openlpu.rtl.vxm.VxmControl` value.
-    """
-    from openlpu.rtl.vxm import VxmControl
-    layout = VxmControl(cfg)
-    value = sum(int(w) << (32 * i) for i, w in enumerate(words))
-
-    def get(f, base=0):
-        return (value >> (base + f.offset)) & ((1 << f.shape.width) - 1) if hasattr(f.shape, "width") \
-            else (value >> (base + f.offset)) & ((1 << f.shape.size) - 1)
-
-    etype = get(layout["etype"])
-    alu = layout["alu"]
-    ops, srcs, imms = [], [], []
-    for i in range(cfg.vxm_alus):
-        base = alu.offset + i * alu.shape.elem_shape.size
-        el = alu.shape.elem_shape
-        ops.append(get(el["op"], base))
-        srcs.append(get(el["src"], base))
-        imm = get(el["imm"], base)
-        imms.append(imm - (1 << 32) if imm >> 31 else imm)
-    return etype, ops, srcs, imms
+    """The VXM control of one slot from its CONFIG words: ``(etype, ops, srcs, imms)``, the
+    immediates signed (:func:`openlpu.vxm_control.unpack_control` reads the packed
+    :func:`~openlpu.vxm_control.VxmControl`)."""
+    etype, ops, srcs, imms = unpack_control(cfg, words)
+    return etype, ops, srcs, [imm - (1 << 32) if imm >> 31 else imm for imm in imms]
 
 
 class _Queue:
@@ -278,7 +260,7 @@ class LpuModel:
                         out = [((res >> (8 * i)) & 0xFF).astype(np.uint8) for i in range(4)]
                         due.setdefault(t + timing.VXM_FUNC_LATENCY, []).append((pos, ins["dst"], out, 2, (q, t - 1)))
                 elif qu.unit is Unit.SXM:
-                    op = SxmOp(ins.op.opcode - isa.BY_NAME["PASS"].opcode)
+                    op = isa.sxm_op(ins.op)
                     fields = [f.name for f in ins.op.fields]
                     a = read(pos, ins["a"], 1, (q, t - 1, "a"))[0]
                     b = read(pos, ins["b"], 1, (q, t - 1, "b"))[0] if "b" in fields else None

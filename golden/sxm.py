@@ -26,33 +26,13 @@ whose output would collide with a transpose column set the sticky ``error``
 flag; an illegal op outputs zeros, a collision outputs the transpose column.
 """
 
-import enum
-
 import numpy as np
 
 from .. import timing
+# The sub-op codes and the range of k are the ISA's; re-exported for the RTL, testbenches and tests.
+from ..isa import SxmOp, k_is_legal
 
 __all__ = ["SxmOp", "k_is_legal", "lane_op", "SxmModel"]
-
-
-class SxmOp(enum.IntEnum):
-    PASS = 0
-    SHIFT_UP = 1
-    SHIFT_DOWN = 2
-    ROTATE = 3
-    PERMUTE = 4
-    DISTRIBUTE = 5
-    SELECT = 6
-    TRANSPOSE = 7
-
-
-def k_is_legal(op, k, lanes):
-    """Whether the immediate ``k`` is in range for ``op``."""
-    if op in (SxmOp.SHIFT_UP, SxmOp.SHIFT_DOWN):
-        return 0 <= k <= lanes
-    if op in (SxmOp.ROTATE, SxmOp.DISTRIBUTE):
-        return 0 <= k < lanes
-    return True
 
 
 def lane_op(op, a, b=None, c=None, k=0):

@@ -53,18 +53,15 @@ import numpy as np
 
 from openlpu.golden import fp as gfp
 from openlpu.timing import VXM_ALU_LATENCY
+# The control slot's encoding is the ISA's; re-exported here for the models, benches and tests
+# that read the codes beside the semantics.
+from openlpu.vxm_control import OPS, TYPES, control_fields, pack_control, unpack_control, vxm_control_words
 
 __all__ = ["OPS", "TYPES", "WIDTH", "FLOAT", "INT_ONLY", "applicable", "alu", "chain", "result_type",
            "latency", "random_programs", "saturation_programs", "pack_control", "unpack_control", "control_fields",
            "vxm_control_words"]
 
-#: Op codes (5 bits in the control word); every code is defined.
-OPS = {"nop": 0, "add": 1, "sub": 2, "mul": 3, "min": 4, "max": 5, "and": 6, "or": 7,
-       "xor": 8, "shl": 9, "shr": 10, "sar": 11, "relu": 12, "abs": 13, "neg": 14, "not": 15,
-       "fma": 16, "eq": 17, "ne": 18, "lt": 19, "le": 20, "gt": 21, "ge": 22, "sel": 23,
-       "cvt": 24, "rqmul": 25, "rqout": 26, "rsub": 27, "mov": 28, "fms": 29, "absdiff": 30, "sqr": 31}
-#: Element type codes (3 bits) and widths.
-TYPES = {"int8": 0, "int16": 1, "int32": 2, "fp16": 3, "fp32": 4}
+#: Element widths in bits, by type code (:data:`TYPES`).
 WIDTH = {0: 8, 1: 16, 2: 32, 3: 16, 4: 32}
 #: Float types and their golden format names.
 FLOAT = {3: "fp16", 4: "fp32"}
@@ -72,8 +69,6 @@ _INT_OF = {0: "int8", 1: "int16", 2: "int32"}
 #: Ops that only make sense on integers (on fp types they act on the raw bits).
 INT_ONLY = {"and", "or", "xor", "not", "shl", "shr", "sar", "rqmul", "rqout"}
 _CMP = {17: "eq", 18: "ne", 19: "lt", 20: "le", 21: "gt", 22: "ge"}
-#: Per-ALU control field widths (op, src, imm) and the element type field.
-ETYPE_BITS, OP_BITS, SRC_BITS, IMM_BITS = 3, 5, 1, 32
 
 
 def applicable(op, etype):
@@ -234,61 +229,6 @@ def result_type(ops, etype, imms):
 def latency(cfg):
     """Cycles from an input vector to its result for ``cfg``."""
     return cfg.vxm_alus * VXM_ALU_LATENCY
-
-
-# --- control word: field list, pack / unpack for CONFIG -------------------------------------------
-
-def control_fields(cfg):
-    """The packed control's fields ``[(name, offset, width)]``, LSB first: ``etype`` then, per
-    ALU ``i``, ``alu{i}.op``, ``alu{i}.src``, ``alu{i}.imm`` (the layout of :func:`openlpu.rtl.vxm.VxmControl`)."""
-    fields = [("etype", 0, ETYPE_BITS)]
-    off = ETYPE_BITS
-    for i in range(cfg.vxm_alus):
-        for name, w in (("op", OP_BITS), ("src", SRC_BITS), ("imm", IMM_BITS)):
-            fields.append((f"alu{i}.{name}", off, w))
-            off += w
-    return fields
-
-
-def vxm_control_words(cfg):
-    """32-bit words of one packed VXM control (what CONFIG loads per slot)."""
-    f = control_fields(cfg)[-1]
-    return -(-(f[1] + f[2]) // 32)
-
-
-def pack_control(cfg, etype, ops, srcs, imms):
-    """``(etype, ops, srcs, imms)`` -> list of 32-bit words, little-endian; a clear error on bad fields."""
-    if etype not in WIDTH:
-        raise ValueError(f"element type {etype!r} is not one of {sorted(WIDTH)}")
-    if not len(ops) == len(srcs) == len(imms) == cfg.vxm_alus:
-        raise ValueError(f"need {cfg.vxm_alus} ops, srcs and imms, got {len(ops)}, {len(srcs)}, {len(imms)}")
-    value = etype
-    for i, (op, src, imm) in enumerate(zip(ops, srcs, imms)):
-        if op not in OPS.values():
-            raise ValueError(f"ALU {i}: op {op!r} is not a VXM op code")
-        if src not in (0, 1):
-            raise ValueError(f"ALU {i}: src must be 0 or 1, not {src!r}")
-        if not -(1 << 31) <= imm < (1 << 32):
-            raise ValueError(f"ALU {i}: imm {imm!r} does not fit 32 bits")
-        base = ETYPE_BITS + i * (OP_BITS + SRC_BITS + IMM_BITS)
-        value |= op << base | src << (base + OP_BITS) | (imm & 0xFFFFFFFF) << (base + OP_BITS + SRC_BITS)
-    return [(value >> (32 * k)) & 0xFFFFFFFF for k in range(vxm_control_words(cfg))]
-
-
-def unpack_control(cfg, words):
-    """32-bit words -> ``(etype, ops, srcs, imms)`` (imms unsigned)."""
-    if len(words) != vxm_control_words(cfg):
-        raise ValueError(f"need {vxm_control_words(cfg)} words, got {len(words)}")
-    value = sum((int(w) & 0xFFFFFFFF) << (32 * k) for k, w in enumerate(words))
-    get = lambda off, w: (value >> off) & ((1 << w) - 1)
-    etype = get(0, ETYPE_BITS)
-    ops, srcs, imms = [], [], []
-    for i in range(cfg.vxm_alus):
-        base = ETYPE_BITS + i * (OP_BITS + SRC_BITS + IMM_BITS)
-        ops.append(get(base, OP_BITS))
-        srcs.append(get(base + OP_BITS, SRC_BITS))
-        imms.append(get(base + OP_BITS + SRC_BITS, IMM_BITS))
-    return etype, ops, srcs, imms
 
 
 # --- stimulus ------------------------------------------------------------------------------------

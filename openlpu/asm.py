@@ -26,7 +26,7 @@ producer's value (``openlpu.timing.stream_delay``).
 
 ``.vxmslot SLOT, TYPE, OP SRC, ...`` (in the ``vxm`` queue) assembles the
 CONFIG instructions that load one VXM control slot: ``TYPE`` an element type
-of :data:`openlpu.golden.vxm.TYPES` and one ``OP SRC`` per ALU, ``SRC``
+of :data:`openlpu.vxm_control.TYPES` and one ``OP SRC`` per ALU, ``SRC``
 being ``b`` (the stream operand) or an expression (the immediate, 0 when
 left out); missing ALUs pass their input on (``nop``).
 
@@ -46,6 +46,7 @@ import operator
 import struct
 
 from . import isa
+from .vxm_control import OPS as VXM_OPS, TYPES as VXM_TYPES, pack_control
 
 __all__ = ["assemble", "disassemble", "save_image", "load_image", "AsmError"]
 
@@ -118,26 +119,18 @@ def assemble_line(line, names=None):
 
 def vxm_slot_words(cfg, slot_type, alus):
     """CONFIG ``(reg, value)`` pairs loading a VXM slot: ``alus`` is ``[(op name, src, imm)]``,
-    ``src`` 0 for the stream operand ``b`` and 1 for the immediate."""
-    from .golden.vxm import OPS, TYPES
-    from .rtl.vxm import VxmControl
-    layout = VxmControl(cfg)
-    if slot_type not in TYPES:
-        raise isa.IsaError(f"unknown element type {slot_type!r} (one of {', '.join(TYPES)})")
+    ``src`` 0 for the stream operand ``b`` and 1 for the immediate (taken modulo 2**32)."""
+    if slot_type not in VXM_TYPES:
+        raise isa.IsaError(f"unknown element type {slot_type!r} (one of {', '.join(VXM_TYPES)})")
     if len(alus) > cfg.vxm_alus:
         raise isa.IsaError(f"{len(alus)} ALU ops for a chain of {cfg.vxm_alus}")
-    value = TYPES[slot_type] << layout["etype"].offset
-    alu = layout["alu"]
-    el = alu.shape.elem_shape
-    for i, (op, src, imm) in enumerate(list(alus) + [("nop", 1, 0)] * (cfg.vxm_alus - len(alus))):
-        if op not in OPS:
+    alus = list(alus) + [("nop", 1, 0)] * (cfg.vxm_alus - len(alus))
+    for op, _, _ in alus:
+        if op not in VXM_OPS:
             raise isa.IsaError(f"unknown VXM op {op!r}")
-        base = alu.offset + i * el.size
-        value |= OPS[op] << (base + el["op"].offset)
-        value |= src << (base + el["src"].offset)
-        value |= (imm & 0xFFFFFFFF) << (base + el["imm"].offset)
-    words = isa.vxm_control_words(cfg)
-    return [(w, (value >> (32 * w)) & 0xFFFFFFFF) for w in range(words)]
+    words = pack_control(cfg, VXM_TYPES[slot_type], [VXM_OPS[op] for op, _, _ in alus],
+                         [src for _, src, _ in alus], [imm & 0xFFFFFFFF for _, _, imm in alus])
+    return list(enumerate(words))
 
 
 def _vxmslot(line, cfg, names):

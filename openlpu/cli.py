@@ -13,58 +13,35 @@
 """
 
 import argparse
-import importlib
 import sys
 import time
 from pathlib import Path
 
 from .config import ConfigError, PRESETS, preset
+from .units import UNITS, UnitError, build_unit
 
-__all__ = ["UNITS", "build_unit", "main"]
-
-#: Units ``generate`` knows: name -> "module:Class". Each class takes an
-#: :class:`~openlpu.config.LpuConfig` as its only argument.
-UNITS = {
-    "mxm": "openlpu.rtl.mxm:Mxm",
-    "mxm_plane": "openlpu.rtl.mxm:MxmPlane",
-    "vxm": "openlpu.rtl.vxm:Vxm",
-    "vxm_func": "openlpu.rtl.vxm_func:VxmFunc",
-    "sxm": "openlpu.rtl.sxm:Sxm",
-    "mem": "openlpu.rtl.host:Mem",
-    "icu": "openlpu.rtl.icu:Icu",
-    "lpu": "openlpu.rtl.lpu:Lpu",
-}
+__all__ = ["main"]
 
 
-def build_unit(unit, cfg):
-    """Instantiate unit ``unit`` for ``cfg``; a clear error for an unknown unit."""
-    try:
-        target = UNITS[unit]
-    except KeyError:
-        raise SystemExit(f"error: unknown unit {unit!r}; choose from {', '.join(UNITS)}") from None
-    module_name, cls_name = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise SystemExit(f"error: unit {unit!r} is not built yet ({exc.name} is missing)") from None
-    return getattr(module, cls_name)(cfg)
+def _unit_names(choice):
+    """The units a ``--unit`` value names: every unit for ``all``, else that one."""
+    return list(UNITS) if choice == "all" else [choice]
 
 
 def cmd_generate(args):
     from .verif.runner import lint, write_verilog
     cfg = preset(args.preset)
-    units = list(UNITS) if args.unit == "all" else [args.unit]
     out = Path(args.output)
     status = 0
-    for unit in units:
+    for unit in _unit_names(args.unit):
         start = time.perf_counter()
         try:
             component = build_unit(unit, cfg)
-        except SystemExit as exc:
+        except UnitError as exc:
             if args.unit == "all":
-                print(f"skip {unit}: {exc}")
+                print(f"skip {unit}: error: {exc}")
                 continue
-            raise
+            raise SystemExit(f"error: {exc}") from None
         name = f"openlpu_{unit}_{args.preset}"
         path = write_verilog(component, name, out / f"{name}.v")
         elapsed = time.perf_counter() - start
@@ -83,19 +60,18 @@ def cmd_generate(args):
 def cmd_synth(args):
     from .synth import DEVICE, ToolFailed, ToolMissing, synth_unit
     cfg = preset(args.preset)
-    units = list(UNITS) if args.unit == "all" else [args.unit]
     status = 0
-    for unit in units:
+    for unit in _unit_names(args.unit):
         try:
             res = synth_unit(unit, cfg, Path(args.output) / args.preset, pnr=not args.no_pnr,
                              preset_name=args.preset, log=None)
         except (ToolMissing, ToolFailed) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        except SystemExit as exc:
+        except UnitError as exc:
             if args.unit != "all":
-                raise
-            print(f"skip {unit}: {exc}")
+                raise SystemExit(f"error: {exc}") from None
+            print(f"skip {unit}: error: {exc}")
             continue
         fmax = f"{res.fmax_mhz:.1f} MHz" if res.fmax_mhz else "-"
         print(f"{unit:10s} {args.preset:6s} LUT4 {res.luts:7d}  FF {res.ffs:7d}  "

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from . import timing
-from .cli import UNITS, build_unit
 from .config import PRESETS
+from .units import UNITS, UnitError, build_unit
 from .verif.runner import BUILD_ROOT, lint, run_cocotb, simulator_missing, write_verilog
 
 __all__ = ["run_demo", "run_gemm"]
@@ -33,11 +33,10 @@ def run_gemm(cfg, key, shape, dtype="int8", sim="verilator", seed=1, free_cycles
     if log_file is None:
         log_file = BUILD_ROOT / "logs" / f"gemm-{key}-{sim}-{dtype}.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
-    from .rtl.mxm import MxmPlane
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         run_cocotb(
-            sim=sim, toplevel="mxm_plane", component=lambda: MxmPlane(cfg),
+            sim=sim, toplevel="mxm_plane", component=lambda: build_unit("mxm_plane", cfg),
             test_module="openlpu.verif.tb_mxm_gemm", key=key,
             test_name=f"gemm-{dtype}-{'x'.join(map(str, shape))}",
             extra_env={
@@ -63,7 +62,7 @@ def run_demo(cfg, sim="verilator", seed=1, key=None):
     for unit in UNITS:
         try:
             component = build_unit(unit, cfg)
-        except SystemExit:
+        except UnitError:
             print(f"   {unit:10s} not built yet")
             continue
         start = time.perf_counter()

@@ -2,8 +2,10 @@
 
 The assembler (:mod:`openlpu.asm`), the disassembler, the golden ISA
 simulator (:mod:`openlpu.golden.lpu`) and the RTL decoders
-(:mod:`openlpu.rtl.lpu`) all read the tables of this module; nothing else
-knows a bit position.
+(:mod:`openlpu.rtl.lpu`) all read the tables of this module and of
+:mod:`openlpu.vxm_control` (the VXM control slot that CONFIG loads); nothing
+else knows a bit position. The ISA imports neither the RTL nor the golden
+models: they import it.
 
 Instruction word
 ----------------
@@ -26,15 +28,25 @@ A stream operand is 6 bits: bit 5 the direction (0 east, 1 west), bits
 ``[4:0]`` the stream number. A group of ``n`` streams (int16/fp16: 2,
 int32/fp32: 4) is named by its first stream and must fit: ``number + n <=
 streams``. In assembly, ``e3`` is east stream 3 and ``w0`` west stream 0.
+
+CONFIG and SXM sub-ops
+----------------------
+CONFIG register ``slot * vxm_control_words(cfg) + w`` is word ``w`` of VXM
+control slot ``slot`` (:func:`~openlpu.vxm_control.VxmControl`). An SXM
+instruction's opcode is PASS's plus its :class:`SxmOp`; ``k`` must pass
+:func:`k_is_legal`.
 """
 
 import enum
 from dataclasses import dataclass
 
+from .vxm_control import TYPES as VXM_TYPES, AluControl, VxmControl, vxm_control_words
+
 __all__ = [
     "WORD_BITS", "OPCODE_BITS", "Unit", "Field", "OpSpec", "OPS", "BY_NAME", "BY_OPCODE",
-    "ErrorCode", "Instr", "encode", "decode", "IsaError", "stream_name", "parse_stream",
-    "queues", "queue_unit", "VXM_SLOTS", "VRED_OPS", "STEP_FIELD",
+    "ErrorCode", "Instr", "encode", "decode", "used_mask", "IsaError", "stream_name", "parse_stream",
+    "queues", "queue_unit", "VXM_SLOTS", "VRED_OPS", "STEP_FIELD", "SxmOp", "k_is_legal",
+    "AluControl", "VxmControl", "vxm_control_words", "vxm_etype_field",
 ]
 
 WORD_BITS = 64
@@ -160,6 +172,8 @@ def _check_tables():
             mask = ((1 << f.width) - 1) << f.lo
             assert not used & mask and f.hi <= WORD_BITS, (op.name, f.name)
             used |= mask
+    sxm = [op.opcode for op in OPS if op.unit is Unit.SXM]
+    assert sxm == list(range(sxm[0], sxm[0] + len(sxm))), "SXM opcodes are PASS's plus the sub-op"
     for unit in Unit:
         pos = {}
         for op in OPS:
@@ -252,11 +266,14 @@ def decode(word):
     op = BY_OPCODE.get(word & ((1 << OPCODE_BITS) - 1))
     if op is None:
         raise IsaError(f"undefined opcode {word & 0x3F:#04x} in {word:#018x}")
-    used = (1 << OPCODE_BITS) - 1
-    for f in op.fields:
-        used |= ((1 << f.width) - 1) << f.lo
+    used = used_mask(op)
     if word & ~used:
         raise IsaError(f"{op.name}: bits {word & ~used:#x} outside its fields are set")
+    return _fields_of(op, word)
+
+
+def _fields_of(op, word):
+    """The :class:`Instr` ``op`` with its operands read from ``word`` (no checks)."""
     return Instr(op, tuple(field_value(f, word) for f in op.fields))
 
 
@@ -319,13 +336,37 @@ def queue_unit(name):
     raise IsaError(f"unknown queue {name!r}")
 
 
+# --- SXM sub-ops --------------------------------------------------------------------------
+
+class SxmOp(enum.IntEnum):
+    """What an SXM instruction does to the lanes (:mod:`openlpu.golden.sxm` says how); an SXM
+    instruction's opcode is ``PASS``'s plus its sub-op (:func:`sxm_op`)."""
+    PASS = 0
+    SHIFT_UP = 1
+    SHIFT_DOWN = 2
+    ROTATE = 3
+    PERMUTE = 4
+    DISTRIBUTE = 5
+    SELECT = 6
+    TRANSPOSE = 7
+
+
+def sxm_op(op):
+    """The :class:`SxmOp` of SXM instruction ``op`` (an :class:`OpSpec`)."""
+    return SxmOp(op.opcode - BY_NAME["PASS"].opcode)
+
+
+def k_is_legal(op, k, lanes):
+    """Whether the immediate ``k`` is in range for SXM sub-op ``op``: ``0..lanes`` for the
+    shifts, ``0..lanes - 1`` for ROTATE and DISTRIBUTE; any ``k`` for the others."""
+    if op in (SxmOp.SHIFT_UP, SxmOp.SHIFT_DOWN):
+        return 0 <= k <= lanes
+    if op in (SxmOp.ROTATE, SxmOp.DISTRIBUTE):
+        return 0 <= k < lanes
+    return True
+
+
 # --- legality: what the ICU checks before it issues ------------------------------------
-
-def vxm_control_words(cfg):
-    """32-bit CONFIG words per VXM control slot (the packed :func:`~openlpu.rtl.vxm.VxmControl`)."""
-    from openlpu.rtl.vxm import VxmControl   # the layout is the unit's; only its size matters here
-    return -(-VxmControl(cfg).size // 32)
-
 
 def vxm_etype_field(cfg):
     """``(lsb, width, legal codes)`` of a slot's element type in its CONFIG word 0.
@@ -333,11 +374,9 @@ def vxm_etype_field(cfg):
     A CONFIG that writes a word 0 whose element type is not a type is BAD_FIELD:
     a slot never holds an undefined type.
     """
-    from openlpu.golden.vxm import TYPES
-    from openlpu.rtl.vxm import VxmControl
     f = VxmControl(cfg)["etype"]
     assert f.offset + f.shape.width <= 32, "the element type must sit in CONFIG word 0"
-    return f.offset, f.shape.width, len(TYPES)
+    return f.offset, f.shape.width, len(VXM_TYPES)
 
 
 def stream_width(instr, field):
@@ -366,13 +405,12 @@ def check(cfg, unit, word):
     ``mem_depth``, accumulator row past ``mxm_acc_depth``, weight row past
     ``lanes``).
     """
-    from openlpu.golden.sxm import SxmOp, k_is_legal
     op = BY_OPCODE.get(int(word) & ((1 << OPCODE_BITS) - 1))
     if op is None or op.unit not in (Unit.CTRL, unit):
         return ErrorCode.ILLEGAL_OPCODE, None
     if int(word) & ~used_mask(op):
         return ErrorCode.BAD_FIELD, None
-    ins = Instr(op, tuple(field_value(f, int(word)) for f in op.fields))
+    ins = _fields_of(op, int(word))
     name = op.name
     bad = False
     if name in ("NOP", "REPEAT"):
@@ -387,7 +425,7 @@ def check(cfg, unit, word):
     elif name == "VRED":
         bad = ins["op"] not in VRED_OPS.values()
     elif unit is Unit.SXM and "k" in [f.name for f in op.fields]:
-        bad = not k_is_legal(SxmOp(op.opcode - BY_NAME["PASS"].opcode), ins["k"], cfg.lanes)
+        bad = not k_is_legal(sxm_op(op), ins["k"], cfg.lanes)
     if not bad:
         for f, v in zip(op.fields, ins.args):
             if f.kind == "stream" and v[1] + stream_width(ins, f.name) > cfg.streams:

@@ -33,6 +33,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .units import build_unit
+
 __all__ = [
     "DEVICE", "LUT4_PER_MULT18", "NO_SHARE_UNITS", "SHARE_BUT_MULTIPLIERS", "ToolMissing", "ToolFailed", "SynthResult",
     "yosys_missing", "nextpnr_missing", "nextpnr_command",
@@ -419,9 +421,8 @@ def synth_component(component, name, workdir, pnr=True, timeout=None, log=print,
 
 
 def synth_unit(unit, cfg, workdir, pnr=True, timeout=None, log=print, preset_name=None):
-    """Run the flow on unit ``unit`` (a key of :data:`openlpu.cli.UNITS`) built for ``cfg``."""
-    from .cli import build_unit
-
+    """Run the flow on unit ``unit`` (a key of :data:`openlpu.units.UNITS`) built for ``cfg``;
+    :class:`~openlpu.units.UnitError` for an unknown unit."""
     tag = preset_name or f"l{cfg.lanes}"
     return synth_component(build_unit(unit, cfg), f"openlpu_{unit}_{tag}", workdir,
                            pnr=pnr, timeout=timeout, log=log, share=unit not in NO_SHARE_UNITS)

@@ -28,32 +28,20 @@ out : Out(Flow(StreamGroup(lanes, 4)))
     op (planes above the final element type's width are zero).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from openlpu.config import LpuConfig
-from openlpu.golden.vxm import ETYPE_BITS, IMM_BITS, OP_BITS, OPS, SRC_BITS, TYPES
 from openlpu.rtl import fp
 from openlpu.rtl.streams import Flow, StreamGroup, lane_word, word_planes
 from openlpu.timing import VXM_ALU_LATENCY
+# The control slot's layout is the ISA's (re-exported: the chip, the testbench and the tests take it from here).
+from openlpu.vxm_control import ETYPE_BITS, OP_BITS, OPS, TYPES, AluControl, VxmControl, vxm_control_words
 
 __all__ = ["AluControl", "VxmControl", "Vxm", "vxm_control_words"]
 
-AluControl = data.StructLayout({"op": unsigned(OP_BITS), "src": unsigned(SRC_BITS), "imm": unsigned(IMM_BITS)})
-
 I8, I16, I32, H, S = (TYPES[k] for k in ("int8", "int16", "int32", "fp16", "fp32"))
-
-
-def VxmControl(cfg):
-    """Per-instruction control layout for ``cfg.vxm_alus`` chained ALUs (fields in the module docstring)."""
-    return data.StructLayout({"etype": unsigned(ETYPE_BITS),
-                              "alu": data.ArrayLayout(AluControl, cfg.vxm_alus)})
-
-
-def vxm_control_words(cfg):
-    """Number of 32-bit words of one packed :func:`VxmControl`."""
-    return -(-VxmControl(cfg).size // 32)
 
 
 def _width_of(t):

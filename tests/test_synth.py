@@ -236,7 +236,7 @@ def test_committed_results_cover_every_unit_at_both_presets():
     """Every chip unit, the whole chip included, has an entry at tiny and small, and a
     placed Fmax: its own, its slice's, or for the chip its slowest unit's."""
     from openlpu.bench.bench_synth import PRESETS, load, summary
-    from openlpu.cli import UNITS
+    from openlpu.units import UNITS
     rows = [line.split("|") for line in summary(load()).splitlines()[2:]]
     fmax = {(r[1].strip(), r[2].strip()): r[8].strip() for r in rows}
     for name in PRESETS:
@@ -325,7 +325,7 @@ def test_committed_results():
     """bench/results/synth.json is well formed (the MXM lanes rule on it:
     :func:`test_committed_mxm_sweeps_stay_within_30_percent`)."""
     from openlpu.bench.bench_synth import BENCH_UNITS
-    from openlpu.cli import UNITS
+    from openlpu.units import UNITS
     from openlpu.scaling import load_results
     entries = load_results()
     for key, e in entries.items():
