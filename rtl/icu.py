@@ -119,11 +119,12 @@ class Icu(wiring.Component):
         with m.If(drain != 0):
             m.d.sync += drain.eq(drain - 1)
         queues = self._queues(m, active, go)
+        states, pcs = self._named_state(m, queues)
 
         errs = Cat(*(q.error.valid for q in queues))
         notify = Signal(name="notify")        # some queue consumes a NOTIFY
         m.d.comb += notify.eq(Cat(*(q.notify for q in queues)).any())
-        live = Cat(*(q.state != QueueState.ENDED for q in queues))
+        live = Cat(*(state != QueueState.ENDED for state in states))
         stuck = Cat(*(q.stuck for q in queues)).all()
         deadlock = Signal(name="deadlock")
         m.d.comb += deadlock.eq(active & live.any() & stuck & ~notify & ~errs.any())
@@ -135,7 +136,7 @@ class Icu(wiring.Component):
 
         with m.If(stop_err):
             m.d.sync += [active.eq(0), self.error.eq(1), drain.eq(timing.ICU_DRAIN_CYCLES)]
-            self._record_error(m, queues, deadlock, live)
+            self._record_error(m, queues, deadlock, live, pcs)
         with m.If(stop_done):
             m.d.sync += [active.eq(0), self.done.eq(1), drain.eq(timing.ICU_DRAIN_CYCLES)]
         with m.If(active):
@@ -163,7 +164,22 @@ class Icu(wiring.Component):
             queues.append(queue)
         return queues
 
-    def _record_error(self, m, queues, deadlock, live):
+    @staticmethod
+    def _named_state(m, queues):
+        """Every queue's state and pc as wires ``{queue}_state`` and ``{queue}_pc`` of this module.
+
+        They name the queues' registers where waveforms and the chip
+        testbench's report of a hung run (``verif/tb_lpu.py``) look for them.
+        """
+        states, pcs = [], []
+        for queue in queues:
+            name = queue.name
+            states.append(Signal(QueueState, name=f"{name}_state"))
+            pcs.append(Signal.like(queue.pc, name=f"{name}_pc"))
+            m.d.comb += [states[-1].eq(queue.state), pcs[-1].eq(queue.pc)]
+        return states, pcs
+
+    def _record_error(self, m, queues, deadlock, live, pcs):
         """The error record of a stop (inside ``m.If(stop_err)``): the lowest erring queue wins."""
         for q in reversed(range(len(queues))):
             err = queues[q].error
@@ -176,6 +192,6 @@ class Icu(wiring.Component):
                 pick = Mux(live[q], q, pick)
             m.d.comb += first.eq(pick)
             m.d.sync += [self.code.eq(ErrorCode.DEADLOCK), self.err_queue.eq(first)]
-            for q, queue in enumerate(queues):
+            for q, pc in enumerate(pcs):
                 with m.If(first == q):
-                    m.d.sync += self.err_pc.eq(queue.pc)
+                    m.d.sync += self.err_pc.eq(pc)

@@ -144,6 +144,11 @@ class IcuQueue(wiring.Component):
             members["observe"] = Out(QueueObservation(cfg))
         super().__init__(members)
 
+    @property
+    def name(self):
+        """The queue's name (:func:`openlpu.isa.queues`)."""
+        return self._name
+
     def elaborate(self, platform):
         m = Module()
         st, pc = self.state, self.pc
