@@ -221,22 +221,23 @@ class IcuQueue(wiring.Component):
         m.d.comb += next_pc.eq(pc)
         issue_word = Signal(isa.WORD_BITS, name="issue_word")
         issue_now = Signal(name="issue_now")
+        # an if-chain, not m.Switch: a case statement without a default for the three
+        # unused encodings is a Verilator CASEINCOMPLETE warning; ENDED does nothing
         with m.If(self.advance):
-            with m.Switch(st):
-                with m.Case(QueueState.WAIT):
-                    m.d.sync += count.eq(count - 1)
-                    with m.If(count == 1):
-                        m.d.sync += st.eq(QueueState.RUN)
-                with m.Case(QueueState.REPEAT):
-                    m.d.comb += [issue_now.eq(1), issue_word.eq(rep_word)]
-                    m.d.sync += [prev.eq(rep_word), count.eq(count - 1)]
-                    with m.If(count == 1):
-                        m.d.sync += st.eq(QueueState.RUN)
-                with m.Case(QueueState.PARKED):
-                    with m.If(self.notified):
-                        m.d.sync += st.eq(QueueState.RUN)
-                with m.Case(QueueState.RUN):
-                    self._consume(m, word, rep_word, count, d, prev, has_prev, next_pc, issue_now, issue_word)
+            with m.If(st == QueueState.WAIT):
+                m.d.sync += count.eq(count - 1)
+                with m.If(count == 1):
+                    m.d.sync += st.eq(QueueState.RUN)
+            with m.Elif(st == QueueState.REPEAT):
+                m.d.comb += [issue_now.eq(1), issue_word.eq(rep_word)]
+                m.d.sync += [prev.eq(rep_word), count.eq(count - 1)]
+                with m.If(count == 1):
+                    m.d.sync += st.eq(QueueState.RUN)
+            with m.Elif(st == QueueState.PARKED):
+                with m.If(self.notified):
+                    m.d.sync += st.eq(QueueState.RUN)
+            with m.Elif(st == QueueState.RUN):
+                self._consume(m, word, rep_word, count, d, prev, has_prev, next_pc, issue_now, issue_word)
         m.d.sync += pc.eq(next_pc)
         m.d.sync += [self.issue.valid.eq(issue_now), self.issue.word.eq(issue_word),
                      self.issue.pc.eq(Mux(st == QueueState.REPEAT, pc - 1, pc))]
@@ -245,7 +246,7 @@ class IcuQueue(wiring.Component):
         return next_pc
 
     def _consume(self, m, word, rep_word, count, d, prev, has_prev, next_pc, issue_now, issue_word):
-        """RUN: consume the fetched ``word`` (inside ``m.Case(QueueState.RUN)`` of a live cycle)."""
+        """RUN: consume the fetched ``word`` (inside the RUN branch of a cycle that advances)."""
         st, pc = self.state, self.pc
         n = field(word, "NOP", "n")
         with m.If(is_op(word, "END")):
