@@ -1,4 +1,5 @@
-"""The ICU's instruction check (:func:`openlpu.rtl.icu.check`) against :func:`openlpu.isa.check`.
+"""The ICU's instruction check (:func:`openlpu.rtl.icu_decode.check`) against :func:`openlpu.isa.check`,
+and the ICU's ports.
 
 The chip tests run the ICU inside whole programs; this one sweeps the VXM queue's
 CONFIG words exhaustively over the register number and the element-type bits, where
@@ -13,6 +14,11 @@ from amaranth.sim import Simulator
 from openlpu import isa, preset
 from openlpu.isa import Unit
 from openlpu.rtl import icu
+from openlpu.rtl.icu_queue import IcuQueue
+
+#: The ICU's members as the chip top (rtl/lpu.py) uses them.
+CHIP_MEMBERS = {"imem_wr", "start", "issue", "unit_error", "busy", "done", "error", "irq",
+                "code", "err_queue", "err_pc", "cycles"}
 
 
 @pytest.mark.parametrize("name", ["tiny", "tsp"])
@@ -40,3 +46,16 @@ def test_vxm_config_check_matches_isa_for_every_register_and_type(name):
     sim.run()
     assert len(words) == (1 << reg_bits) * (1 << width)
     assert not mismatches, mismatches[:5]
+
+
+def test_icu_ports_are_the_chip_tops_and_observation_is_opt_in():
+    cfg = preset("tiny")
+    nq = len(isa.queues(cfg))
+    plain = icu.Icu(cfg).signature.members
+    assert set(plain) == CHIP_MEMBERS
+    assert len(plain["issue"].dimensions) == 1 and plain["issue"].dimensions[0] == nq
+    assert set(icu.Icu(cfg, observe=True).signature.members) == CHIP_MEMBERS | {"observe"}
+    assert "observe" not in IcuQueue(cfg, "vxm").signature.members
+    assert "observe" in IcuQueue(cfg, "vxm", observe=True).signature.members
+    with pytest.raises(TypeError, match="LpuConfig"):
+        icu.Icu("tiny")

@@ -7,10 +7,13 @@ Its free inputs on every cycle are the host's instruction-memory writes,
 ``start``, every queue's ``unit_error`` and the reset; the only assumption is
 the host protocol (no instruction-memory write while ``busy``). The solver
 therefore picks any program (every word of every queue is symbolic) and any
-unit error at any time. The wrapper reads the queues' state registers by name
-from the elaborated ICU and checks, for every queue:
+unit error at any time. The ICU is built with ``observe=True``; the wrapper
+reads each queue's state, pc, counters and fetched word from that documented
+``observe`` port (:func:`~openlpu.rtl.icu.IcuObservation`) and checks, for
+every queue:
 
-* the state is one of RUN, WAIT, REPEAT, PARKED, ENDED;
+* the state is one of RUN, WAIT, REPEAT, PARKED, ENDED
+  (:class:`~openlpu.rtl.icu_queue.QueueState`);
 * nothing issues unless the run was live in the cycle before, and nothing
   issues while ``error`` or ``done`` is set (no issue after a stop);
 * an instruction is issued only from RUN or REPEAT;
@@ -31,11 +34,14 @@ k-inductive: the proof is complete (every reachable state, every program), not
 bounded.
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Assert, Assume, Cat, Cover, Elaboratable, Fragment, Module, Mux, Signal
 
 from openlpu import isa
 from openlpu.config import preset
-from openlpu.rtl.icu import ENDED, PARKED, REPEAT, RUN, WAIT, Icu
+from openlpu.rtl.icu import Icu
+from openlpu.rtl.icu_queue import QueueState
 from openlpu.verif.formal import Proof
 
 __all__ = ["FORMAL_CFG", "IcuQueues", "build", "PROOFS", "spec_step"]
@@ -64,11 +70,6 @@ def spec_step(word, d):
     return out
 
 
-def _internal(module):
-    """Signals driven by ``module`` (an elaborated :class:`Module`), by name."""
-    return {sig.name: sig for sig in module._driving}
-
-
 class IcuQueues(Elaboratable):
     """Property module: ICU queue invariants (see the module docstring).
 
@@ -83,8 +84,7 @@ class IcuQueues(Elaboratable):
     def __init__(self, cfg=FORMAL_CFG, wrong_nop=False):
         self._cfg = cfg
         self._wrong_nop = wrong_nop
-        self.icu = Icu(cfg)
-        self.icu._MustUse__silence = True       # elaborated by hand in elaborate()
+        self.icu = Icu(cfg, observe=True)
         self.counts = [0, 0, 0]
 
     def ports(self):
@@ -100,12 +100,26 @@ class IcuQueues(Elaboratable):
             counts[kind] += 1
             m.d.comb += stmt
 
-        icu = self.icu
-        inner = icu.elaborate(platform)
-        m.submodules.icu = inner
-        sig = _internal(inner)
-        active = sig["active"]
+        icu = m.submodules.icu = self.icu
+        run = self._run(m, check, icu)
+        for q, qname in enumerate(isa.queues(self._cfg)):
+            qs = self._snapshots(m, run, q, qname)
+            self._issue_and_pc(m, check, run, qs)
+            self._nop(m, check, run, qs)
+            rep = self._repeat(m, check, run, qs)
+            if q == 0:
+                check(2, Cover(run.active & (qs.st == QueueState.WAIT) & (qs.count == 2)))
+                check(2, Cover(rep.rep & (rep.n == 3) & (rep.d == 5) & _is(rep.last, "READ")))
+                check(2, Cover(run.ok_prev & (rep.left == 1) & qs.out.valid))     # the last of a REPEAT 3
+                check(2, Cover(icu.error & (qs.pc == 2)))
+        check(2, Cover(icu.done & (icu.observe.queues[0].pc == 3)))
+        self.counts = counts
+        return m
 
+    @staticmethod
+    def _run(m, check, icu):
+        """The host assumption, run-level helpers and previous-cycle snapshots of the run."""
+        active = icu.observe.active
         check(1, Assume(~icu.imem_wr.valid | ~icu.busy))
 
         # previous-cycle snapshots
@@ -120,99 +134,108 @@ class IcuQueues(Elaboratable):
         # helpers (k-induction): a live run has no stop flag; start makes the run live
         check(0, Assert(~active | ~(icu.error | icu.done), "(helper) a live run has no stop flag"))
         check(0, Assert(~p_go | active, "(helper) start makes the run live"))
+        return SimpleNamespace(icu=icu, active=active, go=go, p_go=p_go, ok_prev=ok_prev)
 
+    @staticmethod
+    def _snapshots(m, run, q, qname):
+        """Queue ``q``'s observed registers, its issue, and their previous-cycle values."""
+        obs = run.icu.observe.queues[q]
+        st, pc, word = obs.state, obs.pc, obs.word
+        p_st = Signal(QueueState, name=f"{qname}_p_st")
+        p_pc = Signal(len(pc), name=f"{qname}_p_pc")
+        p_word = Signal(len(word), name=f"{qname}_p_word")
+        m.d.sync += [p_st.eq(st), p_pc.eq(pc), p_word.eq(word)]
+        consumed = Signal(name=f"{qname}_consumed")      # an instruction was consumed last cycle
+        m.d.comb += consumed.eq(run.ok_prev & (p_st == QueueState.RUN))
+        return SimpleNamespace(name=qname, obs=obs, st=st, pc=pc, count=obs.count, out=run.icu.issue[q],
+                               p_st=p_st, p_pc=p_pc, p_word=p_word, consumed=consumed)
+
+    @staticmethod
+    def _issue_and_pc(m, check, run, qs):
+        """Legal state; when an instruction may issue; how the pc moves."""
+        qname, st, pc, p_pc, out, consumed = qs.name, qs.st, qs.pc, qs.p_pc, qs.out, qs.consumed
+        icu = run.icu
+        # legal state encodings
+        check(0, Assert(Cat(*(st == s for s in QueueState)).any(), f"{qname}: state is a legal encoding"))
+
+        # no issue after a stop, none outside a live run, only from RUN or REPEAT
+        check(0, Assert(~out.valid | run.ok_prev, f"{qname}: issue only from a live run"))
+        check(0, Assert(~out.valid | ~(icu.error | icu.done), f"{qname}: no issue after a stop"))
+        check(0, Assert(~out.valid | (qs.p_st == QueueState.RUN) | (qs.p_st == QueueState.REPEAT),
+                        f"{qname}: issue from RUN/REPEAT"))
+
+        # the pc moves forward by one per consumed instruction
+        with m.If(run.p_go):
+            check(0, Assert(pc == 0, f"{qname}: pc 0 after start"))
+        with m.Else():
+            check(0, Assert((pc == p_pc) | (pc == p_pc + 1), f"{qname}: pc stays or steps by one"))
+            check(0, Assert((pc == p_pc) | consumed, f"{qname}: pc moves only on a consumed instruction"))
+            check(0, Assert(~consumed | _is(qs.p_word, "END") | (pc == p_pc + 1),
+                            f"{qname}: every consumed instruction but END moves the pc"))
+
+    def _nop(self, m, check, run, qs):
+        """NOP n: exactly n - 1 idle cycles after the NOP's own."""
+        qname, st = qs.name, qs.st
         nop_n = isa.BY_NAME["NOP"].field("n")
-        for q, qname in enumerate(isa.queues(self._cfg)):
-            st, pc, count, word = (sig[f"{qname}_state"], sig[f"{qname}_pc"], sig[f"{qname}_count"],
-                                   sig[f"{qname}_word"])
-            out = icu.issue[q]
-            p_st = Signal.like(st, name=f"{qname}_p_st")
-            p_pc = Signal.like(pc, name=f"{qname}_p_pc")
-            p_word = Signal.like(word, name=f"{qname}_p_word")
-            m.d.sync += [p_st.eq(st), p_pc.eq(pc), p_word.eq(word)]
-            consumed = Signal(name=f"{qname}_consumed")      # an instruction was consumed last cycle
-            m.d.comb += consumed.eq(ok_prev & (p_st == RUN))
+        wait_reg = Signal(16, name=f"{qname}_wait_reg")
+        left = Signal(16, name=f"{qname}_wait_left")      # idle cycles left, this one included
+        nop = qs.consumed & _is(qs.p_word, "NOP")
+        n_nop = qs.p_word[nop_n.lo:nop_n.hi]
+        idle = n_nop if self._wrong_nop else n_nop - 1
+        m.d.comb += left.eq(Mux(nop, idle, wait_reg))
+        m.d.sync += wait_reg.eq(Mux(left != 0, left - 1, 0))
+        with m.If(run.go):
+            m.d.sync += wait_reg.eq(0)
+        p_left = Signal(16, name=f"{qname}_p_left")
+        m.d.sync += p_left.eq(left)
+        with m.If(run.active):
+            check(0, Assert((left != 0) == (st == QueueState.WAIT),
+                            f"{qname}: WAIT exactly while NOP cycles remain"))
+            with m.If(st == QueueState.WAIT):
+                check(0, Assert(qs.count == left, f"{qname}: (helper) WAIT counter"))
+                check(0, Assert((qs.p_st != QueueState.WAIT) | (qs.pc == qs.p_pc), f"{qname}: pc held while waiting"))
+            with m.If(~run.p_go & ((nop & (n_nop == 1)) | (p_left == 1))):
+                check(0, Assert(st == QueueState.RUN, f"{qname}: back in RUN right after the NOP's cycles"))
 
-            # legal state encodings
-            check(0, Assert(st <= ENDED, f"{qname}: state is a legal encoding"))
-
-            # no issue after a stop, none outside a live run, only from RUN or REPEAT
-            check(0, Assert(~out.valid | ok_prev, f"{qname}: issue only from a live run"))
-            check(0, Assert(~out.valid | ~(icu.error | icu.done), f"{qname}: no issue after a stop"))
-            check(0, Assert(~out.valid | (p_st == RUN) | (p_st == REPEAT), f"{qname}: issue from RUN/REPEAT"))
-
-            # the pc moves forward by one per consumed instruction
-            with m.If(p_go):
-                check(0, Assert(pc == 0, f"{qname}: pc 0 after start"))
-            with m.Else():
-                check(0, Assert((pc == p_pc) | (pc == p_pc + 1), f"{qname}: pc stays or steps by one"))
-                check(0, Assert((pc == p_pc) | consumed, f"{qname}: pc moves only on a consumed instruction"))
-                check(0, Assert(~consumed | _is(p_word, "END") | (pc == p_pc + 1),
-                                f"{qname}: every consumed instruction but END moves the pc"))
-
-            # NOP n: exactly n - 1 idle cycles after the NOP's own
-            wait_reg = Signal(16, name=f"{qname}_wait_reg")
-            left = Signal(16, name=f"{qname}_wait_left")      # idle cycles left, this one included
-            nop = consumed & _is(p_word, "NOP")
-            n_nop = p_word[nop_n.lo:nop_n.hi]
-            idle = n_nop if self._wrong_nop else n_nop - 1
-            m.d.comb += left.eq(Mux(nop, idle, wait_reg))
-            m.d.sync += wait_reg.eq(Mux(left != 0, left - 1, 0))
-            with m.If(go):
-                m.d.sync += wait_reg.eq(0)
-            p_left = Signal(16, name=f"{qname}_p_left")
-            m.d.sync += p_left.eq(left)
-            with m.If(active):
-                check(0, Assert((left != 0) == (st == WAIT), f"{qname}: WAIT exactly while NOP cycles remain"))
-                with m.If(st == WAIT):
-                    check(0, Assert(count == left, f"{qname}: (helper) WAIT counter"))
-                    check(0, Assert((p_st != WAIT) | (pc == p_pc), f"{qname}: pc held while waiting"))
-                with m.If(~p_go & ((nop & (n_nop == 1)) | (p_left == 1))):
-                    check(0, Assert(st == RUN, f"{qname}: back in RUN right after the NOP's cycles"))
-
-            # REPEAT n, d: n issues on consecutive live cycles, each stepped by d
-            last = Signal(64, name=f"{qname}_last")           # last issued non-CONFIG word
-            has_last = Signal(name=f"{qname}_has_last")
-            with m.If(out.valid & ~_is(out.word, "CONFIG")):
-                m.d.sync += [last.eq(out.word), has_last.eq(1)]
-            rep_reg = Signal(16, name=f"{qname}_rep_reg")     # repeats left after the previous cycle's
-            rep_d = Signal(16, name=f"{qname}_rep_d")
-            rep = consumed & _is(p_word, "REPEAT")
-            n_rep = _field(p_word, "REPEAT", "n")
-            d_rep = _field(p_word, "REPEAT", "d")
-            expect = Signal(name=f"{qname}_rep_expect")
-            m.d.comb += expect.eq(rep | (ok_prev & (rep_reg != 0)))
-            with m.If(rep):
-                check(0, Assert(out.valid & (out.word == spec_step(last, d_rep)) & has_last,
-                                f"{qname}: REPEAT issues the previous instruction stepped by d"))
-                m.d.sync += [rep_reg.eq(n_rep - 1), rep_d.eq(d_rep)]
-            with m.Elif(ok_prev & (rep_reg != 0)):
-                check(0, Assert(out.valid & (out.word == spec_step(last, rep_d)),
-                                f"{qname}: each repeat is the previous issue stepped by d"))
-                m.d.sync += rep_reg.eq(rep_reg - 1)
-            with m.If(p_go):
-                m.d.sync += [rep_reg.eq(0), has_last.eq(0)]
-            with m.If(active & ~p_go):
-                # helpers tying the wrapper's count to the queue's (k-induction)
-                next_left = Mux(rep, n_rep - 1, Mux(rep_reg != 0, rep_reg - 1, 0))
-                check(0, Assert((st == REPEAT) == (next_left != 0), f"{qname}: REPEAT exactly while repeats remain"))
-                with m.If(st == REPEAT):
-                    check(0, Assert(count == next_left, f"{qname}: (helper) REPEAT counter"))
-                    check(0, Assert(has_last, f"{qname}: (helper) a repeat has a previous issue"))
-                    check(0, Assert(sig[f"{qname}_d"] == Mux(rep, d_rep, rep_d), f"{qname}: (helper) step d"))
-                seen = out.valid & ~_is(out.word, "CONFIG")
-                check(0, Assert(sig[f"{qname}_has_prev"] == (has_last | seen), f"{qname}: (helper) has_prev"))
-                with m.If(sig[f"{qname}_has_prev"]):
-                    check(0, Assert(sig[f"{qname}_prev"] == Mux(seen, out.word, last), f"{qname}: (helper) prev"))
-
-            if q == 0:
-                check(2, Cover(active & (st == WAIT) & (count == 2)))
-                check(2, Cover(rep & (n_rep == 3) & (d_rep == 5) & _is(last, "READ")))
-                check(2, Cover(ok_prev & (rep_reg == 1) & out.valid))     # the last of a REPEAT 3
-                check(2, Cover(icu.error & (pc == 2)))
-        check(2, Cover(icu.done & (sig["mem0_pc"] == 3)))
-        self.counts = counts
-        return m
+    @staticmethod
+    def _repeat(m, check, run, qs):
+        """REPEAT n, d: n issues on consecutive live cycles, each stepped by d."""
+        qname, st, out, obs, ok_prev = qs.name, qs.st, qs.out, qs.obs, run.ok_prev
+        last = Signal(64, name=f"{qname}_last")           # last issued non-CONFIG word
+        has_last = Signal(name=f"{qname}_has_last")
+        with m.If(out.valid & ~_is(out.word, "CONFIG")):
+            m.d.sync += [last.eq(out.word), has_last.eq(1)]
+        rep_reg = Signal(16, name=f"{qname}_rep_reg")     # repeats left after the previous cycle's
+        rep_d = Signal(16, name=f"{qname}_rep_d")
+        rep = qs.consumed & _is(qs.p_word, "REPEAT")
+        n_rep = _field(qs.p_word, "REPEAT", "n")
+        d_rep = _field(qs.p_word, "REPEAT", "d")
+        expect = Signal(name=f"{qname}_rep_expect")
+        m.d.comb += expect.eq(rep | (ok_prev & (rep_reg != 0)))
+        with m.If(rep):
+            check(0, Assert(out.valid & (out.word == spec_step(last, d_rep)) & has_last,
+                            f"{qname}: REPEAT issues the previous instruction stepped by d"))
+            m.d.sync += [rep_reg.eq(n_rep - 1), rep_d.eq(d_rep)]
+        with m.Elif(ok_prev & (rep_reg != 0)):
+            check(0, Assert(out.valid & (out.word == spec_step(last, rep_d)),
+                            f"{qname}: each repeat is the previous issue stepped by d"))
+            m.d.sync += rep_reg.eq(rep_reg - 1)
+        with m.If(run.p_go):
+            m.d.sync += [rep_reg.eq(0), has_last.eq(0)]
+        with m.If(run.active & ~run.p_go):
+            # helpers tying the wrapper's count to the queue's (k-induction)
+            next_left = Mux(rep, n_rep - 1, Mux(rep_reg != 0, rep_reg - 1, 0))
+            check(0, Assert((st == QueueState.REPEAT) == (next_left != 0),
+                            f"{qname}: REPEAT exactly while repeats remain"))
+            with m.If(st == QueueState.REPEAT):
+                check(0, Assert(qs.count == next_left, f"{qname}: (helper) REPEAT counter"))
+                check(0, Assert(has_last, f"{qname}: (helper) a repeat has a previous issue"))
+                check(0, Assert(obs.d == Mux(rep, d_rep, rep_d), f"{qname}: (helper) step d"))
+            seen = out.valid & ~_is(out.word, "CONFIG")
+            check(0, Assert(obs.has_prev == (has_last | seen), f"{qname}: (helper) has_prev"))
+            with m.If(obs.has_prev):
+                check(0, Assert(obs.prev == Mux(seen, out.word, last), f"{qname}: (helper) prev"))
+        return SimpleNamespace(rep=rep, n=n_rep, d=d_rep, last=last, left=rep_reg)
 
 
 def build(**kwargs):
