@@ -15,7 +15,10 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Mux, Signal, signed, unsigned
 
-__all__ = ["FloatFormat", "F16", "F32", "f_add", "f_add_pipe", "F_ADD_PARTS", "f32_add", "f32_add_pipe", "f16_mul_f32", "clz", "f_mul", "FmaSum", "fma_exact",
+from openlpu.rtl.arith import leading_zeros, priority_select
+from openlpu.rtl.pipeline import register
+
+__all__ = ["FloatFormat", "F16", "F32", "f_add", "f_add_pipe", "F_ADD_PARTS", "f32_add", "f32_add_pipe", "f16_mul_f32", "f_mul", "FmaSum", "fma_exact",
            "fma_round", "f_fma", "low_mask", "Operand", "unpack", "unpack_f16_as_f32", "fma_exact_ops", "f_cmp", "f_minmax", "int_to_float", "float_to_int", "float_to_float"]
 
 
@@ -53,34 +56,11 @@ def _inf(fmt, sign):
     return Cat(Const(fmt.exp_max << fmt.man_bits, fmt.width - 1), sign)
 
 
-def clz(value, width, leaf=32):
-    """Leading zeros of the low ``width`` bits of ``value`` (``width`` if zero).
-
-    A priority mux up to ``leaf`` bits; wider values split in two halves (a
-    tree, so the mux chains stay short).
-    """
-    if width > leaf:
-        lo_w = width // 2
-        hi_w = width - lo_w
-        hi, lo = value[lo_w:width], value[:lo_w]
-        return Mux(hi != 0, clz(hi, hi_w, leaf), hi_w + clz(lo, lo_w, leaf))
-    count = Const(width, range(width + 1))
-    for i in range(width):
-        count = Mux(value[i], width - 1 - i, count)
-    return count
-
-
 def _select(m, width, name, cases, default):
-    """A named signal equal to the first ``(condition, value)`` that holds, else ``default``.
-
-    Built from ``Mux`` so the functions here may be called anywhere, even
-    inside a caller's ``m.If`` block, without becoming conditional.
-    """
-    value = default
-    for condition, choice in reversed(cases):
-        value = Mux(condition, choice, value)
+    """A signal named ``{name}_result``: the first ``(condition, value)`` that holds, else ``default``
+    (:func:`~openlpu.rtl.arith.priority_select`)."""
     result = Signal(width, name=f"{name}_result")
-    m.d.comb += result.eq(value)
+    m.d.comb += result.eq(priority_select(cases, default))
     return result
 
 
@@ -143,21 +123,23 @@ def f_add_pipe(m, fmt, a, b, stages, name="fadd", domain="sync"):
     if stages not in _F_ADD_CUTS:
         raise ValueError(f"stages must be 1, 2 or 3, not {stages!r}")
     cuts = _F_ADD_CUTS[stages]
-    E, M = fmt.exp_bits, fmt.man_bits
-    W = M + 4                          # hidden + M + guard + round + sticky
 
     def cut(part, values):
         """Register ``values`` (a dict of named values) when ``part`` ends at a cut."""
         if part not in cuts:
             return values
-        out = {}
-        for key, v in values.items():
-            r = Signal(len(v), name=f"{name}_{part}_{key}", reset_less=True)
-            m.d[domain] += r.eq(v)
-            out[key] = r
-        return out
+        return {key: register(m, v, f"{name}_{part}_{key}", shape=len(v), reset_less=True, domain=domain)
+                for key, v in values.items()}
 
-    # --- align --------------------------------------------------------------------
+    s = cut("align", _add_align(m, fmt, a, b, name))
+    s = cut("add", _add_sum(m, fmt, s, name))
+    return _add_round(m, fmt, s, name)
+
+
+def _add_align(m, fmt, a, b, name):
+    """The ``align`` part of :func:`f_add_pipe`: the operands ordered and aligned, the specials."""
+    E, M = fmt.exp_bits, fmt.man_bits
+    W = M + 4                          # hidden + M + guard + round + sticky
     ua, ub = _Unpacked(m, fmt, a, f"{name}_a"), _Unpacked(m, fmt, b, f"{name}_b")
     # Order by magnitude: x is the larger operand, y the smaller.
     swap = ub.magnitude > ua.magnitude
@@ -185,7 +167,7 @@ def f_add_pipe(m, fmt, a, b, stages, name="fadd", domain="sync"):
         lost.eq((y_ext & mask[:W]) != 0),             # a one was shifted out
     ]
     subtract = x_sign ^ y_sign
-    s = cut("align", {
+    return {
         "x": Cat(Const(0, 3), x_sig),
         "y": Cat(y_shifted[0] | lost, y_shifted[1:]),
         "sub": subtract,
@@ -193,22 +175,29 @@ def f_add_pipe(m, fmt, a, b, stages, name="fadd", domain="sync"):
         "exp": x_exp,
         "nan": ua.is_nan | ub.is_nan | (ua.is_inf & ub.is_inf & subtract),
         "inf": ua.is_inf | ub.is_inf,
-    })
+    }
 
-    # --- add ----------------------------------------------------------------------
+
+def _add_sum(m, fmt, s, name):
+    """The ``add`` part of :func:`f_add_pipe`: the sum and its normalising left shift."""
+    W = fmt.man_bits + 4
     total = Signal(W + 1, name=f"{name}_sum")
     m.d.comb += total.eq(Mux(s["sub"], s["x"] - s["y"], s["x"] + s["y"]))
     # Leading zeros, limited so that the exponent stays >= 1 (subnormal results).
     lz = Signal(range(W + 1), name=f"{name}_lz")
-    m.d.comb += lz.eq(clz(total[:W], W, leaf=8))
+    m.d.comb += lz.eq(leading_zeros(total[:W], W, leaf=8))
     left = Signal(range(W + 1), name=f"{name}_left")
     m.d.comb += left.eq(Mux(lz < s["exp"], lz, s["exp"] - 1))
-    s = cut("add", {
+    return {
         "total": total, "left": left, "zero": total == 0,
         "sub": s["sub"], "sign": s["sign"], "exp": s["exp"], "nan": s["nan"], "inf": s["inf"],
-    })
+    }
 
-    # --- round --------------------------------------------------------------------
+
+def _add_round(m, fmt, s, name):
+    """The ``round`` part of :func:`f_add_pipe`: normalise, round to nearest even, pack."""
+    E, M = fmt.exp_bits, fmt.man_bits
+    W = M + 4
     total, left = s["total"], s["left"]
     carry = total[W]
     norm = Signal(W, name=f"{name}_norm")
@@ -266,7 +255,7 @@ def f16_mul_f32(m, a, b, name="fmul16", mul=None):
     prod = Signal(22, name=f"{name}_prod")
     m.d.comb += prod.eq(mul(ua.sig, ub.sig) if mul else ua.sig * ub.sig)
     lz = Signal(range(23), name=f"{name}_lz")
-    m.d.comb += lz.eq(clz(prod, 22))
+    m.d.comb += lz.eq(leading_zeros(prod, 22))
     shifted = Signal(22, name=f"{name}_norm")
     m.d.comb += shifted.eq((prod << lz)[:22])
     # value = prod * 2**(ea + eb - 30 - 20); leading one at bit 21 - lz
@@ -315,7 +304,7 @@ def _round_pack(m, fmt, sign, sig, exp, name, narrow=None, to_narrow=None):
     sig_p = Signal(W, name=f"{name}_sig")
     m.d.comb += sig_p.eq(sig << (W - width))
     lz = Signal(range(W + 1), name=f"{name}_lz")
-    m.d.comb += lz.eq(clz(sig_p, W))
+    m.d.comb += lz.eq(leading_zeros(sig_p, W))
     norm = Signal(W, name=f"{name}_norm")
     m.d.comb += norm.eq((sig_p << lz)[:W])
     be = Signal(signed(18), name=f"{name}_be")           # biased exponent of the leading one
@@ -426,7 +415,7 @@ def fma_exact_ops(m, fmt, ua, ub, uc, name="fma", mul=None):
     m.d.comb += prod.eq(mul(ua.sig, ub.sig) if mul else ua.sig * ub.sig)
     lzp = Signal(range(2 * p + 1), name=f"{name}_lzp")
     lzc = Signal(range(p + 1), name=f"{name}_lzc")
-    m.d.comb += [lzp.eq(clz(prod, 2 * p)), lzc.eq(clz(uc.sig, p))]
+    m.d.comb += [lzp.eq(leading_zeros(prod, 2 * p)), lzc.eq(leading_zeros(uc.sig, p))]
     pn = Signal(2 * p, name=f"{name}_pn")
     cn = Signal(p, name=f"{name}_cn")
     m.d.comb += [pn.eq((prod << lzp)[:2 * p]), cn.eq((uc.sig << lzc)[:p])]

@@ -67,12 +67,14 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from .. import timing
-from ..config import LpuConfig
+from ..config import require_config
 from . import fp
+from .arith import mul_s8_lut
+from .pipeline import delay, register, taps
 from .streams import Flow, StreamGroup
 from ..golden.mxm import tree_pairs  # the reduction order is part of the specification
 
-__all__ = ["WeightRowLayout", "ActivationLayout", "ResultLayout", "plane_signature", "MxmPlane", "Mxm", "mul_s8_lut"]
+__all__ = ["WeightRowLayout", "ActivationLayout", "ResultLayout", "plane_signature", "plane_probe", "MxmPlane", "Mxm"]
 
 
 def WeightRowLayout(cfg):
@@ -116,6 +118,30 @@ def plane_signature(cfg):
     })
 
 
+def plane_probe(cfg, columns):
+    """The ``probe`` port of ``MxmPlane(cfg, columns=columns, probe=True)``: what a formal
+    proof observes of the plane's state (each member a copy of the plane's own signal).
+
+    ``a[n]``: column ``n``'s activation register (``lanes`` 16-bit words);
+    ``shadow``, ``active``: the weight tiles ``[k][n]``; ``int_prod[k][n]``: the int8
+    product registers; ``int_sum[n]``: column ``n``'s int tree sum (sign-extended);
+    ``acc_write``: the accumulator memory's write port (``en``, ``addr``, ``data``);
+    ``acc_rows[r]``: accumulator row ``r`` as the memory holds it now.
+    """
+    lanes = cfg.lanes
+    word = data.ArrayLayout(unsigned(16), lanes)
+    row = data.ArrayLayout(unsigned(32), columns)
+    return wiring.Signature({
+        "a": Out(data.ArrayLayout(word, columns)),
+        "shadow": Out(data.ArrayLayout(word, lanes)),
+        "active": Out(data.ArrayLayout(word, lanes)),
+        "int_prod": Out(data.ArrayLayout(data.ArrayLayout(signed(16), columns), lanes)),
+        "int_sum": Out(data.ArrayLayout(signed(32), columns)),
+        "acc_write": Out(data.StructLayout({"en": 1, "addr": ActivationLayout(cfg)["addr"].shape, "data": row})),
+        "acc_rows": Out(data.ArrayLayout(row, cfg.mxm_acc_depth)),
+    })
+
+
 class MxmPlane(wiring.Component):
     """One weight-stationary ``lanes x lanes`` plane.
 
@@ -130,7 +156,7 @@ class MxmPlane(wiring.Component):
         How many of the ``lanes**2`` int8 products are written as ``*``
         (which synthesis maps onto a hard multiplier, one DSP block each);
         the others, the last in ``(k, n)`` row-major order, are built as
-        shift-and-add logic (:func:`mul_s8_lut`), which stays in LUTs. ``None``
+        shift-and-add logic (:func:`~openlpu.rtl.arith.mul_s8_lut`), which stays in LUTs. ``None``
         (default): all of them use ``*``. This fits an array larger than the
         device's DSP blocks (the lanes-16 plane needs 256 on an FPGA with 156)
         without moving every product into LUTs; the results are the same.
@@ -143,6 +169,11 @@ class MxmPlane(wiring.Component):
         ``K = lanes`` depth of every path (tree, accumulate, activation
         fan-out to its columns) and so measures the Fmax of a plane too large
         for the FPGA (``bench/bench_synth.py``, sweep ``fp16_slice``).
+    probe : bool
+        Add the ``probe`` port (:func:`plane_probe`): the plane's weight tiles,
+        activation and product registers, tree sums and accumulator rows, for a
+        formal proof (``verif/formal_mxm.py``). Default ``False``: no such port,
+        and the plane's logic is the same either way.
 
     Members
     -------
@@ -159,6 +190,8 @@ class MxmPlane(wiring.Component):
         ``valid`` exactly :func:`~openlpu.timing.mxm_latency` cycles after the
         matching ``act.valid``; ``payload.data`` holds the updated accumulator
         row as 4 byte-plane streams.
+    probe : ``Out(plane_probe(cfg, columns))``
+        Only with ``probe=True``.
 
     Latency
     -------
@@ -168,9 +201,8 @@ class MxmPlane(wiring.Component):
     result register).
     """
 
-    def __init__(self, cfg, fp16=True, dsp_products=None, columns=None):
-        if not isinstance(cfg, LpuConfig):
-            raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
+    def __init__(self, cfg, fp16=True, dsp_products=None, columns=None, probe=False):
+        require_config(cfg)
         if not isinstance(fp16, bool):
             raise TypeError(f"fp16 must be a bool, not {fp16!r}")
         if dsp_products is not None and (not isinstance(dsp_products, int) or isinstance(dsp_products, bool)
@@ -180,11 +212,17 @@ class MxmPlane(wiring.Component):
         if columns is not None and (not isinstance(columns, int) or isinstance(columns, bool)
                                     or not 1 <= columns <= cfg.lanes):
             raise ValueError(f"columns must be None or an int in 1..{cfg.lanes}, not {columns!r}")
+        if not isinstance(probe, bool):
+            raise TypeError(f"probe must be a bool, not {probe!r}")
         self._cfg = cfg
         self._fp16 = fp16
         self._columns = cfg.lanes if columns is None else columns
         self._dsp_products = cfg.lanes ** 2 if dsp_products is None else dsp_products
-        super().__init__(plane_signature(cfg))
+        self._probe = probe
+        signature = plane_signature(cfg)
+        if probe:
+            signature = wiring.Signature({**signature.members, "probe": Out(plane_probe(cfg, self._columns))})
+        super().__init__(signature)
 
     @property
     def cfg(self):
@@ -196,15 +234,34 @@ class MxmPlane(wiring.Component):
         return timing.mxm_latency(self._cfg)
 
     def elaborate(self, platform):
-        cfg = self._cfg
-        lanes, kf, cols = cfg.lanes, cfg.fp16_k, self._columns
         m = Module()
+        shadow, active = self._weights(m)
+        ctrl = self._control(m)
+        a = self._activations(m)
+        int_prod, fp_prod = self._products(m, a, active, is_fp16=ctrl[0].fp16)
+        # --- adder trees: int one register per level, fp32 FP32_ADD_STAGES per level --
+        lanes, kf = self._cfg.lanes, self._kf
+        int_sum, fp_sum = [], []
+        for n in range(self._columns):
+            int_sum.append(self._int_tree(m, [int_prod[k][n] for k in range(lanes)], n))
+            fp_sum.append(self._fp_tree(m, [fp_prod[k][n] for k in range(kf)], n) if kf else None)
+        wr, acc_mem = self._accumulate(m, ctrl, int_sum, fp_sum)
+        self._result(m, ctrl[-1], wr.data)
+        if self._probe:
+            self._drive_probe(m, a, shadow, active, int_prod, int_sum, wr, acc_mem)
+        return m
 
+    @property
+    def _kf(self):
+        """Rows whose products are fp16 too (0 in an int8-only plane)."""
+        return self._cfg.fp16_k if self._fp16 else 0
+
+    def _weights(self, m):
+        """Weight rows -> shadow tile; install -> active tile. Returns ``(shadow, active)``."""
+        lanes = self._cfg.lanes
         tile = data.ArrayLayout(data.ArrayLayout(unsigned(16), lanes), lanes)  # [k][n]
         shadow = Signal(tile, reset_less=True)
         active = Signal(tile, reset_less=True)
-
-        # --- weight rows -> shadow; install -> active --------------------------------
         row_word = Signal(data.ArrayLayout(unsigned(16), lanes))
         for n in range(lanes):
             m.d.comb += row_word[n].eq(Cat(self.load.payload.data[0][n], self.load.payload.data[1][n]))
@@ -215,54 +272,60 @@ class MxmPlane(wiring.Component):
         m.d.sync += shadow.eq(shadow_next)
         with m.If(self.install):
             m.d.sync += active.eq(shadow_next)
+        return shadow, active
 
-        # --- control pipeline: valid, fp16, acc, addr travel with the data ----------
-        ctrl_layout = data.StructLayout({
-            "valid": 1, "fp16": 1, "acc": 1, "addr": ActivationLayout(cfg)["addr"].shape,
+    def _control(self, m):
+        """The control pipeline: valid, fp16, acc, addr travel with the data.
+
+        ``ctrl[s]`` is the control of the activation whose data is in stage ``s``: the
+        tree sums are in stage ``p_sum``; the accumulator stages follow it, the last one
+        (``ctrl[-1]``) writes the row and loads the result register.
+        """
+        ctrl_layout = data.StructLayout({      # the fields in the order of ``act`` below
+            "valid": 1, "fp16": 1, "acc": 1, "addr": ActivationLayout(self._cfg)["addr"].shape,
         })
-        # ctrl[s] is the control of the activation whose data is in stage s: the tree sums
-        # are in stage p_sum; the accumulator stages follow it, the last one (ctrl[-1])
-        # writes the row and loads the result register.
-        n_stages = timing.MXM_INPUT_STAGES + timing.MXM_MUL_STAGES + timing.mxm_tree_stages(cfg)
-        acc_stages = timing.MXM_ACC_STAGES
-        p_sum = n_stages - 1
-        ctrl = [Signal(ctrl_layout, name=f"ctrl{s}") for s in range(n_stages + acc_stages - 1)]
-        m.d.sync += [
-            ctrl[0].valid.eq(self.act.valid),
-            ctrl[0].fp16.eq(self.act.payload.fp16),
-            ctrl[0].acc.eq(self.act.payload.acc),
-            ctrl[0].addr.eq(self.act.payload.addr),
-        ]
-        for s in range(1, len(ctrl)):
-            m.d.sync += ctrl[s].eq(ctrl[s - 1])
+        act = Cat(self.act.valid, self.act.payload.fp16, self.act.payload.acc, self.act.payload.addr)
+        return taps(m, act, self._p_sum + timing.MXM_ACC_STAGES, "ctrl", shape=ctrl_layout)[1:]
 
-        # --- stage 1: activation registers, one copy per output column ---------------
-        # Each copy a_<n> feeds only column n's multipliers, so every register drives one
-        # multiplier input, which the FPGA placer can put beside its DSP block; one shared
-        # register would drive ``lanes`` DSP blocks spread over the device (at lanes 16 that
-        # wire, not the multiplier, set the clock). The fan-out moves to the input port,
-        # whose source is a register too. ``keep``: the copies hold the same value, and
-        # synthesis would otherwise merge them back into one (openlpu.synth keeps the
-        # flip-flops of every register so marked).
+    @property
+    def _p_sum(self):
+        """The stage of the control pipeline whose data are the tree sums."""
+        return timing.MXM_INPUT_STAGES + timing.MXM_MUL_STAGES + timing.mxm_tree_stages(self._cfg) - 1
+
+    def _activations(self, m):
+        """Stage 1: activation registers, one copy per output column.
+
+        Each copy a_<n> feeds only column n's multipliers, so every register drives one
+        multiplier input, which the FPGA placer can put beside its DSP block; one shared
+        register would drive ``lanes`` DSP blocks spread over the device (at lanes 16 that
+        wire, not the multiplier, set the clock). The fan-out moves to the input port,
+        whose source is a register too. ``keep``: the copies hold the same value, and
+        synthesis would otherwise merge them back into one (openlpu.synth keeps the
+        flip-flops of every register so marked).
+        """
+        lanes = self._cfg.lanes
         a = [Signal(data.ArrayLayout(unsigned(16), lanes), name=f"a_{n}", reset_less=True,
-                    attrs={"keep": 1}) for n in range(cols)]
+                    attrs={"keep": 1}) for n in range(self._columns)]
         word = Signal(data.ArrayLayout(unsigned(16), lanes))
         for k in range(lanes):
             m.d.comb += word[k].eq(Cat(self.act.payload.data[0][k], self.act.payload.data[1][k]))
-        for n in range(cols):
+        for n in range(self._columns):
             m.d.sync += a[n].eq(word)
+        return a
 
-        # --- stage 2: products ------------------------------------------------------
-        if not self._fp16:
-            kf = 0
+    def _products(self, m, a, active, is_fp16):
+        """Stage 2: the product registers ``(int_prod[k][n], fp_prod[k][n])``.
+
+        Rows k < fp16_k compute an int8 product or an fp16 one, never both in one
+        cycle: one signed 12 x 12 multiplier (one DSP block) serves both, its operands
+        the int8 values or the 11-bit significands as the activation's fp16 bit
+        (``is_fp16``, of the activation now in register ``a``) says.
+        """
+        lanes, kf, cols = self._cfg.lanes, self._kf, self._columns
         int_prod = [[Signal(signed(16), name=f"ip_{k}_{n}", reset_less=True) for n in range(cols)]
                     for k in range(lanes)]
         fp_prod = [[Signal(32, name=f"fp_{k}_{n}", reset_less=True) for n in range(cols)]
                    for k in range(kf)]
-        # Rows k < fp16_k compute an int8 product or an fp16 one, never both in one
-        # cycle: one signed 12 x 12 multiplier (one DSP block) serves both, its operands
-        # the int8 values or the 11-bit significands as the activation's fp16 bit says.
-        is_fp16 = ctrl[0].fp16                 # the activation now in register ``a``
         for k in range(lanes):
             for n in range(cols):
                 x, w = a[n][k][:8].as_signed(), active[k][n][:8].as_signed()
@@ -277,23 +340,23 @@ class MxmPlane(wiring.Component):
                     continue
                 on_dsp = k * lanes + n < self._dsp_products
                 m.d.sync += int_prod[k][n].eq(x * w if on_dsp else mul_s8_lut(x, w))
+        return int_prod, fp_prod
 
-        # --- adder trees: int one register per level, fp32 FP32_ADD_STAGES per level --
-        int_sum, fp_sum = [], []
-        for n in range(cols):
-            int_sum.append(self._int_tree(m, [int_prod[k][n] for k in range(lanes)], n))
-            fp_sum.append(self._fp_tree(m, [fp_prod[k][n] for k in range(kf)], n) if kf else None)
+    def _accumulate(self, m, ctrl, int_sum, fp_sum):
+        """The accumulator memory and the last stages; returns ``(write port, memory)``
+        (the write port's ``data`` is the updated row, the plane's result).
 
-        # --- accumulator memory ---------------------------------------------------------
-        # One write, in the last stage. Two read ports, both registered and transparent
-        # to the write: the fp16 port is addressed a cycle before the tree sums arrive,
-        # so that the fp32 accumulate (FP32_ADD_STAGES cycles) starts with them; the
-        # int8 port a cycle before the last stage, where the int32 add is done in one
-        # cycle. An fp16 ACC therefore sees the rows written up to acc_stages - 1 cycles
-        # before it reached the adder, and reads a stale row when the previous write to
-        # that row is closer: the scheduling rule timing.MXM_ACC_REUSE_DISTANCE.
+        One write, in the last stage. Two read ports, both registered and transparent
+        to the write: the fp16 port is addressed a cycle before the tree sums arrive,
+        so that the fp32 accumulate (FP32_ADD_STAGES cycles) starts with them; the
+        int8 port a cycle before the last stage, where the int32 add is done in one
+        cycle. An fp16 ACC therefore sees the rows written up to acc_stages - 1 cycles
+        before it reached the adder, and reads a stale row when the previous write to
+        that row is closer: the scheduling rule timing.MXM_ACC_REUSE_DISTANCE.
+        """
+        kf, cols, p_sum, acc_stages = self._kf, self._columns, self._p_sum, timing.MXM_ACC_STAGES
         acc_mem = memory.Memory(shape=data.ArrayLayout(unsigned(32), cols),
-                                depth=cfg.mxm_acc_depth, init=[])
+                                depth=self._cfg.mxm_acc_depth, init=[])
         m.submodules.acc_mem = acc_mem
         wr = acc_mem.write_port()
         rd_int = acc_mem.read_port(transparent_for=(wr,))
@@ -308,10 +371,7 @@ class MxmPlane(wiring.Component):
         for n in range(cols):
             isum = int_sum[n].as_unsigned()[:32]
             m.d.comb += partial[n].eq(Mux(ctrl[p_sum].fp16, fp_sum[n], isum) if kf else isum)
-        for d in range(1, acc_stages):
-            nxt = Signal.like(partial, name=f"partial{d}", reset_less=True)
-            m.d.sync += nxt.eq(partial)
-            partial = nxt
+        partial = delay(m, partial, acc_stages - 1, "partial", reset_less=True)
 
         out = Signal(data.ArrayLayout(unsigned(32), cols))
         for n in range(cols):
@@ -325,18 +385,33 @@ class MxmPlane(wiring.Component):
             wr.addr.eq(last.addr),
             wr.data.eq(out),
         ]
+        return wr, acc_mem
 
-        # --- result register --------------------------------------------------------
+    def _result(self, m, last, out):
+        """The result register: ``out`` (the updated row) and the control of the last stage."""
         m.d.sync += [
             self.result.valid.eq(last.valid),
             self.result.payload.addr.eq(last.addr),
         ]
-        result = Signal(ResultLayout(cfg)["data"].shape, reset_less=True)
-        for n in range(cols):
+        result = Signal(ResultLayout(self._cfg)["data"].shape, reset_less=True)
+        for n in range(self._columns):
             for b in range(4):
                 m.d.sync += result[b][n].eq(out[n][8 * b:8 * b + 8])
         m.d.comb += self.result.payload.data.eq(result)
-        return m
+
+    def _drive_probe(self, m, a, shadow, active, int_prod, int_sum, wr, acc_mem):
+        """Drive the ``probe`` port (see :func:`plane_probe`)."""
+        probe = self.probe
+        m.d.comb += [probe.shadow.eq(shadow), probe.active.eq(active)]
+        for n in range(self._columns):
+            m.d.comb += [probe.a[n].eq(a[n]), probe.int_sum[n].eq(int_sum[n])]
+            for k in range(self._cfg.lanes):
+                m.d.comb += probe.int_prod[k][n].eq(int_prod[k][n])
+        m.d.comb += [probe.acc_write.en.eq(wr.en), probe.acc_write.addr.eq(wr.addr),
+                     probe.acc_write.data.eq(wr.data)]
+        for r in range(self._cfg.mxm_acc_depth):
+            peek = acc_mem.read_port(domain="comb")
+            m.d.comb += [peek.addr.eq(r), probe.acc_rows[r].eq(peek.data)]
 
     def _int_tree(self, m, values, n):
         """Pairwise int tree, registered after every level, then delayed to
@@ -344,18 +419,11 @@ class MxmPlane(wiring.Component):
         levels = tree_pairs(len(values))
         for depth, level in enumerate(levels):
             width = len(values[0]) + 1
-            nxt = []
-            for j, pair in enumerate(level):
-                s = Signal(signed(width), name=f"it_{n}_{depth}_{j}", reset_less=True)
-                expr = values[pair[0]] if len(pair) == 1 else values[pair[0]] + values[pair[1]]
-                m.d.sync += s.eq(expr)
-                nxt.append(s)
-            values = nxt
-        value = values[0]
-        for pad in range(timing.mxm_tree_stages(self._cfg) - len(levels)):
-            s = Signal(signed(len(value)), name=f"ipad_{n}_{pad}", reset_less=True)
-            m.d.sync += s.eq(value)
-            value = s
+            values = [register(m, values[pair[0]] if len(pair) == 1 else values[pair[0]] + values[pair[1]],
+                               f"it_{n}_{depth}_{j}", shape=signed(width), reset_less=True)
+                      for j, pair in enumerate(level)]
+        value = delay(m, values[0], timing.mxm_tree_stages(self._cfg) - len(levels), f"ipad_{n}",
+                      reset_less=True)
         total = Signal(signed(32), name=f"isum_{n}")
         m.d.comb += total.eq(value)
         return total
@@ -370,40 +438,13 @@ class MxmPlane(wiring.Component):
             for j, pair in enumerate(level):
                 name = f"ft_{n}_{depth}_{j}"
                 if len(pair) == 2:
-                    expr = fp.f32_add_pipe(m, values[pair[0]], values[pair[1]], stages, name=f"{name}_add")
+                    add = fp.f32_add_pipe(m, values[pair[0]], values[pair[1]], stages, name=f"{name}_add")
+                    nxt.append(register(m, add, name, shape=32, reset_less=True))
                 else:                          # an odd value passes the level's stages in a delay line
-                    expr = values[pair[0]]
-                    for d in range(stages - 1):
-                        s = Signal(32, name=f"{name}_d{d}", reset_less=True)
-                        m.d.sync += s.eq(expr)
-                        expr = s
-                s = Signal(32, name=name, reset_less=True)
-                m.d.sync += s.eq(expr)
-                nxt.append(s)
+                    nxt.append(delay(m, values[pair[0]], stages, name, shape=32, reset_less=True, last_name=name))
             values = nxt
-        value = values[0]
-        for pad in range(timing.mxm_tree_stages(self._cfg) - len(levels) * stages):
-            s = Signal(32, name=f"fpad_{n}_{pad}", reset_less=True)
-            m.d.sync += s.eq(value)
-            value = s
-        return value
-
-
-def mul_s8_lut(x, w):
-    """``x * w`` of two signed 8-bit values as a sum of shifted partial products.
-
-    The same value as ``x * w`` (a signed 16-bit product), written so that
-    synthesis does not see a multiplication and keeps it in LUTs and carry
-    chains instead of a DSP block: bit ``i`` of ``x`` selects ``w << i``, and
-    the sign bit's term is subtracted (two's complement weight ``-2**7``).
-    The eight terms are summed by a balanced tree (depth 3).
-    """
-    terms = [Mux(x[i], w << i, 0) for i in range(7)]
-    terms.append(-Mux(x[7], w << 7, 0))
-    while len(terms) > 1:
-        terms = [terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j]
-                 for j in range(0, len(terms), 2)]
-    return terms[0].as_signed()[:16].as_signed()
+        return delay(m, values[0], timing.mxm_tree_stages(self._cfg) - len(levels) * stages, f"fpad_{n}",
+                     shape=32, reset_less=True)
 
 
 class Mxm(wiring.Component):
@@ -421,9 +462,7 @@ class Mxm(wiring.Component):
     """
 
     def __init__(self, cfg):
-        if not isinstance(cfg, LpuConfig):
-            raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
-        self._cfg = cfg
+        self._cfg = require_config(cfg)
         super().__init__({"planes": Out(plane_signature(cfg)).array(cfg.mxm_planes)})
 
     @property

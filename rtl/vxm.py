@@ -32,7 +32,9 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from openlpu.config import LpuConfig
+from openlpu.config import require_config
+from openlpu.rtl.arith import priority_select
+from openlpu.rtl.pipeline import delay, register
 from openlpu.rtl import fp
 from openlpu.rtl.streams import Flow, StreamGroup, lane_word, word_planes
 from openlpu.timing import VXM_ALU_LATENCY
@@ -44,19 +46,24 @@ __all__ = ["AluControl", "VxmControl", "Vxm", "vxm_control_words"]
 I8, I16, I32, H, S = (TYPES[k] for k in ("int8", "int16", "int32", "fp16", "fp32"))
 
 
+def _by_width(t, v8, v16, v32):
+    """``v8``, ``v16`` or ``v32`` by the width of element type ``t``."""
+    return priority_select([(t == I8, v8), ((t == I16) | (t == H), v16)], v32)
+
+
 def _width_of(t):
-    return Mux(t == I8, 8, Mux((t == I16) | (t == H), 16, 32))
+    return _by_width(t, 8, 16, 32)
 
 
 def _sext(m, t, x, name):
     """``x`` narrowed to type ``t``'s width and sign-extended, as signed(32)."""
     r = Signal(signed(32), name=name)
-    m.d.comb += r.eq(Mux(t == I8, x[:8].as_signed(), Mux((t == I16) | (t == H), x[:16].as_signed(), x[:32].as_signed())))
+    m.d.comb += r.eq(_by_width(t, x[:8].as_signed(), x[:16].as_signed(), x[:32].as_signed()))
     return r
 
 
 def _mask(t):
-    return Mux(t == I8, 0xFF, Mux((t == I16) | (t == H), 0xFFFF, 0xFFFFFFFF))
+    return _by_width(t, 0xFF, 0xFFFF, 0xFFFFFFFF)
 
 
 def next_type(t, op, imm):
@@ -65,16 +72,25 @@ def next_type(t, op, imm):
     return Mux(op == OPS["cvt"], Mux(dst <= S, dst, t), Mux(op == OPS["rqout"], I8, t))
 
 
+#: The fields of an fp32-core :class:`~openlpu.rtl.fp.Operand` and their widths.
+_OPERAND_FIELDS = (("sign", 1), ("sig", 24), ("eff_exp", 9), ("is_zero", 1), ("is_inf", 1), ("is_nan", 1))
+
+
+def _sel_op(m, cases, default, name):
+    """Mux of core operands: the first ``(cond, operand)`` that holds, else ``default``."""
+    o = {}
+    for k, w in _OPERAND_FIELDS:
+        sig = Signal(w, name=f"{name}_{k}")
+        m.d.comb += sig.eq(priority_select([(cond, getattr(op, k)) for cond, op in cases], getattr(default, k)))
+        o[k] = sig
+    return fp.Operand(**o)
+
+
 def _fop(m, is16, x, name):
     """A raw fp16/fp32 value (by ``is16``) as an fp32-core operand."""
     h = fp.unpack_f16_as_f32(m, x[:16], f"{name}_h")
     s = fp.unpack(m, fp.F32, x, f"{name}_s")
-    o = {}
-    for k, w in (("sign", 1), ("sig", 24), ("eff_exp", 9), ("is_zero", 1), ("is_inf", 1), ("is_nan", 1)):
-        sig = Signal(w, name=f"{name}_{k}")
-        m.d.comb += sig.eq(Mux(is16, getattr(h, k), getattr(s, k)))
-        o[k] = sig
-    return fp.Operand(**o)
+    return _sel_op(m, [(is16, h)], s, name)
 
 
 def _const_op(sign, value_one):
@@ -85,19 +101,6 @@ def _const_op(sign, value_one):
 
 def _neg(o, flip):
     return fp.Operand(o.sign ^ flip, o.sig, o.eff_exp, o.is_zero, o.is_inf, o.is_nan)
-
-
-def _sel_op(m, cases, default, name):
-    """Mux of core operands: the first ``(cond, operand)`` that holds, else ``default``."""
-    o = {}
-    for k, w in (("sign", 1), ("sig", 24), ("eff_exp", 9), ("is_zero", 1), ("is_inf", 1), ("is_nan", 1)):
-        v = getattr(default, k)
-        for cond, op in reversed(cases):
-            v = Mux(cond, getattr(op, k), v)
-        sig = Signal(w, name=f"{name}_{k}")
-        m.d.comb += sig.eq(v)
-        o[k] = sig
-    return fp.Operand(**o)
 
 
 def _to_int(m, xo, t_is_float, name):
@@ -158,120 +161,21 @@ def _alu(m, t, op, x, y, z, imm, name, stage):
     product = stage("mul", _product(m, t, op, x, y, name), f"{name}_s_mul")
     t, op, x, y, z, imm = (stage("mul", v, f"{name}_s_{n}") for v, n in (
         (t, "t"), (op, "op"), (x, "x"), (y, "y"), (z, "z"), (imm, "imm")))
-    w_is8, is16, is32 = t == I8, (t == I16) | (t == H), (t == I32) | (t == S)
     is_float = (t == H) | (t == S)
     xs, ys, zs = (_sext(m, t, v, f"{name}_{n}s") for v, n in ((x, "x"), (y, "y"), (z, "z")))
     O = OPS
-
-    # --- integer datapath on sign-extended values -------------------------------------------
-    w = _width_of(t)
-    amt = ys.as_unsigned()[:8]
-    big = amt >= w
-    au = xs.as_unsigned() & _mask(t)
     prod = Signal(signed(64), name=f"{name}_prod")
     m.d.comb += prod.eq(product[:64])
-
-    def significand_product(sig_a, sig_b):
-        # the product of these very operands (ca = x, cb = _core_b), from _product
-        return product.as_unsigned()[:len(sig_a) + len(sig_b)]
-    diff = _sext(m, t, xs - ys, f"{name}_diff")
-    # gemmlowp SaturatingRoundingDoublingHighMul in the element width
-    rq = {}
-    for wd in (8, 16, 32):
-        nudge = Mux(prod >= 0, 1 << (wd - 2), 1 - (1 << (wd - 2)))
-        tt = Signal(signed(66), name=f"{name}_rq{wd}t")
-        m.d.comb += tt.eq(prod + nudge)
-        q = Mux(tt >= 0, tt >> (wd - 1), -((-tt) >> (wd - 1)))
-        sat = (xs == -(1 << (wd - 1))) & (ys == -(1 << (wd - 1)))
-        rq[wd] = Mux(sat, (1 << (wd - 1)) - 1, q)
-    rqmul = Mux(w_is8, rq[8], Mux(is16, rq[16], rq[32]))
-    # gemmlowp RoundingDivideByPOT, zero point, saturation to int8
-    s5 = ys.as_unsigned()[:5]
-    pmask = Signal(32, name=f"{name}_pmask")
-    m.d.comb += pmask.eq((Const(1, 33) << s5) - 1)
-    rem = xs.as_unsigned() & pmask
-    thr = (pmask >> 1) + (xs < 0)
-    qd = Signal(signed(34), name=f"{name}_qd")
-    m.d.comb += qd.eq((xs >> s5) + (rem > thr) + ys.as_unsigned()[8:16].as_signed())
-    rqout = Mux(qd < -128, -128, Mux(qd > 127, 127, qd))
-    cmp_i = {O["eq"]: xs == ys, O["ne"]: xs != ys, O["lt"]: xs < ys, O["le"]: xs <= ys,
-             O["gt"]: xs > ys, O["ge"]: xs >= ys}
-    int_res = {
-        O["nop"]: xs, O["add"]: xs + ys, O["sub"]: xs - ys, O["mul"]: prod, O["sqr"]: prod,
-        O["min"]: Mux(xs < ys, xs, ys), O["max"]: Mux(xs > ys, xs, ys),
-        O["and"]: xs & ys, O["or"]: xs | ys, O["xor"]: xs ^ ys,
-        O["shl"]: Mux(big, 0, xs << amt[:5]), O["shr"]: Mux(big, 0, au >> amt[:5]),
-        O["sar"]: Mux(big, Mux(xs < 0, -1, 0), xs >> amt[:5]),
-        O["relu"]: Mux(xs < 0, 0, xs), O["abs"]: Mux(xs < 0, -xs, xs), O["neg"]: -xs, O["not"]: ~xs,
-        O["fma"]: prod + zs, O["fms"]: prod - zs, O["rsub"]: ys - xs, O["mov"]: ys,
-        O["sel"]: Mux(xs != 0, ys, zs), O["absdiff"]: Mux(diff < 0, -diff, diff),
-        O["rqmul"]: rqmul, O["rqout"]: rqout,
-    }
-    for code, c in cmp_i.items():
-        int_res[code] = Mux(c, -1, 0)
-
-    # --- float datapath: one fp32 FMA core, rounding to fp32 or fp16 ------------------------
+    int_res = _int_results(m, t, xs, ys, zs, prod, name)
     fx, fy, fz = (_fop(m, t == H, v, f"{name}_f{n}") for v, n in ((x, "x"), (y, "y"), (z, "z")))
-    mzero = _const_op(Const(1, 1), False)
-    is_sub = (op == O["sub"]) | (op == O["absdiff"])
-    ca = fx
-    cb = _core_b(m, op, fx, fy, name)
-    cc = _sel_op(m, [((op == O["add"]) | (op == O["rsub"]), fy), (is_sub, _neg(fy, Const(1, 1))),
-                     (op == O["fma"], fz), (op == O["fms"], _neg(fz, Const(1, 1)))], mzero, f"{name}_cc")
-    core = fp.fma_exact_ops(m, fp.F32, ca, cb, cc, name=f"{name}_fma", mul=significand_product)
-    # int -> float shares the rounding: |xs| with exponent 0
-    i2f = (op == O["cvt"]) & ~is_float
-    imag = Signal(32, name=f"{name}_imag")
-    m.d.comb += imag.eq(Mux(xs < 0, -xs, xs))
-    rsum = fp.FmaSum(core.nan & ~i2f, core.inf & ~i2f, core.inf_sign,
-                     Mux(i2f, xs < 0, core.sign), Mux(i2f, imag, core.sig), Mux(i2f, 0, core.exp))
+    rsum = _float_sum(m, op, is_float, xs, fx, fy, fz, product, name)
+    float_res = _float_results(m, t, op, x, y, xs, ys, zs, name)
     # result format of the rounding: the destination of a conversion, else the element type
     dst = Mux(imm[:3] <= S, imm[:3], t)
     to16 = Signal(name=f"{name}_to16")
     m.d.comb += to16.eq(Mux(op == O["cvt"], dst == H, t == H))
-    sign_bit = Mux(t == H, 0x8000, 0x80000000)
-    un16, eq16, lt16 = fp.f_cmp(m, fp.F16, x[:16], y[:16], f"{name}_c16")
-    un32, eq32, lt32 = fp.f_cmp(m, fp.F32, x, y, f"{name}_c32")
-    un, eq, lt = Mux(t == H, un16, un32), Mux(t == H, eq16, eq32), Mux(t == H, lt16, lt32)
-    cmp_f = {O["eq"]: eq, O["ne"]: ~eq, O["lt"]: lt, O["le"]: lt | eq,
-             O["gt"]: ~un & ~lt & ~eq, O["ge"]: ~un & ~lt}
-    relu = op == O["relu"]
-    take_max = (op == O["max"]) | relu
-    my = Mux(relu, 0, y)
-    mm16 = fp.f_minmax(m, fp.F16, x[:16], my[:16], take_max, f"{name}_mm16")
-    mm32 = fp.f_minmax(m, fp.F32, x, my, take_max, f"{name}_mm32")
-    minmax = Mux(t == H, mm16, mm32)
-    xr = x & _mask(t)
-    # (the ops that round the FMA's sum take it after the pipeline cut: use_round below)
-    float_res = {
-        O["nop"]: xr, O["min"]: minmax, O["max"]: minmax, O["relu"]: minmax,
-        O["abs"]: xr & ~sign_bit, O["neg"]: xr ^ sign_bit, O["mov"]: ys, O["sel"]: Mux(xs != 0, ys, zs),
-    }
-    for code, c in cmp_f.items():
-        float_res[code] = Mux(c, -1, 0)
-
-    # --- conversions ---------------------------------------------------------------------------
-    nan, fbig, fsign, fmag = _to_int(m, fx, is_float, f"{name}_f2i")
-
-    def sat_int(wd):
-        lo, hi = -(1 << (wd - 1)), (1 << (wd - 1)) - 1
-        from_float = Mux(nan, 0, Mux(fbig | (~fsign & (fmag > hi)), Mux(fsign, lo, hi),
-                                     Mux(fsign & (fmag >= (1 << (wd - 1))), lo, Mux(fsign, -fmag, fmag))))
-        # xs is an int32: to int32 there is nothing to clamp
-        from_int = xs if wd == 32 else Mux(xs < lo, lo, Mux(xs > hi, hi, xs))
-        return Mux(is_float, from_float, from_int)
-    conv = Mux(dst == I8, sat_int(8), Mux(dst == I16, sat_int(16), sat_int(32)))    # to int
-
-    r = Signal(32, name=f"{name}_r")
-    with m.Switch(op):
-        for code in range(1 << OP_BITS):
-            with m.Case(code):
-                if code == O["cvt"]:
-                    m.d.comb += r.eq(conv)
-                elif code in float_res:
-                    m.d.comb += r.eq(Mux(is_float, float_res[code], int_res[code]))
-                else:
-                    m.d.comb += r.eq(int_res[code])
+    conv = _convert(m, fx, xs, is_float, dst, name)
+    r = _early_result(m, op, is_float, conv, float_res, int_res, name)
     # ops whose result is the rounded sum (absdiff: its magnitude)
     use_round = Mux(op == O["cvt"], (dst == H) | (dst == S),
                     is_float & Cat(op == O[k] for k in ("add", "sub", "rsub", "mul", "sqr", "fma", "fms",
@@ -291,6 +195,137 @@ def _alu(m, t, op, x, y, z, imm, name, stage):
     out = Signal(32, name=f"{name}_out")
     m.d.comb += out.eq(Mux(use_round, rounded, early) & _mask(nt))
     return out
+
+
+def _int_results(m, t, xs, ys, zs, prod, name):
+    """Every op's integer result, ``{op code: value}``, on the sign-extended operands
+    ``xs``, ``ys``, ``zs`` and their product ``prod``."""
+    O = OPS
+    w = _width_of(t)
+    amt = ys.as_unsigned()[:8]
+    big = amt >= w
+    au = xs.as_unsigned() & _mask(t)
+    diff = _sext(m, t, xs - ys, f"{name}_diff")
+    rqmul, rqout = _requantize(m, t, xs, ys, prod, name)
+    cmp_i = {O["eq"]: xs == ys, O["ne"]: xs != ys, O["lt"]: xs < ys, O["le"]: xs <= ys,
+             O["gt"]: xs > ys, O["ge"]: xs >= ys}
+    int_res = {
+        O["nop"]: xs, O["add"]: xs + ys, O["sub"]: xs - ys, O["mul"]: prod, O["sqr"]: prod,
+        O["min"]: Mux(xs < ys, xs, ys), O["max"]: Mux(xs > ys, xs, ys),
+        O["and"]: xs & ys, O["or"]: xs | ys, O["xor"]: xs ^ ys,
+        O["shl"]: Mux(big, 0, xs << amt[:5]), O["shr"]: Mux(big, 0, au >> amt[:5]),
+        O["sar"]: Mux(big, Mux(xs < 0, -1, 0), xs >> amt[:5]),
+        O["relu"]: Mux(xs < 0, 0, xs), O["abs"]: Mux(xs < 0, -xs, xs), O["neg"]: -xs, O["not"]: ~xs,
+        O["fma"]: prod + zs, O["fms"]: prod - zs, O["rsub"]: ys - xs, O["mov"]: ys,
+        O["sel"]: Mux(xs != 0, ys, zs), O["absdiff"]: Mux(diff < 0, -diff, diff),
+        O["rqmul"]: rqmul, O["rqout"]: rqout,
+    }
+    for code, c in cmp_i.items():
+        int_res[code] = Mux(c, -1, 0)
+    return int_res
+
+
+def _requantize(m, t, xs, ys, prod, name):
+    """``(rqmul, rqout)``: gemmlowp's SaturatingRoundingDoublingHighMul in the element width,
+    and RoundingDivideByPOT by ``ys[:5]`` plus the zero point ``ys[8:16]``, saturated to int8."""
+    w_is8, is16 = t == I8, (t == I16) | (t == H)
+    rq = {}
+    for wd in (8, 16, 32):
+        nudge = Mux(prod >= 0, 1 << (wd - 2), 1 - (1 << (wd - 2)))
+        tt = Signal(signed(66), name=f"{name}_rq{wd}t")
+        m.d.comb += tt.eq(prod + nudge)
+        q = Mux(tt >= 0, tt >> (wd - 1), -((-tt) >> (wd - 1)))
+        sat = (xs == -(1 << (wd - 1))) & (ys == -(1 << (wd - 1)))
+        rq[wd] = Mux(sat, (1 << (wd - 1)) - 1, q)
+    rqmul = Mux(w_is8, rq[8], Mux(is16, rq[16], rq[32]))
+    s5 = ys.as_unsigned()[:5]
+    pmask = Signal(32, name=f"{name}_pmask")
+    m.d.comb += pmask.eq((Const(1, 33) << s5) - 1)
+    rem = xs.as_unsigned() & pmask
+    thr = (pmask >> 1) + (xs < 0)
+    qd = Signal(signed(34), name=f"{name}_qd")
+    m.d.comb += qd.eq((xs >> s5) + (rem > thr) + ys.as_unsigned()[8:16].as_signed())
+    rqout = Mux(qd < -128, -128, Mux(qd > 127, 127, qd))
+    return rqmul, rqout
+
+
+def _float_sum(m, op, is_float, xs, fx, fy, fz, product, name):
+    """The FMA core's exact sum for the op (an int -> float conversion: ``|xs|`` with
+    exponent 0, which shares the rounding), as an :class:`~openlpu.rtl.fp.FmaSum`."""
+    O = OPS
+
+    def significand_product(sig_a, sig_b):
+        # the product of these very operands (ca = x, cb = _core_b), from _product
+        return product.as_unsigned()[:len(sig_a) + len(sig_b)]
+    mzero = _const_op(Const(1, 1), False)
+    is_sub = (op == O["sub"]) | (op == O["absdiff"])
+    ca = fx
+    cb = _core_b(m, op, fx, fy, name)
+    cc = _sel_op(m, [((op == O["add"]) | (op == O["rsub"]), fy), (is_sub, _neg(fy, Const(1, 1))),
+                     (op == O["fma"], fz), (op == O["fms"], _neg(fz, Const(1, 1)))], mzero, f"{name}_cc")
+    core = fp.fma_exact_ops(m, fp.F32, ca, cb, cc, name=f"{name}_fma", mul=significand_product)
+    i2f = (op == O["cvt"]) & ~is_float
+    imag = Signal(32, name=f"{name}_imag")
+    m.d.comb += imag.eq(Mux(xs < 0, -xs, xs))
+    return fp.FmaSum(core.nan & ~i2f, core.inf & ~i2f, core.inf_sign,
+                     Mux(i2f, xs < 0, core.sign), Mux(i2f, imag, core.sig), Mux(i2f, 0, core.exp))
+
+
+def _float_results(m, t, op, x, y, xs, ys, zs, name):
+    """The float ops' results that need no rounding, ``{op code: value}`` (compare, min,
+    max, relu, sign ops, moves); the others round the FMA core's sum after the cut."""
+    O = OPS
+    sign_bit = Mux(t == H, 0x8000, 0x80000000)
+    un16, eq16, lt16 = fp.f_cmp(m, fp.F16, x[:16], y[:16], f"{name}_c16")
+    un32, eq32, lt32 = fp.f_cmp(m, fp.F32, x, y, f"{name}_c32")
+    un, eq, lt = Mux(t == H, un16, un32), Mux(t == H, eq16, eq32), Mux(t == H, lt16, lt32)
+    cmp_f = {O["eq"]: eq, O["ne"]: ~eq, O["lt"]: lt, O["le"]: lt | eq,
+             O["gt"]: ~un & ~lt & ~eq, O["ge"]: ~un & ~lt}
+    relu = op == O["relu"]
+    take_max = (op == O["max"]) | relu
+    my = Mux(relu, 0, y)
+    mm16 = fp.f_minmax(m, fp.F16, x[:16], my[:16], take_max, f"{name}_mm16")
+    mm32 = fp.f_minmax(m, fp.F32, x, my, take_max, f"{name}_mm32")
+    minmax = Mux(t == H, mm16, mm32)
+    xr = x & _mask(t)
+    float_res = {
+        O["nop"]: xr, O["min"]: minmax, O["max"]: minmax, O["relu"]: minmax,
+        O["abs"]: xr & ~sign_bit, O["neg"]: xr ^ sign_bit, O["mov"]: ys, O["sel"]: Mux(xs != 0, ys, zs),
+    }
+    for code, c in cmp_f.items():
+        float_res[code] = Mux(c, -1, 0)
+    return float_res
+
+
+def _convert(m, fx, xs, is_float, dst, name):
+    """``cvt`` to an integer type ``dst``: a float (``fx``) rounded to nearest even, or an
+    integer (``xs``), saturated to ``dst``'s range (NaN -> 0)."""
+    nan, fbig, fsign, fmag = _to_int(m, fx, is_float, f"{name}_f2i")
+
+    def sat_int(wd):
+        lo, hi = -(1 << (wd - 1)), (1 << (wd - 1)) - 1
+        from_float = Mux(nan, 0, Mux(fbig | (~fsign & (fmag > hi)), Mux(fsign, lo, hi),
+                                     Mux(fsign & (fmag >= (1 << (wd - 1))), lo, Mux(fsign, -fmag, fmag))))
+        # xs is an int32: to int32 there is nothing to clamp
+        from_int = xs if wd == 32 else Mux(xs < lo, lo, Mux(xs > hi, hi, xs))
+        return Mux(is_float, from_float, from_int)
+    return Mux(dst == I8, sat_int(8), Mux(dst == I16, sat_int(16), sat_int(32)))
+
+
+def _early_result(m, op, is_float, conv, float_res, int_res, name):
+    """The result of every op that needs no rounding (``{name}_r``), selected by ``op``."""
+    O = OPS
+    r = Signal(32, name=f"{name}_r")
+    with m.Switch(op):
+        for code in range(1 << OP_BITS):
+            with m.Case(code):
+                if code == O["cvt"]:
+                    m.d.comb += r.eq(conv)
+                elif code in float_res:
+                    m.d.comb += r.eq(Mux(is_float, float_res[code], int_res[code]))
+                else:
+                    m.d.comb += r.eq(int_res[code])
+    return r
 
 
 #: The ALU's registered pipeline cuts (see :func:`_alu`) for each ``VXM_ALU_LATENCY``.
@@ -315,8 +350,7 @@ class Vxm(wiring.Component):
     """
 
     def __init__(self, cfg, lanes=None):
-        if not isinstance(cfg, LpuConfig):
-            raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
+        require_config(cfg)
         if VXM_ALU_LATENCY not in ALU_CUTS:
             raise ValueError(f"rtl.vxm builds an ALU of 1 to 3 stages; VXM_ALU_LATENCY is {VXM_ALU_LATENCY}")
         if lanes is not None and (not isinstance(lanes, int) or isinstance(lanes, bool)
@@ -343,21 +377,14 @@ class Vxm(wiring.Component):
         lanes = self._lanes
         xs = [lane_word(self.a.payload, lane) for lane in range(lanes)]
         bs = [lane_word(self.b.payload, lane) for lane in range(lanes)]
-        def delay(value, name, shape):
-            """``value`` after VXM_ALU_LATENCY registers (the last one named ``name``)."""
-            for k in range(VXM_ALU_LATENCY):
-                reg = Signal(shape, name=name if k == VXM_ALU_LATENCY - 1 else f"{name}_d{k}")
-                m.d.sync += reg.eq(value)
-                value = reg
-            return value
 
         def cut(where, value, name):
             """An ALU pipeline cut (see _alu): a register if ``where`` is one of ALU_CUTS."""
-            if where not in ALU_CUTS[VXM_ALU_LATENCY]:
-                return value
-            reg = Signal(Value.cast(value).shape(), name=name)
-            m.d.sync += reg.eq(value)
-            return reg
+            return register(m, value, name) if where in ALU_CUTS[VXM_ALU_LATENCY] else value
+
+        def alu_delay(value, name, shape):
+            """``value`` after the ALU's VXM_ALU_LATENCY registers (the last one named ``name``)."""
+            return delay(m, value, VXM_ALU_LATENCY, name, shape=shape, last_name=name)
 
         for i in range(cfg.vxm_alus):
             alu = ctrl.alu[i]
@@ -366,13 +393,11 @@ class Vxm(wiring.Component):
                 y = Mux(alu.src, alu.imm, bs[lane])
                 z = Mux(alu.src, bs[lane], alu.imm)
                 res = _alu(m, t, alu.op, xs[lane], y, z, alu.imm, f"alu{i}_l{lane}", cut)
-                reg = Signal(32, name=f"alu{i}_lane{lane}")
-                m.d.sync += reg.eq(res)
-                nxs.append(reg)
-            nb = [delay(bs[lane], f"b{i}_lane{lane}", 32) for lane in range(lanes)]
-            nctrl = delay(ctrl, f"ctrl{i}", VxmControl(cfg))
-            nvalid = delay(valid, f"valid{i}", 1)
-            nt = delay(next_type(t, alu.op, alu.imm), f"type{i + 1}", ETYPE_BITS)
+                nxs.append(register(m, res, f"alu{i}_lane{lane}", shape=32))
+            nb = [alu_delay(bs[lane], f"b{i}_lane{lane}", 32) for lane in range(lanes)]
+            nctrl = alu_delay(ctrl, f"ctrl{i}", VxmControl(cfg))
+            nvalid = alu_delay(valid, f"valid{i}", 1)
+            nt = alu_delay(next_type(t, alu.op, alu.imm), f"type{i + 1}", ETYPE_BITS)
             xs, bs, ctrl, valid, t = nxs, nb, nctrl, nvalid, nt
         m.d.comb += self.out.valid.eq(valid)
         for lane in range(lanes):

@@ -12,7 +12,7 @@ a register; one multiplier per stage at most):
 
 1. unpack; special-case detection and value
 2. exp: 24-bit significand x log2(e), a 36-bit constant, as a sum of its 15
-   signed-digit terms (:func:`csd_digits`), so it takes adders, not DSP blocks
+   signed-digit terms (:func:`openlpu.rtl.arith.mul_const`), so it takes adders, not DSP blocks
 3. range reduction to ROM address, offset ``u`` and base exponent; ROM read
 4. ROM output register (the block RAM's read time stays out of the multiplier stage)
 5. ``c2 * u`` (21 x 24 bits)
@@ -32,18 +32,23 @@ out : Out(Flow(StreamGroup(lanes, 4)))
     is ``a.valid`` delayed by the same amount.
 """
 
+import operator
+from functools import reduce
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from openlpu.config import LpuConfig
+from openlpu.config import require_config
 from openlpu.golden import vxm_func as gold
 from openlpu.golden.vxm_func import VxmFuncOp
+from openlpu.rtl.arith import leading_zeros, mul_const, priority_select
+from openlpu.rtl.pipeline import delay, register, taps
 from openlpu.rtl.streams import Flow, StreamGroup, lane_word, word_planes
 from openlpu.timing import VXM_FUNC_LATENCY
 
-__all__ = ["VxmFunc", "RomWord", "csd_digits", "mul_const"]
+__all__ = ["VxmFunc", "RomWord", "ROM_LANES"]
 
 #: One coefficient ROM word.
 RomWord = data.StructLayout({"c0": signed(gold.C0_BITS), "c1": signed(gold.C1_BITS),
@@ -52,64 +57,6 @@ RomWord = data.StructLayout({"c0": signed(gold.C0_BITS), "c1": signed(gold.C1_BI
 _STAGES = 8
 _Y_BITS = 40             # width of the normalised fixed-point value
 _EXP = signed(12)        # exponents before the range check
-
-
-def _lzc(value, width):
-    """``(zero, count)``: whether the ``width``-bit ``value`` (a power of two) is 0, and its leading zeros.
-
-    A balanced tree, so the depth grows with ``log2(width)``; ``count`` is
-    ``width - 1`` for a zero value (callers never pass one).
-    """
-    if width == 2:
-        return ~value[1] & ~value[0], ~value[1]
-    half = width // 2
-    zh, ch = _lzc(value[half:], half)
-    zl, cl = _lzc(value[:half], half)
-    return zh & zl, Mux(zh, Cat(cl, Const(1, 1)), Cat(ch, Const(0, 1)))
-
-
-def csd_digits(c):
-    """The canonical signed-digit form of the non-negative int ``c``: ``[(shift, ±1), ...]``.
-
-    ``sum(d << s for s, d in csd_digits(c)) == c``, with no two adjacent
-    nonzero digits, so the fewest additions and subtractions of shifted terms.
-    """
-    if c < 0:
-        raise ValueError(f"csd_digits takes a non-negative int, not {c}")
-    digits, shift = [], 0
-    while c:
-        if c & 1:
-            d = 2 - (c & 3)               # +1 when c ends in 01, -1 when it ends in 11
-            digits.append((shift, d))
-            c -= d
-        c >>= 1
-        shift += 1
-    return digits
-
-
-def mul_const(x, c, width):
-    """``x * c`` (unsigned ``x``, constant ``c`` >= 0), the low ``width`` bits, from adders.
-
-    The shifted terms of :func:`csd_digits` summed by a balanced tree, so
-    synthesis builds carry chains instead of a multiplier: on an FPGA whose DSP
-    blocks are few, a multiplication by a constant need not take one.
-    """
-    terms = [(x << s) if d > 0 else -(x << s) for s, d in csd_digits(c)]
-    if not terms:
-        return Const(0, width)
-    while len(terms) > 1:
-        terms = [terms[j] + terms[j + 1] if j + 1 < len(terms) else terms[j]
-                 for j in range(0, len(terms), 2)]
-    return terms[0].as_unsigned()[:width]
-
-
-def _priority(cases):
-    """``(flag, value)``: any condition holds, and the value of the first that does."""
-    flag, value = Const(0, 1), Const(0, 32)
-    for cond, val in reversed(cases):
-        flag = flag | cond
-        value = Mux(cond, val, value)
-    return flag, value
 
 
 #: Lanes that read one copy of the coefficient ROM (the read ports of a block RAM).
@@ -131,9 +78,7 @@ class VxmFunc(wiring.Component):
     """
 
     def __init__(self, cfg):
-        if not isinstance(cfg, LpuConfig):
-            raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
-        self._cfg = cfg
+        self._cfg = require_config(cfg)
         group = StreamGroup(cfg.lanes, 4)
         super().__init__({"a": In(Flow(group)), "func": In(2), "out": Out(Flow(group))})
 
@@ -159,164 +104,154 @@ class VxmFunc(wiring.Component):
             roms.append(rom)
 
         # control pipeline: valid (the only registers with a reset) and function select
-        valid = [self.a.valid]
-        func = [self.func]
-        for s in range(1, _STAGES + 1):
-            v = Signal(name=f"valid{s}")
-            f = Signal(2, name=f"func{s}", reset_less=True)
-            m.d.sync += [v.eq(valid[-1]), f.eq(func[-1])]
-            valid.append(v)
-            func.append(f)
-        m.d.comb += self.out.valid.eq(valid[_STAGES])
+        valid = delay(m, self.a.valid, _STAGES, "valid")
+        func = taps(m, self.func, _STAGES, "func", reset_less=True)
+        m.d.comb += self.out.valid.eq(valid)
 
         for lane in range(lanes):
             port = roms[lane // ROM_LANES].read_port(domain="sync")
-            result = self._lane(m, port, lane_word(self.a.payload, lane), func, f"l{lane}")
+            result = _lane(m, port, lane_word(self.a.payload, lane), func, f"l{lane}")
             m.d.comb += word_planes(self.out.payload, lane, result)
         return m
 
-    def _lane(self, m, port, x, func, p):
-        def reg(shape, name, value):
-            r = Signal(shape, name=f"{p}_{name}", reset_less=True)
-            m.d.sync += r.eq(value)
-            return r
 
-        # --- stage 1: unpack, special cases --------------------------------------------
-        sign, e, man = x[31], x[23:31], x[:23]
-        nan = (e == 255) & (man != 0)
-        inf = (e == 255) & (man == 0)
-        zero = e == 0
-        s31 = Cat(Const(0, 31), sign)
-        specials = {
-            VxmFuncOp.EXP: [(nan, gold.QNAN), (inf | ((e >= 134) & ~nan & ~inf), Mux(sign, 0, gold.INF)),
-                            (zero, gold.ONE)],
-            VxmFuncOp.RECIP: [(nan, gold.QNAN), (inf, s31), (zero, s31 | gold.INF)],
-            VxmFuncOp.RSQRT: [(nan, gold.QNAN), (zero, s31 | gold.INF), (sign, gold.QNAN), (inf, 0)],
-            VxmFuncOp.TANH: [(nan, gold.QNAN), (inf | ((e >= 131) & ~nan), s31 | gold.ONE), (zero, s31),
-                             (e < 127 + gold.TANH_BINADES[0], x)],
-        }
-        flag, value = Const(0, 1), Const(0, 32)
-        for op in reversed(VxmFuncOp):
-            f, v = _priority(specials[op])
-            flag = Mux(func[0] == op, f, flag)
-            value = Mux(func[0] == op, v, value)
-        sp = [None, reg(1, "sp1", flag)]
-        spv = [None, reg(32, "spv1", value)]
-        sign1, e1, man1 = reg(1, "sign1", sign), reg(8, "e1", e), reg(23, "man1", man)
+def _lane(m, port, x, func, p):
+    """One lane's 8 stages on fp32 ``x``; ``func[s]`` is the function select in stage ``s + 1``.
+    Returns the result register."""
+    def reg(shape, name, value, cycles=1):
+        """``value`` after ``cycles`` reset-less registers, the last one named ``{p}_{name}``."""
+        return delay(m, value, cycles, f"{p}_{name}", shape=shape, reset_less=True, last_name=f"{p}_{name}")
 
-        # --- stage 2: exp's significand x log2(e) ---------------------------------------
-        prod = reg(60, "prod2", mul_const(Cat(man1, Const(1, 1)), gold.LOG2E, 60))
-        sign2, e2, man2 = reg(1, "sign2", sign1), reg(8, "e2", e1), reg(23, "man2", man1)
-        sp.append(reg(1, "sp2", sp[1]))
-        spv.append(reg(32, "spv2", spv[1]))
+    # stage 1: the special cases, carried beside the datapath to stage 8
+    flag, value = _specials(x, func[0])
+    sp, spv = reg(1, "sp", flag, cycles=7), reg(32, "spv", value, cycles=7)
+    # stage 2: exp's significand x log2(e); the operand's fields travel beside it
+    man1 = reg(23, "man1", x[:23])
+    prod = reg(60, "prod2", mul_const(Cat(man1, Const(1, 1)), gold.LOG2E, 60))
+    sign2, e2, man2 = reg(1, "sign", x[31], cycles=2), reg(8, "e", x[23:31], cycles=2), reg(23, "man2", man1)
+    # stage 3: range reduction, ROM read
+    addr, u3, base3, res_sign = _reduce(m, p, prod, sign2, e2, man2, func[2])
+    m.d.comb += port.addr.eq(addr)
+    u = taps(m, u3, 3, f"{p}_u", shape=gold.U_BITS, reset_less=True)
+    base = reg(_EXP, "base", base3, cycles=4)
+    rsign = reg(1, "rsign", res_sign, cycles=5)
+    # stage 4: ROM output register (the block RAM's read time stays out of the multiplier stage)
+    word = reg(RomWord, "rom4", port.data)
+    # stage 5: c2 * u; stage 6: (c1 + .) * u
+    a5 = reg(signed(gold.C2_BITS + 1), "a5", (word.c2 * u[2]) >> gold.U_BITS)
+    c1_5 = reg(signed(gold.C1_BITS), "c1_5", word.c1)
+    c0 = reg(signed(gold.C0_BITS), "c0", word.c0, cycles=2)
+    b6 = reg(signed(gold.C1_BITS + 2), "b6", ((c1_5 + a5) * u[3]) >> gold.U_BITS)
+    # stage 7: + c0, normalise
+    norm, exp7 = _normalise(m, p, c0 + b6, base)
+    # stage 8: round, range, specials
+    packed = _round(m, p, norm, exp7, rsign, func[7])
+    return reg(32, "out8", Mux(sp, spv, packed))
 
-        # --- stage 3: range reduction, ROM read -----------------------------------------
-        top = 153                                              # 150 + LOG2E_BITS - T_FRAC
-        shift = Signal(6, name=f"{p}_shift3")
-        m.d.comb += shift.eq(Mux(e2 > top, 0, Mux(e2 < top - 63, 63, top - e2)))
-        tmag = Signal(60, name=f"{p}_tmag3")
-        m.d.comb += tmag.eq(prod >> shift)
-        t = Signal(signed(62), name=f"{p}_t3")
-        m.d.comb += t.eq(Mux(sign2, -tmag, tmag))
-        n = t[32:].as_signed()
-        f = t[:32]
-        low = 23 - gold.SEGMENT_BITS[VxmFuncOp.RECIP]          # mantissa bits below the index
-        assert all(gold.SEGMENT_BITS[op] == 23 - low for op in (VxmFuncOp.RSQRT, VxmFuncOp.TANH))
-        man_u = Cat(Const(0, gold.U_BITS - low), man2[:low])
-        man_j = man2[low:]
-        parity = ~e2[0]
-        half = (e2 - 127).as_signed() >> 1
-        b = Signal(signed(9), name=f"{p}_binade3")
-        lo_b, hi_b = gold.TANH_BINADES[0], gold.TANH_BINADES[-1]
-        eb = (e2 - 127).as_signed()
-        m.d.comb += b.eq(Mux(eb < lo_b, lo_b, Mux(eb > hi_b, hi_b, eb)))
-        k_exp = gold.SEGMENT_BITS[VxmFuncOp.EXP]
-        u_exp = f[32 - k_exp - gold.U_BITS:32 - k_exp]
-        cases = {
-            VxmFuncOp.EXP: (gold.ROM_BASE[VxmFuncOp.EXP] + f[32 - k_exp:], u_exp, 127 + n),
-            VxmFuncOp.RECIP: (gold.ROM_BASE[VxmFuncOp.RECIP] + man_j, man_u, 254 - e2),
-            VxmFuncOp.RSQRT: (gold.ROM_BASE[VxmFuncOp.RSQRT] + Cat(man_j, parity), man_u, 127 - half),
-            VxmFuncOp.TANH: (gold.ROM_BASE[VxmFuncOp.TANH] + Cat(man_j, (b - lo_b)[:4]), man_u,
-                             127 + Mux(b < 0, b, 0)),
-        }
-        addr = Signal(range(gold.ROM_DEPTH), name=f"{p}_addr3")
-        u3 = Signal(gold.U_BITS, name=f"{p}_u3")
-        base3 = Signal(_EXP, name=f"{p}_base3")
-        a_v, u_v, b_v = cases[VxmFuncOp.EXP]
-        for op in (VxmFuncOp.RECIP, VxmFuncOp.RSQRT, VxmFuncOp.TANH):
-            sel = func[2] == op
-            a_v, u_v, b_v = Mux(sel, cases[op][0], a_v), Mux(sel, cases[op][1], u_v), Mux(sel, cases[op][2], b_v)
-        m.d.comb += [addr.eq(a_v), u3.eq(u_v), base3.eq(b_v), port.addr.eq(addr)]
-        res_sign = sign2 & ((func[2] == VxmFuncOp.RECIP) | (func[2] == VxmFuncOp.TANH))
-        u = reg(gold.U_BITS, "u3", u3)
-        base = reg(_EXP, "base3", base3)
-        rsign = [reg(1, "rsign3", res_sign)]
-        sp.append(reg(1, "sp3", sp[2]))
-        spv.append(reg(32, "spv3", spv[2]))
 
-        # --- stage 4: ROM output register ---------------------------------------------------
-        word = reg(RomWord, "rom4", port.data)
-        u = reg(gold.U_BITS, "u5", u)
-        base = reg(_EXP, "base5", base)
-        rsign.append(reg(1, "rsign4", rsign[-1]))
-        sp.append(reg(1, "sp4", sp[3]))
-        spv.append(reg(32, "spv4", spv[3]))
+def _specials(x, func):
+    """``(flag, value)`` of the stage-1 special cases of fp32 ``x`` for function ``func``:
+    whether the result is a special value, and that value."""
+    sign, e, man = x[31], x[23:31], x[:23]
+    nan = (e == 255) & (man != 0)
+    inf = (e == 255) & (man == 0)
+    zero = e == 0
+    s31 = Cat(Const(0, 31), sign)
+    specials = {
+        VxmFuncOp.EXP: [(nan, gold.QNAN), (inf | ((e >= 134) & ~nan & ~inf), Mux(sign, 0, gold.INF)),
+                        (zero, gold.ONE)],
+        VxmFuncOp.RECIP: [(nan, gold.QNAN), (inf, s31), (zero, s31 | gold.INF)],
+        VxmFuncOp.RSQRT: [(nan, gold.QNAN), (zero, s31 | gold.INF), (sign, gold.QNAN), (inf, 0)],
+        VxmFuncOp.TANH: [(nan, gold.QNAN), (inf | ((e >= 131) & ~nan), s31 | gold.ONE), (zero, s31),
+                         (e < 127 + gold.TANH_BINADES[0], x)],
+    }
+    def any_case(cases):
+        return reduce(operator.or_, [condition for condition, _ in reversed(cases)], Const(0, 1))
+    flag = priority_select([(func == op, any_case(specials[op])) for op in VxmFuncOp], Const(0, 1))
+    value = priority_select([(func == op, priority_select(specials[op], Const(0, 32))) for op in VxmFuncOp],
+                            Const(0, 32))
+    return flag, value
 
-        # --- stage 5: c2 * u -------------------------------------------------------------
-        a5 = reg(signed(gold.C2_BITS + 1), "a5", (word.c2 * u) >> gold.U_BITS)
-        c1_5 = reg(signed(gold.C1_BITS), "c1_5", word.c1)
-        c0_5 = reg(signed(gold.C0_BITS), "c0_6", word.c0)
-        u5 = reg(gold.U_BITS, "u5", u)
-        base5 = reg(_EXP, "base6", base)
-        rsign.append(reg(1, "rsign5", rsign[-1]))
-        sp.append(reg(1, "sp5", sp[4]))
-        spv.append(reg(32, "spv5", spv[4]))
 
-        # --- stage 6: (c1 + a) * u ---------------------------------------------------------
-        b6 = reg(signed(gold.C1_BITS + 2), "b6", ((c1_5 + a5) * u5) >> gold.U_BITS)
-        c0_6 = reg(signed(gold.C0_BITS), "c0_6", c0_5)
-        base6 = reg(_EXP, "base6", base5)
-        rsign.append(reg(1, "rsign6", rsign[-1]))
-        sp.append(reg(1, "sp6", sp[5]))
-        spv.append(reg(32, "spv6", spv[5]))
+def _reduce(m, p, prod, sign, e, man, func):
+    """Stage 3, range reduction: ``(addr, u, base, res_sign)``: the ROM address, the offset
+    in the segment, the result's base exponent and sign."""
+    top = 153                                              # 150 + LOG2E_BITS - T_FRAC
+    shift = Signal(6, name=f"{p}_shift3")
+    m.d.comb += shift.eq(Mux(e > top, 0, Mux(e < top - 63, 63, top - e)))
+    tmag = Signal(60, name=f"{p}_tmag3")
+    m.d.comb += tmag.eq(prod >> shift)
+    t = Signal(signed(62), name=f"{p}_t3")
+    m.d.comb += t.eq(Mux(sign, -tmag, tmag))
+    n = t[32:].as_signed()
+    f = t[:32]
+    low = 23 - gold.SEGMENT_BITS[VxmFuncOp.RECIP]          # mantissa bits below the index
+    assert all(gold.SEGMENT_BITS[op] == 23 - low for op in (VxmFuncOp.RSQRT, VxmFuncOp.TANH))
+    man_u = Cat(Const(0, gold.U_BITS - low), man[:low])
+    man_j = man[low:]
+    parity = ~e[0]
+    half = (e - 127).as_signed() >> 1
+    b = Signal(signed(9), name=f"{p}_binade3")
+    lo_b, hi_b = gold.TANH_BINADES[0], gold.TANH_BINADES[-1]
+    eb = (e - 127).as_signed()
+    m.d.comb += b.eq(Mux(eb < lo_b, lo_b, Mux(eb > hi_b, hi_b, eb)))
+    k_exp = gold.SEGMENT_BITS[VxmFuncOp.EXP]
+    u_exp = f[32 - k_exp - gold.U_BITS:32 - k_exp]
+    cases = {
+        VxmFuncOp.EXP: (gold.ROM_BASE[VxmFuncOp.EXP] + f[32 - k_exp:], u_exp, 127 + n),
+        VxmFuncOp.RECIP: (gold.ROM_BASE[VxmFuncOp.RECIP] + man_j, man_u, 254 - e),
+        VxmFuncOp.RSQRT: (gold.ROM_BASE[VxmFuncOp.RSQRT] + Cat(man_j, parity), man_u, 127 - half),
+        VxmFuncOp.TANH: (gold.ROM_BASE[VxmFuncOp.TANH] + Cat(man_j, (b - lo_b)[:4]), man_u,
+                         127 + Mux(b < 0, b, 0)),
+    }
+    addr = Signal(range(gold.ROM_DEPTH), name=f"{p}_addr3")
+    u = Signal(gold.U_BITS, name=f"{p}_u3")
+    base = Signal(_EXP, name=f"{p}_base3")
+    others = [(func == op, cases[op]) for op in (VxmFuncOp.TANH, VxmFuncOp.RSQRT, VxmFuncOp.RECIP)]
+    for i, part in enumerate((addr, u, base)):
+        m.d.comb += part.eq(priority_select([(sel, c[i]) for sel, c in others], cases[VxmFuncOp.EXP][i]))
+    res_sign = sign & ((func == VxmFuncOp.RECIP) | (func == VxmFuncOp.TANH))
+    return addr, u, base, res_sign
 
-        # --- stage 7: + c0, normalise ------------------------------------------------------
-        y = Signal(signed(gold.C0_BITS + 2), name=f"{p}_y7")
-        m.d.comb += y.eq(c0_6 + b6)
-        ypos = Signal(_Y_BITS, name=f"{p}_ypos7")
-        m.d.comb += ypos.eq(Mux(y < 1, 1, y))
-        lz = Signal(range(_Y_BITS + 1), name=f"{p}_lz7")
-        pad = (1 << (_Y_BITS - 1).bit_length()) - _Y_BITS
-        m.d.comb += lz.eq(_lzc(Cat(Const(0, pad), ypos), _Y_BITS + pad)[1])
-        norm = reg(_Y_BITS, "norm7", ypos << lz)
-        # leading one at bit p = _Y_BITS - 1 - lz
-        exp7 = reg(_EXP, "exp7", base6 + (_Y_BITS - 1 - gold.FRAC) - lz)
-        rsign.append(reg(1, "rsign7", rsign[-1]))
-        sp.append(reg(1, "sp7", sp[6]))
-        spv.append(reg(32, "spv7", spv[6]))
 
-        # --- stage 8: round, range, specials ---------------------------------------------
-        g_pos = _Y_BITS - 25                               # guard bit below 24 significant bits
-        mant = norm[g_pos + 1:]
-        guard = norm[g_pos]
-        sticky = norm[:g_pos] != 0
-        up = guard & (sticky | mant[0])
-        rounded = Signal(25, name=f"{p}_rounded8")
-        m.d.comb += rounded.eq(mant + up)
-        carry = rounded[24]
-        frac = Mux(carry, rounded[1:24], rounded[:23])
-        # exponent range of exp7 and exp7 + 1, decided beside the rounding adder
-        exp_up = Signal(8, name=f"{p}_expup8")
-        m.d.comb += exp_up.eq(exp7 + 1)
-        exp = Mux(carry, exp_up, exp7[:8])
-        inf = Mux(carry, exp7 >= 254, exp7 >= 255)
-        tiny = Mux(carry, exp7 <= -1, exp7 <= 0)
-        s = rsign[-1]
-        sbit = Cat(Const(0, 31), s)
-        packed = Mux(inf, sbit | gold.INF, Mux(tiny, sbit, Cat(frac, exp, s)))
-        # tanh: |result| > 1.0; without a carry the fraction is non-zero unless mant is
-        # exactly the hidden bit and nothing is added
-        above_one = Mux(carry, exp7 >= 127, (exp7 >= 128) | ((exp7 == 127) & ((mant[:23] != 0) | up)))
-        clamp = (func[7] == VxmFuncOp.TANH) & above_one
-        packed = Mux(clamp, Cat(Const(gold.ONE, 31), s), packed)
-        return reg(32, "out8", Mux(sp[7], spv[7], packed))
+def _normalise(m, p, y_sum, base):
+    """Stage 7: ``(norm, exp)`` registers: ``y_sum`` (at least 1) shifted so its leading one
+    is the top bit of ``_Y_BITS``, and the exponent of that bit."""
+    y = Signal(signed(gold.C0_BITS + 2), name=f"{p}_y7")
+    m.d.comb += y.eq(y_sum)
+    ypos = Signal(_Y_BITS, name=f"{p}_ypos7")
+    m.d.comb += ypos.eq(Mux(y < 1, 1, y))
+    lz = Signal(range(_Y_BITS + 1), name=f"{p}_lz7")
+    pad = (1 << (_Y_BITS - 1).bit_length()) - _Y_BITS
+    m.d.comb += lz.eq(leading_zeros(Cat(Const(0, pad), ypos), _Y_BITS + pad, balanced=True))
+    norm = register(m, ypos << lz, f"{p}_norm7", shape=_Y_BITS, reset_less=True)
+    # leading one at bit p = _Y_BITS - 1 - lz
+    exp = register(m, base + (_Y_BITS - 1 - gold.FRAC) - lz, f"{p}_exp7", shape=_EXP, reset_less=True)
+    return norm, exp
+
+
+def _round(m, p, norm, exp7, s, func):
+    """Stage 8: ``norm`` rounded to nearest-even and packed with exponent ``exp7`` and sign ``s``
+    (overflow to Inf, underflow to 0, tanh clamped to 1.0)."""
+    g_pos = _Y_BITS - 25                               # guard bit below 24 significant bits
+    mant = norm[g_pos + 1:]
+    guard = norm[g_pos]
+    sticky = norm[:g_pos] != 0
+    up = guard & (sticky | mant[0])
+    rounded = Signal(25, name=f"{p}_rounded8")
+    m.d.comb += rounded.eq(mant + up)
+    carry = rounded[24]
+    frac = Mux(carry, rounded[1:24], rounded[:23])
+    # exponent range of exp7 and exp7 + 1, decided beside the rounding adder
+    exp_up = Signal(8, name=f"{p}_expup8")
+    m.d.comb += exp_up.eq(exp7 + 1)
+    exp = Mux(carry, exp_up, exp7[:8])
+    inf = Mux(carry, exp7 >= 254, exp7 >= 255)
+    tiny = Mux(carry, exp7 <= -1, exp7 <= 0)
+    sbit = Cat(Const(0, 31), s)
+    packed = Mux(inf, sbit | gold.INF, Mux(tiny, sbit, Cat(frac, exp, s)))
+    # tanh: |result| > 1.0; without a carry the fraction is non-zero unless mant is
+    # exactly the hidden bit and nothing is added
+    above_one = Mux(carry, exp7 >= 127, (exp7 >= 128) | ((exp7 == 127) & ((mant[:23] != 0) | up)))
+    clamp = (func == VxmFuncOp.TANH) & above_one
+    return Mux(clamp, Cat(Const(gold.ONE, 31), s), packed)

@@ -16,12 +16,13 @@ result : Out(Flow(signed(32)))
     Each fp32 addition rounds to nearest even (:func:`openlpu.rtl.fp.f32_add`).
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from openlpu.config import LpuConfig
+from openlpu.config import require_config
 from openlpu.rtl.fp import f32_add
+from openlpu.rtl.pipeline import register
 from openlpu.rtl.streams import Flow, StreamGroup, lane_word
 
 __all__ = ["VxmReduce"]
@@ -31,9 +32,7 @@ class VxmReduce(wiring.Component):
     """Pipelined binary-tree reduction across lanes (see module docstring)."""
 
     def __init__(self, cfg):
-        if not isinstance(cfg, LpuConfig):
-            raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
-        self.cfg = cfg
+        self.cfg = require_config(cfg)
         super().__init__({"data": In(Flow(StreamGroup(cfg.lanes, 4))), "op_max": In(1),
                           "op_fsum": In(1), "result": Out(Flow(signed(32)))})
 
@@ -48,12 +47,11 @@ class VxmReduce(wiring.Component):
             nxt = []
             for j in range(len(level) // 2):
                 a, b = level[2 * j], level[2 * j + 1]
-                r = Signal(signed(32), name=f"red{d}_{j}")
                 fs = f32_add(m, a.as_unsigned(), b.as_unsigned())
-                m.d.sync += r.eq(Mux(op_max, Mux(a > b, a, b), Mux(fsum, fs.as_signed(), a + b)))
-                nxt.append(r)
-            nv, no, nf = Signal(name=f"red_valid{d}"), Signal(name=f"red_op{d}"), Signal(name=f"red_fsum{d}")
-            m.d.sync += [nv.eq(valid), no.eq(op_max), nf.eq(fsum)]
-            level, valid, op_max, fsum = nxt, nv, no, nf
+                nxt.append(register(m, Mux(op_max, Mux(a > b, a, b), Mux(fsum, fs.as_signed(), a + b)),
+                                    f"red{d}_{j}", shape=signed(32)))
+            level = nxt
+            valid, op_max, fsum = (register(m, v, f"red_{n}{d}", shape=1)
+                                   for v, n in ((valid, "valid"), (op_max, "op"), (fsum, "fsum")))
         m.d.comb += [self.result.valid.eq(valid), self.result.payload.eq(level[0])]
         return m

@@ -10,7 +10,7 @@ from openlpu import timing
 from openlpu.config import preset
 from openlpu.golden import vxm_func as gold
 from openlpu.golden.vxm_func import VxmFuncOp
-from openlpu.rtl.vxm_func import VxmFunc, csd_digits, mul_const
+from openlpu.rtl.vxm_func import VxmFunc
 from openlpu.verif.runner import BUILD_ROOT, SIMULATORS, lint, require_simulator, run_cocotb, write_verilog
 
 TINY = preset("tiny")
@@ -102,37 +102,6 @@ def test_bad_input_rejected():
 
 
 # --- Amaranth simulator --------------------------------------------------------------------
-
-@pytest.mark.parametrize("c", [0, 1, 2, 3, 7, 0b1011, 0xFFFF, 1 << 35, gold.LOG2E])
-def test_csd_digits(c):
-    digits = csd_digits(c)
-    assert sum(d << s for s, d in digits) == c
-    assert all(d in (1, -1) for _, d in digits)
-    shifts = [s for s, _ in digits]
-    assert all(b - a >= 2 for a, b in zip(shifts, shifts[1:])), "adjacent nonzero digits"
-    assert len(digits) <= bin(c).count("1")
-    with pytest.raises(ValueError, match="non-negative"):
-        csd_digits(-1)
-
-
-def test_mul_const_exact():
-    """The adder-built product of exp's stage 2, at the corners and at random, against Python's."""
-    from amaranth.hdl import Module, Signal
-
-    m = Module()
-    x, y = Signal(24), Signal(60)
-    m.d.comb += y.eq(mul_const(x, gold.LOG2E, 60))
-    rng = np.random.default_rng(7)
-    values = [0, 1, 0x800000, 0xFFFFFF, 0xAAAAAA, 0x555555] + [int(v) for v in rng.integers(0, 1 << 24, 200)]
-
-    async def bench(ctx):
-        for v in values:
-            ctx.set(x, v)
-            assert ctx.get(y) == v * gold.LOG2E, hex(v)
-
-    sim = Simulator(m)
-    sim.add_testbench(bench)
-    sim.run()
 
 def _amaranth_run(cfg, cycles):
     dut = VxmFunc(cfg)

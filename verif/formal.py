@@ -43,8 +43,9 @@ import time
 from pathlib import Path
 
 from amaranth.back import rtlil
+from amaranth.hdl import Fragment
 
-__all__ = ["FormalError", "Proof", "ProofResult", "tools_missing", "to_smt2", "smtbmc", "prove",
+__all__ = ["FormalError", "Proof", "ProofResult", "build_counted", "tools_missing", "to_smt2", "smtbmc", "prove",
            "PROOF_MODULES", "all_proofs", "main"]
 
 #: Modules holding ``PROOFS`` lists.
@@ -111,6 +112,19 @@ class ProofResult:
     counts: tuple
     log: str
     workdir: Path
+
+
+def build_counted(make, **kwargs):
+    """A :attr:`Proof.build` result ``(module, ports, counts)`` for a property module class.
+
+    ``make(**kwargs)`` makes the property module; it has ``ports()`` and, once
+    elaborated, ``counts``. One instance is elaborated to count its statements,
+    a fresh one is returned for the flow to convert.
+    """
+    counter = make(**kwargs)
+    Fragment.get(counter, None)
+    mod = make(**kwargs)
+    return mod, mod.ports(), tuple(counter.counts)
 
 
 def tools_missing():

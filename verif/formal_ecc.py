@@ -23,7 +23,7 @@ from amaranth.hdl import Assert, Assume, Const, Cover, Module, Mux, Signal, Elab
 
 from openlpu.golden.ecc import DATA_BITS, WORD_BITS
 from openlpu.rtl.ecc import EccDecoder, EccEncoder
-from openlpu.verif.formal import Proof
+from openlpu.verif.formal import Proof, build_counted
 
 __all__ = ["EccRoundTrip", "PROOFS", "build"]
 
@@ -115,11 +115,7 @@ class EccRoundTrip(Elaboratable):
 
 def build(**kwargs):
     """``build`` of a :class:`~openlpu.verif.formal.Proof`: ``(module, ports, counts)``."""
-    from amaranth.hdl import Fragment
-    probe = EccRoundTrip(**kwargs)
-    Fragment.get(probe, None)
-    mod = EccRoundTrip(**kwargs)
-    return mod, mod.ports(), tuple(probe.counts)
+    return build_counted(EccRoundTrip, **kwargs)
 
 
 #: Width of the ranges of the first flip position the double-flip proof is split into

@@ -28,7 +28,7 @@ bits of each byte a sign extension) to keep the SMT problem small; the
 proof's table in docs/verification.md states which variant ran.
 """
 
-from amaranth.hdl import Assert, Assume, Cover, Elaboratable, Fragment, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Assert, Assume, Cover, Elaboratable, Module, Mux, Signal, signed, unsigned
 from amaranth.hdl import ResetSignal
 from amaranth.lib import data
 
@@ -36,7 +36,8 @@ from openlpu import timing
 from openlpu.config import LpuConfig
 from openlpu.golden.mxm import tree_pairs
 from openlpu.rtl.mxm import MxmPlane
-from openlpu.verif.formal import Proof
+from openlpu.rtl.pipeline import register, taps
+from openlpu.verif.formal import Proof, build_counted
 
 __all__ = ["FORMAL_CFG", "MxmPlaneRef", "build", "PROOFS"]
 
@@ -62,7 +63,9 @@ class MxmPlaneRef(Elaboratable):
         ``"whole"`` (the plane against the full reference), or one half of the
         assume-guarantee split: ``"tiles"`` proves the weight tiles and the
         activation register equal the reference's, ``"datapath"`` assumes that
-        and proves products, adder tree, accumulators and latency.
+        and proves products, adder tree, accumulators and latency. The halves
+        observe the plane's state through its ``probe`` port
+        (``MxmPlane(probe=True)``, :func:`~openlpu.rtl.mxm.plane_probe`).
     stale_install : bool
         A deliberately wrong reference (negative check of ``"tiles"``).
     """
@@ -76,9 +79,7 @@ class MxmPlaneRef(Elaboratable):
         self._skew = skew
         self._part = part
         self._stale = stale_install
-        self.dut = MxmPlane(cfg, fp16=fp16)
-        if part != "whole":
-            self.dut._MustUse__silence = True      # elaborated by hand, to reach its tiles
+        self.dut = MxmPlane(cfg, fp16=fp16, probe=part != "whole")
         self.counts = [0, 0, 0]
 
     def ports(self):
@@ -86,7 +87,6 @@ class MxmPlaneRef(Elaboratable):
         return [d.load.valid, d.load.payload.as_value(), d.install, d.act.valid, d.act.payload.as_value()]
 
     def elaborate(self, platform):
-        cfg, lanes = self._cfg, self._cfg.lanes
         m = Module()
         counts = [0, 0, 0]
 
@@ -94,15 +94,21 @@ class MxmPlaneRef(Elaboratable):
             counts[kind] += 1
             m.d.comb += stmt
 
-        dut = self.dut
-        if self._part == "whole":
-            m.submodules.dut = dut
-            inner = None
+        m.submodules.dut = dut = self.dut
+        probe = dut.probe if self._part != "whole" else None
+        self._assume_operands(check)
+        active, shadow, weights = self._reference_tiles(m)
+        if self._part == "tiles":
+            self._check_tiles(m, check, probe, active, shadow)
         else:
-            inner = m.submodules.dut = dut.elaborate(platform)
-            sig = {s_.name: s_ for s_ in inner._driving}
-        act, load = dut.act.payload, dut.load.payload
+            self._check_datapath(m, check, probe, weights)
+        self.counts = counts
+        return m
 
+    def _assume_operands(self, check):
+        """int8 mode; with ``small_operands``, signed 4-bit activations and weights."""
+        dut, lanes = self.dut, self._cfg.lanes
+        act, load = dut.act.payload, dut.load.payload
         check(1, Assume(~act.fp16))
         if self._small:
             def small(byte):
@@ -111,7 +117,11 @@ class MxmPlaneRef(Elaboratable):
                 check(1, Assume(~dut.act.valid | small(act.data[0][k])))
                 check(1, Assume(~dut.load.valid | small(load.data[0][k])))
 
-        # --- reference weight tiles (int8: byte plane 0) ----------------------------
+    def _reference_tiles(self, m):
+        """The reference weight tiles (int8: byte plane 0): ``(active, shadow, weights)``,
+        ``weights`` the tile an activation of this cycle uses."""
+        dut, lanes = self.dut, self._cfg.lanes
+        load = dut.load.payload
         tile = data.ArrayLayout(data.ArrayLayout(signed(8), lanes), lanes)
         # like the plane's tiles and accumulators, the reference's are not reset
         shadow = Signal(tile, reset_less=True)
@@ -127,55 +137,45 @@ class MxmPlaneRef(Elaboratable):
         with m.If(dut.install):
             # stale_install: the false claim that a row loaded in the install cycle is missed
             m.d.sync += active.eq(shadow if self._stale else shadow_next)
+        return active, shadow, weights
 
-        if self._part == "tiles":
-            # assume-guarantee split, first half: the plane's weight tiles equal the
-            # reference's (int8 byte of every entry), its activation register holds the last
-            # activation, and every product register holds the signed int8 product of the
-            # reference's activation and weight one cycle earlier. "datapath" takes the
-            # product registers as free values (a cut point) and proves the rest.
-            a_prev = Signal(data.ArrayLayout(signed(8), lanes), reset_less=True)
+    def _check_tiles(self, m, check, probe, active, shadow):
+        """Assume-guarantee split, first half: the plane's weight tiles equal the
+        reference's (int8 byte of every entry), its activation register holds the last
+        activation, and every product register holds the signed int8 product of the
+        reference's activation and weight one cycle earlier. "datapath" takes the
+        product registers as free values (a cut point) and proves the rest."""
+        dut, lanes = self.dut, self._cfg.lanes
+        act = dut.act.payload
+        a_prev = Signal(data.ArrayLayout(signed(8), lanes), reset_less=True)
+        for k in range(lanes):
+            m.d.sync += a_prev[k].eq(act.data[0][k])
+        for n in range(lanes):
             for k in range(lanes):
-                m.d.sync += a_prev[k].eq(act.data[0][k])
+                check(0, Assert(probe.a[n][k][:8] == a_prev[k].as_unsigned(),
+                                f"activation register of column {n}, lane {k}"))
             for n in range(lanes):
-                for k in range(lanes):
-                    check(0, Assert(sig[f"a_{n}"][16 * k:16 * k + 8] == a_prev[k].as_unsigned(),
-                                    f"activation register of column {n}, lane {k}"))
-                for n in range(lanes):
-                    e = 16 * (k * lanes + n)
-                    for name, ref in (("active", active), ("shadow", shadow)):
-                        check(0, Assert(sig[name][e:e + 8] == ref[k][n].as_unsigned(), f"{name} tile [{k}][{n}]"))
-                    # the product register holds the product of the plane's own activation
-                    # and weight registers one cycle earlier; with the two asserts above
-                    # (those registers equal the reference's) it is a_prev[k] * active[k][n]
-                    # one cycle back. Stated on the plane's registers, the solver never has
-                    # to prove two different multiplier circuits equal.
-                    prod = Signal(signed(16), name=f"prod_{k}_{n}", reset_less=True)
-                    m.d.sync += prod.eq(sig[f"a_{n}"][16 * k:16 * k + 8].as_signed()
-                                       * sig["active"][e:e + 8].as_signed())
-                    check(0, Assert(sig[f"ip_{k}_{n}"] == prod, f"product [{k}][{n}]"))
-            check(2, Cover(dut.install & dut.load.valid))
-            self.counts = counts
-            return m
+                for name, ref in (("active", active), ("shadow", shadow)):
+                    check(0, Assert(getattr(probe, name)[k][n][:8] == ref[k][n].as_unsigned(),
+                                    f"{name} tile [{k}][{n}]"))
+                # the product register holds the product of the plane's own activation
+                # and weight registers one cycle earlier; with the two asserts above
+                # (those registers equal the reference's) it is a_prev[k] * active[k][n]
+                # one cycle back. Stated on the plane's registers, the solver never has
+                # to prove two different multiplier circuits equal.
+                prod = register(m, probe.a[n][k][:8].as_signed() * probe.active[k][n][:8].as_signed(),
+                                f"prod_{k}_{n}", shape=signed(16), reset_less=True)
+                check(0, Assert(probe.int_prod[k][n] == prod, f"product [{k}][{n}]"))
+        check(2, Cover(dut.install & dut.load.valid))
 
-        # --- delay line of mxm_latency stages carrying the activation ------------------
-        # valid is cleared by reset; the payload travels unreset, like the plane's datapath
-        latency = timing.mxm_latency(cfg) + self._skew
+    def _check_datapath(self, m, check, probe, weights):
+        """The whole plane (``probe`` None) or the datapath half: latency, result rows
+        and columns against the reference delay line, dot products and accumulators."""
+        dut = self.dut
+        latency = timing.mxm_latency(self._cfg) + self._skew
         if latency < 3:
             raise ValueError(f"latency {latency} below the plane's input and product stages")
-        fields = {"acc": 1, "addr": act.addr.shape()}
-        if inner is None:
-            fields.update(a=data.ArrayLayout(signed(8), lanes), w=tile)
-        stage = data.StructLayout(fields)
-        vld = [Signal(name=f"ref{i}_valid") for i in range(latency)]
-        line = [Signal(stage, name=f"ref{i}", reset_less=True) for i in range(latency)]
-        m.d.sync += [vld[0].eq(dut.act.valid), line[0].acc.eq(act.acc), line[0].addr.eq(act.addr)]
-        if inner is None:
-            m.d.sync += line[0].w.eq(weights)
-            for k in range(lanes):
-                m.d.sync += line[0].a[k].eq(act.data[0][k])
-        for i in range(1, latency):
-            m.d.sync += [vld[i].eq(vld[i - 1]), line[i].eq(line[i - 1])]
+        vld, line = self._reference_line(m, weights, latency, whole=probe is None)
         # the accumulator stage: the row is read (int8) and written in the cycle before the
         # result appears; a reset in that cycle does not undo the write, it only drops the
         # result. The tree sums are complete MXM_ACC_STAGES - 1 cycles before it, where the
@@ -184,37 +184,64 @@ class MxmPlaneRef(Elaboratable):
         p_sum = latency - 1 - timing.MXM_ACC_STAGES
         if p_sum < 2:
             raise ValueError(f"latency {latency} leaves no adder-tree stage")
+        dots = self._dots(m, check, probe, acs, latency, p_sum)
+        res, want = self._accumulators(m, check, probe, acv, acs, dots)
+        self._check_results(m, check, vld, line, acv, res, want)
 
-        # --- reference dot products at the accumulator stage: y[n] = sum_k a[k] * W[k][n],
-        # summed pairwise in the specified order (golden.mxm.tree_pairs) --------------------
+    def _reference_line(self, m, weights, latency, whole):
+        """``(vld, line)``: the delay line of ``latency`` stages carrying the activation
+        (its ``acc`` and ``addr``; for the whole plane its int8 data and weights too).
+        valid is cleared by reset; the payload travels unreset, like the plane's datapath."""
+        dut, lanes = self.dut, self._cfg.lanes
+        act = dut.act.payload
+        fields = {"acc": 1, "addr": act.addr.shape()}
+        if whole:
+            fields.update(a=data.ArrayLayout(signed(8), lanes), w=weights.shape())
+        stage = data.StructLayout(fields)
+        line_in = Signal(stage, name="ref_in")
+        m.d.comb += [line_in.acc.eq(act.acc), line_in.addr.eq(act.addr)]
+        if whole:
+            m.d.comb += line_in.w.eq(weights)
+            for k in range(lanes):
+                m.d.comb += line_in.a[k].eq(act.data[0][k])
+        vld = taps(m, dut.act.valid, latency, "ref_valid")[1:]
+        line = taps(m, line_in, latency, "ref", reset_less=True)[1:]
+        return vld, line
+
+    def _dots(self, m, check, probe, acs, latency, p_sum):
+        """The reference dot products at the accumulator stage, ``y[n] = sum_k a[k] *
+        W[k][n]``, summed pairwise in the specified order (golden.mxm.tree_pairs)."""
+        lanes = self._cfg.lanes
         dots = Signal(data.ArrayLayout(signed(32), lanes))
 
         def tree(terms):
             for level in tree_pairs(lanes):
                 terms = [terms[p[0]] if len(p) == 1 else terms[p[0]] + terms[p[1]] for p in level]
             return terms[0]
-        if inner is None:
+        if probe is None:
             for n in range(lanes):
                 m.d.comb += dots[n].eq(tree([acs.a[k] * acs.w[k][n] for k in range(lanes)]))
-        else:
-            # datapath: the reference sums are taken over the plane's product registers
-            # (what they hold is proven by "tiles"; here they are free, see DATAPATH.cut)
-            ip = [[sig[f"ip_{k}_{n}"] for n in range(lanes)] for k in range(lanes)]
-            now = Signal(data.ArrayLayout(signed(32), lanes))
-            for n in range(lanes):
-                m.d.comb += now[n].eq(tree([ip[k][n].as_signed() for k in range(lanes)]))
-            # the product registers belong to line[1]: sums[i] to line[1 + i]; the plane's
-            # tree sums are at stage p_sum, the reference's are delayed on to the
-            # accumulator stage
-            sums = [now] + [Signal(now.shape(), name=f"sum{i}", reset_less=True) for i in range(1, latency - 2)]
-            for i in range(1, latency - 2):
-                m.d.sync += sums[i].eq(sums[i - 1])
-            m.d.comb += dots.eq(sums[-1])
-            for n in range(lanes):
-                check(0, Assert(sig[f"isum_{n}"] == sums[p_sum - 1][n], f"tree sum of column {n}"))
+            return dots
+        # datapath: the reference sums are taken over the plane's product registers
+        # (what they hold is proven by "tiles"; here they are free, see DATAPATH.cut)
+        now = Signal(data.ArrayLayout(signed(32), lanes))
+        for n in range(lanes):
+            m.d.comb += now[n].eq(tree([probe.int_prod[k][n].as_signed() for k in range(lanes)]))
+        # the product registers belong to line[1]: sums[i] to line[1 + i]; the plane's
+        # tree sums are at stage p_sum, the reference's are delayed on to the
+        # accumulator stage
+        sums = taps(m, now, latency - 3, "sum", reset_less=True)
+        m.d.comb += dots.eq(sums[-1])
+        for n in range(lanes):
+            check(0, Assert(probe.int_sum[n] == sums[p_sum - 1][n], f"tree sum of column {n}"))
+        return dots
 
-        # --- reference accumulator rows ----------------------------------------------
-        rows = [Signal(data.ArrayLayout(unsigned(32), lanes), name=f"acc{r}", reset_less=True) for r in range(cfg.mxm_acc_depth)]
+    def _accumulators(self, m, check, probe, acv, acs, dots):
+        """The reference accumulator rows; returns ``(res, want)``: the result register
+        and the row written at the accumulator stage."""
+        cfg, lanes = self._cfg, self._cfg.lanes
+        rows = [Signal(data.ArrayLayout(unsigned(32), lanes), name=f"acc{r}", reset_less=True)
+                for r in range(cfg.mxm_acc_depth)]
         old = Signal(data.ArrayLayout(unsigned(32), lanes))
         m.d.comb += old.eq(rows[0])
         for r in range(1, cfg.mxm_acc_depth):
@@ -226,24 +253,25 @@ class MxmPlaneRef(Elaboratable):
         for r in range(cfg.mxm_acc_depth):
             with m.If(acv & (acs.addr == r)):
                 m.d.sync += rows[r].eq(want)
-        res = Signal(data.ArrayLayout(unsigned(32), lanes), name="res", reset_less=True)
-        m.d.sync += res.eq(want)
-        if inner is not None:
+        res = register(m, want, "res", reset_less=True)
+        if probe is not None:
             # lemmas for the result check, each proven at every step and then known to the
             # solver at later steps: the plane's accumulator write port cycle by cycle, and
-            # the accumulator memory's contents (read by observer ports added to it, which do
-            # not change the plane) equal the reference rows, written on the same clock edge
-            check(0, Assert(sig["wr__en"] == acv, "accumulator write exactly at the accumulator stage"))
+            # the accumulator memory's contents (read by the probe's own read ports, which
+            # do not change the plane) equal the reference rows, written on the same clock edge
+            write = probe.acc_write
+            check(0, Assert(write.en == acv, "accumulator write exactly at the accumulator stage"))
             with m.If(acv):
-                check(0, Assert(sig["wr__addr"] == acs.addr, "accumulator write row"))
-                check(0, Assert(sig["wr__data"] == want.as_value(), "accumulator write data"))
-            acc_mem = inner._named_submodules["acc_mem"][0]
+                check(0, Assert(write.addr == acs.addr, "accumulator write row"))
+                check(0, Assert(write.data.as_value() == want.as_value(), "accumulator write data"))
             for r in range(cfg.mxm_acc_depth):
-                peek = acc_mem.read_port(domain="comb")
-                m.d.comb += peek.addr.eq(r)
-                check(0, Assert(peek.data.as_value() == rows[r].as_value(), f"accumulator row {r}"))
+                check(0, Assert(probe.acc_rows[r].as_value() == rows[r].as_value(), f"accumulator row {r}"))
+        return res, want
 
-        # --- the properties -----------------------------------------------------------
+    def _check_results(self, m, check, vld, line, acv, res, want):
+        """The properties: ``result.valid`` is the delayed ``act.valid``; the result row
+        and every column equal the reference; covers of the interesting cases."""
+        dut, cfg, lanes = self.dut, self._cfg, self._cfg.lanes
         last = line[-1]
         got = [Signal(32, name=f"got{n}") for n in range(lanes)]
         for n in range(lanes):
@@ -262,8 +290,6 @@ class MxmPlaneRef(Elaboratable):
         check(2, Cover(dut.install & dut.load.valid & dut.act.valid))
         check(2, Cover(rst & vld[0]))
         check(2, Cover(rst & acv & (want[0] != 0)))   # a write committed in a reset cycle
-        self.counts = counts
-        return m
 
 
 def build_part(part):
@@ -277,10 +303,7 @@ def build_part(part):
 
 def build(**kwargs):
     """``build`` of a :class:`~openlpu.verif.formal.Proof`: ``(module, ports, counts)``."""
-    probe = MxmPlaneRef(**kwargs)
-    Fragment.get(probe, None)
-    mod = MxmPlaneRef(**kwargs)
-    return mod, mod.ports(), tuple(probe.counts)
+    return build_counted(MxmPlaneRef, **kwargs)
 
 
 _L = timing.mxm_latency(FORMAL_CFG)
