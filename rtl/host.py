@@ -65,8 +65,9 @@ from openlpu.rtl.mem import Mem as MemController
 from openlpu.rtl.mem import MemErrorsLayout, MemHostSignature, mem_chip_members
 from openlpu.rtl.streams import Flow
 
-__all__ = ["HostPort", "MemWithHost", "Mem", "host_bus_members", "ChipStatusLayout", "ID_VALUE", "VERSION", "ADDR_BITS", "ID_BITS",
-           "CSR_ADDR_BITS", "IMEM_BASE", "CSR", "INFO_CSR", "SLICE_CSR_BASE", "SLICE_CSR_STRIDE"]
+__all__ = ["HostPort", "MemWithHost", "Mem", "host_bus_members", "ChipStatusLayout", "ID_VALUE", "VERSION",
+           "ADDR_BITS", "ID_BITS", "CSR_ADDR_BITS", "IMEM_BASE", "CSR", "INFO_CSR", "SLICE_CSR_BASE",
+           "SLICE_CSR_STRIDE", "CONTROL_START"]
 
 ID_VALUE = 0x4C505530
 VERSION = 0x00010000
@@ -388,13 +389,12 @@ class MemWithHost(wiring.Component):
     Raises
     ------
     ValueError
-        ``lanes`` not a power of two or wider than 128.
+        As :class:`HostPort`.
     """
 
     def __init__(self, cfg, program=False):
-        self._cfg = require_config(cfg)
+        self._cfg, self._program = require_config(cfg), program
         _check_lanes(cfg)
-        self._program = program
         super().__init__({**mem_chip_members(cfg), **host_bus_members(cfg, program)})
 
     def elaborate(self, platform):
