@@ -3,7 +3,7 @@
     python -m openlpu.bench.bench_mem [--preset tiny] [--sim icarus]
 
 1. Slice and aggregate bytes/cycle: every chip-side read and write port of a
-   :class:`~openlpu.rtl.host.Mem` is driven every cycle in the Amaranth
+   :class:`~openlpu.rtl.mem.Mem` is driven every cycle in the Amaranth
    simulator; the bytes read (valid output vectors) and written (write
    commands) are counted. Each slice must move ``lanes`` bytes each way per
    cycle.
@@ -34,7 +34,7 @@ CLOCK_HZ = 900e6
 
 def slice_bandwidth(cfg, cycles=200):
     """Measured read and write bytes/cycle of each slice of a ``Mem`` driven flat out."""
-    from openlpu.rtl.host import Mem
+    from openlpu.rtl.mem import Mem
     dut = Mem(cfg)
     n = cfg.mem_slices
     counts = {"read": [0] * n, "write": [0] * n}
@@ -74,8 +74,8 @@ def host_throughput(cfg, sim):
         return {"skipped": reason}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "host.json"
-        from openlpu.rtl.host import Mem
-        run_cocotb(sim=sim, toplevel="mem", component=lambda: Mem(cfg), test_module="openlpu.verif.tb_host",
+        from openlpu.rtl.host import MemWithHost
+        run_cocotb(sim=sim, toplevel="mem", component=lambda: MemWithHost(cfg), test_module="openlpu.verif.tb_host",
                    key=cfg_key(cfg), testcase="burst_throughput", test_name="bench",
                    extra_env={"OPENLPU_CONFIG": json.dumps(cfg.as_dict()), "OPENLPU_BENCH_OUT": str(out)})
         return json.loads(out.read_text())

@@ -1,4 +1,8 @@
-"""MEM controller with the host port: ``mem_slices`` slices, AXI4 and AXI4-Lite slaves.
+"""The host port: an AXI4 slave over the SRAM and an AXI4-Lite slave of control/status registers.
+
+:class:`HostPort` drives the host side of a :class:`openlpu.rtl.mem.Mem`
+(``HostPort.mem`` joins ``Mem.host`` with :func:`amaranth.lib.wiring.connect`);
+:class:`MemWithHost` is the two joined, the standalone MEM unit.
 
 Address map of the AXI4 memory slave (byte addresses, ``V = lanes`` bytes per
 vector, a power of two; ``D = 2**ceil_log2(mem_depth)``)::
@@ -13,11 +17,11 @@ wrap-around). A read beat whose vector had an uncorrectable ECC error returns
 zero data with SLVERR.
 
 Arbitration (deterministic for the chip): the host uses a slice's read and
-write ports only in cycles where ``chip_busy`` is low. While the chip runs,
-the host's W beats and read issues simply wait (``wready`` low); chip-side
-commands pass straight to the slices with no added latency and are never
-delayed. A host read beat takes 4 cycles (issue, SRAM, ECC, response), a
-write beat 1 cycle.
+write ports only in cycles where ``Mem`` grants them (``chip_busy`` low).
+While the chip runs, the host's W beats and read issues simply wait
+(``wready`` low). A write burst owns the host path until its last beat; reads
+issue in between bursts. A host read beat takes 4 cycles (issue, SRAM, ECC,
+response), a write beat 1 cycle.
 
 AXI4-Lite control/status registers (32-bit; writes to anything but CONTROL
 answer SLVERR, unmapped reads DECERR)::
@@ -27,7 +31,7 @@ answer SLVERR, unmapped reads DECERR)::
     0x100 + 0x20*s: +0 corrected, +4 detected, +8 range_errors,
                     +0xC last error address, +0x10 last syndrome   (slice s)
 
-With the program port (``Mem(cfg, program=True)``, used by the chip top):
+With the program window (``program=True``, what the chip top uses):
 
 * instruction memory is an AXI4 write-only window at ``IMEM_BASE``
   (``0x8000_0000``): ``IMEM_BASE + queue * (8 * imem_depth) + 8 * pc``, one
@@ -37,31 +41,51 @@ With the program port (``Mem(cfg, program=True)``, used by the chip top):
   read-only ``0x024 STATUS`` (bit 0 busy, 1 done, 2 error), ``0x028
   ERROR_CODE``, ``0x02C ERROR_QUEUE``, ``0x030 ERROR_PC``, ``0x034 CYCLES``
   (of the last run), ``0x038`` queue count, ``0x03C`` imem_depth.
+
+The state machines are :mod:`amaranth.lib.enum` states tested with
+``If``/``Elif`` rather than ``m.FSM``: ``m.FSM`` with three or five states
+emits a Verilog ``case`` without a default arm, which ``verilator -Wall``
+rejects (CASEINCOMPLETE).
 """
 
+import itertools
+from types import SimpleNamespace
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, wiring
+from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
 
 from openlpu import timing
+from openlpu.config import require_config
 from openlpu.isa import queues
-from openlpu.rtl.mem import MemOutLayout, MemReadLayout, MemSlice, MemWriteLayout
+from openlpu.rtl.axi import AxiBurst, AxiLiteSignature, AxiResp, AxiSignature
+from openlpu.rtl.icu import ImemWriteLayout
+from openlpu.rtl.mem import Mem as MemController
+from openlpu.rtl.mem import MemErrorsLayout, MemHostSignature, mem_chip_members
 from openlpu.rtl.streams import Flow
 
-__all__ = ["Mem", "ID_VALUE", "VERSION", "ADDR_BITS", "ID_BITS", "CSR_ADDR_BITS", "IMEM_BASE", "CSR",
-           "ChipStatusLayout"]
+__all__ = ["HostPort", "MemWithHost", "Mem", "host_bus_members", "ChipStatusLayout", "ID_VALUE", "VERSION",
+           "ADDR_BITS", "ID_BITS", "CSR_ADDR_BITS", "IMEM_BASE", "CSR", "INFO_CSR", "SLICE_CSR_BASE",
+           "SLICE_CSR_STRIDE", "CONTROL_START"]
 
 ID_VALUE = 0x4C505530
 VERSION = 0x00010000
 ADDR_BITS = 32
 ID_BITS = 4
 CSR_ADDR_BITS = 16
-OKAY, SLVERR, DECERR = 0, 2, 3
 IMEM_BASE = 1 << (ADDR_BITS - 1)
-#: Control/status register addresses of the program port.
+#: Read-only identification registers.
+INFO_CSR = {"ID": 0x000, "VERSION": 0x004, "LANES": 0x008, "MEM_DEPTH": 0x00C, "MEM_SLICES": 0x010}
+#: Control/status register addresses of the program window.
 CSR = {"CONTROL": 0x020, "STATUS": 0x024, "ERROR_CODE": 0x028, "ERROR_QUEUE": 0x02C, "ERROR_PC": 0x030,
        "CYCLES": 0x034, "QUEUES": 0x038, "IMEM_DEPTH": 0x03C}
+#: Slice ``s``'s error record: one 32-bit register per :func:`MemErrorsLayout` field, in
+#: field order, from ``SLICE_CSR_BASE + SLICE_CSR_STRIDE * s``.
+SLICE_CSR_BASE = 0x100
+SLICE_CSR_STRIDE = 0x20
+#: The bit of CONTROL that starts a run.
+CONTROL_START = 0
 
 
 def ChipStatusLayout():
@@ -69,49 +93,69 @@ def ChipStatusLayout():
                               "cycles": 32})
 
 
-def _axi_signature(data_bits):
-    s = {}
-    for ch in ("aw", "ar"):
-        s.update({f"s_axi_{ch}id": In(ID_BITS), f"s_axi_{ch}addr": In(ADDR_BITS), f"s_axi_{ch}len": In(8),
-                  f"s_axi_{ch}size": In(3), f"s_axi_{ch}burst": In(2), f"s_axi_{ch}valid": In(1),
-                  f"s_axi_{ch}ready": Out(1)})
-    s.update({"s_axi_wdata": In(data_bits), "s_axi_wstrb": In(data_bits // 8), "s_axi_wlast": In(1),
-              "s_axi_wvalid": In(1), "s_axi_wready": Out(1),
-              "s_axi_bid": Out(ID_BITS), "s_axi_bresp": Out(2), "s_axi_bvalid": Out(1), "s_axi_bready": In(1),
-              "s_axi_rid": Out(ID_BITS), "s_axi_rdata": Out(data_bits), "s_axi_rresp": Out(2),
-              "s_axi_rlast": Out(1), "s_axi_rvalid": Out(1), "s_axi_rready": In(1)})
-    return s
+class _WriteState(enum.Enum, shape=2):
+    IDLE = 0        # waiting for AW
+    DATA = 1        # taking W beats
+    RESP = 2        # B response
 
 
-def _axil_signature():
-    return {"s_axil_awaddr": In(CSR_ADDR_BITS), "s_axil_awvalid": In(1), "s_axil_awready": Out(1),
-            "s_axil_wdata": In(32), "s_axil_wstrb": In(4), "s_axil_wvalid": In(1), "s_axil_wready": Out(1),
-            "s_axil_bresp": Out(2), "s_axil_bvalid": Out(1), "s_axil_bready": In(1),
-            "s_axil_araddr": In(CSR_ADDR_BITS), "s_axil_arvalid": In(1), "s_axil_arready": Out(1),
-            "s_axil_rdata": Out(32), "s_axil_rresp": Out(2), "s_axil_rvalid": Out(1), "s_axil_rready": In(1)}
+class _ReadState(enum.Enum, shape=3):
+    IDLE = 0        # waiting for AR
+    ISSUE = 1       # read command to the slice
+    SRAM = 2        # SRAM read cycle
+    ECC = 3         # corrected data from the slice
+    BEAT = 4        # R beat
 
 
-class Mem(wiring.Component):
-    """The SRAM: ``mem_slices`` :class:`~openlpu.rtl.mem.MemSlice` and the host port.
+class _LiteState(enum.Enum, shape=1):
+    IDLE = 0
+    RESP = 1
+
+
+def _check_lanes(cfg):
+    if cfg.lanes & (cfg.lanes - 1) or cfg.lanes > 128:
+        raise ValueError(f"Mem host port: lanes must be a power of two <= 128, not {cfg.lanes!r}")
+
+
+def _axi_slave(data_bits):
+    return In(AxiSignature(data_width=data_bits, addr_width=ADDR_BITS, id_width=ID_BITS))
+
+
+def _axil_slave():
+    return In(AxiLiteSignature(data_width=32, addr_width=CSR_ADDR_BITS))
+
+
+def host_bus_members(cfg, program):
+    """The members of :class:`HostPort` on the host's and the chip's side (all but ``mem``)."""
+    members = {"s_axi": _axi_slave(8 * cfg.lanes), "s_axil": _axil_slave()}
+    if program:
+        members.update({"imem_wr": Out(Flow(ImemWriteLayout(cfg))), "start": Out(1),
+                        "status": In(ChipStatusLayout())})
+    return members
+
+
+class HostPort(wiring.Component):
+    """The host's AXI4 and AXI4-Lite slaves in front of a :class:`openlpu.rtl.mem.Mem`.
 
     Arguments
     ---------
     cfg : LpuConfig
         ``lanes`` must be a power of two and at most 128 (AXI data bus
         ``8 * lanes`` bits <= 1024).
+    program : bool
+        Adds the instruction window and the run control registers.
 
     Members
     -------
-    rd, wr : In(Flow(...)).array(mem_slices)
-        Chip-side commands of each slice (honoured whenever ``chip_busy``).
-    out : Out(Flow(MemOutLayout)).array(mem_slices)
-        Read data of each slice, ``MEM_READ_LATENCY`` after the command.
-    chip_busy : In(1)
-        High while a program runs: the slices belong to the chip.
-    fault : In(72 * lanes // 8).array(mem_slices)
-        Test-only backdoor of each slice (see :class:`MemSlice`); tie to 0.
-    s_axi_* : AXI4 slave (INCR bursts) over the whole SRAM.
-    s_axil_* : AXI4-Lite slave of the control/status registers.
+    s_axi : In(AxiSignature(data_width=8 * lanes, addr_width=32, id_width=4))
+        AXI4 slave (INCR bursts) over the whole SRAM (and the instruction window).
+    s_axil : In(AxiLiteSignature(data_width=32, addr_width=16))
+        AXI4-Lite slave of the control/status registers.
+    mem : Out(MemHostSignature(cfg))
+        To ``Mem.host``.
+    imem_wr : Out(Flow(ImemWriteLayout)), start : Out(1), status : In(ChipStatusLayout)
+        Only with ``program``: instruction memory writes, run start (a write
+        of CONTROL bit 0) and the chip's status for the registers.
 
     Raises
     ------
@@ -120,215 +164,274 @@ class Mem(wiring.Component):
     """
 
     def __init__(self, cfg, program=False):
-        if cfg.lanes & (cfg.lanes - 1) or cfg.lanes > 128:
-            raise ValueError(f"Mem host port: lanes must be a power of two <= 128, not {cfg.lanes!r}")
-        self._cfg = cfg
+        self._cfg = require_config(cfg)
+        _check_lanes(cfg)
         self._program = program
-        n = cfg.mem_slices
-        sig = {"rd": In(Flow(MemReadLayout(cfg))).array(n), "wr": In(Flow(MemWriteLayout(cfg))).array(n),
-               "out": Out(Flow(MemOutLayout(cfg))).array(n), "chip_busy": In(1),
-               "fault": In(72 * cfg.lanes // 8).array(n)}
-        sig.update(_axi_signature(8 * cfg.lanes))
-        sig.update(_axil_signature())
-        if program:
-            from openlpu.rtl.icu import ImemWriteLayout
-            sig.update({"imem_wr": Out(Flow(ImemWriteLayout(cfg))), "start": Out(1),
-                        "status": In(ChipStatusLayout())})
-        super().__init__(sig)
+        super().__init__({**host_bus_members(cfg, program), "mem": Out(MemHostSignature(cfg))})
 
     def elaborate(self, platform):
         m = Module()
+        w_state = Signal(_WriteState, name="axi_w_state")
+        r_state = Signal(_ReadState, name="axi_r_state")
+        self._axi_write(m, w_state)
+        self._axi_read(m, w_state, r_state)
+        self._csr_write(m)
+        self._csr_read(m)
+        return m
+
+    def _decode(self, addr):
+        """(slice, vector, in_range, aligned) of a byte address of the vector window."""
         cfg = self._cfg
-        n = cfg.mem_slices
-        lb = exact_log2(cfg.lanes)
-        ab = ceil_log2(cfg.mem_depth)
-        sb = max(1, ceil_log2(n))
-        slices = [MemSlice(cfg) for _ in range(n)]
-        for s, sl in enumerate(slices):
-            m.submodules[f"slice{s}"] = sl
+        lb, ab, sb = exact_log2(cfg.lanes), ceil_log2(cfg.mem_depth), max(1, ceil_log2(cfg.mem_slices))
+        vec = addr[lb:lb + ab]
+        sl = addr[lb + ab:lb + ab + sb]
+        upper = addr[lb + ab + sb:]
+        in_range = (upper == 0) & (sl < cfg.mem_slices) & (vec < cfg.mem_depth)
+        aligned = addr[:lb] == 0 if lb else Const(1)
+        return sl, vec, in_range, aligned
 
-        host_rd = Signal(n)
-        host_wr = Signal(n)
-        host_addr = Signal(max(1, ab))
-        host_data = Signal(8 * cfg.lanes)
-        for s, sl in enumerate(slices):
-            with m.If(self.chip_busy):
-                m.d.comb += [sl.rd.valid.eq(self.rd[s].valid), sl.rd.payload.eq(self.rd[s].payload),
-                             sl.wr.valid.eq(self.wr[s].valid), sl.wr.payload.eq(self.wr[s].payload)]
-            with m.Else():
-                m.d.comb += [sl.rd.valid.eq(host_rd[s]), sl.rd.payload.addr.eq(host_addr),
-                             sl.wr.valid.eq(host_wr[s]), sl.wr.payload.addr.eq(host_addr),
-                             sl.wr.payload.data.as_value().eq(host_data)]
-            m.d.comb += sl.fault.eq(self.fault[s])
-            m.d.comb += [self.out[s].valid.eq(sl.out.valid), self.out[s].payload.eq(sl.out.payload)]
+    def _imem_decode(self, addr):
+        """(queue, row, in_range) of an address in the instruction window (bit 31 set)."""
+        cfg = self._cfg
+        qshift = exact_log2(8 * cfg.imem_depth)
+        layout = ImemWriteLayout(cfg)
+        q = addr[qshift:ADDR_BITS - 1]
+        row = addr[exact_log2(cfg.lanes):qshift]
+        return q[:layout["queue"].shape.width], row[:layout["row"].shape.width], q < len(queues(cfg))
 
-        def decode(addr):
-            """(slice, vector, in_range, aligned) of a byte address."""
-            vec = addr[lb:lb + ab]
-            sl = addr[lb + ab:lb + ab + sb]
-            upper = addr[lb + ab + sb:]
-            in_range = (upper == 0) & (sl < n) & (vec < cfg.mem_depth)
-            aligned = addr[:lb] == 0 if lb else Const(1)
-            return sl, vec, in_range, aligned
+    def _malformed(self, size, burst):
+        """A burst this slave refuses: not full-width beats, or not INCR."""
+        return (size != exact_log2(self._cfg.lanes)) | (burst != AxiBurst.INCR)
 
-        def imem_decode(addr):
-            """(queue, row, in_range) of an address in the instruction window (bit 31 set)."""
-            from openlpu.rtl.icu import ImemWriteLayout
-            qshift = exact_log2(8 * cfg.imem_depth)
-            layout = ImemWriteLayout(cfg)
-            q = addr[qshift:ADDR_BITS - 1]
-            row = addr[lb:qshift]
-            return q[:layout["queue"].shape.width], row[:layout["row"].shape.width], q < len(queues(cfg))
-
-        # The state machines are If/Elif chains on a state register rather than m.FSM:
-        # m.FSM emits Verilog case statements without a default arm, which
-        # verilator -Wall flags (CASEINCOMPLETE).
-        # ---- AXI4 write channel ----
+    def _axi_write(self, m, state):
+        """The AW, W and B channels."""
+        axi = self.s_axi
         w_id = Signal(ID_BITS)
         w_addr = Signal(ADDR_BITS)
         w_bad = Signal()        # malformed burst: SLVERR, nothing written
-        w_resp = Signal(2)
-        axi_w_states = ['IDLE', 'DATA', 'RESP']
-        axi_w_st = Signal(3, name="axi_w_state")
-        # axi_w state machine
-        with m.If(axi_w_st == axi_w_states.index("IDLE")):
-            with m.If(self.s_axi_awvalid):
-                m.d.sync += [w_id.eq(self.s_axi_awid), w_addr.eq(self.s_axi_awaddr), w_resp.eq(OKAY),
-                             w_bad.eq((self.s_axi_awsize != lb) | (self.s_axi_awburst != 1))]
-                m.d.sync += axi_w_st.eq(axi_w_states.index("DATA"))
-        with m.Elif(axi_w_st == axi_w_states.index("DATA")):
-            sl, vec, in_range, aligned = decode(w_addr)
+        w_resp = Signal(AxiResp)
+        with m.If(state == _WriteState.IDLE):
+            with m.If(axi.awvalid):
+                m.d.sync += [w_id.eq(axi.awid), w_addr.eq(axi.awaddr), w_resp.eq(AxiResp.OKAY),
+                             w_bad.eq(self._malformed(axi.awsize, axi.awburst)), state.eq(_WriteState.DATA)]
+        with m.Elif(state == _WriteState.DATA):
+            with m.If(axi.wvalid & self.mem.granted):
+                self._write_beat(m, w_addr, w_bad, w_resp)
+                with m.If(axi.wlast):
+                    m.d.sync += state.eq(_WriteState.RESP)
+        with m.Elif(state == _WriteState.RESP):
+            with m.If(axi.bready):
+                m.d.sync += state.eq(_WriteState.IDLE)
+        m.d.comb += [axi.awready.eq(state == _WriteState.IDLE),
+                     axi.wready.eq((state == _WriteState.DATA) & self.mem.granted),
+                     axi.bvalid.eq(state == _WriteState.RESP), axi.bid.eq(w_id), axi.bresp.eq(w_resp)]
+
+    def _write_beat(self, m, w_addr, w_bad, w_resp):
+        """One accepted W beat at ``w_addr``: write it, or record the burst's error response."""
+        sl, vec, in_range, aligned = self._decode(w_addr)
+        if self._program:
+            iq, irow, i_range = self._imem_decode(w_addr)
+            in_range = Mux(w_addr[-1], i_range, in_range)
+        ok = ~w_bad & aligned & self.s_axi.wstrb.all()
+        with m.If(ok & in_range):
+            to_mem = [self.mem.wr.eq(1 << sl), self.mem.addr.eq(vec), self.mem.data.eq(self.s_axi.wdata)]
             if self._program:
-                iq, irow, i_range = imem_decode(w_addr)
-                in_range = Mux(w_addr[-1], i_range, in_range)
-            with m.If(self.s_axi_wvalid & ~self.chip_busy):
-                full = self.s_axi_wstrb.all()
-                ok = ~w_bad & aligned & full
-                with m.If(ok & in_range):
-                    if self._program:
-                        with m.If(w_addr[-1]):
-                            m.d.comb += [self.imem_wr.valid.eq(1), self.imem_wr.payload.queue.eq(iq),
-                                         self.imem_wr.payload.row.eq(irow),
-                                         self.imem_wr.payload.data.eq(self.s_axi_wdata)]
-                        with m.Else():
-                            m.d.comb += [host_wr.eq(1 << sl), host_addr.eq(vec), host_data.eq(self.s_axi_wdata)]
-                    else:
-                        m.d.comb += [host_wr.eq(1 << sl), host_addr.eq(vec), host_data.eq(self.s_axi_wdata)]
-                with m.Elif(~ok):
-                    m.d.sync += w_resp.eq(SLVERR)
-                with m.Elif(w_resp == OKAY):
-                    m.d.sync += w_resp.eq(DECERR)
-                m.d.sync += w_addr.eq(w_addr + cfg.lanes)
-                with m.If(self.s_axi_wlast):
-                    m.d.sync += axi_w_st.eq(axi_w_states.index("RESP"))
-        with m.Elif(axi_w_st == axi_w_states.index("RESP")):
-            with m.If(self.s_axi_bready):
-                m.d.sync += axi_w_st.eq(axi_w_states.index("IDLE"))
-
-        # ---- AXI4 read channel ----
-        r_id = Signal(ID_BITS)
-        r_addr = Signal(ADDR_BITS)
-        r_len = Signal(8)
-        r_bad = Signal()
-        r_sel = Signal(sb)
-        r_resp = Signal(2)
-        r_data = Signal(8 * cfg.lanes)
-        assert timing.MEM_READ_LATENCY == 2
-        axi_r_states = ['IDLE', 'ISSUE', 'SRAM', 'ECC', 'BEAT']
-        axi_r_st = Signal(3, name="axi_r_state")
-        # axi_r state machine
-        with m.If(axi_r_st == axi_r_states.index("IDLE")):
-            with m.If(self.s_axi_arvalid & ~(self.s_axi_awvalid & (axi_w_st == 0))):
-                m.d.sync += [r_id.eq(self.s_axi_arid), r_addr.eq(self.s_axi_araddr), r_len.eq(self.s_axi_arlen),
-                             r_bad.eq((self.s_axi_arsize != lb) | (self.s_axi_arburst != 1))]
-                m.d.sync += axi_r_st.eq(axi_r_states.index("ISSUE"))
-        with m.Elif(axi_r_st == axi_r_states.index("ISSUE")):
-            sl, vec, in_range, aligned = decode(r_addr)
-            # a write burst owns the host path until its last beat
-            with m.If(~self.chip_busy & (axi_w_st != axi_w_states.index("DATA"))):
-                ok = ~r_bad & aligned & (~r_addr[-1] if self._program else 1)
-                m.d.sync += [r_sel.eq(sl), r_data.eq(0),
-                             r_resp.eq(Mux(~ok, SLVERR, Mux(in_range, OKAY, DECERR)))]
-                with m.If(ok & in_range):
-                    m.d.comb += [host_rd.eq(1 << sl), host_addr.eq(vec)]
-                    m.d.sync += axi_r_st.eq(axi_r_states.index("SRAM"))
+                with m.If(w_addr[-1]):
+                    m.d.comb += [self.imem_wr.valid.eq(1), self.imem_wr.payload.queue.eq(iq),
+                                 self.imem_wr.payload.row.eq(irow), self.imem_wr.payload.data.eq(self.s_axi.wdata)]
                 with m.Else():
-                    m.d.sync += axi_r_st.eq(axi_r_states.index("BEAT"))
-        with m.Elif(axi_r_st == axi_r_states.index("SRAM")):
-            m.d.sync += axi_r_st.eq(axi_r_states.index("ECC"))
-        with m.Elif(axi_r_st == axi_r_states.index("ECC")):
-            outs = [sl.out for sl in slices]
-            for s in range(n):
-                with m.If(r_sel == s):
-                    m.d.sync += r_data.eq(outs[s].payload.data.as_value())
-                    with m.If(outs[s].payload.poison):
-                        m.d.sync += r_resp.eq(SLVERR)
-            m.d.sync += axi_r_st.eq(axi_r_states.index("BEAT"))
-        with m.Elif(axi_r_st == axi_r_states.index("BEAT")):
-            with m.If(self.s_axi_rready):
-                m.d.sync += [r_addr.eq(r_addr + cfg.lanes), r_len.eq(r_len - 1)]
-                with m.If(r_len == 0):
-                    m.d.sync += axi_r_st.eq(axi_r_states.index("IDLE"))
-                with m.Else():
-                    m.d.sync += axi_r_st.eq(axi_r_states.index("ISSUE"))
+                    m.d.comb += to_mem
+            else:
+                m.d.comb += to_mem
+        with m.Elif(~ok):
+            m.d.sync += w_resp.eq(AxiResp.SLVERR)
+        with m.Elif(w_resp == AxiResp.OKAY):
+            m.d.sync += w_resp.eq(AxiResp.DECERR)
+        m.d.sync += w_addr.eq(w_addr + self._cfg.lanes)
 
-        # ---- AXI4-Lite control/status registers ----
-        regs = {0x000: Const(ID_VALUE, 32), 0x004: Const(VERSION, 32), 0x008: Const(cfg.lanes, 32),
-                0x00C: Const(cfg.mem_depth, 32), 0x010: Const(n, 32)}
-        for s, sl in enumerate(slices):
-            base = 0x100 + 0x20 * s
-            regs.update({base: sl.corrected, base + 4: sl.detected, base + 8: sl.range_errors,
-                         base + 0xC: sl.last_addr, base + 0x10: sl.last_syndrome})
-        l_wresp = Signal(2, init=SLVERR)
+    def _axi_read(self, m, w_state, state):
+        """The AR and R channels: one beat at a time through ISSUE, SRAM, ECC and BEAT."""
+        axi, lanes = self.s_axi, self._cfg.lanes
+        r = SimpleNamespace(id=Signal(ID_BITS, name="r_id"), addr=Signal(ADDR_BITS, name="r_addr"),
+                            len=Signal(8, name="r_len"), bad=Signal(name="r_bad"),
+                            sel=Signal(max(1, ceil_log2(self._cfg.mem_slices)), name="r_sel"),
+                            resp=Signal(AxiResp, name="r_resp"), data=Signal(8 * lanes, name="r_data"))
+        assert timing.MEM_READ_LATENCY == 2     # ISSUE + SRAM, then the data is there in ECC
+        with m.If(state == _ReadState.IDLE):
+            # a write whose AW is offered wins over a read offered in the same cycle
+            with m.If(axi.arvalid & ~(axi.awvalid & (w_state == _WriteState.IDLE))):
+                m.d.sync += [r.id.eq(axi.arid), r.addr.eq(axi.araddr), r.len.eq(axi.arlen),
+                             r.bad.eq(self._malformed(axi.arsize, axi.arburst)), state.eq(_ReadState.ISSUE)]
+        with m.Elif(state == _ReadState.ISSUE):
+            self._read_issue(m, w_state, state, r)
+        with m.Elif(state == _ReadState.SRAM):
+            m.d.sync += state.eq(_ReadState.ECC)
+        with m.Elif(state == _ReadState.ECC):
+            for s, out in enumerate(self.mem.out):
+                with m.If(r.sel == s):
+                    m.d.sync += r.data.eq(out.data.as_value())
+                    with m.If(out.poison):
+                        m.d.sync += r.resp.eq(AxiResp.SLVERR)
+            m.d.sync += state.eq(_ReadState.BEAT)
+        with m.Elif(state == _ReadState.BEAT):
+            with m.If(axi.rready):
+                m.d.sync += [r.addr.eq(r.addr + lanes), r.len.eq(r.len - 1),
+                             state.eq(Mux(r.len == 0, _ReadState.IDLE, _ReadState.ISSUE))]
+        m.d.comb += [axi.arready.eq((state == _ReadState.IDLE) & ~(axi.awvalid & axi.awready)),
+                     axi.rvalid.eq(state == _ReadState.BEAT), axi.rid.eq(r.id), axi.rdata.eq(r.data),
+                     axi.rresp.eq(r.resp), axi.rlast.eq(r.len == 0)]
+
+    def _read_issue(self, m, w_state, state, r):
+        """ISSUE: once the host owns the slices and no write burst is under way, read the beat's
+        vector, or go straight to the beat with its error response."""
+        sl, vec, in_range, aligned = self._decode(r.addr)
+        # a write burst owns the host path until its last beat
+        with m.If(self.mem.granted & (w_state != _WriteState.DATA)):
+            ok = ~r.bad & aligned & (~r.addr[-1] if self._program else 1)
+            m.d.sync += [r.sel.eq(sl), r.data.eq(0),
+                         r.resp.eq(Mux(~ok, AxiResp.SLVERR, Mux(in_range, AxiResp.OKAY, AxiResp.DECERR)))]
+            with m.If(ok & in_range):
+                m.d.comb += [self.mem.rd.eq(1 << sl), self.mem.addr.eq(vec)]
+                m.d.sync += state.eq(_ReadState.SRAM)
+            with m.Else():
+                m.d.sync += state.eq(_ReadState.BEAT)
+
+    def _registers(self):
+        """Address -> value of every readable control/status register."""
+        cfg = self._cfg
+        regs = {INFO_CSR["ID"]: Const(ID_VALUE, 32), INFO_CSR["VERSION"]: Const(VERSION, 32),
+                INFO_CSR["LANES"]: Const(cfg.lanes, 32), INFO_CSR["MEM_DEPTH"]: Const(cfg.mem_depth, 32),
+                INFO_CSR["MEM_SLICES"]: Const(cfg.mem_slices, 32)}
+        for s, errors in enumerate(self.mem.errors):
+            for k, name in enumerate(MemErrorsLayout().members):
+                regs[SLICE_CSR_BASE + SLICE_CSR_STRIDE * s + 4 * k] = getattr(errors, name)
         if self._program:
             st = self.status
             regs.update({CSR["CONTROL"]: Const(0, 32), CSR["STATUS"]: Cat(st.busy, st.done, st.error),
                          CSR["ERROR_CODE"]: st.code, CSR["ERROR_QUEUE"]: st.queue, CSR["ERROR_PC"]: st.pc,
                          CSR["CYCLES"]: st.cycles, CSR["QUEUES"]: Const(len(queues(cfg)), 32),
                          CSR["IMEM_DEPTH"]: Const(cfg.imem_depth, 32)})
-        axil_w_states = ['IDLE', 'RESP']
-        axil_w_st = Signal(3, name="axil_w_state")
-        # axil_w state machine
-        with m.If(axil_w_st == axil_w_states.index("IDLE")):
-            with m.If(self.s_axil_awvalid & self.s_axil_wvalid):
-                m.d.sync += axil_w_st.eq(axil_w_states.index("RESP"))
+        return regs
+
+    def _csr_write(self, m):
+        """AXI4-Lite AW + W (taken together) and B: only CONTROL is writable."""
+        lite = self.s_axil
+        state = Signal(_LiteState, name="axil_w_state")
+        resp = Signal(AxiResp, init=AxiResp.SLVERR)
+        both = lite.awvalid & lite.wvalid
+        with m.If(state == _LiteState.IDLE):
+            with m.If(both):
+                m.d.sync += state.eq(_LiteState.RESP)
                 if self._program:
-                    is_ctrl = self.s_axil_awaddr == CSR["CONTROL"]
-                    m.d.sync += l_wresp.eq(Mux(is_ctrl, OKAY, SLVERR))
-                    m.d.comb += self.start.eq(is_ctrl & self.s_axil_wdata[0] & self.s_axil_wstrb[0])
-        with m.Elif(axil_w_st == axil_w_states.index("RESP")):
-            with m.If(self.s_axil_bready):
-                m.d.sync += axil_w_st.eq(axil_w_states.index("IDLE"))
-        l_data = Signal(32)
-        l_resp = Signal(2)
-        axil_r_states = ['IDLE', 'RESP']
-        axil_r_st = Signal(3, name="axil_r_state")
-        # axil_r state machine
-        with m.If(axil_r_st == axil_r_states.index("IDLE")):
-            with m.If(self.s_axil_arvalid):
-                with m.Switch(self.s_axil_araddr):
-                    for a, v in regs.items():
-                        with m.Case(a):
-                            m.d.sync += [l_data.eq(v), l_resp.eq(OKAY)]
+                    is_ctrl = lite.awaddr == CSR["CONTROL"]
+                    m.d.sync += resp.eq(Mux(is_ctrl, AxiResp.OKAY, AxiResp.SLVERR))
+                    m.d.comb += self.start.eq(is_ctrl & lite.wdata[CONTROL_START] & lite.wstrb[CONTROL_START // 8])
+        with m.Elif(state == _LiteState.RESP):
+            with m.If(lite.bready):
+                m.d.sync += state.eq(_LiteState.IDLE)
+        m.d.comb += [lite.awready.eq((state == _LiteState.IDLE) & both),
+                     lite.wready.eq((state == _LiteState.IDLE) & both),
+                     lite.bvalid.eq(state == _LiteState.RESP), lite.bresp.eq(resp)]
+
+    def _csr_read(self, m):
+        """AXI4-Lite AR and R: a register's value, or DECERR for an unmapped address."""
+        lite = self.s_axil
+        state = Signal(_LiteState, name="axil_r_state")
+        value = Signal(32)
+        resp = Signal(AxiResp)
+        with m.If(state == _LiteState.IDLE):
+            with m.If(lite.arvalid):
+                with m.Switch(lite.araddr):
+                    for addr, reg in self._registers().items():
+                        with m.Case(addr):
+                            m.d.sync += [value.eq(reg), resp.eq(AxiResp.OKAY)]
                     with m.Default():
-                        m.d.sync += [l_data.eq(0), l_resp.eq(DECERR)]
-                m.d.sync += axil_r_st.eq(axil_r_states.index("RESP"))
-        with m.Elif(axil_r_st == axil_r_states.index("RESP")):
-            with m.If(self.s_axil_rready):
-                m.d.sync += axil_r_st.eq(axil_r_states.index("IDLE"))
-        # handshake outputs as plain functions of state (no process to wake at time 0)
-        ws, rs = axi_w_states.index, axi_r_states.index
-        m.d.comb += [
-            self.s_axi_awready.eq(axi_w_st == ws("IDLE")),
-            self.s_axi_wready.eq((axi_w_st == ws("DATA")) & ~self.chip_busy),
-            self.s_axi_bvalid.eq(axi_w_st == ws("RESP")), self.s_axi_bid.eq(w_id), self.s_axi_bresp.eq(w_resp),
-            self.s_axi_arready.eq((axi_r_st == rs("IDLE")) & ~(self.s_axi_awvalid & self.s_axi_awready)),
-            self.s_axi_rvalid.eq(axi_r_st == rs("BEAT")), self.s_axi_rid.eq(r_id), self.s_axi_rdata.eq(r_data),
-            self.s_axi_rresp.eq(r_resp), self.s_axi_rlast.eq(r_len == 0),
-            self.s_axil_awready.eq((axil_w_st == 0) & self.s_axil_awvalid & self.s_axil_wvalid),
-            self.s_axil_wready.eq((axil_w_st == 0) & self.s_axil_awvalid & self.s_axil_wvalid),
-            self.s_axil_bvalid.eq(axil_w_st == 1), self.s_axil_bresp.eq(l_wresp),
-            self.s_axil_arready.eq(axil_r_st == 0),
-            self.s_axil_rvalid.eq(axil_r_st == 1), self.s_axil_rdata.eq(l_data), self.s_axil_rresp.eq(l_resp),
-        ]
+                        m.d.sync += [value.eq(0), resp.eq(AxiResp.DECERR)]
+                m.d.sync += state.eq(_LiteState.RESP)
+        with m.Elif(state == _LiteState.RESP):
+            with m.If(lite.rready):
+                m.d.sync += state.eq(_LiteState.IDLE)
+        m.d.comb += [lite.arready.eq(state == _LiteState.IDLE), lite.rvalid.eq(state == _LiteState.RESP),
+                     lite.rdata.eq(value), lite.rresp.eq(resp)]
+
+
+def _pass_through(m, outer, inner, name, member):
+    """Joins port ``name`` of the component ``outer`` to the same port of its submodule ``inner``."""
+    for index in itertools.product(*map(range, member.dimensions)):
+        ours, theirs = getattr(outer, name), getattr(inner, name)
+        for i in index:
+            ours, theirs = ours[i], theirs[i]
+        if member.is_signature:
+            wiring.connect(m, wiring.flipped(ours), theirs)
+        elif member.flow == In:
+            m.d.comb += theirs.eq(ours)
+        else:
+            m.d.comb += ours.eq(theirs)
+
+
+class MemWithHost(wiring.Component):
+    """The MEM unit on its own: a :class:`openlpu.rtl.mem.Mem` and its :class:`HostPort`, joined.
+
+    Arguments
+    ---------
+    cfg : LpuConfig
+        As :class:`HostPort`.
+    program : bool
+        As :class:`HostPort`.
+
+    Members
+    -------
+    rd, wr, out, chip_busy, fault
+        Those of :class:`openlpu.rtl.mem.Mem`.
+    s_axi, s_axil (and with ``program``: imem_wr, start, status)
+        Those of :class:`HostPort`.
+
+    Raises
+    ------
+    ValueError
+        As :class:`HostPort`.
+    """
+
+    def __init__(self, cfg, program=False):
+        self._cfg, self._program = require_config(cfg), program
+        _check_lanes(cfg)
+        super().__init__({**mem_chip_members(cfg), **host_bus_members(cfg, program)})
+
+    def elaborate(self, platform):
+        m = Module()
+        mem = m.submodules.mem = MemController(self._cfg)
+        host = m.submodules.host = HostPort(self._cfg, self._program)
+        wiring.connect(m, host.mem, mem.host)
+        for name, member in self.signature.members.items():
+            _pass_through(m, self, mem if name in mem.signature.members else host, name, member)
         return m
+
+
+class Mem(MemWithHost):
+    """Transitional name of :class:`MemWithHost`, for the users that still build ``openlpu.rtl.host.Mem``.
+
+    Also answers the flat names ``s_axi_<signal>`` and ``s_axil_<signal>`` as
+    Python attributes: the same signals as ``s_axi.<signal>`` and
+    ``s_axil.<signal>``. Remove once the chip top uses :class:`HostPort` and
+    :class:`openlpu.rtl.mem.Mem`.
+    """
+
+    def __getattr__(self, name):
+        for bus in ("s_axil", "s_axi"):
+            if name.startswith(bus + "_") and bus in self.__dict__:
+                return getattr(self.__dict__[bus], name[len(bus) + 1:])
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+def _flat(prefix, member):
+    return {f"{prefix}_{name}": sub for name, sub in member.signature.members.items()}
+
+
+def _axi_signature(data_bits):
+    """Transitional: the AXI4 slave as flat ``s_axi_<signal>`` members, for a top whose ports keep those names."""
+    return _flat("s_axi", _axi_slave(data_bits))
+
+
+def _axil_signature():
+    """Transitional: the AXI4-Lite slave as flat ``s_axil_<signal>`` members."""
+    return _flat("s_axil", _axil_slave())

@@ -1,4 +1,4 @@
-"""MEM: SRAM slices with SECDED ECC.
+"""MEM: SRAM slices with SECDED ECC, and the controller :class:`Mem` over them.
 
 A :class:`MemSlice` stores ``mem_depth`` vectors of ``lanes`` bytes. A vector
 is ``lanes // 8`` ECC *columns*; column ``w`` holds lanes ``8w .. 8w+7`` as one
@@ -10,6 +10,10 @@ Timing (:mod:`openlpu.timing`): a read command in cycle ``t`` puts its data on
 ``out`` in cycle ``t + MEM_READ_LATENCY``; a write in cycle ``t`` is seen by
 reads from cycle ``t + MEM_WRITE_LATENCY``; a read and a write of the same
 address in the same cycle return the *old* data. Nothing stalls.
+
+:class:`Mem` holds ``mem_slices`` slices, gives the chip their command and
+data ports, and gives the host port (:class:`openlpu.rtl.host.HostPort`) the
+slices' ports in the cycles where the chip does not own them.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
@@ -18,13 +22,15 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from openlpu.config import require_config
+
 from openlpu import timing
 from openlpu.golden.ecc import DATA_BITS, WORD_BITS
 from openlpu.rtl.ecc import EccDecoder, EccEncoder
 from openlpu.rtl.streams import Flow, Vector
 
-__all__ = ["MemReadLayout", "MemWriteLayout", "MemOutLayout", "MemSlice", "MemAddrGen", "COUNTER_BITS",
-           "INDEX_BITS"]
+__all__ = ["MemReadLayout", "MemWriteLayout", "MemOutLayout", "MemErrorsLayout", "MemHostSignature", "MemSlice",
+           "Mem", "mem_chip_members", "MemAddrGen", "COUNTER_BITS", "INDEX_BITS"]
 
 #: Width of the saturating error counters.
 COUNTER_BITS = 32
@@ -62,6 +68,30 @@ def MemOutLayout(cfg):
     """Read data: ``poison`` set when any column was uncorrectable or out of range
     (the whole vector then reads as zero: bad data is never passed on)."""
     return data.StructLayout({"data": Vector(cfg.lanes), "poison": 1})
+
+
+def MemErrorsLayout():
+    """A slice's error record: the :class:`MemSlice` members of the same names."""
+    return data.StructLayout({"corrected": COUNTER_BITS, "detected": COUNTER_BITS, "range_errors": COUNTER_BITS,
+                              "last_addr": INDEX_BITS, "last_syndrome": 8})
+
+
+def MemHostSignature(cfg):
+    """Signature of the host's access to the slices of a :class:`Mem`, as seen from the host.
+
+    ``granted`` is high in the cycles where the host owns the slices (the chip
+    is not busy); only then do ``rd`` and ``wr`` (one bit per slice) read or
+    write ``data`` at vector ``addr``. ``out`` is each slice's read data,
+    ``MEM_READ_LATENCY`` cycles after its ``rd``; ``errors`` each slice's error
+    record.
+    """
+    n = cfg.mem_slices
+    return wiring.Signature({
+        "granted": In(1),
+        "rd": Out(n), "wr": Out(n), "addr": Out(_addr_bits(cfg)), "data": Out(8 * cfg.lanes),
+        "out": In(MemOutLayout(cfg)).array(n),
+        "errors": In(MemErrorsLayout()).array(n),
+    })
 
 
 class MemSlice(wiring.Component):
@@ -196,6 +226,71 @@ class MemSlice(wiring.Component):
         for w in reversed(range(cols)):
             with m.If(events[w]):
                 m.d.sync += [self.last_addr.eq(s1_addr[w]), self.last_syndrome.eq(synd[w])]
+        return m
+
+
+def mem_chip_members(cfg):
+    """The members of :class:`Mem` on the chip's side (all but ``host``)."""
+    n = cfg.mem_slices
+    return {"rd": In(Flow(MemReadLayout(cfg))).array(n), "wr": In(Flow(MemWriteLayout(cfg))).array(n),
+            "out": Out(Flow(MemOutLayout(cfg))).array(n), "chip_busy": In(1),
+            "fault": In(WORD_BITS * cfg.lanes // 8).array(n)}
+
+
+class Mem(wiring.Component):
+    """The MEM controller: ``mem_slices`` :class:`MemSlice` shared by the chip and the host.
+
+    Arbitration (deterministic for the chip): while ``chip_busy`` is high the
+    slices take the chip's ``rd`` / ``wr`` commands, with no added latency;
+    while it is low they take the host's (``host.granted`` is high) and the
+    chip's commands are ignored. The chip never waits.
+
+    Arguments
+    ---------
+    cfg : LpuConfig
+        Uses ``mem_slices``, ``lanes`` (multiple of 8) and ``mem_depth``.
+
+    Members
+    -------
+    rd, wr : In(Flow(MemReadLayout / MemWriteLayout)).array(mem_slices)
+        Chip-side commands of each slice (honoured whenever ``chip_busy``).
+    out : Out(Flow(MemOutLayout)).array(mem_slices)
+        Read data of each slice, ``MEM_READ_LATENCY`` after the command.
+    chip_busy : In(1)
+        High while a program runs: the slices belong to the chip.
+    fault : In(72 * lanes // 8).array(mem_slices)
+        Test-only backdoor of each slice (see :class:`MemSlice`); tie to 0.
+    host : In(MemHostSignature(cfg))
+        The host port's access to the slices.
+
+    Raises
+    ------
+    ValueError
+        As :class:`MemSlice`.
+    """
+
+    def __init__(self, cfg):
+        self._cfg = require_config(cfg)
+        _check(cfg)
+        super().__init__({**mem_chip_members(cfg), "host": In(MemHostSignature(cfg))})
+
+    def elaborate(self, platform):
+        m = Module()
+        host = self.host
+        m.d.comb += host.granted.eq(~self.chip_busy)
+        for s in range(self._cfg.mem_slices):
+            sl = m.submodules[f"slice{s}"] = MemSlice(self._cfg)
+            with m.If(self.chip_busy):
+                m.d.comb += [sl.rd.valid.eq(self.rd[s].valid), sl.rd.payload.eq(self.rd[s].payload),
+                             sl.wr.valid.eq(self.wr[s].valid), sl.wr.payload.eq(self.wr[s].payload)]
+            with m.Else():
+                m.d.comb += [sl.rd.valid.eq(host.rd[s]), sl.rd.payload.addr.eq(host.addr),
+                             sl.wr.valid.eq(host.wr[s]), sl.wr.payload.addr.eq(host.addr),
+                             sl.wr.payload.data.as_value().eq(host.data)]
+            m.d.comb += [sl.fault.eq(self.fault[s]),
+                         self.out[s].valid.eq(sl.out.valid), self.out[s].payload.eq(sl.out.payload),
+                         host.out[s].eq(sl.out.payload)]
+            m.d.comb += [getattr(host.errors[s], name).eq(getattr(sl, name)) for name in MemErrorsLayout().members]
         return m
 
 

@@ -87,7 +87,7 @@ def test_bad_generics():
         MemSlice(TINY.replace(lanes=12) if hasattr(TINY, "replace") else type(TINY)(**{**TINY.as_dict(), "lanes": 12}))
 
 
-@pytest.mark.parametrize("name", ["MemSlice", "MemAddrGen"])
+@pytest.mark.parametrize("name", ["MemSlice", "Mem", "MemAddrGen"])
 def test_lint(tmp_path, name):
     from openlpu.rtl import mem
     path = tmp_path / f"{name}.v"

@@ -1,7 +1,8 @@
-"""cocotb testbench of the SRAM controller and host port (toplevel :class:`openlpu.rtl.host.Mem`).
+"""cocotb testbench of the SRAM controller and host port (toplevel :class:`openlpu.rtl.host.MemWithHost`).
 
-cocotbext-axi's ``AxiMaster`` (prefix ``s_axi``) and ``AxiLiteMaster``
-(prefix ``s_axil``) drive the bus; a golden byte image addressed with
+cocotbext-axi's ``AxiMaster`` and ``AxiLiteMaster`` drive the ``s_axi`` and
+``s_axil`` ports (Verilog ``s_axi__awaddr`` ...: prefixes ``s_axi_`` and
+``s_axil_``, to which cocotbext-axi adds ``_``); a golden byte image addressed with
 :func:`openlpu.golden.mem.host_address` is the reference. Environment:
 ``OPENLPU_CONFIG`` (JSON), ``OPENLPU_SEED``.
 """
@@ -31,13 +32,13 @@ class TB:
     def __init__(self, dut):
         self.dut = dut
         dut.rst.value = 1     # the bus models watch reset from the start: never leave it X
-        for name in ("s_axi_awvalid", "s_axi_wvalid", "s_axi_bready", "s_axi_arvalid", "s_axi_rready",
-                     "s_axil_awvalid", "s_axil_wvalid", "s_axil_bready", "s_axil_arvalid", "s_axil_rready",
+        for name in ("s_axi__awvalid", "s_axi__wvalid", "s_axi__bready", "s_axi__arvalid", "s_axi__rready",
+                     "s_axil__awvalid", "s_axil__wvalid", "s_axil__bready", "s_axil__arvalid", "s_axil__rready",
                      "chip_busy"):
             getattr(dut, name).value = 0
         Clock(dut.clk, 10, unit="ns").start()
-        self.axi = AxiMaster(AxiBus.from_prefix(dut, "s_axi"), dut.clk, dut.rst)
-        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
+        self.axi = AxiMaster(AxiBus.from_prefix(dut, "s_axi_"), dut.clk, dut.rst)
+        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil_"), dut.clk, dut.rst)
 
     async def reset(self):
         dut = self.dut
