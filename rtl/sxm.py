@@ -8,8 +8,8 @@ columns. Wider element types are moved plane by plane with the same op.
 
 Every output carries the ``dst`` of the command it came from — for a
 transposed column, of its tile's last row — so the unit is the one owner of
-the transpose state: the chip top writes ``out`` to ``out.dst`` and tracks
-nothing itself.
+the transpose state: on the chip, :class:`~openlpu.rtl.slice_sxm.SxmSlice`
+writes ``out.data`` to ``out.dst`` and tracks nothing itself.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
