@@ -11,7 +11,7 @@ from openlpu.config import preset
 from openlpu.golden.sxm import SxmModel, SxmOp, lane_op
 from openlpu.rtl.sxm import Sxm
 from openlpu.verif.runner import SIMULATORS, require_simulator, run_cocotb
-from openlpu.verif.sxm_scenarios import SCENARIOS, scenario
+from openlpu.verif.sxm_scenarios import SCENARIOS, DstModel, scenario
 
 TINY = preset("tiny")
 
@@ -45,6 +45,7 @@ def test_golden_transpose_timing():
 def _amaranth_play(cfg, name, seed=5):
     dut = Sxm(cfg)
     model = SxmModel(cfg)
+    dsts = DstModel(cfg)
     cmds = scenario(name, cfg, seed)
     checked = []
 
@@ -55,14 +56,16 @@ def _amaranth_play(cfg, name, seed=5):
             if cmd is not None:
                 ctx.set(dut.cmd.payload, {"op": int(cmd["op"]), "k": cmd["k"], "start": cmd["start"],
                                           "a": [int(x) for x in cmd["a"]], "b": [int(x) for x in cmd["b"]],
-                                          "c": [int(x) for x in cmd["c"]]})
+                                          "c": [int(x) for x in cmd["c"]], "dst": cmd["dst"]})
                 expected = model.step(cmd["op"], cmd["a"], cmd["b"], cmd["c"], cmd["k"], cmd["start"])
             else:
                 expected = model.step()
+            dst = dsts.step(cmd)
             assert ctx.get(dut.out.valid) == (expected is not None), f"{name} cycle {t}"
             if expected is not None:
-                got = [ctx.get(dut.out.payload[i]) for i in range(cfg.lanes)]
+                got = [ctx.get(dut.out.payload.data[i]) for i in range(cfg.lanes)]
                 assert got == list(expected), f"{name} cycle {t}: {got} != {list(expected)}"
+                assert ctx.get(dut.out.payload.dst) == dst, f"{name} cycle {t}: dst"
                 checked.append(t)
             await ctx.tick()
         assert ctx.get(dut.error) == model.error

@@ -1,14 +1,18 @@
 """Stimulus for the SXM, shared by the Amaranth-simulator tests and the cocotb testbench.
 
 A scenario is a list of per-cycle commands: ``None`` (idle) or a dict with
-``op``, ``k``, ``start``, ``a``, ``b``, ``c`` (``uint8`` vectors).
+``op``, ``k``, ``start``, ``a``, ``b``, ``c`` (``uint8`` vectors) and ``dst``
+(a stream operand the unit carries to its output). :class:`DstModel` says
+which ``dst`` each output carries.
 """
 
 import numpy as np
 
+from .. import timing
 from ..golden.sxm import SxmOp
+from ..rtl.fabric import OPERAND_BITS
 
-__all__ = ["SCENARIOS", "scenario"]
+__all__ = ["SCENARIOS", "scenario", "DstModel"]
 
 LANE_OPS = [SxmOp.PASS, SxmOp.SHIFT_UP, SxmOp.SHIFT_DOWN, SxmOp.ROTATE, SxmOp.PERMUTE,
             SxmOp.DISTRIBUTE, SxmOp.SELECT]
@@ -91,4 +95,43 @@ def scenario(name, cfg, seed):
         make = SCENARIOS[name]
     except KeyError:
         raise ValueError(f"unknown SXM scenario {name!r}; choose from {', '.join(SCENARIOS)}") from None
-    return make(cfg, np.random.default_rng(seed))
+    cmds = make(cfg, np.random.default_rng(seed))
+    # the destinations come from a second generator, so the vectors are those of the seed alone
+    dsts = np.random.default_rng([seed, 1]).integers(0, 1 << OPERAND_BITS, len(cmds))
+    for cmd, dst in zip(cmds, dsts):
+        if cmd is not None:
+            cmd["dst"] = int(dst)
+    return cmds
+
+
+class DstModel:
+    """The ``dst`` each SXM output carries, cycle by cycle, by the rule of
+    :class:`openlpu.golden.lpu.LpuModel`: a lane op's own, ``SXM_LATENCY``
+    later; every column of a transposed tile, the one of the tile's last row.
+
+    :meth:`step` takes the cycle's command (or ``None``), like
+    :meth:`openlpu.golden.sxm.SxmModel.step`, and returns the ``dst`` of this
+    cycle's output (``None`` when there is none).
+    """
+
+    def __init__(self, cfg):
+        self.lanes = cfg.lanes
+        self.cycle = 0
+        self.rows = 0
+        self.lane_dst = {}
+        self.col_dst = {}
+
+    def step(self, cmd=None):
+        t = self.cycle
+        if cmd is not None and cmd["op"] == SxmOp.TRANSPOSE:
+            if cmd["start"] or self.rows:
+                self.rows = 1 if cmd["start"] else self.rows + 1
+                if self.rows == self.lanes:
+                    for j in range(self.lanes):
+                        self.col_dst[t + 1 + timing.SXM_LATENCY + j] = cmd["dst"]
+                    self.rows = 0
+        elif cmd is not None:
+            self.lane_dst[t + timing.SXM_LATENCY] = cmd["dst"]
+        col, lane = self.col_dst.pop(t, None), self.lane_dst.pop(t, None)
+        self.cycle += 1
+        return col if col is not None else lane

@@ -2,7 +2,8 @@
 
 Drives each scenario of :mod:`openlpu.verif.sxm_scenarios` one cycle at a time
 and compares the ``out`` port with :class:`openlpu.golden.sxm.SxmModel` on
-every cycle (``valid`` exactly, data bit for bit), and the sticky ``error``
+every cycle (``valid`` exactly, data bit for bit, ``dst`` with
+:class:`openlpu.verif.sxm_scenarios.DstModel`), and the sticky ``error``
 flag at the end. Environment: ``OPENLPU_CONFIG`` (JSON), ``OPENLPU_SEED``.
 """
 
@@ -16,20 +17,28 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from openlpu.config import LpuConfig
 from openlpu.golden.sxm import SxmModel
-from openlpu.rtl.sxm import SxmCommandLayout
+from openlpu.rtl.sxm import SxmCommandLayout, SxmResultLayout
 from openlpu.verif.packing import int_to_planes, planes_to_int
-from openlpu.verif.sxm_scenarios import scenario
+from openlpu.verif.sxm_scenarios import DstModel, scenario
 
 CFG = LpuConfig.from_dict(json.loads(os.environ["OPENLPU_CONFIG"]))
 SEED = int(os.environ.get("OPENLPU_SEED", "1"))
 OFFSETS = {name: f.offset for name, f in SxmCommandLayout(CFG)}
+RESULT = {name: f for name, f in SxmResultLayout(CFG)}
 
 
 def pack(cmd):
     value = (int(cmd["op"]) << OFFSETS["op"]) | (cmd["k"] << OFFSETS["k"]) | (int(cmd["start"]) << OFFSETS["start"])
+    value |= cmd["dst"] << OFFSETS["dst"]
     for name in "abc":
         value |= planes_to_int(cmd[name][None, :]) << OFFSETS[name]
     return value
+
+
+def _field(payload, name):
+    """Field ``name`` of an ``out`` payload read as an integer."""
+    f = RESULT[name]
+    return (payload >> f.offset) & ((1 << f.width) - 1)
 
 
 async def play(dut, name):
@@ -41,6 +50,7 @@ async def play(dut, name):
     dut.rst.value = 0
     await RisingEdge(dut.clk)
     model = SxmModel(CFG)
+    dsts = DstModel(CFG)
     cmds = scenario(name, CFG, SEED)
     checked = 0
     for t in range(len(cmds) + model.t_latency + CFG.lanes + 2):
@@ -51,12 +61,16 @@ async def play(dut, name):
             expected = model.step(cmd["op"], cmd["a"], cmd["b"], cmd["c"], cmd["k"], cmd["start"])
         else:
             expected = model.step()
+        dst = dsts.step(cmd)
         await ReadOnly()
         valid = int(dut.out__valid.value)
         assert valid == (expected is not None), f"{name} cycle {t}: out.valid={valid}, golden {int(expected is not None)}"
         if expected is not None:
-            got = int_to_planes(int(dut.out__payload.value), 1, CFG.lanes)[0]
+            payload = int(dut.out__payload.value)
+            got = int_to_planes(_field(payload, "data"), 1, CFG.lanes)[0]
             assert np.array_equal(got, expected), f"{name} cycle {t}: got {got}, expected {expected}"
+            got_dst = _field(payload, "dst")
+            assert got_dst == dst, f"{name} cycle {t}: dst {got_dst}, expected {dst}"
             checked += 1
         await RisingEdge(dut.clk)
     await ReadOnly()

@@ -1,0 +1,49 @@
+"""What every unit at a floorplan position has: its ICU queues and its stream stop.
+
+The chip top (:class:`openlpu.rtl.lpu.Lpu`) connects each :class:`Slice`'s
+``issue`` and ``unit_error`` to the ICU ports of the queues it names in
+:attr:`Slice.queues`, and its ``streams`` to the
+:class:`~openlpu.rtl.fabric.StreamStop` at its position.
+"""
+
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import require_config
+from .fabric import StreamAccess
+from .icu import IssueLayout, UnitErrorLayout
+
+__all__ = ["Slice"]
+
+
+class Slice(wiring.Component):
+    """Base of the unit components at floorplan positions.
+
+    A subclass sets :attr:`PLANES` and :attr:`WRITERS`, the shape of its
+    write port (:func:`~openlpu.rtl.fabric.StreamAccess`), and passes the
+    names of its queues and its own further members.
+
+    Members
+    -------
+    issue : In(IssueLayout(cfg)).array(len(queues))
+        The instruction of each queue of :attr:`queues`, in its execute cycle.
+    unit_error : Out(UnitErrorLayout(cfg)).array(len(queues))
+        The errors the unit detects in execution, per queue (always 0 for a
+        unit that detects none).
+    streams : Out(StreamAccess(cfg, PLANES, WRITERS))
+        The stream fabric at the position: the tap the unit reads its
+        operands from, and its writes.
+    """
+
+    PLANES = None
+    WRITERS = None
+
+    def __init__(self, cfg, queues, members):
+        self._cfg = require_config(cfg)
+        self.queues = tuple(queues)
+        super().__init__({
+            "issue": In(IssueLayout(cfg)).array(len(self.queues)),
+            "unit_error": Out(UnitErrorLayout(cfg)).array(len(self.queues)),
+            "streams": Out(StreamAccess(cfg, self.PLANES, self.WRITERS)),
+            **members,
+        })
