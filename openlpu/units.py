@@ -51,7 +51,7 @@ UNITS = {spec.name: spec for spec in (
     UnitSpec("vxm", "openlpu.rtl.vxm:Vxm", "vector unit: vxm_alus chained ALUs per lane, int8/16/32, fp16/fp32"),
     UnitSpec("vxm_func", "openlpu.rtl.vxm_func:VxmFunc", "VXM fp32 exp, reciprocal, rsqrt and tanh on every lane"),
     UnitSpec("sxm", "openlpu.rtl.sxm:Sxm", "switch unit: moves bytes across the lanes of a stream vector"),
-    UnitSpec("mem", "openlpu.rtl.host:Mem", "MEM controller: mem_slices SRAM slices and the AXI4 host port"),
+    UnitSpec("mem", "openlpu.rtl.host:MemWithHost", "MEM controller: mem_slices SRAM slices and the AXI4 host port"),
     UnitSpec("icu", "openlpu.rtl.icu:Icu", "instruction control unit: one instruction queue per slice"),
     UnitSpec("lpu", "openlpu.rtl.lpu:Lpu", "the whole chip: ICU, stream fabric and every unit behind the host port"),
 )}

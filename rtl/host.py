@@ -65,7 +65,7 @@ from openlpu.rtl.mem import Mem as MemController
 from openlpu.rtl.mem import MemErrorsLayout, MemHostSignature, mem_chip_members
 from openlpu.rtl.streams import Flow
 
-__all__ = ["HostPort", "MemWithHost", "Mem", "host_bus_members", "ChipStatusLayout", "ID_VALUE", "VERSION",
+__all__ = ["HostPort", "MemWithHost", "host_bus_members", "ChipStatusLayout", "ID_VALUE", "VERSION",
            "ADDR_BITS", "ID_BITS", "CSR_ADDR_BITS", "IMEM_BASE", "CSR", "INFO_CSR", "SLICE_CSR_BASE",
            "SLICE_CSR_STRIDE", "CONTROL_START"]
 
@@ -405,33 +405,3 @@ class MemWithHost(wiring.Component):
         for name, member in self.signature.members.items():
             _pass_through(m, self, mem if name in mem.signature.members else host, name, member)
         return m
-
-
-class Mem(MemWithHost):
-    """Transitional name of :class:`MemWithHost`, for the users that still build ``openlpu.rtl.host.Mem``.
-
-    Also answers the flat names ``s_axi_<signal>`` and ``s_axil_<signal>`` as
-    Python attributes: the same signals as ``s_axi.<signal>`` and
-    ``s_axil.<signal>``. Remove once the chip top uses :class:`HostPort` and
-    :class:`openlpu.rtl.mem.Mem`.
-    """
-
-    def __getattr__(self, name):
-        for bus in ("s_axil", "s_axi"):
-            if name.startswith(bus + "_") and bus in self.__dict__:
-                return getattr(self.__dict__[bus], name[len(bus) + 1:])
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-
-def _flat(prefix, member):
-    return {f"{prefix}_{name}": sub for name, sub in member.signature.members.items()}
-
-
-def _axi_signature(data_bits):
-    """Transitional: the AXI4 slave as flat ``s_axi_<signal>`` members, for a top whose ports keep those names."""
-    return _flat("s_axi", _axi_slave(data_bits))
-
-
-def _axil_signature():
-    """Transitional: the AXI4-Lite slave as flat ``s_axil_<signal>`` members."""
-    return _flat("s_axil", _axil_slave())

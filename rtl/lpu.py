@@ -25,8 +25,10 @@ registers, the VXM control table and every unit's control pipeline.
 
 Ports
 -----
-s_axi_*, s_axil_* : the host port of :class:`openlpu.rtl.host.Mem` with the
-    program window and the control/status registers.
+s_axi : In(AxiSignature), s_axil : In(AxiLiteSignature)
+    The host port (:class:`openlpu.rtl.host.HostPort`): SRAM and the program
+    window over AXI4, the control/status registers over AXI4-Lite. Verilog
+    ports ``s_axi__<signal>`` and ``s_axil__<signal>``.
 irq : Out(1)
     High while the last run is done or stopped on an error.
 fault : In(72 * lanes // 8).array(mem_slices)
@@ -44,8 +46,9 @@ from openlpu import isa, timing
 from openlpu.config import require_config
 
 from .fabric import StreamStop
-from .host import Mem, _axi_signature, _axil_signature
+from .host import HostPort, host_bus_members
 from .icu import Icu
+from .mem import Mem
 from .slice_mem import MemSliceControl
 from .slice_mxm import MxmSlice
 from .slice_sxm import SxmSlice
@@ -54,20 +57,11 @@ from .slice_vxm import VxmSlice
 __all__ = ["Lpu"]
 
 
-def _host_port(m, chip, host):
-    """The chip's AXI4 and AXI4-Lite slaves are those of the MEM controller ``host``."""
-    for name, member in {**_axi_signature(8), **_axil_signature()}.items():
-        if member.flow == In:
-            m.d.comb += getattr(host, name).eq(getattr(chip, name))
-        else:
-            m.d.comb += getattr(chip, name).eq(getattr(host, name))
-
-
-def _run_control(m, chip, host, icu):
+def _run_control(m, chip, host, mem, icu):
     """The host's side of a run: instruction memory, start, status, interrupt."""
     wiring.connect(m, host.imem_wr, icu.imem_wr)
     m.d.comb += [
-        icu.start.eq(host.start), host.chip_busy.eq(icu.busy), chip.irq.eq(icu.irq),
+        icu.start.eq(host.start), mem.chip_busy.eq(icu.busy), chip.irq.eq(icu.irq),
         host.status.busy.eq(icu.busy), host.status.done.eq(icu.done), host.status.error.eq(icu.error),
         host.status.code.eq(icu.code), host.status.queue.eq(icu.err_queue), host.status.pc.eq(icu.err_pc),
         host.status.cycles.eq(icu.cycles),
@@ -82,27 +76,28 @@ class Lpu(wiring.Component):
         if cfg.streams > 32:
             raise ValueError(f"Lpu: stream operands address at most 32 streams, not {cfg.streams}")
         self._cfg = cfg
-        sig = {}
-        sig.update(_axi_signature(8 * cfg.lanes))
-        sig.update(_axil_signature())
-        sig.update({"irq": Out(1), "fault": In(72 * cfg.lanes // 8).array(cfg.mem_slices)})
-        super().__init__(sig)
+        bus = host_bus_members(cfg, program=False)
+        super().__init__({"s_axi": bus["s_axi"], "s_axil": bus["s_axil"], "irq": Out(1),
+                          "fault": In(72 * cfg.lanes // 8).array(cfg.mem_slices)})
 
     def elaborate(self, platform):
         cfg = self._cfg
         m = Module()
-        host = m.submodules.host = Mem(cfg, program=True)
+        host = m.submodules.host = HostPort(cfg, program=True)
+        mem = m.submodules.mem = Mem(cfg)
         icu = m.submodules.icu = Icu(cfg)
         go = Signal()
         m.d.comb += go.eq(host.start & ~icu.busy)
-        _host_port(m, self, host)
-        _run_control(m, self, host, icu)
-        m.d.comb += [host.fault[s].eq(self.fault[s]) for s in range(cfg.mem_slices)]
+        wiring.connect(m, wiring.flipped(self.s_axi), host.s_axi)
+        wiring.connect(m, wiring.flipped(self.s_axil), host.s_axil)
+        wiring.connect(m, host.mem, mem.host)
+        _run_control(m, self, host, mem, icu)
+        m.d.comb += [mem.fault[s].eq(self.fault[s]) for s in range(cfg.mem_slices)]
 
         queue = {name: q for q, name in enumerate(isa.queues(cfg))}
         west = None
         for name in timing.floorplan(cfg):          # west to east
-            unit = m.submodules[name] = self._unit(m, name, host, go)
+            unit = m.submodules[name] = self._unit(m, name, mem, go)
             stop = StreamStop(cfg, unit.PLANES, unit.WRITERS)
             m.submodules[f"{name}_streams"] = ResetInserter({"sync": go})(stop)
             wiring.connect(m, unit.streams, stop.unit)
@@ -114,16 +109,16 @@ class Lpu(wiring.Component):
                              icu.unit_error[queue[q]].eq(unit.unit_error[i])]
         return m
 
-    def _unit(self, m, name, host, go):
+    def _unit(self, m, name, mem, go):
         """The unit component at floorplan position ``name``, with its own connections
-        (a MEM slice's commands to the MEM controller; ``go`` to the others)."""
+        (a MEM slice's commands to the MEM controller ``mem``; ``go`` to the others)."""
         cfg = self._cfg
         kind, index = re.fullmatch(r"([a-z]+)(\d*)", name).groups()
         if kind == "mem":
             unit = MemSliceControl(cfg, int(index))
-            wiring.connect(m, unit.rd, host.rd[int(index)])
-            wiring.connect(m, unit.wr, host.wr[int(index)])
-            wiring.connect(m, host.out[int(index)], unit.out)
+            wiring.connect(m, unit.rd, mem.rd[int(index)])
+            wiring.connect(m, unit.wr, mem.wr[int(index)])
+            wiring.connect(m, mem.out[int(index)], unit.out)
             return unit
         unit = {"mxm": lambda: MxmSlice(cfg, int(index)), "vxm": lambda: VxmSlice(cfg),
                 "sxm": lambda: SxmSlice(cfg)}[kind]()

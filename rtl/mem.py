@@ -16,7 +16,7 @@ data ports, and gives the host port (:class:`openlpu.rtl.host.HostPort`) the
 slices' ports in the cycles where the chip does not own them.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -25,7 +25,7 @@ from amaranth.utils import ceil_log2
 from openlpu.config import require_config
 
 from openlpu import timing
-from openlpu.golden.ecc import DATA_BITS, WORD_BITS
+from openlpu.golden.ecc import WORD_BITS
 from openlpu.rtl.ecc import EccDecoder, EccEncoder
 from openlpu.rtl.streams import Flow, Vector
 

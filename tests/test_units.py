@@ -20,7 +20,7 @@ def test_every_unit_builds_at_tiny(name):
 
 def test_the_units_and_their_order_are_the_cli_s():
     assert list(UNITS) == ["mxm", "mxm_plane", "vxm", "vxm_func", "sxm", "mem", "icu", "lpu"]
-    assert UNITS["mem"].target == "openlpu.rtl.host:Mem"
+    assert UNITS["mem"].target == "openlpu.rtl.host:MemWithHost"
 
 
 def test_unknown_unit_is_a_clear_error():

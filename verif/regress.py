@@ -36,7 +36,7 @@ UNIT_BENCHES = {
     "vxm_func": ("vxm_func", "openlpu.rtl.vxm_func:VxmFunc", "openlpu.verif.tb_vxm_func", {}),
     "sxm": ("sxm", "openlpu.rtl.sxm:Sxm", "openlpu.verif.tb_sxm", {}),
     "mem": ("mem_slice", "openlpu.rtl.mem:MemSlice", "openlpu.verif.tb_mem", {"OPENLPU_FAULTS": "1024"}),
-    "host": ("mem", "openlpu.rtl.host:Mem", "openlpu.verif.tb_host", {}),
+    "host": ("mem", "openlpu.rtl.host:MemWithHost", "openlpu.verif.tb_host", {}),
 }
 
 

@@ -39,16 +39,16 @@ class LpuHost:
     def __init__(self, dut, cfg):
         self.dut, self.cfg = dut, cfg
         dut.rst.value = 1
-        for name in ("s_axi_awvalid", "s_axi_wvalid", "s_axi_bready", "s_axi_arvalid", "s_axi_rready",
-                     "s_axil_awvalid", "s_axil_wvalid", "s_axil_bready", "s_axil_arvalid", "s_axil_rready"):
+        for name in ("s_axi__awvalid", "s_axi__wvalid", "s_axi__bready", "s_axi__arvalid", "s_axi__rready",
+                     "s_axil__awvalid", "s_axil__wvalid", "s_axil__bready", "s_axil__arvalid", "s_axil__rready"):
             getattr(dut, name).value = 0
         for s in range(cfg.mem_slices):
             getattr(dut, f"fault__{s}").value = 0
         Clock(dut.clk, 10, unit="ns").start()
-        self.axi = AxiMaster(AxiBus.from_prefix(dut, "s_axi"), dut.clk, dut.rst)
-        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
+        self.axi = AxiMaster(AxiBus.from_prefix(dut, "s_axi_"), dut.clk, dut.rst)
+        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil_"), dut.clk, dut.rst)
         self.queues = queues(cfg)
-        for bus in ("s_axi", "s_axil"):   # one log line per beat would drown the run
+        for bus in ("s_axi_", "s_axil_"):   # one log line per beat would drown the run
             logging.getLogger(f"cocotb.{dut._name}.{bus}").setLevel(logging.WARNING)
 
     async def reset(self):
