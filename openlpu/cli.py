@@ -117,24 +117,27 @@ def cmd_disasm(args):
     return 0
 
 
+def _unit_command(sub, name, help, func, unit, output):
+    """A subcommand that takes ``--preset``, ``--unit`` (a registry name or ``all``) and ``-o``."""
+    cmd = sub.add_parser(name, help=help)
+    cmd.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    cmd.add_argument("--unit", default=unit, help=f"one of {', '.join(UNITS)}, or all")
+    cmd.add_argument("-o", "--output", default=output)
+    cmd.set_defaults(func=func)
+    return cmd
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="openlpu", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", help="write Verilog for a unit and preset")
-    gen.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
-    gen.add_argument("--unit", default="mxm", help=f"one of {', '.join(UNITS)}, or all")
-    gen.add_argument("-o", "--output", default="build/verilog")
+    gen = _unit_command(sub, "generate", "write Verilog for a unit and preset", cmd_generate,
+                        unit="mxm", output="build/verilog")
     gen.add_argument("--lint", action="store_true", help="lint the output with Verilator -Wall")
-    gen.set_defaults(func=cmd_generate)
-
-    syn = sub.add_parser("synth", help="synthesise a unit for ECP5: area and Fmax")
-    syn.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
-    syn.add_argument("--unit", default="sxm", help=f"one of {', '.join(UNITS)}, or all")
-    syn.add_argument("-o", "--output", default="build/synth")
+    syn = _unit_command(sub, "synth", "synthesise a unit for ECP5: area and Fmax", cmd_synth,
+                        unit="sxm", output="build/synth")
     syn.add_argument("--no-pnr", action="store_true", help="stop after Yosys (no Fmax)")
-    syn.set_defaults(func=cmd_synth)
 
     demo = sub.add_parser("demo", help="generate Verilog and run a workload on the simulated hardware")
     demo.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
