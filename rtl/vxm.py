@@ -28,7 +28,7 @@ out : Out(Flow(StreamGroup(lanes, 4)))
     op (planes above the final element type's width are zero).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
