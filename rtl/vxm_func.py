@@ -44,7 +44,7 @@ from openlpu.config import require_config
 from openlpu.golden import vxm_func as gold
 from openlpu.golden.vxm_func import VxmFuncOp
 from openlpu.rtl.arith import leading_zeros, mul_const, priority_select
-from openlpu.rtl.pipeline import delay, register, taps
+from openlpu.rtl.pipeline import register
 from openlpu.rtl.streams import Flow, StreamGroup, lane_word, word_planes
 from openlpu.timing import VXM_FUNC_LATENCY
 
@@ -104,9 +104,11 @@ class VxmFunc(wiring.Component):
             roms.append(rom)
 
         # control pipeline: valid (the only registers with a reset) and function select
-        valid = delay(m, self.a.valid, _STAGES, "valid")
-        func = taps(m, self.func, _STAGES, "func", reset_less=True)
-        m.d.comb += self.out.valid.eq(valid)
+        valid, func = [self.a.valid], [self.func]
+        for s in range(1, _STAGES + 1):
+            valid.append(register(m, valid[-1], f"valid{s}"))
+            func.append(register(m, func[-1], f"func{s}", reset_less=True))
+        m.d.comb += self.out.valid.eq(valid[_STAGES])
 
         for lane in range(lanes):
             port = roms[lane // ROM_LANES].read_port(domain="sync")
@@ -118,35 +120,52 @@ class VxmFunc(wiring.Component):
 def _lane(m, port, x, func, p):
     """One lane's 8 stages on fp32 ``x``; ``func[s]`` is the function select in stage ``s + 1``.
     Returns the result register."""
-    def reg(shape, name, value, cycles=1):
-        """``value`` after ``cycles`` reset-less registers, the last one named ``{p}_{name}``."""
-        return delay(m, value, cycles, f"{p}_{name}", shape=shape, reset_less=True, last_name=f"{p}_{name}")
+    def reg(shape, name, value):
+        """A reset-less register ``{p}_{name}`` loading ``value``."""
+        return register(m, value, f"{p}_{name}", shape=shape, reset_less=True)
 
-    # stage 1: the special cases, carried beside the datapath to stage 8
+    def carry(s, sign=True):
+        """The special case (and from stage 4 the result's sign) travel beside the datapath:
+        stage ``s``'s registers of them."""
+        if sign:
+            rsign.append(reg(1, f"rsign{s}", rsign[-1]))
+        sp.append(reg(1, f"sp{s}", sp[-1]))
+        spv.append(reg(32, f"spv{s}", spv[-1]))
+
+    # --- stage 1: unpack, special cases --------------------------------------------
     flag, value = _specials(x, func[0])
-    sp, spv = reg(1, "sp", flag, cycles=7), reg(32, "spv", value, cycles=7)
-    # stage 2: exp's significand x log2(e); the operand's fields travel beside it
-    man1 = reg(23, "man1", x[:23])
+    sp, spv, rsign = [None, reg(1, "sp1", flag)], [None, reg(32, "spv1", value)], []
+    sign1, e1, man1 = reg(1, "sign1", x[31]), reg(8, "e1", x[23:31]), reg(23, "man1", x[:23])
+    # --- stage 2: exp's significand x log2(e) ---------------------------------------
     prod = reg(60, "prod2", mul_const(Cat(man1, Const(1, 1)), gold.LOG2E, 60))
-    sign2, e2, man2 = reg(1, "sign", x[31], cycles=2), reg(8, "e", x[23:31], cycles=2), reg(23, "man2", man1)
-    # stage 3: range reduction, ROM read
+    sign2, e2, man2 = reg(1, "sign2", sign1), reg(8, "e2", e1), reg(23, "man2", man1)
+    carry(2, sign=False)
+    # --- stage 3: range reduction, ROM read -----------------------------------------
     addr, u3, base3, res_sign = _reduce(m, p, prod, sign2, e2, man2, func[2])
     m.d.comb += port.addr.eq(addr)
-    u = taps(m, u3, 3, f"{p}_u", shape=gold.U_BITS, reset_less=True)
-    base = reg(_EXP, "base", base3, cycles=4)
-    rsign = reg(1, "rsign", res_sign, cycles=5)
-    # stage 4: ROM output register (the block RAM's read time stays out of the multiplier stage)
+    u, base = reg(gold.U_BITS, "u3", u3), reg(_EXP, "base3", base3)
+    rsign.append(reg(1, "rsign3", res_sign))
+    carry(3, sign=False)
+    # --- stage 4: ROM output register (the block RAM's read time stays out of the multiplier stage)
     word = reg(RomWord, "rom4", port.data)
-    # stage 5: c2 * u; stage 6: (c1 + .) * u
-    a5 = reg(signed(gold.C2_BITS + 1), "a5", (word.c2 * u[2]) >> gold.U_BITS)
+    u, base = reg(gold.U_BITS, "u5", u), reg(_EXP, "base5", base)
+    carry(4)
+    # --- stage 5: c2 * u -------------------------------------------------------------
+    a5 = reg(signed(gold.C2_BITS + 1), "a5", (word.c2 * u) >> gold.U_BITS)
     c1_5 = reg(signed(gold.C1_BITS), "c1_5", word.c1)
-    c0 = reg(signed(gold.C0_BITS), "c0", word.c0, cycles=2)
-    b6 = reg(signed(gold.C1_BITS + 2), "b6", ((c1_5 + a5) * u[3]) >> gold.U_BITS)
-    # stage 7: + c0, normalise
-    norm, exp7 = _normalise(m, p, c0 + b6, base)
-    # stage 8: round, range, specials
-    packed = _round(m, p, norm, exp7, rsign, func[7])
-    return reg(32, "out8", Mux(sp, spv, packed))
+    c0_5 = reg(signed(gold.C0_BITS), "c0_6", word.c0)
+    u5, base5 = reg(gold.U_BITS, "u5", u), reg(_EXP, "base6", base)
+    carry(5)
+    # --- stage 6: (c1 + a) * u ---------------------------------------------------------
+    b6 = reg(signed(gold.C1_BITS + 2), "b6", ((c1_5 + a5) * u5) >> gold.U_BITS)
+    c0_6, base6 = reg(signed(gold.C0_BITS), "c0_6", c0_5), reg(_EXP, "base6", base5)
+    carry(6)
+    # --- stage 7: + c0, normalise ------------------------------------------------------
+    norm, exp7 = _normalise(m, p, c0_6 + b6, base6)
+    carry(7)
+    # --- stage 8: round, range, specials ---------------------------------------------
+    packed = _round(m, p, norm, exp7, rsign[-1], func[7])
+    return reg(32, "out8", Mux(sp[7], spv[7], packed))
 
 
 def _specials(x, func):
