@@ -7,7 +7,7 @@ check bits: :func:`openlpu.golden.ecc.ecc_encode`), and instance ``icu``
 with one instance per queue (:func:`openlpu.isa.queues`) holding
 ``imem``, 64-bit instruction words. :class:`Backdoor` writes and reads those
 words through cocotb's VPI handles; on Verilator they must be public, which
-:func:`public_memories` names for :func:`openlpu.verif.runner.run_cocotb`.
+:func:`public_memories` names for :func:`openlpu.verif.runner.run_cocotb` (``public_vars``).
 
 Why VPI handles rather than ``$readmemh`` in a wrapper module: the handles
 need no extra Verilog, no files and no trigger logic, the chip stays the

@@ -93,7 +93,7 @@ def run_rtl(cfg, sim, cases, key, log_file=None, path="backdoor"):
                key=key, extra_env={"OPENLPU_CONFIG": json.dumps(cfg.as_dict()),
                                    "OPENLPU_CASES": str(cases_path), "OPENLPU_RESULTS": str(results_path),
                                    "OPENLPU_PATH": path},
-               test_name=work.name, log_file=log_file, public=public_memories(cfg))
+               test_name=work.name, log_file=log_file, public_vars=public_memories(cfg))
     return json.loads(results_path.read_text())
 
 

@@ -234,7 +234,7 @@ def coverage_enabled():
 
 
 def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
-               extra_env=None, seed=None, test_name=None, log_file=None, public=()):
+               extra_env=None, seed=None, test_name=None, log_file=None, public_vars=()):
     """Build ``component`` as ``toplevel`` and run cocotb ``test_module`` on ``sim``.
 
     Arguments
@@ -258,7 +258,7 @@ def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
         Subdirectory for this run's results (defaults to the testcase).
     log_file : path, optional
         Send the simulator's and cocotb's output there instead of the terminal.
-    public : sequence of (module, variable), optional
+    public_vars : sequence of (module, variable), optional
         Internal variables Verilator makes visible to cocotb besides the ports
         (e.g. memories a testbench loads by backdoor); Icarus sees everything.
 
@@ -286,7 +286,7 @@ def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
         write_verilog(component(), toplevel, source)
         build_args = _verilator_build_args() + (COVERAGE_ARGS if cov else []) if sim == "verilator" else []
         if sim == "verilator" and not public:
-            build_args.append(str(_public_ports_file(source, toplevel, public)))
+            build_args.append(str(_public_ports_file(source, toplevel, public_vars)))
         runner.build(
             sources=[source],
             hdl_toplevel=toplevel,
