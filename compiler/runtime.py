@@ -19,7 +19,7 @@ import numpy as np
 from openlpu import isa, timing
 from openlpu.golden.lpu import LpuModel
 
-__all__ = ["RunOutput", "run", "check_schedule", "check_acc_reuse", "issue_cycles", "ScheduleError"]
+__all__ = ["RunOutput", "run", "rtl_cases", "check_schedule", "check_acc_reuse", "issue_cycles", "ScheduleError"]
 
 
 class ScheduleError(AssertionError):
@@ -91,13 +91,25 @@ def check_acc_reuse(cfg, program):
     return True
 
 
-def run(compiled, inputs, backend="golden", key=None, log_file=None):
+def rtl_cases(compiled, inputs):
+    """The chip test cases (:func:`openlpu.verif.lpu_cases.make_case`) of running ``compiled`` on
+    ``inputs``: one per segment, the first loading the SRAM image, the last reading the outputs."""
+    from openlpu.verif.lpu_cases import make_case
+    cfg, image, segs = compiled.cfg, compiled.sram_image(inputs), compiled.segments
+    windows = [w for n in compiled.outputs for w in compiled.windows(n)]
+    return [make_case(cfg, sg.words(), sram=image if i == 0 else None,
+                      windows=windows if i == len(segs) - 1 else [], max_cycles=sg.cycles + 1000)
+            for i, sg in enumerate(segs)]
+
+
+def run(compiled, inputs, backend="golden", key=None, log_file=None, path="backdoor"):
     """Run ``compiled`` on ``inputs`` (``{name: int8 array}``) on ``golden``, ``verilator`` or
-    ``icarus``: SRAM loaded once, then every segment's program loaded and run in turn."""
+    ``icarus``: SRAM loaded once, then every segment's program loaded and run in turn. On the
+    RTL, ``path`` loads and reads the memories by ``"backdoor"`` (fast) or through the ``"host"``
+    port (:func:`openlpu.verif.lpu_cases.run_rtl`)."""
     cfg = compiled.cfg
-    image = compiled.sram_image(inputs)
-    segs = compiled.segments
     if backend == "golden":
+        image, segs = compiled.sram_image(inputs), compiled.segments
         model = LpuModel(cfg)
         for (s, a), vec in image.items():
             model.mem[s].load(a, vec)
@@ -114,12 +126,8 @@ def run(compiled, inputs, backend="golden", key=None, log_file=None):
                                                      for s, b, n in compiled.windows(name) for i in range(n)])
                    for name in compiled.outputs}
         return RunOutput(outputs, sum(cycles), done, error, backend, cycles)
-    from openlpu.verif.lpu_cases import make_case, run_rtl
-    windows = [w for n in compiled.outputs for w in compiled.windows(n)]
-    cases = [make_case(cfg, sg.words(), sram=image if i == 0 else None,
-                       windows=windows if i == len(segs) - 1 else [], max_cycles=sg.cycles + 1000)
-             for i, sg in enumerate(segs)]
-    obs = run_rtl(cfg, backend, cases, key or "compiled", log_file=log_file)
+    from openlpu.verif.lpu_cases import run_rtl
+    obs = run_rtl(cfg, backend, rtl_cases(compiled, inputs), key or "compiled", log_file=log_file, path=path)
     outputs, got = {}, iter(obs[-1]["windows"])
     for name in compiled.outputs:
         data = [np.frombuffer(bytes.fromhex(next(got)), np.uint8).reshape(-1, cfg.lanes)

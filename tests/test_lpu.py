@@ -109,7 +109,8 @@ def test_lint_small(tmp_path):
 
 @pytest.mark.parametrize("sim", SIMULATORS)
 def test_rtl_matches_golden(sim):
-    """Every directed program and 12 random ones: equal SRAM, status, errors, ECC counters, cycles."""
+    """Every directed program and 12 random ones: equal SRAM, status, errors, ECC counters, cycles.
+    Loaded and read back through the host port only, as a host driver would."""
     require_simulator(sim)
     directed = directed_cases(TINY)
     rand, _ = seed_cases(TINY, range(1000, 1012))
@@ -118,7 +119,7 @@ def test_rtl_matches_golden(sim):
     expected = expect(TINY, cases)
     for (name, _, check), obs in zip(directed, expected):
         check(obs)
-    compare(expected, run_rtl(TINY, sim, cases, "tiny"), labels)
+    compare(expected, run_rtl(TINY, sim, cases, "tiny", path="host"), labels)
 
 
 @pytest.mark.slow
@@ -151,7 +152,7 @@ def test_linear_layer_program_on_rtl():
     require_simulator("verilator")
     case, ref = linear_case(SMALL, 3)
     expected = expect(SMALL, [case])
-    got = run_rtl(SMALL, "verilator", [case], "small")
+    got = run_rtl(SMALL, "verilator", [case], "small", path="host")     # the small chip's host-port test
     compare(expected, got)
     np.testing.assert_array_equal(read_y(SMALL, got[0]), ref)
 

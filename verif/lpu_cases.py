@@ -3,7 +3,7 @@
 A *case* is a program plus the SRAM it starts from (see
 :mod:`openlpu.verif.tb_lpu` for the JSON form). :func:`expect` runs cases on
 :class:`~openlpu.golden.lpu.LpuModel`, :func:`run_rtl` on the simulated
-:class:`~openlpu.rtl.lpu.Lpu` through its host port, and :func:`compare`
+:class:`~openlpu.rtl.lpu.Lpu` (memories loaded by backdoor or through the host port), and :func:`compare`
 demands equal status, error code, queue, pc, cycle count, ECC counters and
 SRAM windows.
 """
@@ -18,8 +18,9 @@ import numpy as np
 from openlpu import isa
 from openlpu.golden.ecc import ecc_encode
 from openlpu.golden.lpu import LpuModel
+from openlpu.verif.backdoor import read_vector
 
-__all__ = ["make_case", "expect", "run_rtl", "compare", "run_and_compare"]
+__all__ = ["PATHS", "make_case", "expect", "run_rtl", "compare", "run_and_compare"]
 
 
 def make_case(cfg, program, sram=None, corrupt=None, windows=None, max_cycles=20_000):
@@ -61,17 +62,9 @@ def expect(cfg, cases, model=None):
         r = model.run(max_cycles=case["max_cycles"])
         windows = []
         for s, a, n in case["windows"]:
-            vecs = []
-            for k in range(a, a + n):
-                vec = model.mem[s].peek(k)
-                # the host reads through the ECC decoder: an uncorrectable word reads as zeros
-                from openlpu.golden.ecc import ECC_DETECTED, ecc_decode
-                cols = [ecc_decode(model.mem[s].words[c][k]) for c in range(cfg.lanes // 8)]
-                if any(st == ECC_DETECTED for _, st, _ in cols):
-                    vec = np.zeros(cfg.lanes, np.uint8)
-                else:
-                    vec = np.frombuffer(b"".join(d.to_bytes(8, "little") for d, _, _ in cols), np.uint8)
-                vecs.append(bytes(vec))
+            # the host reads through the ECC decoder: an uncorrectable word reads as zeros
+            vecs = [read_vector([model.mem[s].words[c][k] for c in range(cfg.lanes // 8)])
+                    for k in range(a, a + n)]
             windows.append(b"".join(vecs).hex())
         out.append({"done": r.done, "error": r.error != isa.ErrorCode.NONE, "code": int(r.error),
                     "queue": r.error_queue if r.error else 0, "pc": r.error_pc if r.error else 0,
@@ -80,17 +73,27 @@ def expect(cfg, cases, model=None):
     return out
 
 
-def run_rtl(cfg, sim, cases, key, log_file=None):
-    """Run ``cases`` on the RTL under ``sim``; the observations as :func:`expect` gives them."""
+PATHS = ("backdoor", "host")
+
+
+def run_rtl(cfg, sim, cases, key, log_file=None, path="backdoor"):
+    """Run ``cases`` on the RTL under ``sim``; the observations as :func:`expect` gives them, plus
+    ``seconds``, the wall time of each case's load, run and read back. ``path``: load and read
+    the memories by ``"backdoor"`` (:mod:`openlpu.verif.backdoor`) or through the ``"host"`` port
+    (a case's own ``"path"`` overrides it)."""
     from openlpu.rtl.lpu import Lpu
+    from openlpu.verif.backdoor import public_memories
     from openlpu.verif.runner import BUILD_ROOT, run_cocotb
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {PATHS}, not {path!r}")
     work = Path(tempfile.mkdtemp(prefix="lpu-cases-", dir=BUILD_ROOT if BUILD_ROOT.exists() else None))
     cases_path, results_path = work / "cases.json", work / "results.json"
     cases_path.write_text(json.dumps(cases))
     run_cocotb(sim=sim, toplevel="lpu", component=lambda: Lpu(cfg), test_module="openlpu.verif.tb_lpu",
                key=key, extra_env={"OPENLPU_CONFIG": json.dumps(cfg.as_dict()),
-                                   "OPENLPU_CASES": str(cases_path), "OPENLPU_RESULTS": str(results_path)},
-               test_name=work.name, log_file=log_file)
+                                   "OPENLPU_CASES": str(cases_path), "OPENLPU_RESULTS": str(results_path),
+                                   "OPENLPU_PATH": path},
+               test_name=work.name, log_file=log_file, public_vars=public_memories(cfg))
     return json.loads(results_path.read_text())
 
 

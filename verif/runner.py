@@ -191,12 +191,15 @@ def _top_ports(verilog_text, toplevel):
     return ports
 
 
-def _public_ports_file(source, toplevel):
-    """A Verilator control file making the ports of ``toplevel`` public (for cocotb's VPI)."""
+def _public_ports_file(source, toplevel, extra=()):
+    """A Verilator control file making the ports of ``toplevel`` public (for cocotb's VPI),
+    and each ``(module, variable)`` of ``extra`` (module names as in the Verilog, unescaped)."""
     path = source.with_name(f"{toplevel}_public.vlt")
     lines = ["`verilator_config", "// generated: the ports cocotb drives and reads"]
     for port in _top_ports(source.read_text(), toplevel):
         lines.append(f'public_flat_rw -module "{toplevel}" -var "{port.lstrip(chr(92))}"')
+    for module, var in extra:
+        lines.append(f'public_flat_rw -module "{module}" -var "{var}"')
     _write_if_changed(path, "\n".join(lines) + "\n")
     return path
 
@@ -231,7 +234,7 @@ def coverage_enabled():
 
 
 def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
-               extra_env=None, seed=None, test_name=None, log_file=None):
+               extra_env=None, seed=None, test_name=None, log_file=None, public_vars=()):
     """Build ``component`` as ``toplevel`` and run cocotb ``test_module`` on ``sim``.
 
     Arguments
@@ -255,6 +258,9 @@ def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
         Subdirectory for this run's results (defaults to the testcase).
     log_file : path, optional
         Send the simulator's and cocotb's output there instead of the terminal.
+    public_vars : sequence of (module, variable), optional
+        Internal variables Verilator makes visible to cocotb besides the ports
+        (e.g. memories a testbench loads by backdoor); Icarus sees everything.
 
     Raises
     ------
@@ -280,7 +286,7 @@ def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
         write_verilog(component(), toplevel, source)
         build_args = _verilator_build_args() + (COVERAGE_ARGS if cov else []) if sim == "verilator" else []
         if sim == "verilator" and not public:
-            build_args.append(str(_public_ports_file(source, toplevel)))
+            build_args.append(str(_public_ports_file(source, toplevel, public_vars)))
         runner.build(
             sources=[source],
             hdl_toplevel=toplevel,

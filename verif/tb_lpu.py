@@ -1,10 +1,19 @@
 """cocotb testbench of the whole chip (toplevel :class:`openlpu.rtl.lpu.Lpu`).
 
-Everything goes through the host port, as a host driver would: SRAM and
-instruction memory are loaded with cocotbext-axi ``AxiMaster`` bursts, the
-run starts with a CONTROL write on the ``AxiLiteMaster``, STATUS is polled
-until the chip is idle again, and the status registers and the SRAM windows
-of interest are read back.
+A case's SRAM and instruction memory are loaded on one of two paths
+(``OPENLPU_PATH``, or the case's own ``"path"``):
+
+* ``host``: as a host driver would, cocotbext-axi ``AxiMaster`` bursts on the
+  host port; the SRAM windows of interest are read back the same way, and a
+  corrupted word is written with the ``fault`` port on;
+* ``backdoor`` (:class:`openlpu.verif.backdoor.Backdoor`): the memories'
+  words are written and read through VPI, a corrupted word is stored with its
+  fault mask applied; the host port is not used for memories.
+
+On both the run starts with a CONTROL write on the ``AxiLiteMaster`` and runs
+free: the testbench waits for the rising edge of ``irq`` (done or error) with
+no Python in between (the clock is cocotb's GPI clock), lets the ICU drain,
+and reads the status registers and the ECC counters over AXI-Lite once.
 
 The cases come from a JSON file (``OPENLPU_CASES``), written by the pytest
 side (:mod:`openlpu.verif.lpu_cases`), and the observations go to
@@ -12,23 +21,29 @@ side (:mod:`openlpu.verif.lpu_cases`), and the observations go to
 simulator, so one simulator build runs any number of programs. A case:
 ``{"program": {queue: [word, ...]}, "sram": [[slice, addr, hex bytes], ...],
 "corrupt": [[slice, addr, mask72 per column...]] with "corrupt_data"
-{"slice:addr": hex bytes} (written with the ``fault`` backdoor on), "windows": [[slice, addr,
-count], ...], "max_cycles": n}``.
+{"slice:addr": hex bytes}, "windows": [[slice, addr, count], ...],
+"max_cycles": n}``. Each observation also has ``seconds``, the wall time of
+the case's load, run and read back.
 """
 
 import json
 import logging
 import os
+import time
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, SimTimeoutError, with_timeout
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiMaster, AxiResp
 
 from openlpu.config import LpuConfig
 from openlpu.golden.mem import host_address
 from openlpu.isa import queues
 from openlpu.rtl.host import CSR, IMEM_BASE
+from openlpu.timing import ICU_DRAIN_CYCLES
+from openlpu.verif.backdoor import Backdoor
+
+CLOCK_NS = 10
 
 CFG = LpuConfig.from_dict(json.loads(os.environ["OPENLPU_CONFIG"]))
 
@@ -44,7 +59,7 @@ class LpuHost:
             getattr(dut, name).value = 0
         for s in range(cfg.mem_slices):
             getattr(dut, f"fault__{s}").value = 0
-        Clock(dut.clk, 10, unit="ns").start()
+        Clock(dut.clk, CLOCK_NS, unit="ns", impl="gpi").start(start_high=False)   # no edge before the design settles
         self.axi = AxiMaster(AxiBus.from_prefix(dut, "s_axi_"), dut.clk, dut.rst)
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil_"), dut.clk, dut.rst)
         self.queues = queues(cfg)
@@ -80,21 +95,30 @@ class LpuHost:
         return int.from_bytes(resp.data, "little")
 
     async def run(self, max_cycles=100_000):
-        """Start, wait until idle; returns the status registers as a dict."""
+        """Start, wait for ``irq`` and the ICU's drain; returns the status registers as a dict."""
+        irq = cocotb.start_soon(self._irq_rises())
         resp = await self.axil.write(CSR["CONTROL"], (1).to_bytes(4, "little"))
         if resp.resp != AxiResp.OKAY:
             raise RuntimeError(f"CONTROL write: {resp.resp}")
-        waited = 0
-        while (await self.csr("STATUS")) & 1:
-            await ClockCycles(self.dut.clk, 16)
-            waited += 16
-            if waited > max_cycles + 1000:
-                raise RuntimeError(f"the chip is still busy after {waited} cycles: {self._icu_state()}")
+        try:
+            await with_timeout(irq, (max_cycles + 1000) * CLOCK_NS, "ns")
+        except SimTimeoutError:
+            raise RuntimeError(f"the chip is still busy after {max_cycles + 1000} cycles: {self._icu_state()}") from None
+        await ClockCycles(self.dut.clk, ICU_DRAIN_CYCLES + 1)
         status = await self.csr("STATUS")
+        if status & 1:
+            raise RuntimeError(f"the chip is busy {ICU_DRAIN_CYCLES + 1} cycles after irq: {self._icu_state()}")
         return {"done": bool(status >> 1 & 1), "error": bool(status >> 2 & 1),
                 "code": await self.csr("ERROR_CODE"), "queue": await self.csr("ERROR_QUEUE"),
                 "pc": await self.csr("ERROR_PC"), "cycles": await self.csr("CYCLES"),
                 "irq": int(self.dut.irq.value)}
+
+    async def _irq_rises(self):
+        """Return at the end of the next run: ``irq`` (done | error) falls at the start, if the
+        last run left it high, then rises."""
+        if self.dut.irq.value:
+            await FallingEdge(self.dut.irq)
+        await RisingEdge(self.dut.irq)
 
     def _icu_state(self):
         """Queue states and program counters, for the message of a hung run."""
@@ -123,31 +147,55 @@ class LpuHost:
         return out
 
 
+async def load_case(dut, host, backdoor, case):
+    """SRAM entries, corrupted entries and the program of ``case``, by backdoor or host port."""
+    corrupt = [(s, addr, bytes.fromhex(case["corrupt_data"][f"{s}:{addr}"]), masks)
+               for s, addr, *masks in case.get("corrupt", [])]
+    if backdoor is not None:
+        for s, addr, hexdata in case.get("sram", []):
+            backdoor.load_sram(s, addr, bytes.fromhex(hexdata))
+        for s, addr, data, masks in corrupt:
+            backdoor.load_sram(s, addr, data, masks)
+        backdoor.load_program(case["program"])
+        return
+    for s, addr, hexdata in case.get("sram", []):
+        await host.load_sram(s, addr, bytes.fromhex(hexdata))
+    for s, addr, data, masks in corrupt:
+        # the corrupted word is written directly with the fault mask applied
+        getattr(dut, f"fault__{s}").value = sum(int(mk) << (72 * c) for c, mk in enumerate(masks))
+        await host.load_sram(s, addr, data)
+        getattr(dut, f"fault__{s}").value = 0
+    await host.load_program(case["program"])
+
+
+async def run_case(dut, host, backdoor, case):
+    """Load, run and read back one case; its observations."""
+    start = time.perf_counter()
+    await load_case(dut, host, backdoor, case)
+    status = await host.run(case.get("max_cycles", 100_000))
+    windows = []
+    for s, addr, count in case.get("windows", []):
+        data = backdoor.read_sram(s, addr, count) if backdoor else (await host.read_sram(s, addr, count))[0]
+        windows.append(data.hex())
+    status["windows"] = windows
+    status["ecc"] = await host.ecc_counters()
+    status["seconds"] = time.perf_counter() - start
+    return status
+
+
 @cocotb.test()
 async def run_cases(dut):
     host = LpuHost(dut, CFG)
     await host.reset()
+    backdoor = Backdoor(dut, CFG)
     with open(os.environ["OPENLPU_CASES"]) as f:
         cases = json.load(f)
     results = []
     for i, case in enumerate(cases):
-        for s, addr, hexdata in case.get("sram", []):
-            await host.load_sram(s, addr, bytes.fromhex(hexdata))
-        for s, addr, *masks in case.get("corrupt", []):
-            # the corrupted word is written directly with the fault mask applied
-            fault = sum(int(mk) << (72 * c) for c, mk in enumerate(masks))
-            getattr(dut, f"fault__{s}").value = fault
-            await host.load_sram(s, addr, bytes.fromhex(case["corrupt_data"][f"{s}:{addr}"]))
-            getattr(dut, f"fault__{s}").value = 0
-        await host.load_program({q: w for q, w in case["program"].items()})
-        status = await host.run(case.get("max_cycles", 100_000))
-        windows = []
-        for s, addr, count in case.get("windows", []):
-            data, _ = await host.read_sram(s, addr, count)
-            windows.append(data.hex())
-        status["windows"] = windows
-        status["ecc"] = await host.ecc_counters()
+        path = case.get("path", os.environ.get("OPENLPU_PATH", "backdoor"))
+        status = await run_case(dut, host, backdoor if path == "backdoor" else None, case)
         results.append(status)
-        dut._log.info("case %d: %s", i, {k: v for k, v in status.items() if k not in ("windows", "ecc")})
+        dut._log.info("case %d (%s): %s", i, path,
+                      {k: v for k, v in status.items() if k not in ("windows", "ecc")})
     with open(os.environ["OPENLPU_RESULTS"], "w") as f:
         json.dump(results, f)
