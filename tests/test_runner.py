@@ -48,7 +48,7 @@ def test_no_fingerprint_for_state_that_is_not_plain_data():
 
 @pytest.fixture
 def counted(tmp_path, monkeypatch):
-    """A private build root; counts conversions and simulator builds."""
+    """A private build root; counts conversions and the simulator builds asked of cocotb."""
     monkeypatch.setattr(runner, "BUILD_ROOT", tmp_path)
     counts = {"convert": 0, "build": 0}
     convert = runner.verilog_text
@@ -58,12 +58,12 @@ def counted(tmp_path, monkeypatch):
         return convert(component, name)
     monkeypatch.setattr(runner, "verilog_text", counting_convert)
     sim_runner = runner._get_runner("icarus")
-    build = sim_runner.build
+    commands = type(sim_runner)._build_command
 
-    def counting_build(**kwargs):
+    def counting_commands(self):
         counts["build"] += 1
-        return build(**kwargs)
-    sim_runner.build = counting_build
+        return commands(self)
+    monkeypatch.setattr(type(sim_runner), "_build_command", counting_commands)
     return sim_runner, counts
 
 

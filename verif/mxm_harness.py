@@ -56,21 +56,22 @@ def split_record(cfg, word):
 
 
 _TOP = """
-module {name} (
-    input wire clk,
-    input wire rst,
-    input wire start,
-    output reg done
-);
+module {name} (clk, rst, start, done);
+    input clk;
+    input rst;
+    input start;
+    output reg done;
     localparam LOAD_W = {load_w}, ACT_W = {act_w}, RESULT_W = {result_w};
     localparam STIM_W = LOAD_W + ACT_W + 3, DEPTH = {depth}, A = {addr_bits};
     localparam [A:0] ONE = 1;
     reg [STIM_W-1:0] stimulus [0:DEPTH-1];
     reg [RESULT_W:0] record [0:DEPTH-1];
     reg [A:0] length [0:0];
-    reg [A:0] t;
-    reg running;
-    reg finishing;
+    // initialised, not only reset: an X here before the first edge would write X into the plane's memories
+    reg [A:0] t = {{(A+1){{1'b0}}}};
+    reg running = 1'b0;
+    reg finishing = 1'b0;
+    initial done = 1'b0;
     wire [STIM_W-1:0] word = running ? stimulus[t[A-1:0]] : {{STIM_W{{1'b0}}}};
     wire result_valid;
     wire [RESULT_W-1:0] result_payload;
@@ -90,8 +91,8 @@ module {name} (
             finishing <= 1'b0;
             done <= 1'b0;
         end else if (start && !running && !finishing && !done) begin
-            $readmemh("{stimulus_file}", stimulus);
             $readmemh("{length_file}", length);
+            $readmemh("{stimulus_file}", stimulus, 0, length[0] - ONE);
             t <= {{(A+1){{1'b0}}}};
             running <= 1'b1;
         end else if (running) begin

@@ -96,7 +96,9 @@ async def _replay(dut, tb, sched, on_cycle):
     start = time.perf_counter()
     await RisingEdge(dut.done)
     elapsed = time.perf_counter() - start
-    words = [w for w in Path(CAPTURE_FILE).read_text().split() if not w.startswith(("//", "@"))]
+    # one word per line; simulators may add "// 0x..." address comments or "@..." addresses
+    lines = (line.split("//")[0].strip() for line in Path(CAPTURE_FILE).read_text().splitlines())
+    words = [w for w in lines if w and not w.startswith("@")]
     assert len(words) >= sched.length, f"the record holds {len(words)} cycles, not {sched.length}"
     for t in range(sched.length):
         # X/Z on the outputs show as x/z digits (Icarus); there must be none
