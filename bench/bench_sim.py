@@ -12,14 +12,13 @@ Writes one JSON object to ``F``:
   playing a GEMM of about 20,000 cycles with no Python per cycle
   (:func:`openlpu.bench.bench_mxm.replay_gemm`, checked against the golden model);
 * ``verilator_cycles_per_s`` / ``icarus_cycles_per_s``: per preset, chip
-  cycles per second from ``openlpu.verif.backdoor.network_cycles_per_s``, or
+  cycles per second from ``openlpu.verif.sim_speed.network_cycles_per_s``, or
   ``null`` with the reason in ``notes`` when that cannot run.
 
 Every figure is one run; run it with nothing else using the CPUs.
 """
 
 import argparse
-import importlib
 import json
 import tempfile
 import time
@@ -51,14 +50,10 @@ def chip_build_seconds(name):
 
 
 def chip_cycles_per_s(name, sim):
-    """``(cycles per second, None)`` from the backdoor module, or ``(None, reason)``."""
-    try:
-        backdoor = importlib.import_module("openlpu.verif.backdoor")
-    except ImportError as exc:
-        return None, f"openlpu.verif.backdoor is not available: {exc}"
-    if not hasattr(backdoor, "network_cycles_per_s"):
-        return None, "openlpu.verif.backdoor has no network_cycles_per_s"
-    return backdoor.network_cycles_per_s(name, sim), None
+    """``(cycles per second, None)``: chip cycles per wall second of the compiled MLP run
+    through the backdoor path (:func:`openlpu.verif.sim_speed.network_cycles_per_s`)."""
+    from openlpu.verif.sim_speed import network_cycles_per_s
+    return network_cycles_per_s(name, sim, paths=("backdoor",))["backdoor"]["cycles_per_s"], None
 
 
 def _measure(presets, sims):
