@@ -35,14 +35,19 @@ def network_cycles_per_s(preset_name, sim, paths=("backdoor", "host"), rows=120)
     """Chip cycles per wall second of the compiled MLP (see :func:`_mlp`) on the RTL under
     ``sim``, per path: ``{path: {"rows", "cycles", "seconds", "cycles_per_s"}}``. ``seconds`` is the
     testbench's load + run + read back of every segment (the build and the simulator's start
-    are not counted; the model is built first if it is not)."""
+    are not counted; the model is built first if it is not). Raises ``AssertionError`` if the
+    paths' observations differ."""
     from openlpu.compiler.runtime import rtl_cases
     from openlpu.verif.lpu_cases import run_rtl
     compiled, inputs = _mlp(preset_name, rows)
     cases = rtl_cases(compiled, inputs)
-    out = {}
+    out, first = {}, None
     for path in paths:
         obs = run_rtl(compiled.cfg, sim, cases, preset_name, path=path)
+        same = [{k: v for k, v in o.items() if k != "seconds"} for o in obs]
+        if first is not None and same != first:
+            raise AssertionError(f"{sim}: the {path} path observes {same}, the {paths[0]} path {first}")
+        first = first or same
         cycles, seconds = sum(o["cycles"] for o in obs), sum(o["seconds"] for o in obs)
         out[path] = {"rows": len(inputs["x"]), "cycles": cycles, "seconds": round(seconds, 3),
                      "cycles_per_s": round(cycles / seconds, 1)}
