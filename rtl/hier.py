@@ -1,0 +1,106 @@
+"""Hierarchical Verilog: each distinct component emitted once, instanced where it repeats.
+
+Amaranth converts a design by elaborating every submodule and emitting one
+Verilog module per instance, so 5,120 copies of a VXM ALU cost 5,120
+elaborations and 5,120 module bodies. A parent that builds a repeated
+component passes it through :func:`shared`:
+
+* in simulation and in a plain conversion (any ``platform`` other than
+  :class:`VerilogModules`) it returns the component itself, and nothing
+  changes;
+* under a :class:`VerilogModules` platform (what :func:`convert` uses) it
+  converts the component once per distinct design -- keyed by
+  :func:`openlpu.fingerprint.design_fingerprint`, so equal constructor
+  state means an equal module -- and returns an ``Instance`` of that module
+  wired to the component's own port signals, so the parent's code is the
+  same either way.
+
+The module is named ``<base>_<fingerprint[:10]>``; the instance keeps the
+name the parent gives the submodule, so hierarchical paths (VPI handles,
+waveforms) read as before. A shared component may use only the ``sync``
+clock domain (its ``clk``/``rst`` ports are the parent's).
+"""
+
+import gc
+import re
+import warnings
+
+from amaranth.hdl import ClockSignal, Instance, ResetSignal, UnusedElaboratable, ValueCastable
+from amaranth.lib import wiring
+
+__all__ = ["VerilogModules", "shared", "convert"]
+
+
+class VerilogModules:
+    """The platform of a hierarchical conversion: the Verilog of every shared module, by name."""
+
+    def __init__(self):
+        self.modules = {}
+        self._fingerprints = {}
+        self._unused = []
+
+    def module_name(self, component, base):
+        """The module of ``component``'s design, converting it the first time it is seen."""
+        from openlpu.fingerprint import design_fingerprint
+        fingerprint = design_fingerprint(component, base)
+        if fingerprint is None:
+            raise TypeError(f"{type(component).__qualname__} cannot be shared: its constructor state "
+                            "is not plain data, so equal designs cannot be recognised")
+        name = f"{base}_{fingerprint[:10]}"
+        if name in self.modules:
+            self._unused.append(component)
+            return name
+        self.modules[name] = None          # reserved: a design cannot instance itself
+        self.modules[name] = _verilog(component, name, self)
+        return name
+
+    def release(self):
+        """Drop the components that were only keyed, never elaborated (no warning: by design)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnusedElaboratable)
+            self._unused.clear()
+            gc.collect()
+
+
+def _verilog(component, name, platform):
+    from amaranth.back import verilog
+    return verilog.convert(component, name=name, platform=platform, emit_src=False)
+
+
+def _module_ports(text, name):
+    m = re.search(rf"^module {re.escape(name)}\s*\((.*?)\);", text, re.S | re.M)
+    return {p.strip().lstrip("\\") for p in m.group(1).split(",")} if m else set()
+
+
+def shared(component, platform, base):
+    """``component``, or under :class:`VerilogModules` an ``Instance`` of its shared module."""
+    if not isinstance(platform, VerilogModules):
+        return component
+    if not isinstance(component, wiring.Component):
+        raise TypeError(f"only a wiring.Component can be shared, not {component!r}")
+    name = platform.module_name(component, base)
+    ports = _module_ports(platform.modules[name], name)
+    kwargs = {}
+    for path, member, value in component.signature.flatten(component):
+        port = "__".join(map(str, path))
+        if port not in ports:      # zero-width, or optimised away by the conversion
+            continue
+        if isinstance(value, ValueCastable):
+            value = value.as_value()
+        kwargs[("i_" if member.flow == wiring.In else "o_") + port] = value
+    if "clk" in ports:
+        kwargs["i_clk"] = ClockSignal("sync")
+    if "rst" in ports:
+        kwargs["i_rst"] = ResetSignal("sync")
+    return Instance(name, **kwargs)
+
+
+def convert(component, name):
+    """The Verilog of ``component`` as module ``name`` and of every module it shares."""
+    from amaranth.back import verilog
+    platform = VerilogModules()
+    try:
+        top = verilog.convert(component, name=name, platform=platform, emit_src=False)
+    finally:
+        platform.release()
+    return "\n".join([top, *platform.modules.values()])
