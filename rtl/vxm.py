@@ -36,12 +36,13 @@ from openlpu.config import require_config
 from openlpu.rtl.arith import priority_select
 from openlpu.rtl.pipeline import delay, register
 from openlpu.rtl import fp
+from openlpu.rtl.hier import shared
 from openlpu.rtl.streams import Flow, StreamGroup, lane_word, word_planes
 from openlpu.timing import VXM_ALU_LATENCY
 # The control slot's layout is the ISA's (re-exported: the chip, the testbench and the tests take it from here).
 from openlpu.vxm_control import ETYPE_BITS, OP_BITS, OPS, TYPES, AluControl, VxmControl, vxm_control_words
 
-__all__ = ["AluControl", "VxmControl", "Vxm", "vxm_control_words"]
+__all__ = ["AluControl", "VxmControl", "Vxm", "VxmAlu", "vxm_control_words"]
 
 I8, I16, I32, H, S = (TYPES[k] for k in ("int8", "int16", "int32", "fp16", "fp32"))
 
@@ -332,6 +333,31 @@ def _early_result(m, op, is_float, conv, float_res, int_res, name):
 ALU_CUTS = {1: (), 2: ("sum",), 3: ("mul", "sum")}
 
 
+class VxmAlu(wiring.Component):
+    """One ALU of one lane (see :func:`_alu`), its result registered:
+    ``VXM_ALU_LATENCY`` cycles from ``x``/``b`` and the control to ``out``.
+
+    The VXM repeats it ``vxm_alus * lanes`` times; hierarchical Verilog
+    (:mod:`openlpu.rtl.hier`) emits it once.
+    """
+
+    def __init__(self):
+        super().__init__({"t": In(ETYPE_BITS), "op": In(OP_BITS), "src": In(1), "imm": In(32),
+                          "x": In(32), "b": In(32), "out": Out(32)})
+
+    def elaborate(self, platform):
+        m = Module()
+
+        def cut(where, value, name):
+            """An ALU pipeline cut (see _alu): a register if ``where`` is one of ALU_CUTS."""
+            return register(m, value, name) if where in ALU_CUTS[VXM_ALU_LATENCY] else value
+        y = Mux(self.src, self.imm, self.b)
+        z = Mux(self.src, self.b, self.imm)
+        res = _alu(m, self.t, self.op, self.x, y, z, self.imm, "alu", cut)
+        m.d.sync += self.out.eq(res)
+        return m
+
+
 class Vxm(wiring.Component):
     """VXM: ``lanes`` lanes of ``vxm_alus`` chained ALUs (see the module docstring).
 
@@ -378,10 +404,6 @@ class Vxm(wiring.Component):
         xs = [lane_word(self.a.payload, lane) for lane in range(lanes)]
         bs = [lane_word(self.b.payload, lane) for lane in range(lanes)]
 
-        def cut(where, value, name):
-            """An ALU pipeline cut (see _alu): a register if ``where`` is one of ALU_CUTS."""
-            return register(m, value, name) if where in ALU_CUTS[VXM_ALU_LATENCY] else value
-
         def alu_delay(value, name, shape):
             """``value`` after the ALU's VXM_ALU_LATENCY registers (the last one named ``name``)."""
             return delay(m, value, VXM_ALU_LATENCY, name, shape=shape, last_name=name)
@@ -390,10 +412,11 @@ class Vxm(wiring.Component):
             alu = ctrl.alu[i]
             nxs = []
             for lane in range(lanes):
-                y = Mux(alu.src, alu.imm, bs[lane])
-                z = Mux(alu.src, bs[lane], alu.imm)
-                res = _alu(m, t, alu.op, xs[lane], y, z, alu.imm, f"alu{i}_l{lane}", cut)
-                nxs.append(register(m, res, f"alu{i}_lane{lane}", shape=32))
+                unit = VxmAlu()
+                m.submodules[f"alu{i}_lane{lane}"] = shared(unit, platform, "vxm_alu")
+                m.d.comb += [unit.t.eq(t), unit.op.eq(alu.op), unit.src.eq(alu.src), unit.imm.eq(alu.imm),
+                             unit.x.eq(xs[lane]), unit.b.eq(bs[lane])]
+                nxs.append(unit.out)
             nb = [alu_delay(bs[lane], f"b{i}_lane{lane}", 32) for lane in range(lanes)]
             nctrl = alu_delay(ctrl, f"ctrl{i}", VxmControl(cfg))
             nvalid = alu_delay(valid, f"valid{i}", 1)
