@@ -12,8 +12,11 @@ Writes one JSON object to ``F``:
   playing a GEMM of about 20,000 cycles with no Python per cycle
   (:func:`openlpu.bench.bench_mxm.replay_gemm`, checked against the golden model);
 * ``verilator_cycles_per_s`` / ``icarus_cycles_per_s``: per preset, chip
-  cycles per second from ``openlpu.verif.sim_speed.network_cycles_per_s``, or
-  ``null`` with the reason in ``notes`` when that cannot run.
+  cycles per second from ``openlpu.verif.sim_speed.network_cycles_per_s`` (load,
+  run and read back through the backdoor path), with the time split into the
+  three in ``notes``; ``null`` with the reason in ``notes`` when that cannot
+  run. The run phase alone is the simulated chip's own speed: no Python runs
+  per cycle while the program runs.
 
 Every figure is one run; run it with nothing else using the CPUs.
 """
@@ -50,10 +53,19 @@ def chip_build_seconds(name):
 
 
 def chip_cycles_per_s(name, sim):
-    """``(cycles per second, None)``: chip cycles per wall second of the compiled MLP run
-    through the backdoor path (:func:`openlpu.verif.sim_speed.network_cycles_per_s`)."""
+    """``(cycles per second, note)``: chip cycles per wall second of the compiled MLP run
+    through the backdoor path (:func:`openlpu.verif.sim_speed.network_cycles_per_s`), and a
+    note with the time split into load, run and read back; ``(None, why)`` if the MLP does
+    not fit the preset's SRAM."""
     from openlpu.verif.sim_speed import network_cycles_per_s
-    return network_cycles_per_s(name, sim, paths=("backdoor",))["backdoor"]["cycles_per_s"], None
+    try:
+        fig = network_cycles_per_s(name, sim, paths=("backdoor",))["backdoor"]
+    except MemoryError as exc:
+        return None, f"the MLP does not fit: {exc}"
+    phases = fig["phase_seconds"]
+    return fig["cycles_per_s"], (f"{fig['cycles']} cycles in {fig['seconds']} s: load {phases['load']} s, "
+                                 f"run {phases['run']} s ({fig['cycles'] / phases['run']:.0f} cycles/s), "
+                                 f"read back {phases['read']} s")
 
 
 def _measure(presets, sims):

@@ -33,8 +33,9 @@ def _mlp(preset_name, rows=120):
 
 def network_cycles_per_s(preset_name, sim, paths=("backdoor", "host"), rows=120):
     """Chip cycles per wall second of the compiled MLP (see :func:`_mlp`) on the RTL under
-    ``sim``, per path: ``{path: {"rows", "cycles", "seconds", "cycles_per_s"}}``. ``seconds`` is the
-    testbench's load + run + read back of every segment (the build and the simulator's start
+    ``sim``, per path: ``{path: {"rows", "cycles", "seconds", "phase_seconds", "cycles_per_s"}}``.
+    ``seconds`` is the testbench's load + run + read back of every segment, ``phase_seconds``
+    the same split into ``load``, ``run`` and ``read`` (the build and the simulator's start
     are not counted; the model is built first if it is not). Raises ``AssertionError`` if the
     paths' observations differ."""
     from openlpu.compiler.runtime import rtl_cases
@@ -48,9 +49,11 @@ def network_cycles_per_s(preset_name, sim, paths=("backdoor", "host"), rows=120)
         if first is not None and same != first:
             raise AssertionError(f"{sim}: the {path} path observes {same}, the {paths[0]} path {first}")
         first = first or same
-        cycles, seconds = sum(o["cycles"] for o in obs), sum(o["seconds"] for o in obs)
+        cycles = sum(o["cycles"] for o in obs)
+        phases = {k: round(sum(o["seconds"][k] for o in obs), 3) for k in obs[0]["seconds"]}
+        seconds = sum(phases.values())
         out[path] = {"rows": len(inputs["x"]), "cycles": cycles, "seconds": round(seconds, 3),
-                     "cycles_per_s": round(cycles / seconds, 1)}
+                     "phase_seconds": phases, "cycles_per_s": round(cycles / seconds, 1)}
     return out
 
 

@@ -22,8 +22,9 @@ simulator, so one simulator build runs any number of programs. A case:
 ``{"program": {queue: [word, ...]}, "sram": [[slice, addr, hex bytes], ...],
 "corrupt": [[slice, addr, mask72 per column...]] with "corrupt_data"
 {"slice:addr": hex bytes}, "windows": [[slice, addr, count], ...],
-"max_cycles": n}``. Each observation also has ``seconds``, the wall time of
-the case's load, run and read back.
+"max_cycles": n}``. Each observation also has ``seconds``: the wall time of
+the case's ``load``, ``run`` (start to done, status registers read) and
+``read`` (SRAM windows and ECC counters read back).
 """
 
 import json
@@ -172,14 +173,16 @@ async def run_case(dut, host, backdoor, case):
     """Load, run and read back one case; its observations."""
     start = time.perf_counter()
     await load_case(dut, host, backdoor, case)
+    loaded = time.perf_counter()
     status = await host.run(case.get("max_cycles", 100_000))
+    ran = time.perf_counter()
     windows = []
     for s, addr, count in case.get("windows", []):
         data = backdoor.read_sram(s, addr, count) if backdoor else (await host.read_sram(s, addr, count))[0]
         windows.append(data.hex())
     status["windows"] = windows
     status["ecc"] = await host.ecc_counters()
-    status["seconds"] = time.perf_counter() - start
+    status["seconds"] = {"load": loaded - start, "run": ran - loaded, "read": time.perf_counter() - ran}
     return status
 
 
