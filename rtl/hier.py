@@ -25,7 +25,7 @@ import gc
 import re
 import warnings
 
-from amaranth.hdl import ClockSignal, Instance, ResetSignal, UnusedElaboratable, ValueCastable
+from amaranth.hdl import ClockSignal, Instance, ResetInserter, ResetSignal, UnusedElaboratable, ValueCastable
 from amaranth.lib import wiring
 
 __all__ = ["VerilogModules", "shared", "convert"]
@@ -72,10 +72,15 @@ def _module_ports(text, name):
     return {p.strip().lstrip("\\") for p in m.group(1).split(",")} if m else set()
 
 
-def shared(component, platform, base):
-    """``component``, or under :class:`VerilogModules` an ``Instance`` of its shared module."""
+def shared(component, platform, base, reset=None):
+    """``component``, or under :class:`VerilogModules` an ``Instance`` of its shared module.
+
+    ``reset``: a signal that also resets the component's ``sync`` domain (as
+    ``ResetInserter({"sync": reset})`` does; the instance's ``rst`` is then
+    the domain's reset or ``reset``).
+    """
     if not isinstance(platform, VerilogModules):
-        return component
+        return component if reset is None else ResetInserter({"sync": reset})(component)
     if not isinstance(component, wiring.Component):
         raise TypeError(f"only a wiring.Component can be shared, not {component!r}")
     name = platform.module_name(component, base)
@@ -91,7 +96,7 @@ def shared(component, platform, base):
     if "clk" in ports:
         kwargs["i_clk"] = ClockSignal("sync")
     if "rst" in ports:
-        kwargs["i_rst"] = ResetSignal("sync")
+        kwargs["i_rst"] = ResetSignal("sync") if reset is None else ResetSignal("sync") | reset
     return Instance(name, **kwargs)
 
 

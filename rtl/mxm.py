@@ -70,11 +70,12 @@ from .. import timing
 from ..config import require_config
 from . import fp
 from .arith import mul_s8_lut
+from .hier import shared
 from .pipeline import delay, register, taps
 from .streams import Flow, StreamGroup
 from ..golden.mxm import tree_pairs  # the reduction order is part of the specification
 
-__all__ = ["WeightRowLayout", "ActivationLayout", "ResultLayout", "plane_signature", "plane_probe", "MxmPlane", "Mxm"]
+__all__ = ["WeightRowLayout", "ActivationLayout", "ResultLayout", "plane_signature", "plane_probe", "MxmColumn", "MxmPlane", "Mxm"]
 
 
 def WeightRowLayout(cfg):
@@ -140,6 +141,123 @@ def plane_probe(cfg, columns):
         "acc_write": Out(data.StructLayout({"en": 1, "addr": ActivationLayout(cfg)["addr"].shape, "data": row})),
         "acc_rows": Out(data.ArrayLayout(row, cfg.mxm_acc_depth)),
     })
+
+
+class MxmColumn(wiring.Component):
+    """Output column ``n`` of a plane, stage 2 on: its ``lanes`` products and adder trees.
+
+    Arguments
+    ---------
+    cfg : LpuConfig
+    fp16 : bool
+        Build the fp16 products and tree (rows ``k < fp16_k``), as :class:`MxmPlane`.
+    dsp_rows : int
+        Rows ``k < dsp_rows`` write their int8 product as ``*`` (a hard
+        multiplier); the others as shift-and-add logic. Rows ``k < fp16_k`` of
+        an fp16 column always use ``*``.
+    probe : bool
+        Add the ``prod`` output: the int8 product registers.
+
+    Members
+    -------
+    a : ``In(ArrayLayout(unsigned(16), lanes))``
+        The column's activation register (the plane's ``a_<n>``).
+    w : ``In(ArrayLayout(unsigned(16), lanes))``
+        The column's active weights ``W[k][n]``.
+    is_fp16 : ``In(1)``
+        The activation in ``a`` is fp16.
+    int_sum : ``Out(signed(32))``
+        The int tree's sum, ``MXM_MUL_STAGES + mxm_tree_stages`` cycles after ``a``.
+    fp_sum : ``Out(32)``
+        The fp32 tree's sum, as many cycles after ``a`` (only with ``fp16``).
+    prod : ``Out(ArrayLayout(signed(16), lanes))``
+        Only with ``probe``.
+    """
+
+    def __init__(self, cfg, fp16=True, dsp_rows=None, probe=False):
+        self._cfg = require_config(cfg)
+        self._fp16 = fp16
+        self._dsp_rows = cfg.lanes if dsp_rows is None else dsp_rows
+        self._probe = probe
+        word = data.ArrayLayout(unsigned(16), cfg.lanes)
+        members = {"a": In(word), "w": In(word), "is_fp16": In(1), "int_sum": Out(signed(32))}
+        if fp16:
+            members["fp_sum"] = Out(32)
+        if probe:
+            members["prod"] = Out(data.ArrayLayout(signed(16), cfg.lanes))
+        super().__init__(members)
+
+    @property
+    def _kf(self):
+        return self._cfg.fp16_k if self._fp16 else 0
+
+    def elaborate(self, platform):
+        m = Module()
+        int_prod, fp_prod = self._products(m)
+        m.d.comb += self.int_sum.eq(self._int_tree(m, int_prod))
+        if self._kf:
+            m.d.comb += self.fp_sum.eq(self._fp_tree(m, fp_prod))
+        if self._probe:
+            m.d.comb += [self.prod[k].eq(p) for k, p in enumerate(int_prod)]
+        return m
+
+    def _products(self, m):
+        """Stage 2: the product registers ``(int_prod[k], fp_prod[k])``.
+
+        Rows k < fp16_k compute an int8 product or an fp16 one, never both in one
+        cycle: one signed 12 x 12 multiplier (one DSP block) serves both, its operands
+        the int8 values or the 11-bit significands as the activation's fp16 bit
+        (``is_fp16``, of the activation now in register ``a``) says.
+        """
+        lanes, kf, a, wt, is_fp16 = self._cfg.lanes, self._kf, self.a, self.w, self.is_fp16
+        int_prod = [Signal(signed(16), name=f"ip_{k}", reset_less=True) for k in range(lanes)]
+        fp_prod = [Signal(32, name=f"fp_{k}", reset_less=True) for k in range(kf)]
+        for k in range(lanes):
+            x, w = a[k][:8].as_signed(), wt[k][:8].as_signed()
+            if k < kf:
+                both = Signal(signed(24), name=f"mul_{k}")
+
+                def one_multiplier(sig_x, sig_w, x=x, w=w, both=both):
+                    m.d.comb += both.eq(Mux(is_fp16, sig_x, x) * Mux(is_fp16, sig_w, w))
+                    return both.as_unsigned()[:22]
+                m.d.sync += fp_prod[k].eq(fp.f16_mul_f32(m, a[k], wt[k], mul=one_multiplier))
+                m.d.sync += int_prod[k].eq(both[:16].as_signed())
+                continue
+            m.d.sync += int_prod[k].eq(x * w if k < self._dsp_rows else mul_s8_lut(x, w))
+        return int_prod, fp_prod
+
+    def _int_tree(self, m, values):
+        """Pairwise int tree, registered after every level, then delayed to
+        ``timing.mxm_tree_stages``; returns the sign-extended int32 sum."""
+        levels = tree_pairs(len(values))
+        for depth, level in enumerate(levels):
+            width = len(values[0]) + 1
+            values = [register(m, values[pair[0]] if len(pair) == 1 else values[pair[0]] + values[pair[1]],
+                               f"it_{depth}_{j}", shape=signed(width), reset_less=True)
+                      for j, pair in enumerate(level)]
+        value = delay(m, values[0], timing.mxm_tree_stages(self._cfg) - len(levels), "ipad",
+                      reset_less=True)
+        total = Signal(signed(32), name="isum")
+        m.d.comb += total.eq(value)
+        return total
+
+    def _fp_tree(self, m, values):
+        """Pairwise fp32 tree, ``FP32_ADD_STAGES`` registers per level (the pipelined
+        adder's and the level's own), padded to ``timing.mxm_tree_stages``."""
+        stages = timing.FP32_ADD_STAGES
+        levels = tree_pairs(len(values))
+        for depth, level in enumerate(levels):
+            nxt = []
+            for j, pair in enumerate(level):
+                name = f"ft_{depth}_{j}"
+                if len(pair) == 2:
+                    add = fp.f32_add_pipe(m, values[pair[0]], values[pair[1]], stages, name=f"{name}_add")
+                    nxt.append(register(m, add, name, shape=32, reset_less=True))
+                else:                          # an odd value passes the level's stages in a delay line
+                    nxt.append(delay(m, values[pair[0]], stages, name, shape=32, reset_less=True, last_name=name))
+            values = nxt
+        return delay(m, values[0], timing.mxm_tree_stages(self._cfg) - len(levels) * stages, "fpad",
+                     shape=32, reset_less=True)
 
 
 class MxmPlane(wiring.Component):
@@ -238,18 +356,29 @@ class MxmPlane(wiring.Component):
         shadow, active = self._weights(m)
         ctrl = self._control(m)
         a = self._activations(m)
-        int_prod, fp_prod = self._products(m, a, active, is_fp16=ctrl[0].fp16)
-        # --- adder trees: int one register per level, fp32 FP32_ADD_STAGES per level --
-        lanes, kf = self._cfg.lanes, self._kf
-        int_sum, fp_sum = [], []
-        for n in range(self._columns):
-            int_sum.append(self._int_tree(m, [int_prod[k][n] for k in range(lanes)], n))
-            fp_sum.append(self._fp_tree(m, [fp_prod[k][n] for k in range(kf)], n) if kf else None)
+        columns = self._column_units(m, platform, a, active, is_fp16=ctrl[0].fp16)
+        int_sum = [col.int_sum for col in columns]
+        fp_sum = [col.fp_sum if self._kf else None for col in columns]
         wr, acc_mem = self._accumulate(m, ctrl, int_sum, fp_sum)
         self._result(m, ctrl[-1], wr.data)
         if self._probe:
-            self._drive_probe(m, a, shadow, active, int_prod, int_sum, wr, acc_mem)
+            self._drive_probe(m, a, shadow, active, columns, wr, acc_mem)
         return m
+
+    def _column_units(self, m, platform, a, active, is_fp16):
+        """Stages 2 on: one :class:`MxmColumn` per output column, fed its activation copy
+        and its weights ``active[k][n]``. Columns with equal parameters are one design, so
+        hierarchical Verilog (:mod:`openlpu.rtl.hier`) emits it once."""
+        lanes = self._cfg.lanes
+        columns = []
+        for n in range(self._columns):
+            dsp_rows = min(lanes, max(0, -(-(self._dsp_products - n) // lanes)))  # rows k with k*lanes+n < dsp
+            col = MxmColumn(self._cfg, fp16=self._fp16, dsp_rows=dsp_rows, probe=self._probe)
+            m.submodules[f"col{n}"] = shared(col, platform, "mxm_column")
+            m.d.comb += [col.a.eq(a[n]), col.is_fp16.eq(is_fp16)]
+            m.d.comb += [col.w[k].eq(active[k][n]) for k in range(lanes)]
+            columns.append(col)
+        return columns
 
     @property
     def _kf(self):
@@ -313,35 +442,6 @@ class MxmPlane(wiring.Component):
             m.d.sync += a[n].eq(word)
         return a
 
-    def _products(self, m, a, active, is_fp16):
-        """Stage 2: the product registers ``(int_prod[k][n], fp_prod[k][n])``.
-
-        Rows k < fp16_k compute an int8 product or an fp16 one, never both in one
-        cycle: one signed 12 x 12 multiplier (one DSP block) serves both, its operands
-        the int8 values or the 11-bit significands as the activation's fp16 bit
-        (``is_fp16``, of the activation now in register ``a``) says.
-        """
-        lanes, kf, cols = self._cfg.lanes, self._kf, self._columns
-        int_prod = [[Signal(signed(16), name=f"ip_{k}_{n}", reset_less=True) for n in range(cols)]
-                    for k in range(lanes)]
-        fp_prod = [[Signal(32, name=f"fp_{k}_{n}", reset_less=True) for n in range(cols)]
-                   for k in range(kf)]
-        for k in range(lanes):
-            for n in range(cols):
-                x, w = a[n][k][:8].as_signed(), active[k][n][:8].as_signed()
-                if k < kf:
-                    both = Signal(signed(24), name=f"mul_{k}_{n}")
-
-                    def shared(sig_x, sig_w, x=x, w=w, both=both):
-                        m.d.comb += both.eq(Mux(is_fp16, sig_x, x) * Mux(is_fp16, sig_w, w))
-                        return both.as_unsigned()[:22]
-                    m.d.sync += fp_prod[k][n].eq(fp.f16_mul_f32(m, a[n][k], active[k][n], mul=shared))
-                    m.d.sync += int_prod[k][n].eq(both[:16].as_signed())
-                    continue
-                on_dsp = k * lanes + n < self._dsp_products
-                m.d.sync += int_prod[k][n].eq(x * w if on_dsp else mul_s8_lut(x, w))
-        return int_prod, fp_prod
-
     def _accumulate(self, m, ctrl, int_sum, fp_sum):
         """The accumulator memory and the last stages; returns ``(write port, memory)``
         (the write port's ``data`` is the updated row, the plane's result).
@@ -399,53 +499,19 @@ class MxmPlane(wiring.Component):
                 m.d.sync += result[b][n].eq(out[n][8 * b:8 * b + 8])
         m.d.comb += self.result.payload.data.eq(result)
 
-    def _drive_probe(self, m, a, shadow, active, int_prod, int_sum, wr, acc_mem):
+    def _drive_probe(self, m, a, shadow, active, columns, wr, acc_mem):
         """Drive the ``probe`` port (see :func:`plane_probe`)."""
         probe = self.probe
         m.d.comb += [probe.shadow.eq(shadow), probe.active.eq(active)]
-        for n in range(self._columns):
-            m.d.comb += [probe.a[n].eq(a[n]), probe.int_sum[n].eq(int_sum[n])]
+        for n, col in enumerate(columns):
+            m.d.comb += [probe.a[n].eq(a[n]), probe.int_sum[n].eq(col.int_sum)]
             for k in range(self._cfg.lanes):
-                m.d.comb += probe.int_prod[k][n].eq(int_prod[k][n])
+                m.d.comb += probe.int_prod[k][n].eq(col.prod[k])
         m.d.comb += [probe.acc_write.en.eq(wr.en), probe.acc_write.addr.eq(wr.addr),
                      probe.acc_write.data.eq(wr.data)]
         for r in range(self._cfg.mxm_acc_depth):
             peek = acc_mem.read_port(domain="comb")
             m.d.comb += [peek.addr.eq(r), probe.acc_rows[r].eq(peek.data)]
-
-    def _int_tree(self, m, values, n):
-        """Pairwise int tree, registered after every level, then delayed to
-        ``timing.mxm_tree_stages``; returns the sign-extended int32 sum."""
-        levels = tree_pairs(len(values))
-        for depth, level in enumerate(levels):
-            width = len(values[0]) + 1
-            values = [register(m, values[pair[0]] if len(pair) == 1 else values[pair[0]] + values[pair[1]],
-                               f"it_{n}_{depth}_{j}", shape=signed(width), reset_less=True)
-                      for j, pair in enumerate(level)]
-        value = delay(m, values[0], timing.mxm_tree_stages(self._cfg) - len(levels), f"ipad_{n}",
-                      reset_less=True)
-        total = Signal(signed(32), name=f"isum_{n}")
-        m.d.comb += total.eq(value)
-        return total
-
-    def _fp_tree(self, m, values, n):
-        """Pairwise fp32 tree, ``FP32_ADD_STAGES`` registers per level (the pipelined
-        adder's and the level's own), padded to ``timing.mxm_tree_stages``."""
-        stages = timing.FP32_ADD_STAGES
-        levels = tree_pairs(len(values))
-        for depth, level in enumerate(levels):
-            nxt = []
-            for j, pair in enumerate(level):
-                name = f"ft_{n}_{depth}_{j}"
-                if len(pair) == 2:
-                    add = fp.f32_add_pipe(m, values[pair[0]], values[pair[1]], stages, name=f"{name}_add")
-                    nxt.append(register(m, add, name, shape=32, reset_less=True))
-                else:                          # an odd value passes the level's stages in a delay line
-                    nxt.append(delay(m, values[pair[0]], stages, name, shape=32, reset_less=True, last_name=name))
-            values = nxt
-        return delay(m, values[0], timing.mxm_tree_stages(self._cfg) - len(levels) * stages, f"fpad_{n}",
-                     shape=32, reset_less=True)
-
 
 class Mxm(wiring.Component):
     """The matrix unit: ``cfg.mxm_planes`` independent :class:`MxmPlane` s.
@@ -473,6 +539,6 @@ class Mxm(wiring.Component):
         m = Module()
         for i in range(self._cfg.mxm_planes):
             plane = MxmPlane(self._cfg)
-            m.submodules[f"plane{i}"] = plane
+            m.submodules[f"plane{i}"] = shared(plane, platform, "mxm_plane")
             wiring.connect(m, wiring.flipped(self.planes[i]), plane)
         return m

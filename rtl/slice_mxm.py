@@ -6,11 +6,12 @@ installs the tile (IW); queue ``mxmN`` streams activations through the plane
 group ``dst`` of their ABC/ACC, ``timing.mxm_latency(cfg)`` cycles later.
 """
 
-from amaranth.hdl import Cat, Module, Mux, ResetInserter
+from amaranth.hdl import Cat, Module, Mux
 from amaranth.lib.wiring import In
 
 from .. import timing
 from .fabric import Operands
+from .hier import shared
 from .icu import field, is_op
 from .mxm import MxmPlane
 from .pipeline import delay
@@ -43,7 +44,8 @@ class MxmSlice(Slice):
     def elaborate(self, platform):
         cfg = self._cfg
         m = Module()
-        plane = m.submodules.plane = ResetInserter({"sync": self.go})(MxmPlane(cfg))
+        plane = MxmPlane(cfg)
+        m.submodules.plane = shared(plane, platform, "mxm_plane", reset=self.go)
         operands = Operands(self.streams.tap, cfg.streams)
         ai, wi = self.issue
         aw, ww = ai.word, wi.word

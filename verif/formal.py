@@ -86,7 +86,7 @@ class Proof:
         The property module is combinational; the flow checks that the
         SMT-LIB2 model has no register, so one BMC step is a complete proof.
     cut : tuple of str
-        Wires (flattened names, Yosys patterns such as ``dut.ip_*``) whose
+        Wires (flattened names, Yosys patterns such as ``dut.col*.ip_*``) whose
         drivers are replaced by free values (Yosys ``cutpoint``) before the
         model is written: the proof then holds for any value on them, a
         stronger claim, and another proof must state what drives them. Each
