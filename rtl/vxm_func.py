@@ -34,6 +34,7 @@ out : Out(Flow(StreamGroup(lanes, 4)))
 
 import operator
 from functools import reduce
+from types import SimpleNamespace
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
@@ -44,11 +45,12 @@ from openlpu.config import require_config
 from openlpu.golden import vxm_func as gold
 from openlpu.golden.vxm_func import VxmFuncOp
 from openlpu.rtl.arith import leading_zeros, mul_const, priority_select
+from openlpu.rtl.hier import shared
 from openlpu.rtl.pipeline import register
 from openlpu.rtl.streams import Flow, StreamGroup, lane_word, word_planes
 from openlpu.timing import VXM_FUNC_LATENCY
 
-__all__ = ["VxmFunc", "RomWord", "ROM_LANES"]
+__all__ = ["VxmFunc", "VxmFuncLane", "RomWord", "ROM_LANES"]
 
 #: One coefficient ROM word.
 RomWord = data.StructLayout({"c0": signed(gold.C0_BITS), "c1": signed(gold.C1_BITS),
@@ -112,13 +114,40 @@ class VxmFunc(wiring.Component):
 
         for lane in range(lanes):
             port = roms[lane // ROM_LANES].read_port(domain="sync")
-            result = _lane(m, port, lane_word(self.a.payload, lane), func, f"l{lane}")
-            m.d.comb += word_planes(self.out.payload, lane, result)
+            unit = VxmFuncLane()
+            m.submodules[f"lane{lane}"] = shared(unit, platform, "vxm_func_lane")
+            m.d.comb += [unit.x.eq(lane_word(self.a.payload, lane)), unit.func0.eq(func[0]),
+                         unit.func2.eq(func[2]), unit.func7.eq(func[7]),
+                         port.addr.eq(unit.rom_addr), unit.rom_data.eq(port.data)]
+            m.d.comb += word_planes(self.out.payload, lane, unit.out)
+        return m
+
+
+class VxmFuncLane(wiring.Component):
+    """One lane of :class:`VxmFunc`: its 8 stages on fp32 ``x``, the result registered.
+
+    The coefficient ROM is the parent's (shared by ``ROM_LANES`` lanes): the lane
+    drives ``rom_addr`` in stage 3 and takes ``rom_data`` a cycle later. The
+    function select travels in the parent's control pipeline; ``funcN`` is its
+    stage-``N + 1`` copy. The VXM repeats the lane ``lanes`` times;
+    hierarchical Verilog (:mod:`openlpu.rtl.hier`) emits it once.
+    """
+
+    def __init__(self):
+        super().__init__({"x": In(32), "func0": In(2), "func2": In(2), "func7": In(2),
+                          "rom_addr": Out(range(gold.ROM_DEPTH)), "rom_data": In(RomWord), "out": Out(32)})
+
+    def elaborate(self, platform):
+        m = Module()
+        port = SimpleNamespace(addr=self.rom_addr, data=self.rom_data)
+        func = {0: self.func0, 2: self.func2, 7: self.func7}
+        m.d.comb += self.out.eq(_lane(m, port, self.x, func, "l"))
         return m
 
 
 def _lane(m, port, x, func, p):
-    """One lane's 8 stages on fp32 ``x``; ``func[s]`` is the function select in stage ``s + 1``.
+    """One lane's 8 stages on fp32 ``x``; ``func[s]`` is the function select in stage ``s + 1``
+    (stages 1, 3 and 8 read it).
     Returns the result register."""
     def reg(shape, name, value):
         """A reset-less register ``{p}_{name}`` loading ``value``."""
