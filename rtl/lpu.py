@@ -38,7 +38,7 @@ fault : In(72 * lanes // 8).array(mem_slices)
 
 import re
 
-from amaranth.hdl import Module, ResetInserter, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -46,6 +46,7 @@ from openlpu import isa, timing
 from openlpu.config import require_config
 
 from .fabric import StreamStop
+from .hier import shared
 from .host import HostPort, host_bus_members
 from .icu import Icu
 from .mem import Mem
@@ -99,7 +100,7 @@ class Lpu(wiring.Component):
         for name in timing.floorplan(cfg):          # west to east
             unit = m.submodules[name] = self._unit(m, name, mem, go)
             stop = StreamStop(cfg, unit.PLANES, unit.WRITERS)
-            m.submodules[f"{name}_streams"] = ResetInserter({"sync": go})(stop)
+            m.submodules[f"{name}_streams"] = shared(stop, platform, "stream_stop", reset=go)
             wiring.connect(m, unit.streams, stop.unit)
             if west is not None:
                 wiring.connect(m, west.east, stop.west)
