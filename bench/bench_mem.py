@@ -75,7 +75,8 @@ def host_throughput(cfg, sim):
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "host.json"
         from openlpu.rtl.host import MemWithHost
-        run_cocotb(sim=sim, toplevel="mem", component=lambda: MemWithHost(cfg), test_module="openlpu.verif.tb_host",
+        run_cocotb(sim=sim, toplevel="mem", component=lambda: MemWithHost(cfg, program=True),
+                   test_module="openlpu.verif.tb_host",
                    key=cfg_key(cfg), testcase="burst_throughput", test_name="bench",
                    extra_env={"OPENLPU_CONFIG": json.dumps(cfg.as_dict()), "OPENLPU_BENCH_OUT": str(out)})
         return json.loads(out.read_text())

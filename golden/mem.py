@@ -9,9 +9,11 @@ that cycle. Latencies come from :mod:`openlpu.timing`.
 import numpy as np
 
 from openlpu import timing
+from openlpu.config import require_ecc_lanes
 from openlpu.golden.ecc import ECC_CORRECTED, ECC_DETECTED, WORD_BITS, ecc_decode, ecc_encode
 
-__all__ = ["MemSliceModel", "COUNTER_MAX", "column_addresses", "host_address", "host_decode", "stride_addresses"]
+__all__ = ["MemSliceModel", "COUNTER_MAX", "column_addresses", "host_address", "host_decode", "host_span",
+           "host_pack", "host_unpack", "imem_rows", "stride_addresses"]
 
 COUNTER_MAX = (1 << 32) - 1
 
@@ -34,8 +36,7 @@ class MemSliceModel:
     """
 
     def __init__(self, cfg):
-        if cfg.lanes % 8:
-            raise ValueError(f"MemSliceModel: lanes must be a multiple of 8, not {cfg.lanes!r}")
+        require_ecc_lanes(cfg)
         assert timing.MEM_READ_LATENCY == 2 and timing.MEM_WRITE_LATENCY == 1
         self.cfg = cfg
         self.cols = cfg.lanes // 8
@@ -117,21 +118,59 @@ class MemSliceModel:
 def host_address(cfg, slice_, vector):
     """Byte address of ``vector`` of ``slice_`` on the AXI4 host port.
 
-    Slices are ``2**ceil_log2(mem_depth) * lanes`` bytes apart; ``lanes`` is a
-    power of two (one vector per beat).
+    A vector is ``cfg.host_vector_beats`` data beats of ``cfg.host_beat``
+    bytes (its lanes in order, the last beat zero-padded), and vectors are
+    ``cfg.host_vector_stride`` bytes apart (those beats rounded up to a power
+    of two; a beat in the gap is padding). Slices are ``2**ceil_log2(mem_depth)``
+    vectors apart.
     """
-    depth_pow2 = 1 << max(0, (cfg.mem_depth - 1).bit_length())
-    return (slice_ * depth_pow2 + vector) * cfg.lanes
+    return (slice_ * _depth_pow2(cfg) + vector) * cfg.host_vector_stride
 
 
 def host_decode(cfg, addr):
-    """``(slice, vector)`` of a host byte address, or ``None`` when out of range (DECERR)."""
-    depth_pow2 = 1 << max(0, (cfg.mem_depth - 1).bit_length())
-    vec_index = addr // cfg.lanes
-    s, v = divmod(vec_index, depth_pow2)
+    """``(slice, vector)`` of the vector a host byte address falls in, or ``None`` when out of
+    range (DECERR)."""
+    s, v = divmod(addr // cfg.host_vector_stride, _depth_pow2(cfg))
     if s >= cfg.mem_slices or v >= cfg.mem_depth:
         return None
     return s, v
+
+
+def host_span(cfg, count):
+    """Bytes of a host burst that carries ``count`` consecutive vectors (the padding between
+    them included, none after the last)."""
+    return (count - 1) * cfg.host_vector_stride + cfg.host_vector_beats * cfg.host_beat
+
+
+def host_pack(cfg, vectors):
+    """The ``host_span`` bytes a host writes to store ``vectors`` (each ``lanes`` bytes) at
+    consecutive addresses from :func:`host_address`; padding is zero."""
+    vectors = [bytes(v) for v in vectors]
+    out = bytearray(host_span(cfg, len(vectors)))
+    for k, vec in enumerate(vectors):
+        assert len(vec) == cfg.lanes, f"vector {k} has {len(vec)} bytes, not lanes = {cfg.lanes}"
+        out[k * cfg.host_vector_stride:k * cfg.host_vector_stride + cfg.lanes] = vec
+    return bytes(out)
+
+
+def host_unpack(cfg, data, count):
+    """The ``count`` vectors (``lanes`` bytes each) in the bytes of a host read of
+    ``host_span(cfg, count)`` bytes."""
+    stride = cfg.host_vector_stride
+    return [bytes(data[k * stride:k * stride + cfg.lanes]) for k in range(count)]
+
+
+def imem_rows(cfg, words):
+    """Instruction-memory rows holding ``words`` from pc 0: ``cfg.imem_row`` 64-bit words per
+    row (one host data beat), the first in the low bits; a last partial row is padded with zero
+    words, as the host writes it."""
+    per_row = cfg.imem_row
+    words = [int(w) for w in words]
+    return [sum(w << 64 * k for k, w in enumerate(words[r:r + per_row])) for r in range(0, len(words), per_row)]
+
+
+def _depth_pow2(cfg):
+    return 1 << max(0, (cfg.mem_depth - 1).bit_length())
 
 
 def stride_addresses(base, stride, count):

@@ -8,7 +8,10 @@ module special-cases a preset.
 
 from dataclasses import dataclass, fields, replace
 
-__all__ = ["ConfigError", "LpuConfig", "PRESETS", "preset", "require_config"]
+from openlpu.isa import MAX_STREAMS
+
+__all__ = ["ConfigError", "LpuConfig", "PRESETS", "preset", "require_config", "require_ecc_lanes",
+           "ECC_LANES", "MEM_INDEX_BITS", "HOST_BYTES_RANGE"]
 
 
 class ConfigError(ValueError):
@@ -29,6 +32,21 @@ FP16_K_DIVISOR = 4
 #: int32 and fp32 values travel as a group of this many byte-plane streams;
 #: a configuration needs at least one such group per direction.
 MIN_STREAMS = 4
+
+#: Bytes of one SRAM ECC word (64 data bits): a vector is ``lanes // ECC_LANES`` words.
+ECC_LANES = 8
+
+#: Bits of an SRAM address, and of a gather/scatter index (two lanes of the
+#: index vector): ``mem_depth`` is at most ``1 << MEM_INDEX_BITS``.
+MEM_INDEX_BITS = 16
+
+#: Smallest and largest host data beat in bytes: one 64-bit instruction, and
+#: AXI's widest data bus (1024 bits).
+HOST_BYTES_RANGE = (8, 128)
+
+
+def _is_pow2(value):
+    return value & (value - 1) == 0
 
 
 @dataclass(frozen=True)
@@ -58,8 +76,22 @@ class LpuConfig:
         weight tiles when K exceeds ``lanes``).
     imem_depth : int
         64-bit instructions per instruction queue; a power of two, and a
-        multiple of ``lanes // 8`` when that is a power of two (the host
-        loads instruction memory one ``lanes``-byte beat at a time).
+        multiple of :attr:`imem_row` (the host loads instruction memory one
+        data beat, ``host_beat // 8`` instructions, at a time).
+    host_bytes : int or None
+        Bytes per data beat of the host's AXI4 port: a power of two, 8 to
+        128 (AXI data buses are 64 to 1024 bits). ``None`` (the default)
+        means ``lanes`` rounded up to a power of two, clamped to 8..128
+        (:attr:`host_beat`), so a vector of up to 128 lanes is one beat. A
+        wider vector spans ``ceil(lanes / host_beat)`` beats
+        (:func:`openlpu.golden.mem.host_address`).
+
+    ``streams`` is at most 32: a stream operand names its stream in 5 bits
+    (:data:`openlpu.isa.STREAM_NUMBER_BITS`); ``mem_depth`` is at most
+    65536 (:data:`MEM_INDEX_BITS`-bit SRAM addresses). ``lanes`` must be a
+    multiple of 8 (:data:`ECC_LANES`) wherever SRAM is built: the slices keep
+    64-bit ECC words (:func:`require_ecc_lanes`; a unit-level configuration of
+    4 lanes, as the MXM's formal proof uses, passes here).
 
     Raises
     ------
@@ -76,10 +108,13 @@ class LpuConfig:
     vxm_alus: int
     mxm_acc_depth: int
     imem_depth: int = 1024
+    host_bytes: "int | None" = None
 
     def __post_init__(self):
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "host_bytes" and value is None:
+                continue
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(f.name, "must be an integer", value)
             if value < 1:
@@ -90,17 +125,36 @@ class LpuConfig:
         if self.lanes % self.superlanes:
             raise ConfigError("lanes", f"must be a multiple of superlanes ({self.superlanes})",
                               self.lanes)
+        self._check_streams()
+        self._check_memories()
+        self._check_host()
+
+    def _check_streams(self):
         if self.streams < MIN_STREAMS:
             raise ConfigError("streams", f"must be at least {MIN_STREAMS} "
                               "(an int32/fp32 value needs a group of 4 byte-plane streams)",
                               self.streams)
-        if self.mem_depth & (self.mem_depth - 1):
+        if self.streams > MAX_STREAMS:
+            raise ConfigError("streams", f"must be at most {MAX_STREAMS} (a stream operand "
+                              "names its stream in 5 bits)", self.streams)
+
+    def _check_memories(self):
+        if not _is_pow2(self.mem_depth):
             raise ConfigError("mem_depth", "must be a power of two", self.mem_depth)
-        if self.imem_depth & (self.imem_depth - 1):
+        if self.mem_depth > 1 << MEM_INDEX_BITS:
+            raise ConfigError("mem_depth", f"must be at most {1 << MEM_INDEX_BITS} "
+                              f"({MEM_INDEX_BITS}-bit SRAM addresses)", self.mem_depth)
+        if not _is_pow2(self.imem_depth):
             raise ConfigError("imem_depth", "must be a power of two", self.imem_depth)
-        if self.imem_depth * 8 < self.lanes:
-            raise ConfigError("imem_depth", f"must hold at least one host beat ({self.lanes // 8} "
-                              "instructions)", self.imem_depth)
+
+    def _check_host(self):
+        low, high = HOST_BYTES_RANGE
+        if self.host_bytes is not None and not (_is_pow2(self.host_bytes) and low <= self.host_bytes <= high):
+            raise ConfigError("host_bytes", f"must be a power of two from {low} to {high} "
+                              "(an AXI data beat of 64 to 1024 bits)", self.host_bytes)
+        if self.imem_depth % self.imem_row:
+            raise ConfigError("imem_depth", f"must be a multiple of {self.imem_row} (one host beat of "
+                              "instructions, host_beat // 8)", self.imem_depth)
 
     # Derived facts -----------------------------------------------------------------
 
@@ -112,6 +166,31 @@ class LpuConfig:
     def fp16_k(self):
         """Products reduced per fp16 MXM pass (``lanes // 4``)."""
         return self.lanes // FP16_K_DIVISOR
+
+    @property
+    def host_beat(self):
+        """Bytes per host AXI4 data beat: ``host_bytes``, or by default ``lanes`` rounded up
+        to a power of two and clamped to 8..128."""
+        if self.host_bytes is not None:
+            return self.host_bytes
+        low, high = HOST_BYTES_RANGE
+        return min(high, max(low, 1 << (self.lanes - 1).bit_length()))
+
+    @property
+    def host_vector_beats(self):
+        """Host data beats that carry one vector: ``ceil(lanes / host_beat)``."""
+        return -(-self.lanes // self.host_beat)
+
+    @property
+    def host_vector_stride(self):
+        """Bytes between consecutive vectors in the host's address map: the vector's beats
+        rounded up to a power of two (the address decodes by bit fields)."""
+        return self.host_beat << (self.host_vector_beats - 1).bit_length()
+
+    @property
+    def imem_row(self):
+        """64-bit instructions per instruction-memory row: one host beat."""
+        return self.host_beat // 8
 
     def replace(self, **changes):
         """A copy with ``changes`` applied (and validated)."""
@@ -160,4 +239,18 @@ def require_config(cfg):
     """
     if not isinstance(cfg, LpuConfig):
         raise TypeError(f"cfg must be an LpuConfig, not {cfg!r}")
+    return cfg
+
+
+def require_ecc_lanes(cfg):
+    """``cfg`` if ``lanes`` is a multiple of :data:`ECC_LANES`; :class:`ConfigError` otherwise.
+
+    The units that hold SRAM (and the chip) start with this: their slices keep
+    64-bit ECC words. :class:`LpuConfig` itself accepts 4 lanes so that a unit
+    without SRAM (the MXM's 4 x 4 formal proof) can be configured on its own.
+    """
+    require_config(cfg)
+    if cfg.lanes % ECC_LANES:
+        raise ConfigError("lanes", f"must be a multiple of {ECC_LANES} where SRAM is built "
+                          "(64-bit ECC words)", cfg.lanes)
     return cfg

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from .vxm_control import TYPES as VXM_TYPES, AluControl, VxmControl, vxm_control_words
 
 __all__ = [
-    "WORD_BITS", "OPCODE_BITS", "Unit", "Field", "OpSpec", "OPS", "BY_NAME", "BY_OPCODE",
+    "WORD_BITS", "OPCODE_BITS", "STREAM_NUMBER_BITS", "MAX_STREAMS", "Unit", "Field", "OpSpec", "OPS", "BY_NAME", "BY_OPCODE",
     "ErrorCode", "Instr", "encode", "decode", "used_mask", "IsaError", "stream_name", "parse_stream",
     "queues", "queue_unit", "VXM_SLOTS", "VRED_OPS", "STEP_FIELD", "SxmOp", "k_is_legal",
     "AluControl", "VxmControl", "vxm_control_words", "vxm_etype_field",
@@ -51,6 +51,10 @@ __all__ = [
 
 WORD_BITS = 64
 OPCODE_BITS = 6
+#: Bits of the stream number in a stream operand (below the direction bit): a
+#: configuration has at most ``1 << STREAM_NUMBER_BITS`` streams per direction.
+STREAM_NUMBER_BITS = 5
+MAX_STREAMS = 1 << STREAM_NUMBER_BITS
 #: VXM control slots written by CONFIG and named by VOP.
 VXM_SLOTS = 4
 #: VRED reduction ops: int32 wrapping sum, int32 max, fp32 sum (RNE, fixed tree order).
@@ -115,7 +119,7 @@ class OpSpec:
 
 
 def _s(name, lo):
-    return Field(name, lo, 6, "stream")
+    return Field(name, lo, 1 + STREAM_NUMBER_BITS, "stream")
 
 
 # Field positions shared within a unit.
@@ -222,17 +226,17 @@ def parse_stream(text):
     t = text.strip().lower()
     if len(t) >= 2 and t[0] in "ew" and t[1:].isdigit():
         n = int(t[1:])
-        if n < 32:
+        if n < MAX_STREAMS:
             return ("ew".index(t[0]), n)
-    raise IsaError(f"{text!r} is not a stream (e0..e31 or w0..w31)")
+    raise IsaError(f"{text!r} is not a stream (e0..e{MAX_STREAMS - 1} or w0..w{MAX_STREAMS - 1})")
 
 
 def _field_bits(f, value):
     if f.kind == "stream":
         d, n = value
-        if d not in (0, 1) or not 0 <= n < 32:
+        if d not in (0, 1) or not 0 <= n < MAX_STREAMS:
             raise IsaError(f"stream operand {f.name}={value!r} out of range")
-        return d << 5 | n
+        return d << STREAM_NUMBER_BITS | n
     lo, hi = (-(1 << (f.width - 1)), (1 << (f.width - 1)) - 1) if f.kind == "s" else (0, (1 << f.width) - 1)
     if not isinstance(value, int) or not lo <= value <= hi:
         raise IsaError(f"operand {f.name}={value!r} does not fit {f.width} bits ({lo}..{hi})")
@@ -251,7 +255,7 @@ def field_value(f, word):
     """Field ``f`` of ``word`` as the assembler writes it."""
     raw = (word >> f.lo) & ((1 << f.width) - 1)
     if f.kind == "stream":
-        return (raw >> 5, raw & 31)
+        return (raw >> STREAM_NUMBER_BITS, raw & (MAX_STREAMS - 1))
     if f.kind == "s" and raw >> (f.width - 1):
         return raw - (1 << f.width)
     return raw

@@ -4,16 +4,25 @@
 (``HostPort.mem`` joins ``Mem.host`` with :func:`amaranth.lib.wiring.connect`);
 :class:`MemWithHost` is the two joined, the standalone MEM unit.
 
-Address map of the AXI4 memory slave (byte addresses, ``V = lanes`` bytes per
-vector, a power of two; ``D = 2**ceil_log2(mem_depth)``)::
+Address map of the AXI4 memory slave (byte addresses; ``B = host_beat``
+bytes per data beat, :attr:`~openlpu.config.LpuConfig.host_beat`; a vector is
+``N = ceil(lanes / B)`` beats, its lanes in order and the last beat
+zero-padded; ``S = B * 2**ceil_log2(N)`` bytes per vector, so vectors start on
+power-of-two boundaries; ``D = 2**ceil_log2(mem_depth)``)::
 
-    addr = slice * (D * V) + vector * V + byte        (byte = 0: whole-vector beats)
+    addr = slice * (D * S) + vector * S + beat * B          (beat < N: data; N <= beat: padding)
 
-The data bus is ``8 * lanes`` bits: one beat is one vector. Only INCR bursts
-of full, aligned beats (``AxSIZE = log2(V)``, all write strobes set) are
-accepted; anything else answers SLVERR without writing. A beat whose address
-is past the last slice or vector answers DECERR and is dropped (no
-wrap-around). A read beat whose vector had an uncorrectable ECC error returns
+:func:`openlpu.golden.mem.host_address` is the same map. The data bus is
+``8 * B`` bits. Only INCR bursts of full, aligned beats (``AxSIZE = log2(B)``,
+all write strobes set) are accepted; anything else answers SLVERR without
+writing. A write burst must carry each vector whole: the port collects a
+vector's beats and writes the SRAM at its last data beat; a vector whose
+burst starts or ends inside it is not written and the burst answers SLVERR.
+Padding (the bytes past ``lanes`` in the last data beat, and padding beats)
+is ignored on write and reads as zero. A beat whose address is past the last
+slice or vector answers DECERR and is dropped (no wrap-around). A read burst
+reads a vector's SRAM word once, at the burst's first beat or the vector's
+first beat; a read beat whose vector had an uncorrectable ECC error returns
 zero data with SLVERR.
 
 Arbitration (deterministic for the chip): the host uses a slice's read and
@@ -21,13 +30,14 @@ write ports only in cycles where ``Mem`` grants them (``chip_busy`` low).
 While the chip runs, the host's W beats and read issues simply wait
 (``wready`` low). A write burst owns the host path until its last beat; reads
 issue in between bursts. A host read beat takes 4 cycles (issue, SRAM, ECC,
-response), a write beat 1 cycle.
+response) when it reads the SRAM and 2 (issue, response) for the further beats
+of the same vector; a write beat 1 cycle.
 
 AXI4-Lite control/status registers (32-bit; writes to anything but CONTROL
 answer SLVERR, unmapped reads DECERR)::
 
     0x000 ID = 0x4C505530 ("LPU0")   0x004 VERSION   0x008 lanes
-    0x00C mem_depth   0x010 mem_slices
+    0x00C mem_depth   0x010 mem_slices   0x014 host_beat (bytes per data beat)
     0x100 + 0x20*s: +0 corrected, +4 detected, +8 range_errors,
                     +0xC last error address, +0x10 last syndrome   (slice s)
 
@@ -35,8 +45,9 @@ With the program window (``program=True``, what the chip top uses):
 
 * instruction memory is an AXI4 write-only window at ``IMEM_BASE``
   (``0x8000_0000``): ``IMEM_BASE + queue * (8 * imem_depth) + 8 * pc``, one
-  beat = ``lanes // 8`` instructions; past the last queue: DECERR; reads of the
-  window: SLVERR;
+  beat = one instruction-memory row, ``host_beat // 8`` instructions
+  (:attr:`~openlpu.config.LpuConfig.imem_row`), whatever ``lanes`` is; past
+  the last queue: DECERR; reads of the window: SLVERR;
 * ``0x020 CONTROL`` (write 1 to bit 0: start a run; ignored while busy), and
   read-only ``0x024 STATUS`` (bit 0 busy, 1 done, 2 error), ``0x028
   ERROR_CODE``, ``0x02C ERROR_QUEUE``, ``0x030 ERROR_PC``, ``0x034 CYCLES``
@@ -57,7 +68,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
 
 from openlpu import timing
-from openlpu.config import require_config
+from openlpu.config import require_config, require_ecc_lanes
 from openlpu.isa import queues
 from openlpu.rtl.axi import AxiBurst, AxiLiteSignature, AxiResp, AxiSignature
 from openlpu.rtl.icu import ImemWriteLayout
@@ -76,7 +87,8 @@ ID_BITS = 4
 CSR_ADDR_BITS = 16
 IMEM_BASE = 1 << (ADDR_BITS - 1)
 #: Read-only identification registers.
-INFO_CSR = {"ID": 0x000, "VERSION": 0x004, "LANES": 0x008, "MEM_DEPTH": 0x00C, "MEM_SLICES": 0x010}
+INFO_CSR = {"ID": 0x000, "VERSION": 0x004, "LANES": 0x008, "MEM_DEPTH": 0x00C, "MEM_SLICES": 0x010,
+            "HOST_BEAT": 0x014}
 #: Control/status register addresses of the program window.
 CSR = {"CONTROL": 0x020, "STATUS": 0x024, "ERROR_CODE": 0x028, "ERROR_QUEUE": 0x02C, "ERROR_PC": 0x030,
        "CYCLES": 0x034, "QUEUES": 0x038, "IMEM_DEPTH": 0x03C}
@@ -112,11 +124,6 @@ class _LiteState(enum.Enum, shape=1):
     RESP = 1
 
 
-def _check_lanes(cfg):
-    if cfg.lanes & (cfg.lanes - 1) or cfg.lanes > 128:
-        raise ValueError(f"Mem host port: lanes must be a power of two <= 128, not {cfg.lanes!r}")
-
-
 def _axi_slave(data_bits):
     return In(AxiSignature(data_width=data_bits, addr_width=ADDR_BITS, id_width=ID_BITS))
 
@@ -127,7 +134,7 @@ def _axil_slave():
 
 def host_bus_members(cfg, program):
     """The members of :class:`HostPort` on the host's and the chip's side (all but ``mem``)."""
-    members = {"s_axi": _axi_slave(8 * cfg.lanes), "s_axil": _axil_slave()}
+    members = {"s_axi": _axi_slave(8 * cfg.host_beat), "s_axil": _axil_slave()}
     if program:
         members.update({"imem_wr": Out(Flow(ImemWriteLayout(cfg))), "start": Out(1),
                         "status": In(ChipStatusLayout())})
@@ -140,14 +147,13 @@ class HostPort(wiring.Component):
     Arguments
     ---------
     cfg : LpuConfig
-        ``lanes`` must be a power of two and at most 128 (AXI data bus
-        ``8 * lanes`` bits <= 1024).
+        The AXI data bus is ``8 * cfg.host_beat`` bits.
     program : bool
         Adds the instruction window and the run control registers.
 
     Members
     -------
-    s_axi : In(AxiSignature(data_width=8 * lanes, addr_width=32, id_width=4))
+    s_axi : In(AxiSignature(data_width=8 * host_beat, addr_width=32, id_width=4))
         AXI4 slave (INCR bursts) over the whole SRAM (and the instruction window).
     s_axil : In(AxiLiteSignature(data_width=32, addr_width=16))
         AXI4-Lite slave of the control/status registers.
@@ -156,16 +162,10 @@ class HostPort(wiring.Component):
     imem_wr : Out(Flow(ImemWriteLayout)), start : Out(1), status : In(ChipStatusLayout)
         Only with ``program``: instruction memory writes, run start (a write
         of CONTROL bit 0) and the chip's status for the registers.
-
-    Raises
-    ------
-    ValueError
-        ``lanes`` not a power of two or wider than 128.
     """
 
     def __init__(self, cfg, program=False):
         self._cfg = require_config(cfg)
-        _check_lanes(cfg)
         self._program = program
         super().__init__({**host_bus_members(cfg, program), "mem": Out(MemHostSignature(cfg))})
 
@@ -180,15 +180,17 @@ class HostPort(wiring.Component):
         return m
 
     def _decode(self, addr):
-        """(slice, vector, in_range, aligned) of a byte address of the vector window."""
+        """(slice, vector, beat, in_range, aligned) of a byte address of the vector window."""
         cfg = self._cfg
-        lb, ab, sb = exact_log2(cfg.lanes), ceil_log2(cfg.mem_depth), max(1, ceil_log2(cfg.mem_slices))
-        vec = addr[lb:lb + ab]
-        sl = addr[lb + ab:lb + ab + sb]
-        upper = addr[lb + ab + sb:]
+        bb, vb = exact_log2(cfg.host_beat), exact_log2(cfg.host_vector_stride)
+        ab, sb = ceil_log2(cfg.mem_depth), max(1, ceil_log2(cfg.mem_slices))
+        beat = addr[bb:vb] if vb > bb else Const(0, 1)
+        vec = addr[vb:vb + ab]
+        sl = addr[vb + ab:vb + ab + sb]
+        upper = addr[vb + ab + sb:]
         in_range = (upper == 0) & (sl < cfg.mem_slices) & (vec < cfg.mem_depth)
-        aligned = addr[:lb] == 0 if lb else Const(1)
-        return sl, vec, in_range, aligned
+        aligned = addr[:bb] == 0
+        return SimpleNamespace(sl=sl, vec=vec, beat=beat, in_range=in_range, aligned=aligned)
 
     def _imem_decode(self, addr):
         """(queue, row, in_range) of an address in the instruction window (bit 31 set)."""
@@ -196,27 +198,29 @@ class HostPort(wiring.Component):
         qshift = exact_log2(8 * cfg.imem_depth)
         layout = ImemWriteLayout(cfg)
         q = addr[qshift:ADDR_BITS - 1]
-        row = addr[exact_log2(cfg.lanes):qshift]
+        row = addr[exact_log2(cfg.host_beat):qshift]
         return q[:layout["queue"].shape.width], row[:layout["row"].shape.width], q < len(queues(cfg))
 
     def _malformed(self, size, burst):
         """A burst this slave refuses: not full-width beats, or not INCR."""
-        return (size != exact_log2(self._cfg.lanes)) | (burst != AxiBurst.INCR)
+        return (size != exact_log2(self._cfg.host_beat)) | (burst != AxiBurst.INCR)
 
     def _axi_write(self, m, state):
         """The AW, W and B channels."""
         axi = self.s_axi
-        w_id = Signal(ID_BITS)
-        w_addr = Signal(ADDR_BITS)
-        w_bad = Signal()        # malformed burst: SLVERR, nothing written
-        w_resp = Signal(AxiResp)
+        w = SimpleNamespace(id=Signal(ID_BITS, name="w_id"), addr=Signal(ADDR_BITS, name="w_addr"),
+                            bad=Signal(name="w_bad"),           # malformed burst: SLVERR, nothing written
+                            resp=Signal(AxiResp, name="w_resp"),
+                            whole=Signal(name="w_whole"),       # every beat so far of this vector is good
+                            buf=[Signal(8 * self._cfg.host_beat, name=f"w_buf{k}")  # the vector's beats
+                                 for k in range(self._cfg.host_vector_beats - 1)])     # before its last
         with m.If(state == _WriteState.IDLE):
             with m.If(axi.awvalid):
-                m.d.sync += [w_id.eq(axi.awid), w_addr.eq(axi.awaddr), w_resp.eq(AxiResp.OKAY),
-                             w_bad.eq(self._malformed(axi.awsize, axi.awburst)), state.eq(_WriteState.DATA)]
+                m.d.sync += [w.id.eq(axi.awid), w.addr.eq(axi.awaddr), w.resp.eq(AxiResp.OKAY), w.whole.eq(0),
+                             w.bad.eq(self._malformed(axi.awsize, axi.awburst)), state.eq(_WriteState.DATA)]
         with m.Elif(state == _WriteState.DATA):
             with m.If(axi.wvalid & self.mem.granted):
-                self._write_beat(m, w_addr, w_bad, w_resp)
+                self._write_beat(m, w)
                 with m.If(axi.wlast):
                     m.d.sync += state.eq(_WriteState.RESP)
         with m.Elif(state == _WriteState.RESP):
@@ -224,43 +228,65 @@ class HostPort(wiring.Component):
                 m.d.sync += state.eq(_WriteState.IDLE)
         m.d.comb += [axi.awready.eq(state == _WriteState.IDLE),
                      axi.wready.eq((state == _WriteState.DATA) & self.mem.granted),
-                     axi.bvalid.eq(state == _WriteState.RESP), axi.bid.eq(w_id), axi.bresp.eq(w_resp)]
+                     axi.bvalid.eq(state == _WriteState.RESP), axi.bid.eq(w.id), axi.bresp.eq(w.resp)]
 
-    def _write_beat(self, m, w_addr, w_bad, w_resp):
-        """One accepted W beat at ``w_addr``: write it, or record the burst's error response."""
-        sl, vec, in_range, aligned = self._decode(w_addr)
+    def _write_beat(self, m, w):
+        """One accepted W beat at ``w.addr``: collect it, write a completed vector (or an
+        instruction row), or record the burst's error response."""
+        cfg, axi = self._cfg, self.s_axi
+        d = self._decode(w.addr)
+        nb = cfg.host_vector_beats
+        ok = ~w.bad & d.aligned & axi.wstrb.all()
+        data_beat = d.beat < nb
+        whole = Mux(d.beat == 0, ok, w.whole & ok)
+        last = d.beat == nb - 1
+        complete = Mux(last, whole, ~axi.wlast | ~data_beat)    # no vector left without its last beat
+        in_range = d.in_range
+        to_mem = self._write_vector(m, w, d, last & whole)
         if self._program:
-            iq, irow, i_range = self._imem_decode(w_addr)
-            in_range = Mux(w_addr[-1], i_range, in_range)
-        ok = ~w_bad & aligned & self.s_axi.wstrb.all()
-        with m.If(ok & in_range):
-            to_mem = [self.mem.wr.eq(1 << sl), self.mem.addr.eq(vec), self.mem.data.eq(self.s_axi.wdata)]
-            if self._program:
-                with m.If(w_addr[-1]):
+            iq, irow, i_range = self._imem_decode(w.addr)
+            in_range = Mux(w.addr[-1], i_range, in_range)
+            complete = complete | w.addr[-1]
+            with m.If(w.addr[-1]):
+                with m.If(ok & i_range):
                     m.d.comb += [self.imem_wr.valid.eq(1), self.imem_wr.payload.queue.eq(iq),
-                                 self.imem_wr.payload.row.eq(irow), self.imem_wr.payload.data.eq(self.s_axi.wdata)]
-                with m.Else():
-                    m.d.comb += to_mem
-            else:
+                                 self.imem_wr.payload.row.eq(irow), self.imem_wr.payload.data.eq(axi.wdata)]
+            with m.Else():
                 m.d.comb += to_mem
-        with m.Elif(~ok):
-            m.d.sync += w_resp.eq(AxiResp.SLVERR)
-        with m.Elif(w_resp == AxiResp.OKAY):
-            m.d.sync += w_resp.eq(AxiResp.DECERR)
-        m.d.sync += w_addr.eq(w_addr + self._cfg.lanes)
+        else:
+            m.d.comb += to_mem
+        with m.If(data_beat):
+            m.d.sync += w.whole.eq(whole)
+        with m.If(~ok | ~complete):
+            m.d.sync += w.resp.eq(AxiResp.SLVERR)
+        with m.Elif(~in_range & (w.resp == AxiResp.OKAY)):
+            m.d.sync += w.resp.eq(AxiResp.DECERR)
+        m.d.sync += w.addr.eq(w.addr + cfg.host_beat)
+
+    def _write_vector(self, m, w, d, done):
+        """The SRAM write of a vector whose beats are all in (``done``) as a list of statements;
+        collects the earlier beats of a vector in ``w.buf``."""
+        cfg, axi = self._cfg, self.s_axi
+        for k, buf in enumerate(w.buf):
+            with m.If(d.beat == k):
+                m.d.sync += buf.eq(axi.wdata)
+        vector = Cat(*w.buf, axi.wdata)[:8 * cfg.lanes]
+        return [self.mem.wr.eq(Mux(done & d.in_range, 1 << d.sl, 0)), self.mem.addr.eq(d.vec),
+                self.mem.data.eq(vector)]
 
     def _axi_read(self, m, w_state, state):
         """The AR and R channels: one beat at a time through ISSUE, SRAM, ECC and BEAT."""
-        axi, lanes = self.s_axi, self._cfg.lanes
+        axi, cfg = self.s_axi, self._cfg
         r = SimpleNamespace(id=Signal(ID_BITS, name="r_id"), addr=Signal(ADDR_BITS, name="r_addr"),
-                            len=Signal(8, name="r_len"), bad=Signal(name="r_bad"),
-                            sel=Signal(max(1, ceil_log2(self._cfg.mem_slices)), name="r_sel"),
-                            resp=Signal(AxiResp, name="r_resp"), data=Signal(8 * lanes, name="r_data"))
+                            len=Signal(8, name="r_len"), bad=Signal(name="r_bad"), first=Signal(name="r_first"),
+                            sel=Signal(max(1, ceil_log2(cfg.mem_slices)), name="r_sel"),
+                            resp=Signal(AxiResp, name="r_resp"), poison=Signal(name="r_poison"),
+                            vec=Signal(8 * cfg.lanes, name="r_vec"))
         assert timing.MEM_READ_LATENCY == 2     # ISSUE + SRAM, then the data is there in ECC
         with m.If(state == _ReadState.IDLE):
             # a write whose AW is offered wins over a read offered in the same cycle
             with m.If(axi.arvalid & ~(axi.awvalid & (w_state == _WriteState.IDLE))):
-                m.d.sync += [r.id.eq(axi.arid), r.addr.eq(axi.araddr), r.len.eq(axi.arlen),
+                m.d.sync += [r.id.eq(axi.arid), r.addr.eq(axi.araddr), r.len.eq(axi.arlen), r.first.eq(1),
                              r.bad.eq(self._malformed(axi.arsize, axi.arburst)), state.eq(_ReadState.ISSUE)]
         with m.Elif(state == _ReadState.ISSUE):
             self._read_issue(m, w_state, state, r)
@@ -269,30 +295,36 @@ class HostPort(wiring.Component):
         with m.Elif(state == _ReadState.ECC):
             for s, out in enumerate(self.mem.out):
                 with m.If(r.sel == s):
-                    m.d.sync += r.data.eq(out.data.as_value())
+                    m.d.sync += [r.vec.eq(out.data.as_value()), r.poison.eq(out.poison)]
                     with m.If(out.poison):
                         m.d.sync += r.resp.eq(AxiResp.SLVERR)
             m.d.sync += state.eq(_ReadState.BEAT)
         with m.Elif(state == _ReadState.BEAT):
             with m.If(axi.rready):
-                m.d.sync += [r.addr.eq(r.addr + lanes), r.len.eq(r.len - 1),
+                m.d.sync += [r.addr.eq(r.addr + cfg.host_beat), r.len.eq(r.len - 1), r.first.eq(0),
                              state.eq(Mux(r.len == 0, _ReadState.IDLE, _ReadState.ISSUE))]
+        stride_bits = 8 * cfg.host_vector_stride
+        beat_data = Cat(r.vec, Const(0, stride_bits - len(r.vec))).word_select(self._decode(r.addr).beat,
+                                                                               8 * cfg.host_beat)
         m.d.comb += [axi.arready.eq((state == _ReadState.IDLE) & ~(axi.awvalid & axi.awready)),
-                     axi.rvalid.eq(state == _ReadState.BEAT), axi.rid.eq(r.id), axi.rdata.eq(r.data),
+                     axi.rvalid.eq(state == _ReadState.BEAT), axi.rid.eq(r.id),
+                     axi.rdata.eq(Mux(r.resp == AxiResp.OKAY, beat_data, 0)),
                      axi.rresp.eq(r.resp), axi.rlast.eq(r.len == 0)]
 
     def _read_issue(self, m, w_state, state, r):
         """ISSUE: once the host owns the slices and no write burst is under way, read the beat's
-        vector, or go straight to the beat with its error response."""
-        sl, vec, in_range, aligned = self._decode(r.addr)
+        vector (at the burst's first beat and each vector's first beat; the further beats of a
+        vector reuse it), or go straight to the beat with its error response."""
+        d = self._decode(r.addr)
         # a write burst owns the host path until its last beat
         with m.If(self.mem.granted & (w_state != _WriteState.DATA)):
-            ok = ~r.bad & aligned & (~r.addr[-1] if self._program else 1)
-            m.d.sync += [r.sel.eq(sl), r.data.eq(0),
-                         r.resp.eq(Mux(~ok, AxiResp.SLVERR, Mux(in_range, AxiResp.OKAY, AxiResp.DECERR)))]
-            with m.If(ok & in_range):
-                m.d.comb += [self.mem.rd.eq(1 << sl), self.mem.addr.eq(vec)]
-                m.d.sync += state.eq(_ReadState.SRAM)
+            ok = ~r.bad & d.aligned & (~r.addr[-1] if self._program else 1)
+            fetch = r.first | (d.beat == 0)
+            m.d.sync += r.resp.eq(Mux(~ok, AxiResp.SLVERR, Mux(~d.in_range, AxiResp.DECERR,
+                                                               Mux(~fetch & r.poison, AxiResp.SLVERR, AxiResp.OKAY))))
+            with m.If(ok & d.in_range & fetch):
+                m.d.comb += [self.mem.rd.eq(1 << d.sl), self.mem.addr.eq(d.vec)]
+                m.d.sync += [r.sel.eq(d.sl), state.eq(_ReadState.SRAM)]
             with m.Else():
                 m.d.sync += state.eq(_ReadState.BEAT)
 
@@ -301,7 +333,7 @@ class HostPort(wiring.Component):
         cfg = self._cfg
         regs = {INFO_CSR["ID"]: Const(ID_VALUE, 32), INFO_CSR["VERSION"]: Const(VERSION, 32),
                 INFO_CSR["LANES"]: Const(cfg.lanes, 32), INFO_CSR["MEM_DEPTH"]: Const(cfg.mem_depth, 32),
-                INFO_CSR["MEM_SLICES"]: Const(cfg.mem_slices, 32)}
+                INFO_CSR["MEM_SLICES"]: Const(cfg.mem_slices, 32), INFO_CSR["HOST_BEAT"]: Const(cfg.host_beat, 32)}
         for s, errors in enumerate(self.mem.errors):
             for k, name in enumerate(MemErrorsLayout().members):
                 regs[SLICE_CSR_BASE + SLICE_CSR_STRIDE * s + 4 * k] = getattr(errors, name)
@@ -388,13 +420,12 @@ class MemWithHost(wiring.Component):
 
     Raises
     ------
-    ValueError
-        As :class:`HostPort`.
+    ConfigError
+        As :class:`openlpu.rtl.mem.Mem`.
     """
 
     def __init__(self, cfg, program=False):
-        self._cfg, self._program = require_config(cfg), program
-        _check_lanes(cfg)
+        self._cfg, self._program = require_ecc_lanes(cfg), program
         super().__init__({**mem_chip_members(cfg), **host_bus_members(cfg, program)})
 
     def elaborate(self, platform):

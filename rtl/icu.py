@@ -1,8 +1,8 @@
 """Instruction control unit (ICU): one instruction queue per functional slice.
 
 Each queue (:func:`openlpu.isa.queues`) has its own instruction memory,
-loaded by the host one ``lanes``-byte beat (``lanes // 8`` instructions) at a
-time, and a program counter. After ``start`` all queues run in lock step,
+loaded by the host one row (one host data beat, ``cfg.imem_row =
+host_beat // 8`` instructions) at a time, and a program counter. After ``start`` all queues run in lock step,
 one instruction per cycle each, with the semantics of
 :mod:`openlpu.golden.lpu`: NOP/REPEAT/SYNC/NOTIFY/CONFIG/END, legality checks
 from :func:`openlpu.isa.check` mirrored in hardware, and an error stop that
@@ -65,10 +65,10 @@ def _nq(cfg):
 
 
 def ImemWriteLayout(cfg):
-    """A host write of instruction memory: queue number, row, and the row's ``lanes`` bytes."""
+    """A host write of instruction memory: queue number, row, and the row's ``host_beat`` bytes."""
     return data.StructLayout({"queue": unsigned(max(1, ceil_log2(_nq(cfg)))),
                               "row": unsigned(max(1, ceil_log2(rows(cfg)))),
-                              "data": unsigned(8 * cfg.lanes)})
+                              "data": unsigned(8 * cfg.host_beat)})
 
 
 def IcuObservation(cfg):
@@ -89,11 +89,7 @@ class Icu(wiring.Component):
     """
 
     def __init__(self, cfg, observe=False):
-        require_config(cfg)
-        if cfg.lanes % 8 or cfg.imem_depth % (cfg.lanes // 8):
-            raise ValueError(f"Icu: lanes ({cfg.lanes}) must be a multiple of 8 and imem_depth "
-                             f"({cfg.imem_depth}) a multiple of lanes // 8")
-        self._cfg = cfg
+        self._cfg = require_config(cfg)
         self._observe = observe
         nq = _nq(cfg)
         pcw = ceil_log2(cfg.imem_depth + 1)

@@ -2,7 +2,7 @@
 
 An :class:`IcuQueue` is the part of the ICU (:class:`~openlpu.rtl.icu.Icu`)
 that exists once per queue (:func:`openlpu.isa.queues`). It holds the queue's
-instruction memory (written by the host one ``lanes``-byte row at a time),
+instruction memory (written by the host one row, one host data beat, at a time),
 fetches the word at its pc, checks it (:func:`~openlpu.rtl.icu_decode.check`),
 steps NOP / REPEAT / SYNC / END in its :class:`QueueState`, and registers the
 instruction it issues. Whatever couples the queues (start, the stop on an
@@ -80,8 +80,8 @@ class QueueState(enum.Enum, shape=3):
 
 
 def per_row(cfg):
-    """Instructions per instruction-memory row (one host beat of ``lanes`` bytes)."""
-    return cfg.lanes // 8
+    """Instructions per instruction-memory row (one host data beat: ``cfg.imem_row``)."""
+    return cfg.imem_row
 
 
 def rows(cfg):
@@ -94,9 +94,9 @@ def _pc_shape(cfg):
 
 
 def RowWriteLayout(cfg):
-    """One host write of a queue's instruction memory: the row and its ``lanes`` bytes."""
+    """One host write of a queue's instruction memory: the row and its ``host_beat`` bytes."""
     return data.StructLayout({"row": unsigned(max(1, ceil_log2(rows(cfg)))),
-                              "data": unsigned(8 * cfg.lanes)})
+                              "data": unsigned(isa.WORD_BITS * per_row(cfg))})
 
 
 def IssueLayout(cfg):
@@ -174,7 +174,7 @@ class IcuQueue(wiring.Component):
     def _fetch(self, m):
         """The instruction memory; returns the word at ``pc`` and the read port."""
         cfg = self._cfg
-        mem = m.submodules.imem = memory.Memory(shape=8 * cfg.lanes, depth=rows(cfg), init=[])
+        mem = m.submodules.imem = memory.Memory(shape=isa.WORD_BITS * per_row(cfg), depth=rows(cfg), init=[])
         write = mem.write_port()
         read = mem.read_port()
         m.d.comb += [write.en.eq(self.imem_wr.valid), write.addr.eq(self.imem_wr.payload.row),

@@ -43,7 +43,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from openlpu import isa, timing
-from openlpu.config import require_config
+from openlpu.config import require_ecc_lanes
 
 from .fabric import StreamStop
 from .hier import shared
@@ -73,10 +73,7 @@ class Lpu(wiring.Component):
     """The OpenLPU chip for ``cfg`` (see the module docstring)."""
 
     def __init__(self, cfg):
-        require_config(cfg)
-        if cfg.streams > 32:
-            raise ValueError(f"Lpu: stream operands address at most 32 streams, not {cfg.streams}")
-        self._cfg = cfg
+        self._cfg = require_ecc_lanes(cfg)
         bus = host_bus_members(cfg, program=False)
         super().__init__({"s_axi": bus["s_axi"], "s_axil": bus["s_axil"], "irq": Out(1),
                           "fault": In(72 * cfg.lanes // 8).array(cfg.mem_slices)})

@@ -22,7 +22,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from openlpu.config import require_config
+from openlpu.config import MEM_INDEX_BITS, require_config, require_ecc_lanes
 
 from openlpu import timing
 from openlpu.golden.ecc import WORD_BITS
@@ -35,15 +35,9 @@ __all__ = ["MemReadLayout", "MemWriteLayout", "MemOutLayout", "MemErrorsLayout",
 #: Width of the saturating error counters.
 COUNTER_BITS = 32
 #: Bits of a gather/scatter index: lanes ``8w`` and ``8w+1`` of the index
-#: vector, little-endian, are column ``w``'s address.
-INDEX_BITS = 16
-
-
-def _check(cfg):
-    if cfg.lanes % 8:
-        raise ValueError(f"MemSlice: lanes must be a multiple of 8 (64-bit ECC words), not {cfg.lanes!r}")
-    if not 1 <= cfg.mem_depth <= 1 << INDEX_BITS:
-        raise ValueError(f"MemSlice: mem_depth must be 1..{1 << INDEX_BITS}, not {cfg.mem_depth!r}")
+#: vector, little-endian, are column ``w``'s address (``mem_depth`` is at most
+#: ``1 << INDEX_BITS``, a rule of :class:`~openlpu.config.LpuConfig`).
+INDEX_BITS = MEM_INDEX_BITS
 
 
 def _addr_bits(cfg):
@@ -128,12 +122,12 @@ class MemSlice(wiring.Component):
 
     Raises
     ------
-    ValueError
-        ``lanes`` not a multiple of 8 or ``mem_depth`` out of range.
+    ConfigError
+        ``lanes`` not a multiple of 8 (:func:`~openlpu.config.require_ecc_lanes`).
     """
 
     def __init__(self, cfg):
-        _check(cfg)
+        require_ecc_lanes(cfg)
         self._cfg = cfg
         self._cols = cfg.lanes // 8
         super().__init__({
@@ -265,13 +259,12 @@ class Mem(wiring.Component):
 
     Raises
     ------
-    ValueError
+    ConfigError
         As :class:`MemSlice`.
     """
 
     def __init__(self, cfg):
-        self._cfg = require_config(cfg)
-        _check(cfg)
+        self._cfg = require_ecc_lanes(cfg)
         super().__init__({**mem_chip_members(cfg), "host": In(MemHostSignature(cfg))})
 
     def elaborate(self, platform):
@@ -311,7 +304,7 @@ class MemAddrGen(wiring.Component):
     """
 
     def __init__(self, cfg):
-        _check(cfg)
+        require_ecc_lanes(cfg)
         self._depth = cfg.mem_depth
         layout = data.StructLayout({"base": INDEX_BITS, "stride": INDEX_BITS, "count": INDEX_BITS})
         super().__init__({"cmd": In(Flow(layout)), "addr": Out(Flow(unsigned(INDEX_BITS))), "error": Out(1)})

@@ -1,6 +1,6 @@
 import pytest
 
-from openlpu.config import ConfigError, LpuConfig, PRESETS, preset
+from openlpu.config import ConfigError, LpuConfig, PRESETS, preset, require_ecc_lanes
 
 
 def test_presets_match_the_architecture():
@@ -28,6 +28,14 @@ def test_config_is_frozen():
     ("vxm_alus", 2.0, "integer"),
     ("mxm_planes", True, "integer"),
     ("mxm_acc_depth", 0, "at least 1"),
+    # the rules the units' constructors used to enforce themselves
+    ("streams", 33, "at most 32"),                      # 5-bit stream numbers (Lpu)
+    ("mem_depth", 1 << 17, "at most 65536"),            # 16-bit SRAM addresses (MemSlice)
+    ("imem_depth", 1000, "power of two"),
+    ("host_bytes", 24, "power of two from 8 to 128"),   # AXI data widths (HostPort)
+    ("host_bytes", 4, "power of two from 8 to 128"),
+    ("host_bytes", 256, "power of two from 8 to 128"),
+    ("host_bytes", 16.0, "integer"),
 ])
 def test_bad_config_names_field_and_rule(field, value, rule):
     changes = {field: value}
@@ -37,6 +45,32 @@ def test_bad_config_names_field_and_rule(field, value, rule):
         PRESETS["tiny"].replace(**changes)
     assert info.value.field == field
     assert f"LpuConfig.{field}" in str(info.value) and rule in str(info.value)
+
+
+def test_imem_depth_holds_whole_host_beats():
+    """Instruction memory is loaded one host beat (host_beat // 8 instructions) per row (Icu)."""
+    with pytest.raises(ConfigError) as info:
+        PRESETS["tiny"].replace(host_bytes=64, imem_depth=4)
+    assert info.value.field == "imem_depth" and "multiple of 8" in str(info.value)
+    assert PRESETS["tiny"].replace(host_bytes=64, imem_depth=8).imem_row == 8
+    # by default a beat is lanes rounded up to a power of two, 8..128: tiny's 8 instructions fit
+    assert PRESETS["tiny"].replace(lanes=48, superlanes=1, imem_depth=8).host_beat == 64
+
+
+def test_host_beat_default_keeps_one_vector_per_beat_up_to_128_lanes():
+    assert [PRESETS[n].host_beat for n in ("tiny", "small", "tsp")] == [8, 16, 128]
+    assert [PRESETS["tiny"].replace(lanes=n, superlanes=1).host_beat for n in (12, 48, 128, 136)] == [16, 64, 128, 128]
+    assert PRESETS["tiny"].replace(host_bytes=8).host_beat == 8
+
+
+def test_sram_needs_whole_ecc_words():
+    """lanes multiple of 4 is a configuration (the MXM's formal proof uses 4); the units that
+    hold SRAM need 64-bit ECC words and say so with a ConfigError naming lanes."""
+    cfg = PRESETS["tiny"].replace(lanes=12, superlanes=1)
+    with pytest.raises(ConfigError) as info:
+        require_ecc_lanes(cfg)
+    assert info.value.field == "lanes" and "multiple of 8" in str(info.value)
+    assert require_ecc_lanes(PRESETS["tiny"]) is PRESETS["tiny"]
 
 
 def test_unknown_preset_and_field():

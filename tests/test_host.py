@@ -6,24 +6,46 @@ import pytest
 from amaranth.back import verilog
 
 from openlpu.config import preset
-from openlpu.golden.mem import host_address, host_decode
+from openlpu.golden.mem import host_address, host_decode, host_pack, host_span, host_unpack, imem_rows
 from openlpu.rtl.host import MemWithHost
 from openlpu.verif.runner import SIMULATORS, lint, require_simulator, run_cocotb
 
 TINY = preset("tiny")
+#: A vector of three 16-byte beats (and a padding beat): 48 lanes need not be a power of two.
+WIDE = preset("tiny").replace(lanes=48, superlanes=3, host_bytes=16, mem_slices=2, mem_depth=64,
+                              imem_depth=64)
 
 
 def test_address_map_round_trip():
-    for cfg in (TINY, preset("small")):
+    for cfg in (TINY, preset("small"), WIDE, preset("tsp")):
         for s in range(cfg.mem_slices):
             for v in (0, 1, cfg.mem_depth - 1):
                 assert host_decode(cfg, host_address(cfg, s, v)) == (s, v)
+                assert host_decode(cfg, host_address(cfg, s, v) + cfg.host_vector_stride - 1) == (s, v)
         assert host_decode(cfg, host_address(cfg, cfg.mem_slices, 0)) is None
 
 
-def test_rejects_non_power_of_two_lanes():
-    with pytest.raises(ValueError, match="lanes"):
-        MemWithHost(preset("tsp"))
+def test_address_map_of_wide_vectors():
+    """One beat per vector up to 128 lanes by default; wider vectors (or a narrower bus) take
+    ceil(lanes / host_beat) beats, vectors starting on power-of-two boundaries."""
+    assert [(c.host_beat, c.host_vector_beats, c.host_vector_stride) for c in (TINY, preset("small"))] == \
+        [(8, 1, 8), (16, 1, 16)]
+    tsp = preset("tsp")
+    assert (tsp.host_beat, tsp.host_vector_beats, tsp.host_vector_stride) == (128, 3, 512)
+    assert (WIDE.host_beat, WIDE.host_vector_beats, WIDE.host_vector_stride) == (16, 3, 64)
+    assert host_address(WIDE, 1, 2) == (64 + 2) * 64
+    assert host_span(WIDE, 1) == 48 and host_span(WIDE, 3) == 2 * 64 + 48
+    vecs = [bytes([k + 1] * 48) for k in range(3)]
+    blob = host_pack(WIDE, vecs)
+    assert blob[48:64] == bytes(16) and blob[64:112] == vecs[1]
+    assert host_unpack(WIDE, blob, 3) == vecs
+
+
+def test_instruction_rows_are_host_beats():
+    """A row is host_beat // 8 instructions whatever lanes is; the last one zero-padded."""
+    assert imem_rows(WIDE, [1, 2, 3]) == [1 | 2 << 64, 3]
+    assert imem_rows(TINY, [5, 6]) == [5, 6]
+    assert imem_rows(preset("tsp"), range(17)) == [sum(w << 64 * w for w in range(16)), 16]
 
 
 def test_lint(tmp_path):
@@ -34,10 +56,12 @@ def test_lint(tmp_path):
 
 
 @pytest.mark.parametrize("sim", SIMULATORS)
-def test_cocotb(sim):
+@pytest.mark.parametrize("cfg", [TINY, WIDE], ids=["tiny", "lanes48_bus16"])
+def test_cocotb(sim, cfg):
     require_simulator(sim)
-    run_cocotb(sim=sim, toplevel="mem", component=lambda: MemWithHost(TINY), test_module="openlpu.verif.tb_host",
-               key="tiny", extra_env={"OPENLPU_CONFIG": json.dumps(TINY.as_dict()), "OPENLPU_SEED": "5"})
+    run_cocotb(sim=sim, toplevel="mem", component=lambda: MemWithHost(cfg, program=True),
+               test_module="openlpu.verif.tb_host", key=f"lanes{cfg.lanes}",
+               extra_env={"OPENLPU_CONFIG": json.dumps(cfg.as_dict()), "OPENLPU_SEED": "5"})
 
 
 def test_axi_signatures():

@@ -5,7 +5,7 @@ instance ``mem`` with one instance ``slice<s>`` per SRAM slice, each with the
 memories ``col0 .. col<lanes/8-1>`` of 72-bit ECC words (64 data bits, 8
 check bits: :func:`openlpu.golden.ecc.ecc_encode`), and instance ``icu``
 with one instance per queue (:func:`openlpu.isa.queues`) holding
-``imem``, rows of ``lanes // 8`` 64-bit instruction words (one host beat). :class:`Backdoor` writes and reads those
+``imem``, rows of ``cfg.imem_row`` 64-bit instruction words (one host beat). :class:`Backdoor` writes and reads those
 words through cocotb's VPI handles; on Verilator they must be public, which
 :func:`public_memories` names for :func:`openlpu.verif.runner.run_cocotb` (``public_vars``).
 
@@ -17,6 +17,7 @@ against the seconds a run takes.
 """
 
 from openlpu.golden.ecc import ECC_DETECTED, ecc_decode, ecc_encode
+from openlpu.golden.mem import imem_rows
 from openlpu.isa import queues
 
 __all__ = ["public_memories", "Backdoor", "read_vector"]
@@ -60,14 +61,13 @@ class Backdoor:
                 mem[addr + v].value = word ^ int(masks[c]) if masks else word
 
     def load_program(self, program):
-        """Write ``{queue: [word, ...]}`` from address 0. A queue's memory has one host beat
-        (``lanes // 8`` words, the first in the low bits) per row; a last partial row is padded
-        with zero words, as the host port writes it (so both leave the same memory behind)."""
-        per_row = self.cfg.lanes // 8
+        """Write ``{queue: [word, ...]}`` from address 0, in the rows of
+        :func:`openlpu.golden.mem.imem_rows` (one host beat each, a last partial row padded
+        with zero words, as the host port writes it: both leave the same memory behind)."""
         for name, words in program.items():
             mem = self.imem[name]
-            for r in range(0, len(words), per_row):
-                mem[r // per_row].value = sum(int(w) << 64 * k for k, w in enumerate(words[r:r + per_row]))
+            for r, row in enumerate(imem_rows(self.cfg, words)):
+                mem[r].value = row
 
     def read_sram(self, slice_, addr, count):
         """``count`` vectors from ``addr`` of ``slice_`` as the host port reads them

@@ -29,14 +29,14 @@ from .progen import DATA, INDEX, RESULT, random_case
 
 __all__ = ["seed_cases", "UNIT_BENCHES", "run_unit", "main"]
 
-#: unit -> (toplevel, "module:Class", testbench module, extra environment)
+#: unit -> (toplevel, "module:Class", testbench module, extra environment, constructor keywords)
 UNIT_BENCHES = {
-    "mxm": ("mxm_plane", "openlpu.rtl.mxm:MxmPlane", "openlpu.verif.tb_mxm", {}),
-    "vxm": ("vxm", "openlpu.rtl.vxm:Vxm", "openlpu.verif.tb_vxm", {}),
-    "vxm_func": ("vxm_func", "openlpu.rtl.vxm_func:VxmFunc", "openlpu.verif.tb_vxm_func", {}),
-    "sxm": ("sxm", "openlpu.rtl.sxm:Sxm", "openlpu.verif.tb_sxm", {}),
-    "mem": ("mem_slice", "openlpu.rtl.mem:MemSlice", "openlpu.verif.tb_mem", {"OPENLPU_FAULTS": "1024"}),
-    "host": ("mem", "openlpu.rtl.host:MemWithHost", "openlpu.verif.tb_host", {}),
+    "mxm": ("mxm_plane", "openlpu.rtl.mxm:MxmPlane", "openlpu.verif.tb_mxm", {}, {}),
+    "vxm": ("vxm", "openlpu.rtl.vxm:Vxm", "openlpu.verif.tb_vxm", {}, {}),
+    "vxm_func": ("vxm_func", "openlpu.rtl.vxm_func:VxmFunc", "openlpu.verif.tb_vxm_func", {}, {}),
+    "sxm": ("sxm", "openlpu.rtl.sxm:Sxm", "openlpu.verif.tb_sxm", {}, {}),
+    "mem": ("mem_slice", "openlpu.rtl.mem:MemSlice", "openlpu.verif.tb_mem", {"OPENLPU_FAULTS": "1024"}, {}),
+    "host": ("mem", "openlpu.rtl.host:MemWithHost", "openlpu.verif.tb_host", {}, {"program": True}),
 }
 
 
@@ -45,10 +45,10 @@ def run_unit(unit, cfg, key, sim, seed, log_file=None):
     import importlib
     import json
     from .runner import run_cocotb
-    top, target, module, env = UNIT_BENCHES[unit]
+    top, target, module, env, kwargs = UNIT_BENCHES[unit]
     mod_name, cls = target.split(":")
     factory = getattr(importlib.import_module(mod_name), cls)
-    run_cocotb(sim=sim, toplevel=top, component=lambda: factory(cfg), test_module=module, key=key,
+    run_cocotb(sim=sim, toplevel=top, component=lambda: factory(cfg, **kwargs), test_module=module, key=key,
                test_name=f"regress-{seed}", log_file=log_file,
                extra_env={"OPENLPU_CONFIG": json.dumps(cfg.as_dict()), "OPENLPU_SEED": str(seed), **env})
 

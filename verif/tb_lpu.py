@@ -38,7 +38,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, SimTimeoutErro
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiMaster, AxiResp
 
 from openlpu.config import LpuConfig
-from openlpu.golden.mem import host_address
+from openlpu.golden.mem import host_address, host_pack, host_span, host_unpack, imem_rows
 from openlpu.isa import queues
 from openlpu.rtl.host import CSR, IMEM_BASE
 from openlpu.timing import ICU_DRAIN_CYCLES
@@ -79,14 +79,15 @@ class LpuHost:
             raise RuntimeError(f"host write {addr:#x} ({len(data)} bytes): {resp.resp}")
 
     async def load_sram(self, slice_, addr, data):
-        await self.write(host_address(self.cfg, slice_, addr), bytes(data))
+        lanes = self.cfg.lanes
+        vectors = [bytes(data[k:k + lanes]) for k in range(0, len(data), lanes)]
+        await self.write(host_address(self.cfg, slice_, addr), host_pack(self.cfg, vectors))
 
     async def load_program(self, program):
-        per_beat = self.cfg.lanes // 8
+        row_bytes = self.cfg.host_beat
         for name, words in program.items():
             q = self.queues.index(name)
-            words = list(words) + [0] * (-len(words) % per_beat)
-            blob = b"".join(int(w).to_bytes(8, "little") for w in words)
+            blob = b"".join(row.to_bytes(row_bytes, "little") for row in imem_rows(self.cfg, words))
             await self.write(IMEM_BASE + q * 8 * self.cfg.imem_depth, blob)
 
     async def csr(self, name):
@@ -131,10 +132,10 @@ class LpuHost:
             return f"(internal signals not visible: {exc})"
 
     async def read_sram(self, slice_, addr, count):
-        resp = await self.axi.read(host_address(self.cfg, slice_, addr), count * self.cfg.lanes)
+        resp = await self.axi.read(host_address(self.cfg, slice_, addr), host_span(self.cfg, count))
         if resp.resp not in (AxiResp.OKAY, AxiResp.SLVERR):
             raise RuntimeError(f"host read slice {slice_} vector {addr}: {resp.resp}")
-        return bytes(resp.data), resp.resp == AxiResp.SLVERR
+        return b"".join(host_unpack(self.cfg, resp.data, count)), resp.resp == AxiResp.SLVERR
 
     async def ecc_counters(self):
         out = []
