@@ -12,7 +12,7 @@ from openlpu.isa import ErrorCode
 from openlpu.rtl.lpu import Lpu
 from openlpu.verif.lpu_cases import expect, run_rtl, compare
 from openlpu.verif.lpu_directed import directed_cases
-from openlpu.verif.regress import seed_cases
+from openlpu.verif.regress import CI_SEEDS, seed_cases
 from openlpu.verif.runner import SIMULATORS, lint, require_simulator, write_verilog
 
 TINY = preset("tiny")
@@ -107,15 +107,26 @@ def test_lint_small(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+#: Random programs every chip run checks besides the fixed CI_SEEDS: drawn from the live seed.
+LIVE_PROGRAMS = 4
+
+
+def live_seeds(live_seed, count):
+    """``count`` program seeds from the run's live seed, clear of the fixed seed ranges."""
+    return [10_000 + (live_seed * count + i) % 2 ** 31 for i in range(count)]
+
+
 @pytest.mark.parametrize("sim", SIMULATORS)
-def test_rtl_matches_golden(sim):
-    """Every directed program and 12 random ones: equal SRAM, status, errors, ECC counters, cycles.
-    Loaded and read back through the host port only, as a host driver would."""
+def test_rtl_matches_golden(sim, live_seed):
+    """Every directed program, 8 fixed random ones and 4 drawn from the live seed: equal SRAM,
+    status, errors, ECC counters, cycles. Loaded and read back through the host port only, as a
+    host driver would."""
     require_simulator(sim)
     directed = directed_cases(TINY)
-    rand, _ = seed_cases(TINY, range(1000, 1012))
+    seeds = [*CI_SEEDS, *live_seeds(live_seed, LIVE_PROGRAMS)]
+    rand, _ = seed_cases(TINY, seeds)
     cases = [c[1] for c in directed] + rand
-    labels = [c[0] for c in directed] + [f"seed {s}" for s in range(1000, 1012)]
+    labels = [c[0] for c in directed] + [f"seed {s}" for s in seeds]
     expected = expect(TINY, cases)
     for (name, _, check), obs in zip(directed, expected):
         check(obs)
@@ -170,10 +181,10 @@ def test_linear_layer_program_on_rtl():
 
 
 def test_functional_coverage_of_the_ci_programs(capsys):
-    """The programs the RTL runs in CI cover every bin of every cover point and cross
+    """The programs the RTL runs in every CI run (directed and fixed seeds) cover every bin of every cover point and cross
     (the sign-off target is 100% of points and >= 75% of crosses; all are full, keep them so)."""
     from openlpu.verif import fcov
-    cases = [c[1] for c in directed_cases(TINY)] + seed_cases(TINY, range(1000, 1012))[0]
+    cases = [c[1] for c in directed_cases(TINY)] + seed_cases(TINY, CI_SEEDS)[0]
     fcov.sample_cases(TINY, cases)
     print("\n".join(fcov.report()))
     for name, item in fcov._items():

@@ -82,6 +82,13 @@ def test_amaranth_sim_small_multicolumn():
     assert checked and model.corrected and model.detected
 
 
+def test_amaranth_sim_live_seed(live_seed):
+    """The random scenario from the run's live seed, at both presets."""
+    for cfg in (TINY, SMALL):
+        _, checked = _play(cfg, "random", seed=live_seed)
+        assert checked
+
+
 def test_bad_generics():
     with pytest.raises(ValueError, match="lanes"):
         MemSlice(TINY.replace(lanes=12) if hasattr(TINY, "replace") else type(TINY)(**{**TINY.as_dict(), "lanes": 12}))

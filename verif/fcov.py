@@ -150,9 +150,9 @@ def report():
 def main():
     from openlpu.config import preset
     from .lpu_directed import directed_cases
-    from .regress import seed_cases
+    from .regress import CI_SEEDS, seed_cases
     cfg = preset("tiny")
-    cases = [c[1] for c in directed_cases(cfg)] + seed_cases(cfg, range(1000, 1012))[0]
+    cases = [c[1] for c in directed_cases(cfg)] + seed_cases(cfg, CI_SEEDS)[0]
     sample_cases(cfg, cases)
     print("\n".join(report()))
 

@@ -53,6 +53,11 @@ def run_unit(unit, cfg, key, sim, seed, log_file=None):
                extra_env={"OPENLPU_CONFIG": json.dumps(cfg.as_dict()), "OPENLPU_SEED": str(seed), **env})
 
 
+#: The random chip programs every CI run checks on the RTL (besides the live seeds of
+#: tests/test_lpu.py); functional coverage (verif/fcov.py) is taken over them.
+CI_SEEDS = range(1000, 1008)
+
+
 def seed_cases(cfg, seeds, length=60):
     """``(cases, usage)`` for the given seeds; every case reads back its data, result and index areas."""
     cases, usage = [], Counter()
