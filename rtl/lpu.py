@@ -31,14 +31,17 @@ s_axi : In(AxiSignature), s_axil : In(AxiLiteSignature)
     ports ``s_axi__<signal>`` and ``s_axil__<signal>``.
 irq : Out(1)
     High while the last run is done or stopped on an error.
-fault : In(72 * lanes // 8).array(mem_slices)
-    Test-only backdoor: XOR masks applied to each slice's stored words on a
-    write (tie to 0).
+fault : In(72 * lanes // 8), fault_slice : In(range(mem_slices))
+    Test-only: XOR masks (72 bits per ECC column) applied to the words that
+    slice ``fault_slice`` stores on a write (tie ``fault`` to 0). One mask
+    port, not one per slice: at ``tsp`` per-slice ports would be 88 x 2,880
+    input bits, past Amaranth's 65,536-bit limit on a design's top-level
+    inputs.
 """
 
 import re
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -76,7 +79,7 @@ class Lpu(wiring.Component):
         self._cfg = require_ecc_lanes(cfg)
         bus = host_bus_members(cfg, program=False)
         super().__init__({"s_axi": bus["s_axi"], "s_axil": bus["s_axil"], "irq": Out(1),
-                          "fault": In(72 * cfg.lanes // 8).array(cfg.mem_slices)})
+                          "fault": In(72 * cfg.lanes // 8), "fault_slice": In(range(cfg.mem_slices))})
 
     def elaborate(self, platform):
         cfg = self._cfg
@@ -90,7 +93,7 @@ class Lpu(wiring.Component):
         wiring.connect(m, wiring.flipped(self.s_axil), host.s_axil)
         wiring.connect(m, host.mem, mem.host)
         _run_control(m, self, host, mem, icu)
-        m.d.comb += [mem.fault[s].eq(self.fault[s]) for s in range(cfg.mem_slices)]
+        m.d.comb += [mem.fault[s].eq(Mux(self.fault_slice == s, self.fault, 0)) for s in range(cfg.mem_slices)]
 
         queue = {name: q for q, name in enumerate(isa.queues(cfg))}
         west = None

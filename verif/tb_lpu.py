@@ -58,8 +58,8 @@ class LpuHost:
         for name in ("s_axi__awvalid", "s_axi__wvalid", "s_axi__bready", "s_axi__arvalid", "s_axi__rready",
                      "s_axil__awvalid", "s_axil__wvalid", "s_axil__bready", "s_axil__arvalid", "s_axil__rready"):
             getattr(dut, name).value = 0
-        for s in range(cfg.mem_slices):
-            getattr(dut, f"fault__{s}").value = 0
+        dut.fault.value = 0
+        dut.fault_slice.value = 0
         Clock(dut.clk, CLOCK_NS, unit="ns", impl="gpi").start(start_high=False)   # no edge before the design settles
         self.axi = AxiMaster(AxiBus.from_prefix(dut, "s_axi_"), dut.clk, dut.rst)
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil_"), dut.clk, dut.rst)
@@ -164,9 +164,10 @@ async def load_case(dut, host, backdoor, case):
         await host.load_sram(s, addr, bytes.fromhex(hexdata))
     for s, addr, data, masks in corrupt:
         # the corrupted word is written directly with the fault mask applied
-        getattr(dut, f"fault__{s}").value = sum(int(mk) << (72 * c) for c, mk in enumerate(masks))
+        dut.fault_slice.value = s
+        dut.fault.value = sum(int(mk) << (72 * c) for c, mk in enumerate(masks))
         await host.load_sram(s, addr, data)
-        getattr(dut, f"fault__{s}").value = 0
+        dut.fault.value = 0
     await host.load_program(case["program"])
 
 
