@@ -2,7 +2,6 @@
 Fmax, a real unit through the CLI, the missing-tool errors, and the scaling model."""
 
 import json
-import os
 
 import pytest
 from amaranth.hdl import Module, Signal, signed
@@ -12,14 +11,7 @@ from amaranth.lib.wiring import In, Out
 from openlpu import synth
 from openlpu.cli import main
 from openlpu.config import preset
-
-
-def _require(reason, tool):
-    if reason is None:
-        return
-    if os.environ.get("OPENLPU_REQUIRE_SIMS") == "1":
-        pytest.fail(f"{tool} is required (OPENLPU_REQUIRE_SIMS=1) but {reason}")
-    pytest.skip(f"{tool} unavailable: {reason}")
+from openlpu.verif.runner import require_tool
 
 
 class _Known(wiring.Component):
@@ -64,7 +56,7 @@ def test_flow_maps_shifters_without_wide_luts(tmp_path):
     """The default flow (``-nowidelut``, :data:`openlpu.synth.WIDELUT`) uses no PFUMX or
     L6MUX21 and fewer LUT4s for a barrel shifter than wide-LUT mapping: the reason it is
     the default."""
-    _require(synth.yosys_missing(), "yosys")
+    require_tool("yosys", synth.yosys_missing())
     assert synth.WIDELUT is False
     v = tmp_path / "sh.v"
     from openlpu.verif.runner import write_verilog
@@ -78,8 +70,8 @@ def test_flow_maps_shifters_without_wide_luts(tmp_path):
 
 
 def test_known_design_counts_and_fmax(tmp_path):
-    _require(synth.yosys_missing(), "yosys")
-    _require(synth.nextpnr_missing(), "nextpnr-ecp5")
+    require_tool("yosys", synth.yosys_missing())
+    require_tool("nextpnr-ecp5", synth.nextpnr_missing())
     res = synth.synth_component(_Known(), "known", tmp_path, log=None)
     assert res.dsps == 1, res.cells
     assert res.brams == 1, res.cells
@@ -93,7 +85,7 @@ def test_known_design_counts_and_fmax(tmp_path):
 
 def test_unit_through_cli(tmp_path, capsys):
     """``openlpu synth`` on a real unit: Yosys only (the place and route is the bench's job)."""
-    _require(synth.yosys_missing(), "yosys")
+    require_tool("yosys", synth.yosys_missing())
     assert main(["synth", "--preset", "tiny", "--unit", "sxm", "--no-pnr", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("sxm ") and "MULT18X18D    0" in out
@@ -117,7 +109,7 @@ def test_missing_tools_are_named(monkeypatch, tmp_path):
 
 
 def test_failing_tool_reports_its_log(tmp_path):
-    _require(synth.yosys_missing(), "yosys")
+    require_tool("yosys", synth.yosys_missing())
     bad = tmp_path / "bad.v"
     bad.write_text("module bad(input a, output b); assign b = a &; endmodule\n")
     with pytest.raises(synth.ToolFailed, match="yosys failed") as info:
@@ -127,7 +119,7 @@ def test_failing_tool_reports_its_log(tmp_path):
 
 def test_share_but_multipliers_runs_the_other_synth_ecp5_steps(tmp_path):
     """``share=False`` keeps the multipliers out of ``synth_ecp5``'s ``share`` pass: same cells here."""
-    _require(synth.yosys_missing(), "yosys")
+    require_tool("yosys", synth.yosys_missing())
     steps = synth._coarse_commands(False, "")
     assert not any(s.startswith("share") for s in steps) and "alumacc" in steps
     assert any(s.startswith("techmap -map +/mul2dsp.v") for s in steps)
@@ -160,7 +152,7 @@ class _Copies(wiring.Component):
 
 def test_registers_marked_keep_are_not_merged(tmp_path):
     """Copies of one register marked ``keep`` keep their flip-flops (Yosys merges them otherwise)."""
-    _require(synth.yosys_missing(), "yosys")
+    require_tool("yosys", synth.yosys_missing())
     merged = synth.synth_component(_Copies(False), "copies", tmp_path / "merged", pnr=False, log=None)
     kept = synth.synth_component(_Copies(True), "copies", tmp_path / "kept", pnr=False, log=None)
     assert kept.ffs == merged.ffs + 3 * 8, (merged.cells, kept.cells)
