@@ -131,6 +131,31 @@ def require_simulator(sim):
     require_tool(sim, simulator_missing(sim))
 
 
+def amaranth_run(dut, bench, period=1e-8):
+    """Run the async testbench ``bench(ctx)`` on ``dut`` in the Amaranth simulator, one clock."""
+    from amaranth.sim import Simulator
+    sim = Simulator(dut)
+    sim.add_clock(period)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def valid_cycles(dut, drive, valid, horizon):
+    """The cycles ``t < horizon`` in which ``valid`` is high, with ``drive(ctx, t)`` setting
+    the inputs of cycle ``t`` first (Amaranth simulator): latencies counted, not assumed."""
+    seen = []
+
+    async def bench(ctx):
+        for t in range(horizon):
+            drive(ctx, t)
+            if ctx.get(valid):
+                seen.append(t)
+            await ctx.tick()
+
+    amaranth_run(dut, bench)
+    return seen
+
+
 def _write_if_changed(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and path.read_text() == text:
