@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 from amaranth.hdl import Fragment
-from amaranth.sim import Simulator
 
 from openlpu import timing
 from openlpu.config import preset
@@ -15,7 +14,7 @@ from openlpu.golden.mxm import (Act, Cycle, Load, MxmPlaneModel, acc_reuse_viola
                                 gemm_schedule, int8_pass, run_schedule, tree_pairs)
 from openlpu.rtl.mxm import Mxm, MxmPlane
 from openlpu.verif.mxm_scenarios import SCENARIOS, scenario
-from openlpu.verif.runner import SIMULATORS, require_simulator, run_cocotb
+from openlpu.verif.runner import SIMULATORS, amaranth_run, require_simulator, run_cocotb, valid_cycles
 
 TINY = preset("tiny")
 
@@ -31,14 +30,36 @@ def test_tree_order():
     assert timing.mxm_tree_stages(tsp) == max(9, 7 * timing.FP32_ADD_STAGES)
 
 
-def test_latency_is_shared():
-    stages = (timing.MXM_INPUT_STAGES + timing.MXM_MUL_STAGES + timing.mxm_tree_stages(TINY)
-              + timing.MXM_ACC_STAGES)
-    # log2(8) int8 levels against log2(2) fp16 levels of FP32_ADD_STAGES each
+def test_tree_stages_are_the_deeper_tree():
+    # tiny: log2(8) int8 levels against log2(2) fp16 levels of FP32_ADD_STAGES each
     assert timing.mxm_tree_stages(TINY) == max(-(-3 // timing.MXM_TREE_LEVELS_PER_STAGE), timing.FP32_ADD_STAGES)
     assert timing.MXM_ACC_STAGES == timing.FP32_ADD_STAGES == timing.MXM_ACC_REUSE_DISTANCE
-    assert timing.mxm_latency(TINY) == stages
-    assert MxmPlane(TINY).latency == MxmPlaneModel(TINY).latency == timing.mxm_latency(TINY)
+
+
+def _latency_probe(cfg, fp16):
+    """A tile loaded and installed, then one activation; returns its cycle and the cycles."""
+    rng = np.random.default_rng(cfg.lanes)
+    words = lambda: rng.integers(0, 1 << 16, cfg.lanes).astype(np.uint16)
+    cycles = [Cycle(load=Load(r, words()), install=r == cfg.lanes - 1) for r in range(cfg.lanes)]
+    return len(cycles), cycles + [Cycle(act=Act(words(), fp16=fp16))]
+
+
+@pytest.mark.parametrize("fp16", [False, True], ids=["int8", "fp16"])
+@pytest.mark.parametrize("lanes", [4, 8, 16])
+def test_latency_measured(lanes, fp16):
+    """Cycles from an activation to its result, counted on the plane in the Amaranth
+    simulator and on the golden model, equal ``timing.mxm_latency``. Lanes 4, 8 and 16
+    have 2, 3 and 6 tree stages (int8-bound, then fp16-bound), so 7, 8 and 11 cycles."""
+    cfg = TINY.replace(lanes=lanes)
+    t_act, cycles = _latency_probe(cfg, fp16)
+    horizon = len(cycles) + 4 * timing.mxm_latency(cfg)
+    model = MxmPlaneModel(cfg)
+    golden = [t for t in range(horizon) if model.step(cycles[t] if t < len(cycles) else Cycle()) is not None]
+    dut = MxmPlane(cfg)
+    rtl = valid_cycles(dut, lambda ctx, t: _drive(ctx, dut, cfg, cycles[t] if t < len(cycles) else Cycle()),
+                       dut.result.valid, horizon)
+    assert len(rtl) == len(golden) == 1, (rtl, golden)
+    assert rtl[0] - t_act == golden[0] - t_act == timing.mxm_latency(cfg) == {4: 7, 8: 8, 16: 11}[lanes]
 
 
 def _tile_model(fp16=True):
@@ -174,6 +195,25 @@ def test_utilization_is_full_after_fill():
 
 # --- Amaranth simulator (fast) -------------------------------------------------------
 
+def _drive(ctx, dut, cfg, cyc):
+    """Set the plane's inputs for one :class:`Cycle`."""
+    ctx.set(dut.load.valid, cyc.load is not None)
+    if cyc.load is not None:
+        ctx.set(dut.load.payload.row, cyc.load.row)
+        for n in range(cfg.lanes):
+            ctx.set(dut.load.payload.data[0][n], int(cyc.load.words[n]) & 0xFF)
+            ctx.set(dut.load.payload.data[1][n], int(cyc.load.words[n]) >> 8)
+    ctx.set(dut.install, cyc.install)
+    ctx.set(dut.act.valid, cyc.act is not None)
+    if cyc.act is not None:
+        ctx.set(dut.act.payload.fp16, cyc.act.fp16)
+        ctx.set(dut.act.payload.acc, cyc.act.acc)
+        ctx.set(dut.act.payload.addr, cyc.act.addr)
+        for k in range(cfg.lanes):
+            ctx.set(dut.act.payload.data[0][k], int(cyc.act.words[k]) & 0xFF)
+            ctx.set(dut.act.payload.data[1][k], int(cyc.act.words[k]) >> 8)
+
+
 def _amaranth_play(cfg, cycles, dut=None, columns=None):
     dut = dut or MxmPlane(cfg)
     model = MxmPlaneModel(cfg)
@@ -182,21 +222,7 @@ def _amaranth_play(cfg, cycles, dut=None, columns=None):
     async def bench(ctx):
         for t in range(len(cycles) + model.latency + 1):
             cyc = cycles[t] if t < len(cycles) else Cycle()
-            ctx.set(dut.load.valid, cyc.load is not None)
-            if cyc.load is not None:
-                ctx.set(dut.load.payload.row, cyc.load.row)
-                for n in range(cfg.lanes):
-                    ctx.set(dut.load.payload.data[0][n], int(cyc.load.words[n]) & 0xFF)
-                    ctx.set(dut.load.payload.data[1][n], int(cyc.load.words[n]) >> 8)
-            ctx.set(dut.install, cyc.install)
-            ctx.set(dut.act.valid, cyc.act is not None)
-            if cyc.act is not None:
-                ctx.set(dut.act.payload.fp16, cyc.act.fp16)
-                ctx.set(dut.act.payload.acc, cyc.act.acc)
-                ctx.set(dut.act.payload.addr, cyc.act.addr)
-                for k in range(cfg.lanes):
-                    ctx.set(dut.act.payload.data[0][k], int(cyc.act.words[k]) & 0xFF)
-                    ctx.set(dut.act.payload.data[1][k], int(cyc.act.words[k]) >> 8)
+            _drive(ctx, dut, cfg, cyc)
             expected = model.step(cyc)
             valid = ctx.get(dut.result.valid)
             assert valid == (expected is not None), f"cycle {t}: valid {valid}"
@@ -209,10 +235,7 @@ def _amaranth_play(cfg, cycles, dut=None, columns=None):
                 checked.append(t)
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    amaranth_run(dut, bench)
     return checked
 
 

@@ -2,7 +2,8 @@
 Fmax, a real unit through the CLI, the missing-tool errors, and the scaling model."""
 
 import json
-import os
+import re
+from pathlib import Path
 
 import pytest
 from amaranth.hdl import Module, Signal, signed
@@ -12,14 +13,7 @@ from amaranth.lib.wiring import In, Out
 from openlpu import synth
 from openlpu.cli import main
 from openlpu.config import preset
-
-
-def _require(reason, tool):
-    if reason is None:
-        return
-    if os.environ.get("OPENLPU_REQUIRE_SIMS") == "1":
-        pytest.fail(f"{tool} is required (OPENLPU_REQUIRE_SIMS=1) but {reason}")
-    pytest.skip(f"{tool} unavailable: {reason}")
+from openlpu.verif.runner import require_tool
 
 
 class _Known(wiring.Component):
@@ -64,7 +58,7 @@ def test_flow_maps_shifters_without_wide_luts(tmp_path):
     """The default flow (``-nowidelut``, :data:`openlpu.synth.WIDELUT`) uses no PFUMX or
     L6MUX21 and fewer LUT4s for a barrel shifter than wide-LUT mapping: the reason it is
     the default."""
-    _require(synth.yosys_missing(), "yosys")
+    require_tool("yosys", synth.yosys_missing())
     assert synth.WIDELUT is False
     v = tmp_path / "sh.v"
     from openlpu.verif.runner import write_verilog
@@ -78,8 +72,8 @@ def test_flow_maps_shifters_without_wide_luts(tmp_path):
 
 
 def test_known_design_counts_and_fmax(tmp_path):
-    _require(synth.yosys_missing(), "yosys")
-    _require(synth.nextpnr_missing(), "nextpnr-ecp5")
+    require_tool("yosys", synth.yosys_missing())
+    require_tool("nextpnr-ecp5", synth.nextpnr_missing())
     res = synth.synth_component(_Known(), "known", tmp_path, log=None)
     assert res.dsps == 1, res.cells
     assert res.brams == 1, res.cells
@@ -93,7 +87,7 @@ def test_known_design_counts_and_fmax(tmp_path):
 
 def test_unit_through_cli(tmp_path, capsys):
     """``openlpu synth`` on a real unit: Yosys only (the place and route is the bench's job)."""
-    _require(synth.yosys_missing(), "yosys")
+    require_tool("yosys", synth.yosys_missing())
     assert main(["synth", "--preset", "tiny", "--unit", "sxm", "--no-pnr", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("sxm ") and "MULT18X18D    0" in out
@@ -117,7 +111,7 @@ def test_missing_tools_are_named(monkeypatch, tmp_path):
 
 
 def test_failing_tool_reports_its_log(tmp_path):
-    _require(synth.yosys_missing(), "yosys")
+    require_tool("yosys", synth.yosys_missing())
     bad = tmp_path / "bad.v"
     bad.write_text("module bad(input a, output b); assign b = a &; endmodule\n")
     with pytest.raises(synth.ToolFailed, match="yosys failed") as info:
@@ -127,7 +121,7 @@ def test_failing_tool_reports_its_log(tmp_path):
 
 def test_share_but_multipliers_runs_the_other_synth_ecp5_steps(tmp_path):
     """``share=False`` keeps the multipliers out of ``synth_ecp5``'s ``share`` pass: same cells here."""
-    _require(synth.yosys_missing(), "yosys")
+    require_tool("yosys", synth.yosys_missing())
     steps = synth._coarse_commands(False, "")
     assert not any(s.startswith("share") for s in steps) and "alumacc" in steps
     assert any(s.startswith("techmap -map +/mul2dsp.v") for s in steps)
@@ -160,7 +154,7 @@ class _Copies(wiring.Component):
 
 def test_registers_marked_keep_are_not_merged(tmp_path):
     """Copies of one register marked ``keep`` keep their flip-flops (Yosys merges them otherwise)."""
-    _require(synth.yosys_missing(), "yosys")
+    require_tool("yosys", synth.yosys_missing())
     merged = synth.synth_component(_Copies(False), "copies", tmp_path / "merged", pnr=False, log=None)
     kept = synth.synth_component(_Copies(True), "copies", tmp_path / "kept", pnr=False, log=None)
     assert kept.ffs == merged.ffs + 3 * 8, (merged.cells, kept.cells)
@@ -232,9 +226,10 @@ def test_summary_takes_fmax_from_slices_and_the_chip_from_its_slowest_unit():
     assert "| 40.0 | its slowest unit, `mxm` (an upper bound) |" in rows["lpu", "small"]
 
 
-def test_committed_results_cover_every_unit_at_both_presets():
-    """Every chip unit, the whole chip included, has an entry at tiny and small, and a
-    placed Fmax: its own, its slice's, or for the chip its slowest unit's."""
+def test_committed_record_has_every_unit_at_both_presets():
+    """Reads bench/results/synth.json and re-measures nothing: every chip unit, the whole
+    chip included, has an entry at tiny and small, and a placed Fmax: its own, its
+    slice's, or for the chip its slowest unit's."""
     from openlpu.bench.bench_synth import PRESETS, load, summary
     from openlpu.units import UNITS
     rows = [line.split("|") for line in summary(load()).splitlines()[2:]]
@@ -246,19 +241,35 @@ def test_committed_results_cover_every_unit_at_both_presets():
 
 
 
-def test_committed_mxm_sweeps_stay_within_30_percent():
-    """The issue's rule on the committed figures: the chip's MXM datapath (the fp16-capable
-    plane's 4-column slice; at lanes 4 that is the whole plane) and the int8 array with
-    LUT multipliers lose at most 30% of their lanes-4 Fmax at lanes 8 and 16; the int8
-    array on DSP blocks is reported, not held to it (docs/synthesis.md)."""
-    from openlpu.bench.bench_synth import MXM_FMAX_KEPT, SWEEP_LABELS, load, sweep_series
-    assert MXM_FMAX_KEPT == 0.7
+def _documented_fmax_loss():
+    """The largest Fmax loss from lanes 4 the requirement in docs/synthesis.md allows."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "synthesis.md").read_text()
+    found = re.findall(r"^Requirement: the MXM's Fmax may fall by at most (\d+)% from", text, re.M)
+    assert len(found) == 1, "docs/synthesis.md states the MXM lanes requirement once"
+    return int(found[0]) / 100
+
+
+def test_mxm_fmax_rule_is_the_documented_requirement():
+    """The bench's rule (its plot band, and the check below) keeps the fraction of the
+    lanes-4 Fmax that the requirement in docs/synthesis.md allows, no less."""
+    from openlpu.bench.bench_synth import MXM_FMAX_KEPT
+    assert MXM_FMAX_KEPT == pytest.approx(1 - _documented_fmax_loss(), abs=1e-12)
+
+
+def test_committed_record_mxm_sweeps_within_the_requirement():
+    """Reads bench/results/synth.json and re-measures nothing: the Fmax figures recorded
+    there for the chip's MXM datapath (the fp16-capable plane's 4-column slice; at lanes 4
+    that is the whole plane) and the int8 array with LUT multipliers lose at most the
+    documented fraction of their lanes-4 Fmax at lanes 8 and 16; the int8 array on DSP
+    blocks is reported, not held to it (docs/synthesis.md)."""
+    from openlpu.bench.bench_synth import SWEEP_LABELS, load, sweep_series
+    kept = 1 - _documented_fmax_loss()
     series = sweep_series(load())
     assert set(series) == set(SWEEP_LABELS.values())
     for unit in ("mxm_plane_slice", "mxm_plane_int8"):
         points = dict(series[SWEEP_LABELS[unit]])
         assert sorted(points) == [4, 8, 16], unit
-        assert all(points[n] >= MXM_FMAX_KEPT * points[4] for n in (8, 16)), f"{unit}: {points}"
+        assert all(points[n] >= kept * points[4] for n in (8, 16)), f"{unit}: {points}"
     assert [x for x, _ in series[SWEEP_LABELS["mxm_plane"]]] == [4, 8]     # lanes 16 does not fit
 
 
@@ -275,7 +286,8 @@ def test_sweep_series_skips_unplaced_and_preset_planes():
                                      SWEEP_LABELS["mxm_plane_int8"]: [(4, 99.0), (8, 90.0)]}
 
 
-def test_plot_of_the_committed_results(tmp_path):
+def test_plot_of_the_committed_record(tmp_path):
+    """The plot of bench/results/synth.json is drawn (a PNG); nothing is re-measured."""
     pytest.importorskip("matplotlib", reason="the plot needs matplotlib (pip install -e .[bench])")
     from openlpu.bench.bench_synth import load, plot
     out = plot(load(), tmp_path / "synth.png")
@@ -288,8 +300,20 @@ def test_peak_rates_of_the_reference_configuration():
     tsp = preset("tsp")
     int8, fp16 = peak_ops(tsp, REFERENCE["clock_mhz"])
     assert int8 == 2 * 320 * 320 * 4 * 900e6                     # 737.28 TOPS
-    assert abs(int8 / 1e12 - REFERENCE["int8_tops"]) / REFERENCE["int8_tops"] < 0.02
-    assert abs(fp16 / 1e12 - REFERENCE["fp16_tflops"]) / REFERENCE["fp16_tflops"] < 0.02
+    assert fp16 == int8 / 4                                      # 184.32 TFLOPS: a pass reduces lanes/4 products
+    # The model is 1.70% (int8) and 1.96% (fp16) below the published figures, and no
+    # tolerance hides that: the gap is the published figures' rounding, computed here.
+    # (1) 750 TOPS from 320 x 320 x 4 MACs is a 915.5 MHz clock, published as 900 MHz
+    # (rounded to 100 MHz).
+    implied_mhz = REFERENCE["int8_tops"] * 1e12 / (2 * tsp.lanes ** 2 * tsp.mxm_planes) / 1e6
+    assert implied_mhz == pytest.approx(915.527, abs=1e-3)
+    assert round(implied_mhz, -2) == REFERENCE["clock_mhz"]
+    # (2) the fp16 figure at that clock is a quarter of 750, 187.5, published as 188.
+    assert peak_ops(tsp, implied_mhz)[1] / 1e12 == pytest.approx(187.5, rel=1e-12)
+    assert REFERENCE["fp16_tflops"] - 187.5 == 0.5
+    # The gaps: 1 - 737.28 / 750 (the clock alone) and 1 - 184.32 / 188 (clock and rounding).
+    assert 1 - int8 / 1e12 / REFERENCE["int8_tops"] == pytest.approx(0.016960, abs=1e-6)
+    assert 1 - fp16 / 1e12 / REFERENCE["fp16_tflops"] == pytest.approx(0.019574, abs=1e-6)
     assert sram_bytes(tsp) == 220 * 2 ** 20
 
 
@@ -321,9 +345,21 @@ def test_chip_vs_units_compares_like_with_like():
     assert "| `tiny` | 660 / 600 (+10%) | 60 / 60 (+0%) | 6 / 6 (+0%) | 0 / 0 |" in report(entries)
 
 
-def test_committed_results():
-    """bench/results/synth.json is well formed (the MXM lanes rule on it:
-    :func:`test_committed_mxm_sweeps_stay_within_30_percent`)."""
+def test_docs_tables_are_the_committed_record():
+    """docs/synthesis.md shows bench/results/synth.json as it is committed: every row of
+    its full table and of its per-unit summary, as the bench writes them from the record."""
+    from openlpu.bench.bench_synth import load, summary, table
+    text = (Path(__file__).resolve().parent.parent / "docs" / "synthesis.md").read_text().splitlines()
+    results = load()
+    for row in table(results).splitlines() + summary(results).splitlines():
+        assert row in text, f"docs/synthesis.md lacks (or shows another figure for): {row}"
+
+
+def test_committed_record_is_well_formed():
+    """Reads bench/results/synth.json and re-measures nothing: each entry names a known
+    unit, has non-negative integer resource counts, an Fmax exactly when it fitted and
+    was placed, and was measured on committed code (the MXM lanes rule on the record:
+    :func:`test_committed_record_mxm_sweeps_within_the_requirement`)."""
     from openlpu.bench.bench_synth import BENCH_UNITS
     from openlpu.units import UNITS
     from openlpu.scaling import load_results

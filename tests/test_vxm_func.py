@@ -4,14 +4,14 @@ import json
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from openlpu import timing
 from openlpu.config import preset
 from openlpu.golden import vxm_func as gold
 from openlpu.golden.vxm_func import VxmFuncOp
 from openlpu.rtl.vxm_func import VxmFunc
-from openlpu.verif.runner import BUILD_ROOT, SIMULATORS, lint, require_simulator, run_cocotb, write_verilog
+from openlpu.verif.runner import (BUILD_ROOT, SIMULATORS, amaranth_run, lint, require_simulator, run_cocotb,
+                                 valid_cycles, write_verilog)
 
 TINY = preset("tiny")
 
@@ -130,10 +130,7 @@ def _amaranth_run(cfg, cycles):
                 checked.append(k)
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    amaranth_run(dut, bench)
     return checked
 
 
@@ -150,8 +147,22 @@ def test_amaranth_sim_small_long():
     assert len(_amaranth_run(small, cycles)) == sum(v for v, _, _ in cycles)
 
 
-def test_amaranth_sim_latency_constant():
-    assert VxmFunc(TINY).latency == timing.VXM_FUNC_LATENCY == gold.latency()
+def _measured_latency(dut, horizon=4 * timing.VXM_FUNC_LATENCY):
+    """Cycles from the one cycle with ``a.valid`` high to the first with ``out.valid``
+    high, counted in the Amaranth simulator (``None``: no result within ``horizon``)."""
+    def drive(ctx, t):
+        ctx.set(dut.a.valid, t == 0)
+        ctx.set(dut.func, VxmFuncOp.EXP)
+    seen = valid_cycles(dut, drive, dut.out.valid, horizon)
+    return seen[0] if seen else None
+
+
+def test_amaranth_sim_latency_measured():
+    """The pipeline's latency counted in simulation is the one the timing model, the
+    unit's ``latency`` property and the golden model's ``latency()`` state (the
+    compiler and the chip schedule with it)."""
+    dut = VxmFunc(TINY)
+    assert _measured_latency(dut) == timing.VXM_FUNC_LATENCY == dut.latency == gold.latency()
 
 
 # --- cocotb and lint ---------------------------------------------------------------------

@@ -136,6 +136,13 @@ def tools_missing():
     return None
 
 
+def require_tools():
+    """Skip the calling pytest test if :func:`tools_missing` (fail under
+    ``OPENLPU_REQUIRE_SIMS=1``; :func:`openlpu.verif.runner.require_tool`)."""
+    from .runner import require_tool
+    require_tool("formal tools", tools_missing())
+
+
 def _count(smt2_text):
     return tuple(len(re.findall(rf"^; yosys-smt2-{kind} ", smt2_text, re.M)) for kind in ("assert", "assume", "cover"))
 

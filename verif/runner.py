@@ -109,18 +109,51 @@ def simulator_missing(sim):
     raise ValueError(f"simulator must be one of {SIMULATORS}, not {sim!r}")
 
 
-def require_simulator(sim):
-    """Skip the calling pytest test with the reason if ``sim`` is missing.
+def require_tool(tool, reason):
+    """Skip the calling pytest test (or fixture) because ``tool`` is missing for
+    ``reason``; nothing when ``reason`` is ``None``.
 
-    With ``OPENLPU_REQUIRE_SIMS=1`` a missing simulator fails the test instead.
+    With ``OPENLPU_REQUIRE_SIMS=1`` (CI) a missing tool fails the test instead.
+    Call it at run time, in the test or a fixture, never in a module-level
+    ``skipif`` mark: pytest evaluates those marks before any fixture runs, so
+    they would skip where the test has to fail.
     """
     import pytest
-    reason = simulator_missing(sim)
     if reason is None:
         return
     if os.environ.get("OPENLPU_REQUIRE_SIMS") == "1":
-        pytest.fail(f"{sim} is required (OPENLPU_REQUIRE_SIMS=1) but {reason}")
-    pytest.skip(f"{sim} unavailable: {reason}")
+        pytest.fail(f"{tool} is required (OPENLPU_REQUIRE_SIMS=1) but {reason}")
+    pytest.skip(f"{tool} unavailable: {reason}")
+
+
+def require_simulator(sim):
+    """:func:`require_tool` for the simulator ``sim``."""
+    require_tool(sim, simulator_missing(sim))
+
+
+def amaranth_run(dut, bench, period=1e-8):
+    """Run the async testbench ``bench(ctx)`` on ``dut`` in the Amaranth simulator, one clock."""
+    from amaranth.sim import Simulator
+    sim = Simulator(dut)
+    sim.add_clock(period)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def valid_cycles(dut, drive, valid, horizon):
+    """The cycles ``t < horizon`` in which ``valid`` is high, with ``drive(ctx, t)`` setting
+    the inputs of cycle ``t`` first (Amaranth simulator): latencies counted, not assumed."""
+    seen = []
+
+    async def bench(ctx):
+        for t in range(horizon):
+            drive(ctx, t)
+            if ctx.get(valid):
+                seen.append(t)
+            await ctx.tick()
+
+    amaranth_run(dut, bench)
+    return seen
 
 
 def _write_if_changed(path, text):
