@@ -39,13 +39,17 @@ def Link(cfg):
 
     Members
     -------
-    eastward : Out(StreamGroup(lanes, streams))
+    eastward : Out(Vector(lanes)).array(streams)
         The east-flowing stream registers of the western position.
-    westward : In(StreamGroup(lanes, streams))
+    westward : In(Vector(lanes)).array(streams)
         The west-flowing stream registers of the eastern position.
+
+    One port signal per stream, not one :func:`StreamGroup`: at ``tsp`` a group
+    of 32 streams is 81,920 bits, past Amaranth's 65,536-bit limit on one value.
     """
-    group = StreamGroup(cfg.lanes, cfg.streams)
-    return wiring.Signature({"eastward": Out(group), "westward": In(group)})
+    vector = Vector(cfg.lanes)
+    return wiring.Signature({"eastward": Out(vector).array(cfg.streams),
+                             "westward": In(vector).array(cfg.streams)})
 
 
 def StreamWriteLayout(cfg, planes):
@@ -64,14 +68,15 @@ def StreamAccess(cfg, planes, writers):
 
     Members
     -------
-    tap : In(StreamGroup(lanes, 2 * streams))
+    tap : In(Vector(lanes)).array(2 * streams)
         The stream registers at the position: the east-flowing streams
-        ``0 .. streams - 1``, then the west-flowing ones.
+        ``0 .. streams - 1``, then the west-flowing ones (one signal per
+        stream, as in :func:`Link`).
     write : Out(StreamWriteLayout(cfg, planes)).array(writers)
         The unit's outputs, in priority order: where two write the same stream
         in the same cycle, the lower index wins.
     """
-    return wiring.Signature({"tap": In(StreamGroup(cfg.lanes, 2 * cfg.streams)),
+    return wiring.Signature({"tap": In(Vector(cfg.lanes)).array(2 * cfg.streams),
                              "write": Out(StreamWriteLayout(cfg, planes)).array(writers)})
 
 

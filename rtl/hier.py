@@ -8,7 +8,8 @@ component passes it through :func:`shared`:
 * in simulation and in a plain conversion (any ``platform`` other than
   :class:`VerilogModules`) it returns the component itself, and nothing
   changes;
-* under a :class:`VerilogModules` platform (what :func:`convert` uses) it
+* under a :class:`VerilogModules` platform (what :func:`convert` uses), if
+  its inputs fit one module (:data:`MAX_MODULE_INPUT_BITS`), it
   converts the component once per distinct design -- keyed by
   :func:`openlpu.fingerprint.design_fingerprint`, so equal constructor
   state means an equal module -- and returns an ``Instance`` of that module
@@ -72,6 +73,18 @@ def _module_ports(text, name):
     return {p.strip().lstrip("\\") for p in m.group(1).split(",")} if m else set()
 
 
+#: Amaranth numbers a design's top-level input bits in one netlist cell of at most 2**16
+#: bits; a component with more inputs cannot be converted on its own, so :func:`shared`
+#: leaves it inline in its parent (at ``tsp``, a stream stop: 32 x 2,560-bit streams in).
+MAX_MODULE_INPUT_BITS = 1 << 16
+
+
+def _input_bits(component):
+    """Bits of ``component``'s input ports as a module: its own, and ``clk`` and ``rst``."""
+    return 2 + sum(len(value.as_value() if isinstance(value, ValueCastable) else value)
+               for _, member, value in component.signature.flatten(component) if member.flow == wiring.In)
+
+
 def shared(component, platform, base, reset=None):
     """``component``, or under :class:`VerilogModules` an ``Instance`` of its shared module.
 
@@ -79,10 +92,10 @@ def shared(component, platform, base, reset=None):
     ``ResetInserter({"sync": reset})`` does; the instance's ``rst`` is then
     the domain's reset or ``reset``).
     """
-    if not isinstance(platform, VerilogModules):
-        return component if reset is None else ResetInserter({"sync": reset})(component)
     if not isinstance(component, wiring.Component):
         raise TypeError(f"only a wiring.Component can be shared, not {component!r}")
+    if not isinstance(platform, VerilogModules) or _input_bits(component) > MAX_MODULE_INPUT_BITS:
+        return component if reset is None else ResetInserter({"sync": reset})(component)
     name = platform.module_name(component, base)
     ports = _module_ports(platform.modules[name], name)
     kwargs = {}

@@ -101,3 +101,22 @@ def test_vxm_alu_emitted_once():
     assert len(alus) == 1
     instances = re.findall(rf"^\s*{alus[0]} \S+ \(", text, re.M)
     assert len(instances) == cfg.lanes * cfg.vxm_alus
+
+
+def test_component_too_wide_for_a_module_stays_inline():
+    """Amaranth numbers a top's input bits in one 2**16-bit cell: wider components stay inline."""
+    from openlpu.rtl.hier import MAX_MODULE_INPUT_BITS
+
+    class Wide(wiring.Component):
+        def __init__(self, bits):
+            super().__init__({"a": In(bits), "y": Out(1)})
+
+        def elaborate(self, platform):
+            m = Module()
+            m.d.comb += self.y.eq(self.a.any())
+            return m
+    platform = VerilogModules()
+    narrow, wide = Wide(MAX_MODULE_INPUT_BITS - 2), Wide(MAX_MODULE_INPUT_BITS - 1)   # + clk and rst
+    assert isinstance(shared(narrow, platform, "wide"), Instance)
+    assert shared(wide, platform, "wide") is wide
+    platform.release()
