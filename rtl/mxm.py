@@ -386,21 +386,24 @@ class MxmPlane(wiring.Component):
         return self._cfg.fp16_k if self._fp16 else 0
 
     def _weights(self, m):
-        """Weight rows -> shadow tile; install -> active tile. Returns ``(shadow, active)``."""
+        """Weight rows -> shadow tile; install -> active tile. Returns ``(shadow, active)``,
+        each a list of rows ``[k]`` of ``lanes`` 16-bit words ``[n]``: one signal per row,
+        since a whole tile (``lanes**2 * 16`` bits, 1.6 M at ``tsp``) is past Amaranth's
+        65,536-bit limit on one value."""
         lanes = self._cfg.lanes
-        tile = data.ArrayLayout(data.ArrayLayout(unsigned(16), lanes), lanes)  # [k][n]
-        shadow = Signal(tile, reset_less=True)
-        active = Signal(tile, reset_less=True)
-        row_word = Signal(data.ArrayLayout(unsigned(16), lanes))
+        row = data.ArrayLayout(unsigned(16), lanes)
+        shadow = [Signal(row, name=f"shadow_{k}", reset_less=True) for k in range(lanes)]
+        active = [Signal(row, name=f"active_{k}", reset_less=True) for k in range(lanes)]
+        row_word = Signal(row)
         for n in range(lanes):
             m.d.comb += row_word[n].eq(Cat(self.load.payload.data[0][n], self.load.payload.data[1][n]))
-        shadow_next = Signal(tile)
         for k in range(lanes):
             hit = self.load.valid & (self.load.payload.row == k)
-            m.d.comb += shadow_next[k].eq(Mux(hit, row_word, shadow[k]))
-        m.d.sync += shadow.eq(shadow_next)
-        with m.If(self.install):
-            m.d.sync += active.eq(shadow_next)
+            shadow_next = Signal(row, name=f"shadow_next_{k}")
+            m.d.comb += shadow_next.eq(Mux(hit, row_word, shadow[k]))
+            m.d.sync += shadow[k].eq(shadow_next)
+            with m.If(self.install):
+                m.d.sync += active[k].eq(shadow_next)
         return shadow, active
 
     def _control(self, m):
@@ -502,7 +505,8 @@ class MxmPlane(wiring.Component):
     def _drive_probe(self, m, a, shadow, active, columns, wr, acc_mem):
         """Drive the ``probe`` port (see :func:`plane_probe`)."""
         probe = self.probe
-        m.d.comb += [probe.shadow.eq(shadow), probe.active.eq(active)]
+        m.d.comb += [probe.shadow[k].eq(shadow[k]) for k in range(self._cfg.lanes)]
+        m.d.comb += [probe.active[k].eq(active[k]) for k in range(self._cfg.lanes)]
         for n, col in enumerate(columns):
             m.d.comb += [probe.a[n].eq(a[n]), probe.int_sum[n].eq(col.int_sum)]
             for k in range(self._cfg.lanes):

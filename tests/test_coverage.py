@@ -64,8 +64,8 @@ def test_waivers_leave_the_total_and_unwaived_holes_are_listed():
 
 def test_mxm_operand_bits_cannot_be_waived():
     waivers = [Waiver("toggle", "*", r".", "everything")]
-    pts = _points(*[_toggle(f"ip[{i}]:0->1", 1) for i in range(30)], _toggle("active[2][3][8]:1->0", 0))
+    pts = _points(*[_toggle(f"ip[{i}]:0->1", 1) for i in range(30)], _toggle("active_2[3][8]:1->0", 0))
     c = classify(pts, "mxm_plane", waivers, SOURCE)
-    assert c["full_toggle_holes"] == [("active[2][3][8]", "1->0")]
+    assert c["full_toggle_holes"] == [("active_2[3][8]", "1->0")]
     assert c["toggle_after"] == (30, 31) and not meets_target(c)
     assert "mxm_plane" in coverage.FULL_TOGGLE
