@@ -59,8 +59,12 @@ class LpuConfig:
         Vector length in bytes: one stream carries ``lanes`` bytes per cycle.
         The MXM plane is ``lanes x lanes``.
     superlanes : int
-        Groups the lanes are cut into; instructions ripple across them one
-        per cycle. ``lanes`` must be a multiple of ``superlanes``.
+        Groups the lanes are cut into; an instruction reaches superlane ``s``
+        ``s`` cycles after superlane 0, and the data of superlane ``s`` flows
+        ``s`` cycles behind (:func:`openlpu.timing.superlane_offset`).
+        ``lanes`` must be a multiple of ``superlanes``, and with more than one
+        superlane each must hold a multiple of 8 lanes (its SRAM tile keeps
+        64-bit ECC words).
     streams : int
         Stream registers per direction (east and west).
     mxm_planes : int
@@ -125,6 +129,10 @@ class LpuConfig:
         if self.lanes % self.superlanes:
             raise ConfigError("lanes", f"must be a multiple of superlanes ({self.superlanes})",
                               self.lanes)
+        if self.superlanes > 1 and self.lanes_per_superlane % ECC_LANES:
+            raise ConfigError("superlanes", f"must leave a multiple of {ECC_LANES} lanes per superlane "
+                              f"(each superlane's SRAM tile holds whole 64-bit ECC words; lanes = "
+                              f"{self.lanes})", self.superlanes)
         self._check_streams()
         self._check_memories()
         self._check_host()
@@ -161,6 +169,15 @@ class LpuConfig:
     @property
     def lanes_per_superlane(self):
         return self.lanes // self.superlanes
+
+    @property
+    def superlane(self):
+        """The configuration of one superlane's share of a lane-wise unit: ``lanes_per_superlane``
+        lanes, one superlane (``self`` when there is one superlane). The SRAM tiles, VXM
+        ALU and function lanes and stream stops of one superlane are built with it."""
+        if self.superlanes == 1:
+            return self
+        return replace(self, lanes=self.lanes_per_superlane, superlanes=1)
 
     @property
     def fp16_k(self):
@@ -216,6 +233,17 @@ PRESETS = {
     "small": LpuConfig(lanes=16, superlanes=1, streams=16, mxm_planes=2,
                        mem_slices=8, mem_depth=1024, vxm_alus=4, mxm_acc_depth=64,
                        imem_depth=1024),
+    # The smallest chip with a superlane wavefront: what CI simulates beside tiny.
+    "duo": LpuConfig(lanes=16, superlanes=2, streams=8, mxm_planes=1,
+                     mem_slices=4, mem_depth=256, vxm_alus=4, mxm_acc_depth=16,
+                     imem_depth=512),
+    # Three superlanes and lanes that are not a power of two (the --slow regression).
+    # 3 x 8 lanes: at 3 x 16 the VXM reduction's latency in the chip (6 tree levels +
+    # a 2-cycle wavefront) equals VFUNC's 8, and softmax finds no collision-free
+    # placement on the one VXM queue (compiler.rowops.placed_tree).
+    "mid": LpuConfig(lanes=24, superlanes=3, streams=16, mxm_planes=2,
+                     mem_slices=8, mem_depth=1024, vxm_alus=4, mxm_acc_depth=64,
+                     imem_depth=1024),
     # The reference chip: 20 superlanes x 16 lanes, 88 slices x 8192 x 320 B.
     "tsp": LpuConfig(lanes=320, superlanes=20, streams=32, mxm_planes=4,
                      mem_slices=88, mem_depth=8192, vxm_alus=16, mxm_acc_depth=1024,
@@ -224,7 +252,7 @@ PRESETS = {
 
 
 def preset(name):
-    """The preset called ``name`` (``tiny``, ``small`` or ``tsp``)."""
+    """The preset called ``name`` (a key of :data:`PRESETS`)."""
     try:
         return PRESETS[name]
     except KeyError:

@@ -15,7 +15,8 @@ from amaranth.utils import ceil_log2
 __all__ = [
     "FP32_ADD_STAGES", "MXM_INPUT_STAGES", "MXM_MUL_STAGES", "MXM_TREE_LEVELS_PER_STAGE", "MXM_ACC_STAGES",
     "MXM_ACC_REUSE_DISTANCE", "mxm_acc_reuse_distance", "mxm_tree_stages", "mxm_latency",
-    "MXM_INSTALL_DELAY",
+    "MXM_INSTALL_DELAY", "WAVEFRONT_STEP", "superlane_offset", "wavefront_span", "mxm_chip_latency",
+    "sxm_chip_latency", "vred_chip_latency",
 ]
 
 # --- fp32 adder --------------------------------------------------------------------
@@ -155,6 +156,54 @@ def sxm_transpose_latency(cfg):
     cycle after the last row is written, through the output register.
     """
     return cfg.lanes + SXM_LATENCY
+
+# --- superlanes: the wavefront ------------------------------------------------------
+# An instruction reaches superlane 0 of its slice in its execute cycle and moves
+# up one superlane per WAVEFRONT_STEP cycles; the data of superlane s (stream
+# registers, SRAM tiles, VXM lanes) flows superlane_offset(s) cycles behind
+# superlane 0's. Every latency above is per superlane: a lane-wise unit (MEM,
+# VXM ALU chain and function unit) finishes an instruction for superlane s
+# ICU_DISPATCH_LATENCY + d_func + superlane_offset(s) cycles after issue, and its
+# result reaches a slice k hops away superlane_offset(s) cycles after superlane 0's.
+# A unit that combines lanes across superlanes (the MXM planes, the SXM, the VXM
+# reduction) waits for the last superlane: it deskews its operands (superlane s
+# delayed by wavefront_span - superlane_offset(s)), executes
+# wavefront_span(cfg) cycles after superlane 0 would, and skews its results back
+# (superlane s delayed by superlane_offset(s)). In superlane 0's time, the frame in
+# which the compiler schedules and the golden model runs, such a unit's latency
+# is its own plus wavefront_span(cfg) (*_chip_latency below), a lane-wise unit's
+# is its own, and a run ends wavefront_span(cfg) cycles after its last queue
+# stops: when the stop has reached the last superlane.
+#: Cycles an instruction (and the data it moves) takes from one superlane to the next.
+WAVEFRONT_STEP = 1
+
+
+def superlane_offset(s):
+    """Cycles superlane ``s`` runs behind superlane 0."""
+    return s * WAVEFRONT_STEP
+
+
+def wavefront_span(cfg):
+    """Cycles from superlane 0 to the last superlane: the extra latency of a
+    cross-superlane unit, and the tail of a run."""
+    return superlane_offset(cfg.superlanes - 1)
+
+
+def mxm_chip_latency(cfg):
+    """Cycles from an ABC/ACC's execute cycle to its result on the fabric, in superlane 0's time."""
+    return mxm_latency(cfg) + wavefront_span(cfg)
+
+
+def sxm_chip_latency(cfg):
+    """``SXM_LATENCY`` in superlane 0's time: a lane op's output, and a transposed
+    column's, leave the SXM this much later than on one superlane."""
+    return SXM_LATENCY + wavefront_span(cfg)
+
+
+def vred_chip_latency(cfg):
+    """Cycles from a VRED's execute cycle to its broadcast result, in superlane 0's time."""
+    return vxm_reduce_latency(cfg) + wavefront_span(cfg)
+
 
 # --- ICU and stream fabric ---------------------------------------------------------
 #: Cycles from a queue issuing an instruction to its unit executing it: the
