@@ -81,7 +81,7 @@ def _take_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready, f
     """The earliest activation cycle >= ``t_a`` of a row whose streams (and, with ``factors`` on
     the last tile, the factors' reads) are free: ``(cycle, plan of _try_row, factor reads)``,
     the streams taken."""
-    lat_m, mlat = timing.MEM_READ_LATENCY, timing.mxm_latency(cfg)
+    lat_m, mlat = timing.MEM_READ_LATENCY, timing.mxm_chip_latency(cfg)
     vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
     while True:
         plan = _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready)
@@ -176,7 +176,7 @@ def _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready):
     s_x = sch.find_stream(src, t_rd, lat_m, mxm, hint=hints.get(("x", mxm)))
     if s_x is None:
         return None
-    mlat = timing.mxm_latency(cfg)
+    mlat = timing.mxm_chip_latency(cfg)
     if not last:
         s_res = sch.find_stream(mxm, t_a, mlat, None, 4, hint=hints.get(("res", mxm)))
         if s_res is None:
@@ -233,7 +233,7 @@ def place_pass16(sch, cfg, p, xslices, x_addr, acc_row, kt, t_min, ready, slot, 
 
 def _try_pass16(sch, cfg, mxm, xslices, x_addr, t_a, ready, vop_ready, writes, hints):
     """The reads, result streams, VOP cycle and write cycles of a pass in ``t_a`` (taken), or ``None``."""
-    mlat, vlat = timing.mxm_latency(cfg), cfg.vxm_alus * timing.VXM_ALU_LATENCY
+    mlat, vlat = timing.mxm_chip_latency(cfg), cfg.vxm_alus * timing.VXM_ALU_LATENCY
     if not sch.free(mxm, t_a):
         return None
     t_v, t_ws, busy = None, [], set()

@@ -42,9 +42,9 @@ def place_transpose(sch, cfg, xp, outs, ready, zero):
             far = max(writes, key=lambda w: w[2])
             for j in cols:
                 # the column leaves the SXM in cycle t_first_col + j: one flight past every copy
-                t_issue = t_first_col + j - timing.ICU_DISPATCH_LATENCY - timing.SXM_LATENCY
+                t_issue = t_first_col + j - timing.ICU_DISPATCH_LATENCY - timing.sxm_chip_latency(cfg)
                 far_t = far[2] + j
-                sch.take_stream(s_out, "sxm", t_issue, timing.SXM_LATENCY, far[0], 1, "src", far_t)
+                sch.take_stream(s_out, "sxm", t_issue, timing.sxm_chip_latency(cfg), far[0], 1, "src", far_t)
                 # the column's producer is the tile's last row (the intent names that TRANS)
                 for q, o, t_w in writes:
                     sch.intents[(q, t_w + j, "src")] = [("sxm", t0 + L - 1)]
@@ -61,7 +61,7 @@ def _try_transpose(sch, cfg, src, addrs, cols, outs, rt, ct, t0, delay, d_in, ho
     if t0 - delay < 0 or not all(sch.free(src, t0 - delay + i) and sch.free("sxm", t0 + i) for i in range(L)):
         return None
     # the last row executes in t0 + L; column j leaves 1 + SXM_LATENCY + j cycles later
-    t_first_col = t0 + L - 1 + timing.ICU_DISPATCH_LATENCY + 1 + timing.SXM_LATENCY
+    t_first_col = t0 + L - 1 + timing.ICU_DISPATCH_LATENCY + 1 + timing.sxm_chip_latency(cfg)
     if set(range(t_first_col, t_first_col + L)) & sch.sxm_out:
         return None
     s_in = None
@@ -75,13 +75,13 @@ def _try_transpose(sch, cfg, src, addrs, cols, outs, rt, ct, t0, delay, d_in, ho
     writes = []
     for o in outs:
         q = f"mem{o.slice}"
-        t_w = sch.route("sxm", t_first_col - timing.ICU_DISPATCH_LATENCY - timing.SXM_LATENCY,
-                        timing.SXM_LATENCY, q)[2]
+        t_w = sch.route("sxm", t_first_col - timing.ICU_DISPATCH_LATENCY - timing.sxm_chip_latency(cfg),
+                        timing.sxm_chip_latency(cfg), q)[2]
         if not all(sch.free(q, t_w + j) for j in cols):
             return None
         writes.append((q, o, t_w))
     far = max(writes, key=lambda w: w[2])
-    d_out, hops_out, _ = sch.route("sxm", 0, timing.SXM_LATENCY, far[0])
+    d_out, hops_out, _ = sch.route("sxm", 0, timing.sxm_chip_latency(cfg), far[0])
     for s in range(cfg.streams):
         ok = all(sch.streams.free(d_out, s, sch.position("sxm"), t_first_col + j, hops_out) for j in cols)
         if ok and (d_out, s) != s_in:
@@ -97,17 +97,17 @@ def place_shift(sch, cfg, src, k, dst, ready):
     rel = sch.route(q_s, 0, lat, "sxm")[2]
     t = ready.get(src, 0) + rel                         # the SHDN's issue cycle
     while True:
-        t_rd, t_w = t - rel, sch.route("sxm", t, timing.SXM_LATENCY, q_d)[2]
-        t_out = t + timing.ICU_DISPATCH_LATENCY + timing.SXM_LATENCY
+        t_rd, t_w = t - rel, sch.route("sxm", t, timing.sxm_chip_latency(cfg), q_d)[2]
+        t_out = t + timing.ICU_DISPATCH_LATENCY + timing.sxm_chip_latency(cfg)
         if (sch.free(q_s, t_rd) and sch.free("sxm", t) and sch.free(q_d, t_w) and (q_s, t_rd) != (q_d, t_w)
                 and t_out not in sch.sxm_out):
             s_in = sch.find_stream(q_s, t_rd, lat, "sxm", hint=sch.hints.get("shift_in"))
-            s_out = sch.find_stream("sxm", t, timing.SXM_LATENCY, q_d, hint=sch.hints.get("shift_out"))
+            s_out = sch.find_stream("sxm", t, timing.sxm_chip_latency(cfg), q_d, hint=sch.hints.get("shift_out"))
             if s_in is not None and s_out is not None:
                 break
         t += 1
     sch.take_stream(s_in, q_s, t_rd, lat, "sxm", 1, "a", t)
-    sch.take_stream(s_out, "sxm", t, timing.SXM_LATENCY, q_d, 1, "src", t_w)
+    sch.take_stream(s_out, "sxm", t, timing.sxm_chip_latency(cfg), q_d, 1, "src", t_w)
     sch.hints.update({"shift_in": s_in, "shift_out": s_out})
     sch.sxm_out.add(t_out)
     sch.place(q_s, t_rd, isa.make("READ", src[1], s_in))

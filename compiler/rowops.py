@@ -86,7 +86,7 @@ class Node:
         if self.kind == "vop":
             return cfg.vxm_alus * timing.VXM_ALU_LATENCY
         if self.kind == "vred":
-            return timing.vxm_reduce_latency(cfg)
+            return timing.vred_chip_latency(cfg)
         if self.kind == "vfunc":
             return timing.VXM_FUNC_LATENCY
         raise ValueError(self.kind)

@@ -193,7 +193,7 @@ class Scheduler:
             out.append(isa.make("END"))
             end = max(end, cur)
             prog[q] = out
-        return prog, end + 1
+        return prog, end + 1 + timing.wavefront_span(self.cfg)   # the stop reaches the last superlane
 
 
 def _step_between(a, b):

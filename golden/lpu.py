@@ -20,6 +20,21 @@ One cycle ``t`` (cycle 0 is the first after start)
 3. **Issue**: every queue executes its control instruction or issues one unit
    instruction, unless an error was detected in this cycle.
 
+Superlanes
+----------
+With ``superlanes`` > 1 the chip runs as a diagonal wavefront
+(:func:`openlpu.timing.superlane_offset`): superlane ``s`` does what superlane
+0 did ``s`` cycles earlier. This model runs in superlane 0's time, where the
+lane-wise units (MEM tiles, VXM chain and function unit) and the stream fabric
+behave as on one superlane, and the wavefront shows as
+``wavefront_span = superlane_offset(superlanes - 1)`` cycles: added to the
+latency of the units that combine superlanes (MXM planes, SXM, VXM reduction:
+their inputs are applied that much later), to the cycle in which a MEM slice's
+error reaches the ICU (it waits for the last superlane), and to the end of the
+run (``cycles``: the stop has reached the last superlane; the drain follows).
+Each superlane's SRAM tile is its own :class:`~openlpu.golden.mem.MemSliceModel`
+(:class:`~openlpu.golden.mem.MemTilesModel`).
+
 Queue semantics
 ---------------
 ``NOP n`` idles ``n`` cycles. ``REPEAT n, d`` issues the queue's previous unit
@@ -49,7 +64,7 @@ import numpy as np
 
 from openlpu import isa, timing
 from openlpu.golden import vxm as vxm_golden
-from openlpu.golden.mem import MemSliceModel
+from openlpu.golden.mem import MemTilesModel
 from openlpu.golden.mxm import Act, Cycle, Load, MxmPlaneModel
 from openlpu.golden.sxm import SxmModel
 from openlpu.golden.vxm_func import f32_func
@@ -104,7 +119,7 @@ class LpuModel:
     def __init__(self, cfg):
         self.cfg = cfg
         self.names = isa.queues(cfg)
-        self.mem = [MemSliceModel(cfg) for _ in range(cfg.mem_slices)]
+        self.mem = [MemTilesModel(cfg) for _ in range(cfg.mem_slices)]
         self.imem = [[0] * cfg.imem_depth for _ in self.names]
         self.pos = timing.floorplan(cfg)
         self.planes = [MxmPlaneModel(cfg) for _ in range(cfg.mxm_planes)]
@@ -160,7 +175,11 @@ class LpuModel:
         stopped_at = None
         result = RunResult(cycles=0, done=False)
         vlat = vxm_golden.latency(cfg)
-        rlat = reduce_latency(cfg)
+        span = timing.wavefront_span(cfg)     # the cross-superlane units run this much later
+        rlat = span + reduce_latency(cfg)
+        mxm_in = {}          # cycle -> the planes' Cycle inputs, applied wavefront_span after execute
+        sxm_q = {}           # cycle -> (SXM step inputs, (queue, pc)), likewise
+        err_due = {}         # cycle -> errors MEM slices detected, deskewed to the last superlane
 
         def read(pos, stream, n=1, who=None):
             d, s = stream
@@ -220,7 +239,7 @@ class LpuModel:
                     if name in ("GATHER", "SCATTER"):
                         cols = idx[0::8].astype(np.int64) | idx[1::8].astype(np.int64) << 8
                         if (cols >= cfg.mem_depth).any():
-                            errors.append((q, 1, ErrorCode.BAD_ADDRESS, pc))
+                            err_due.setdefault(t + span, []).append((q, 1, ErrorCode.BAD_ADDRESS, pc))
                 elif qu.unit is Unit.MXW:
                     cyc = mxm_cyc[qu.index]
                     if name == "LW":
@@ -231,7 +250,7 @@ class LpuModel:
                 elif qu.unit is Unit.MXM:
                     wds = words_of(read(pos, ins["src"], 2 if ins["fp16"] else 1, (q, t - 1, "src")))
                     mxm_cyc[qu.index].act = Act(wds, bool(ins["fp16"]), acc=name == "ACC", addr=ins["addr"])
-                    mxm_dst[qu.index][t + timing.mxm_latency(cfg)] = (ins["dst"], (q, t - 1))
+                    mxm_dst[qu.index][t + span + timing.mxm_latency(cfg)] = (ins["dst"], (q, t - 1))
                 elif qu.unit is Unit.VXM:
                     if name == "CONFIG":
                         slot, w = divmod(ins["reg"], words)
@@ -272,11 +291,13 @@ class LpuModel:
                             sxm_rows = 1 if start else sxm_rows + 1
                             if sxm_rows == lanes:
                                 for j in range(lanes):
-                                    sxm_col_dst[t + 1 + timing.SXM_LATENCY + j] = (ins["dst"], (q, t - 1))
+                                    sxm_col_dst[t + span + 1 + timing.SXM_LATENCY + j] = (ins["dst"], (q, t - 1))
                                 sxm_rows = 0
                     else:
-                        sxm_dst[t + timing.SXM_LATENCY] = (ins["dst"], (q, t - 1))
-                    sxm_pc = (q, pc)
+                        sxm_dst[t + span + timing.SXM_LATENCY] = (ins["dst"], (q, t - 1))
+                    sxm_q[t + span] = (sxm_in, (q, pc))
+            # the cross-superlane units take this cycle's operands wavefront_span later
+            mxm_in[t + span] = mxm_cyc
             # ---- 2. unit outputs ----------------------------------------------------------------
             for s, m in enumerate(self.mem):
                 before = (m.corrected, m.detected)
@@ -289,16 +310,18 @@ class LpuModel:
                     data, poison = out
                     dst, q, pc, tag, _ = info
                     if poison:
-                        errors.append((q, 0, ErrorCode.ECC_POISON, pc))
+                        err_due.setdefault(t + span, []).append((q, 0, ErrorCode.ECC_POISON, pc))
                     if dst is not None:
                         writes.append((self.pos[f"mem{s}"], dst, [data], 0, tag))
+            stepped = mxm_in.pop(t, None) or [Cycle() for _ in planes]
             for i, plane in enumerate(planes):
-                out = plane.step(mxm_cyc[i])
+                out = plane.step(stepped[i])
                 dst, tag = mxm_dst[i].pop(t, (None, None))
                 if out is not None:
                     vals = out[1].astype(np.uint32)
                     writes.append((self.pos[f"mxm{i}"], dst,
                                    [((vals >> (8 * b)) & 0xFF).astype(np.uint8) for b in range(4)], 0, tag))
+            sxm_in, sxm_who = sxm_q.pop(t, (None, None))
             sxm_out = sxm.step(**sxm_in) if sxm_in else sxm.step()
             col = sxm_col_dst.pop(t, None)
             lane = sxm_dst.pop(t, None)
@@ -308,10 +331,11 @@ class LpuModel:
             if sxm.error and not sxm_err_seen:
                 sxm_err_seen = True
                 sxm_err_at = t + timing.SXM_LATENCY
-                sxm_err_who = sxm_pc
+                sxm_err_who = sxm_who
             if sxm_err_seen and sxm_err_at == t:
                 errors.append((sxm_err_who[0], 0, ErrorCode.SXM_FAULT, sxm_err_who[1]))
             writes += sorted(due.pop(t, []), key=lambda w: w[3])   # VOP before VRED before VFUNC
+            errors += err_due.pop(t, [])
             # ---- 3. issue ------------------------------------------------------------------------
             issued = []
             if running:
@@ -361,11 +385,11 @@ class LpuModel:
                         if trace:
                             result.stream_log.append((t, pos, (d, s + i), bytes(plane).hex()))
             t += 1
-            if stopped_at is not None and t > stopped_at + timing.ICU_DRAIN_CYCLES:
+            if stopped_at is not None and t > stopped_at + span + timing.ICU_DRAIN_CYCLES:
                 break
             if stopped_at is None and t >= max_cycles:
                 raise RuntimeError(f"program did not stop within {max_cycles} cycles")
-        result.cycles = stopped_at + 1
+        result.cycles = stopped_at + 1 + span     # the stop has reached the last superlane
         return result
 
     # --- one queue, one cycle --------------------------------------------------------------------

@@ -12,7 +12,7 @@ from openlpu import timing
 from openlpu.config import require_ecc_lanes
 from openlpu.golden.ecc import ECC_CORRECTED, ECC_DETECTED, WORD_BITS, ecc_decode, ecc_encode
 
-__all__ = ["MemSliceModel", "COUNTER_MAX", "column_addresses", "host_address", "host_decode", "host_span",
+__all__ = ["MemSliceModel", "MemTilesModel", "COUNTER_MAX", "column_addresses", "host_address", "host_decode", "host_span",
            "host_pack", "host_unpack", "imem_rows", "stride_addresses"]
 
 COUNTER_MAX = (1 << 32) - 1
@@ -113,6 +113,72 @@ class MemSliceModel:
         mask = (1 << 64) - 1
         return np.frombuffer(b"".join((self.words[w][addr] & mask).to_bytes(8, "little")
                                       for w in range(self.cols)), dtype=np.uint8).copy()
+
+
+def _tile_part(cmd, k, lanes):
+    """Superlane ``k``'s share of a command: its lanes of ``index`` and ``data``."""
+    if cmd is None:
+        return None
+    part = dict(cmd)
+    for key in ("index", "data"):
+        if key in cmd:
+            part[key] = np.asarray(cmd[key], dtype=np.uint8)[k * lanes:(k + 1) * lanes]
+    return part
+
+
+class MemTilesModel:
+    """A MEM slice of the chip: one :class:`MemSliceModel` *tile* per superlane.
+
+    Tile ``k`` holds lanes ``k * lanes_per_superlane ..`` of every vector (its
+    ECC columns) and takes the slice's commands for those lanes; on the chip it
+    runs ``superlane_offset(k)`` cycles behind tile 0, and this model, like the
+    golden chip, steps all tiles in superlane 0's time. A tile with an
+    uncorrectable or out-of-range column reads as zeros (its lanes only: the
+    other tiles' data has left by then); ``poison`` is set if any tile's is.
+    The counters are the sums over the tiles; ``last_addr``/``last_syndrome``
+    are those of the lowest tile that has had an ECC event. With one superlane
+    this is exactly :class:`MemSliceModel`.
+    """
+
+    def __init__(self, cfg):
+        require_ecc_lanes(cfg)
+        self.cfg = cfg
+        self.cols = cfg.lanes // 8
+        self._lanes = cfg.lanes_per_superlane
+        self.tiles = [MemSliceModel(cfg.superlane) for _ in range(cfg.superlanes)]
+        self.words = [col for tile in self.tiles for col in tile.words]   # the tiles' own lists
+
+    def step(self, rd=None, wr=None, fault=None):
+        per = self.tiles[0].cols
+        outs = [tile.step(_tile_part(rd, k, self._lanes), _tile_part(wr, k, self._lanes),
+                          None if fault is None else fault[k * per:(k + 1) * per])
+                for k, tile in enumerate(self.tiles)]
+        if outs[0] is None:
+            return None
+        return np.concatenate([o[0] for o in outs]), any(o[1] for o in outs)
+
+    def _total(self, name):
+        return min(sum(getattr(t, name) for t in self.tiles), COUNTER_MAX)
+
+    corrected = property(lambda self: self._total("corrected"))
+    detected = property(lambda self: self._total("detected"))
+    range_errors = property(lambda self: self._total("range_errors"))
+
+    def _last(self):
+        return next((t for t in self.tiles if t.corrected or t.detected), self.tiles[0])
+
+    last_addr = property(lambda self: self._last().last_addr)
+    last_syndrome = property(lambda self: self._last().last_syndrome)
+
+    def load(self, addr, vec):
+        """Backdoor: store ``vec`` (lanes bytes) at ``addr`` with correct ECC."""
+        vec = np.asarray(vec, dtype=np.uint8)
+        for k, tile in enumerate(self.tiles):
+            tile.load(addr, vec[k * self._lanes:(k + 1) * self._lanes])
+
+    def peek(self, addr):
+        """Backdoor: the stored data of ``addr`` as ``lanes`` bytes (no ECC check)."""
+        return np.concatenate([tile.peek(addr) for tile in self.tiles])
 
 
 def host_address(cfg, slice_, vector):

@@ -84,10 +84,9 @@ def evaluate(text, names):
 def timing_names(cfg):
     """The predefined names of an assembly program for ``cfg``."""
     from . import timing
-    from .golden.vxm_reduce import latency as reduce_latency
     names = {"LANES": cfg.lanes, "STREAMS": cfg.streams, "MEM_LAT": timing.MEM_READ_LATENCY,
-             "MXM_LAT": timing.mxm_latency(cfg), "VXM_LAT": cfg.vxm_alus * timing.VXM_ALU_LATENCY,
-             "RED_LAT": reduce_latency(cfg), "SXM_LAT": timing.SXM_LATENCY,
+             "MXM_LAT": timing.mxm_chip_latency(cfg), "VXM_LAT": cfg.vxm_alus * timing.VXM_ALU_LATENCY,
+             "RED_LAT": timing.vred_chip_latency(cfg), "SXM_LAT": timing.sxm_chip_latency(cfg),
              "FUNC_LAT": timing.VXM_FUNC_LATENCY,
              "DISPATCH": timing.ICU_DISPATCH_LATENCY, "VXM_WORDS": isa.vxm_control_words(cfg)}
     names.update({f"P_{k}": v for k, v in timing.floorplan(cfg).items()})

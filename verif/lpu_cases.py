@@ -63,7 +63,8 @@ def expect(cfg, cases, model=None):
         windows = []
         for s, a, n in case["windows"]:
             # the host reads through the ECC decoder: an uncorrectable word reads as zeros
-            vecs = [read_vector([model.mem[s].words[c][k] for c in range(cfg.lanes // 8)])
+            vecs = [read_vector([model.mem[s].words[c][k] for c in range(cfg.lanes // 8)],
+                                cfg.lanes_per_superlane // 8)
                     for k in range(a, a + n)]
             windows.append(b"".join(vecs).hex())
         out.append({"done": r.done, "error": r.error != isa.ErrorCode.NONE, "code": int(r.error),

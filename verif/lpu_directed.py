@@ -77,8 +77,9 @@ def directed_cases(cfg):
     text = "\n".join(f".queue {q}\nSYNC\nEND" for q in names if q != "mem1") + "\n.queue mem1\nNOP 5\nNOTIFY\nEND"
 
     def check_sync(obs):
-        # mem1 notifies in cycle 5; the parked queues end in cycle 6
-        assert obs["done"] and obs["cycles"] == 7, obs
+        # mem1 notifies in cycle 5; the parked queues end in cycle 6; the run ends when that
+        # stop has reached the last superlane
+        assert obs["done"] and obs["cycles"] == 7 + timing.wavefront_span(cfg), obs
     cases.append(("sync_notify", make_case(cfg, _prog(cfg, text), windows=[]), check_sync))
 
     # --- control instructions in unit queues: REPEAT after ABC and VRED, NOTIFY from an MXM
@@ -97,7 +98,7 @@ def directed_cases(cfg):
     END"""
 
     def check_ctrl(obs):
-        assert obs["done"] and not obs["error"] and obs["cycles"] == 5, obs
+        assert obs["done"] and not obs["error"] and obs["cycles"] == 5 + timing.wavefront_span(cfg), obs
     cases.append(("control_in_unit_queues", make_case(cfg, _prog(cfg, text), windows=[]), check_ctrl))
 
     # --- MXM: a full int8 tile, rows from mem0, activations from mem1, results to 4 slices ---
@@ -119,7 +120,7 @@ def directed_cases(cfg):
               ("mxm0", t_abc, f"ABC 0, {sd}1, {so}0, 0", 0), ("mxm0", t_abc + 1, f"ABC 1, {sd}1, {so}0, 0", 0),
               ("mxm0", t_abc + 2, f"ACC 1, {sd}1, {so}0, 0", 0)]
     for j in range(4):
-        t = t_abc + timing.ICU_DISPATCH_LATENCY + timing.mxm_latency(cfg) \
+        t = t_abc + timing.ICU_DISPATCH_LATENCY + timing.mxm_chip_latency(cfg) \
             + timing.stream_delay(fp["mxm0"], fp[f"mem{j}"], d_out) - timing.ICU_DISPATCH_LATENCY
         events.append((f"mem{j}", t, f"WRITE 24, {so}{j}", 2))
 
@@ -284,7 +285,7 @@ def _unit_cases(cfg, rng, data):
             t_c, dc = _feed(cfg, "mem2", "sxm", T, ml)
             events.append(("mem2", t_c, f"READ 7, {dc}3", 0))
         d_out, hops = _hops(cfg, "sxm", "mem3")
-        t_w = T + timing.SXM_LATENCY + 1 + hops
+        t_w = T + timing.sxm_chip_latency(cfg) + 1 + hops
         args = {"PASS": f"{da}1, {d_out}4", "PERM": f"{da}1, {db if name == 'PERM' else ''}2, {d_out}4",
                 "SEL": f"{da}1, {db if name == 'SEL' else ''}2, {dc if name == 'SEL' else ''}3, {d_out}4"}
         text = args.get(name, f"{k}, {da}1, {d_out}4")
@@ -301,7 +302,7 @@ def _unit_cases(cfg, rng, data):
     t_a, da = _feed(cfg, "mem0", "sxm", T, ml)
     d_out, hops = _hops(cfg, "sxm", "mem3")
     # the last row executes in T + L; column j leaves 1 + SXM_LATENCY + j cycles later
-    t_w = T + L + timing.ICU_DISPATCH_LATENCY + timing.SXM_LATENCY + hops
+    t_w = T + L + timing.ICU_DISPATCH_LATENCY + timing.sxm_chip_latency(cfg) + hops
     events = [("mem0", t_a, f"READ 0, {da}1", L - 1), ("sxm", T, f"TRANS {da}1, {d_out}4, 1", 0),
               ("sxm", T + 1, f"TRANS {da}1, {d_out}4, 0", L - 2), ("mem3", t_w, f"WRITE 20, {d_out}4", L - 1)]
     if L == 2:
@@ -374,7 +375,7 @@ def _unit_cases(cfg, rng, data):
         lo, hi = data[(0, 4)], data[(1, 4)]
         t_lo, d1 = _feed(cfg, "mem0", "vxm", T, ml)
         t_hi, _ = _feed(cfg, "mem1", "vxm", T, ml)
-        from openlpu.golden.vxm_reduce import latency as rlat
+        rlat = timing.vred_chip_latency
         d_o, hops = _hops(cfg, "vxm", "mem3")
         t_w = T + rlat(cfg) + 1 + hops
         events = [("mem0", t_lo, f"READ 4, {d1}4", 0), ("mem1", t_hi, f"READ 4, {d1}5", 0),
@@ -393,7 +394,8 @@ def _unit_cases(cfg, rng, data):
     lo, hi = data[(0, 4)], data[(1, 4)]
     t_lo, d1 = _feed(cfg, "mem0", "vxm", T, ml)
     t_hi, _ = _feed(cfg, "mem1", "vxm", T, ml)
-    from openlpu.golden.vxm_reduce import latency as rlat, reduce_lanes
+    from openlpu.golden.vxm_reduce import reduce_lanes
+    rlat = timing.vred_chip_latency
     d_o, hops = _hops(cfg, "vxm", "mem3")
     d2, hops2 = _hops(cfg, "vxm", "mem2")
     events = [("mem0", t_lo, f"READ 4, {d1}6", 0), ("mem1", t_hi, f"READ 4, {d1}7", 0),

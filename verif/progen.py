@@ -203,10 +203,10 @@ def _sxm(sch, rng, t):
         # the pattern/mask operands ride on the same stream as a (a permute of a by
         # itself, a select of a with itself by itself): no second route needed
         extra = {"b": s1} if name == "PERM" else {"b": s1, "c": s1}
-    lat = timing.SXM_LATENCY
+    lat = timing.sxm_chip_latency(cfg)
     if name == "TRANS":
         # columns leave from 1 + SXM_LATENCY after the last row, for lanes cycles
-        t_first_col = tx + timing.ICU_DISPATCH_LATENCY + (lanes - 1) + 1 + timing.SXM_LATENCY
+        t_first_col = tx + timing.ICU_DISPATCH_LATENCY + (lanes - 1) + 1 + timing.sxm_chip_latency(cfg)
         d = sch.direction("sxm", dst)
         t_exec = sch.arrival("sxm", t_first_col, dst, d)
         tw = t_exec - timing.ICU_DISPATCH_LATENCY
@@ -270,8 +270,7 @@ def _vxm(sch, rng, t):
     group = sch.stream(d, min(issues) + 1, t_exec + 1, n)
     if group is None:
         return False
-    from openlpu.golden.vxm_reduce import latency as reduce_latency
-    lat = {"VOP": cfg.vxm_alus * timing.VXM_ALU_LATENCY, "VRED": reduce_latency(cfg),
+    lat = {"VOP": cfg.vxm_alus * timing.VXM_ALU_LATENCY, "VRED": timing.vred_chip_latency(cfg),
            "VFUNC": timing.VXM_FUNC_LATENCY}[kind]
     t_out = tv + timing.ICU_DISPATCH_LATENCY + lat
     d2 = int(rng.integers(2))
@@ -341,7 +340,7 @@ def _mxm(sch, rng, t):
         tr = ta + timing.ICU_DISPATCH_LATENCY - delay - timing.MEM_READ_LATENCY - timing.ICU_DISPATCH_LATENCY
         if tr < sch.start or not sch.q_free(asrc, tr) or not sch.q_free(qa, ta):
             continue
-        t_out = ta + timing.ICU_DISPATCH_LATENCY + timing.mxm_latency(cfg)
+        t_out = ta + timing.ICU_DISPATCH_LATENCY + timing.mxm_chip_latency(cfg)
         dsts = [f"mem{i}" for i in rng.permutation(cfg.mem_slices)[:4]]
         if len(dsts) < 4:
             continue
