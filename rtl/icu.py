@@ -20,9 +20,11 @@ Timing
 ``start`` in cycle ``s`` makes cycle ``s + 1`` cycle 0 of the program. An
 instruction issued in cycle ``t`` appears on ``issue[q]`` in cycle
 ``t + ICU_DISPATCH_LATENCY`` (its execute cycle). ``busy`` is high from cycle
-0 until ``ICU_DRAIN_CYCLES`` cycles after the stop; ``done``/``error`` are set
-from the cycle after the stop until the next start, and ``cycles`` holds the
-cycle count of the run (stop cycle + 1).
+0 until ``ICU_DRAIN_CYCLES`` cycles after the end of the run; ``done``/``error``
+are set from the cycle after the end until the next start, and ``cycles`` holds
+the cycle count of the run. The run ends ``wavefront_span(cfg)`` cycles after
+the stop (the stop cycle itself with one superlane), when the stop has reached
+the last superlane, so ``cycles`` is stop cycle + 1 + ``wavefront_span(cfg)``.
 
 Ports
 -----
@@ -110,7 +112,9 @@ class Icu(wiring.Component):
         active = Signal(name="active")        # a program runs (cycles 0 .. stop)
         drain = Signal(range(timing.ICU_DRAIN_CYCLES + 1), name="drain")
         go = Signal(name="go")
-        m.d.comb += [go.eq(self.start & ~self.busy), self.busy.eq(active | (drain != 0)),
+        span = timing.wavefront_span(self._cfg)
+        self._tail_left = Signal(range(span + 1), name="tail") if span else Const(0, 1)
+        m.d.comb += [go.eq(self.start & ~self.busy), self.busy.eq(active | (self._tail_left != 0) | (drain != 0)),
                      self.irq.eq(self.done | self.error)]
         with m.If(drain != 0):
             m.d.sync += drain.eq(drain - 1)
@@ -130,12 +134,15 @@ class Icu(wiring.Component):
         for q in queues:
             m.d.comb += [q.advance.eq(active & ~stop_err), q.notified.eq(notify)]
 
+        finish = self._tail(m, drain)
         with m.If(stop_err):
-            m.d.sync += [active.eq(0), self.error.eq(1), drain.eq(timing.ICU_DRAIN_CYCLES)]
+            m.d.sync += active.eq(0)
+            finish(self.error)
             self._record_error(m, queues, deadlock, live, pcs)
         with m.If(stop_done):
-            m.d.sync += [active.eq(0), self.done.eq(1), drain.eq(timing.ICU_DRAIN_CYCLES)]
-        with m.If(active):
+            m.d.sync += active.eq(0)
+            finish(self.done)
+        with m.If(active | self._tail_left):
             m.d.sync += self.cycles.eq(self.cycles + 1)
         with m.If(go):
             m.d.sync += [active.eq(1), self.done.eq(0), self.error.eq(0), self.code.eq(0),
@@ -145,6 +152,30 @@ class Icu(wiring.Component):
             for q, queue in enumerate(queues):
                 m.d.comb += self.observe.queues[q].eq(queue.observe)
         return m
+
+    def _tail(self, m, drain):
+        """The end of a run: ``finish(flag)`` (inside the stop's ``m.If``) raises ``flag``
+        (``done`` or ``error``) and starts the drain once the stop has reached the last
+        superlane, ``wavefront_span(cfg)`` cycles later (at once with one superlane)."""
+        span = timing.wavefront_span(self._cfg)
+        tail = self._tail_left
+        if span == 0:
+            def finish(flag):
+                m.d.sync += [flag.eq(1), drain.eq(timing.ICU_DRAIN_CYCLES)]
+            return finish
+        ending = Signal(name="ending_error")      # which flag the tail ends in
+        with m.If(tail != 0):
+            m.d.sync += tail.eq(tail - 1)
+            with m.If(tail == 1):
+                m.d.sync += drain.eq(timing.ICU_DRAIN_CYCLES)
+                with m.If(ending):
+                    m.d.sync += self.error.eq(1)
+                with m.Else():
+                    m.d.sync += self.done.eq(1)
+
+        def finish(flag):
+            m.d.sync += [tail.eq(span), ending.eq(flag is self.error)]
+        return finish
 
     def _queues(self, m, active, go):
         """One :class:`IcuQueue` per queue, fed host writes, unit errors, ``go`` and ``active``."""

@@ -16,8 +16,12 @@ its ICU queue(s) and reads and writes the streams there
 :class:`~openlpu.rtl.slice_mxm.MxmSlice`,
 :class:`~openlpu.rtl.slice_vxm.VxmSlice`,
 :class:`~openlpu.rtl.slice_sxm.SxmSlice`), and one
-:class:`~openlpu.rtl.fabric.StreamStop` with that position's stream
-registers, linked to the stops of its western and eastern neighbours. The
+:class:`~openlpu.rtl.fabric.StreamStop` per superlane. The superlanes are
+``superlanes`` parallel rows of this floorplan, ``lanes_per_superlane`` lanes
+each, superlane ``s`` running ``superlane_offset(s)`` cycles behind superlane
+0 (:mod:`openlpu.rtl.wavefront`); a stop holds its superlane's stream
+registers at the position, linked to the stops of the western and eastern
+neighbours in the same superlane. The
 stream fabric's timing is described in :mod:`openlpu.rtl.fabric`.
 
 A start (``CONTROL`` written while the chip is idle) clears the stream
@@ -96,15 +100,16 @@ class Lpu(wiring.Component):
         m.d.comb += [mem.fault[s].eq(Mux(self.fault_slice == s, self.fault, 0)) for s in range(cfg.mem_slices)]
 
         queue = {name: q for q, name in enumerate(isa.queues(cfg))}
-        west = None
+        west = [None] * cfg.superlanes
         for name in timing.floorplan(cfg):          # west to east
             unit = m.submodules[name] = self._unit(m, name, mem, go)
-            stop = StreamStop(cfg, unit.PLANES, unit.WRITERS)
-            m.submodules[f"{name}_streams"] = shared(stop, platform, "stream_stop", reset=go)
-            wiring.connect(m, unit.streams, stop.unit)
-            if west is not None:
-                wiring.connect(m, west.east, stop.west)
-            west = stop
+            for s in range(cfg.superlanes):          # one stream stop per superlane
+                stop = StreamStop(cfg.superlane, unit.PLANES, unit.WRITERS)
+                m.submodules[f"{name}_streams{s}"] = shared(stop, platform, "stream_stop", reset=go)
+                wiring.connect(m, unit.streams[s], stop.unit)
+                if west[s] is not None:
+                    wiring.connect(m, west[s].east, stop.west)
+                west[s] = stop
             for i, q in enumerate(unit.queues):
                 m.d.comb += [unit.issue[i].eq(icu.issue[queue[q]]),
                              icu.unit_error[queue[q]].eq(unit.unit_error[i])]
@@ -117,9 +122,11 @@ class Lpu(wiring.Component):
         kind, index = re.fullmatch(r"([a-z]+)(\d*)", name).groups()
         if kind == "mem":
             unit = MemSliceControl(cfg, int(index))
-            wiring.connect(m, unit.rd, mem.rd[int(index)])
-            wiring.connect(m, unit.wr, mem.wr[int(index)])
-            wiring.connect(m, mem.out[int(index)], unit.out)
+            for s in range(cfg.superlanes):          # the slice's SRAM tile of each superlane
+                tile = int(index) * cfg.superlanes + s
+                wiring.connect(m, unit.rd[s], mem.rd[tile])
+                wiring.connect(m, unit.wr[s], mem.wr[tile])
+                wiring.connect(m, mem.out[tile], unit.out[s])
             return unit
         unit = {"mxm": lambda: MxmSlice(cfg, int(index)), "vxm": lambda: VxmSlice(cfg),
                 "sxm": lambda: SxmSlice(cfg)}[kind]()

@@ -225,14 +225,23 @@ class MemSlice(wiring.Component):
 
 def mem_chip_members(cfg):
     """The members of :class:`Mem` on the chip's side (all but ``host``)."""
-    n = cfg.mem_slices
-    return {"rd": In(Flow(MemReadLayout(cfg))).array(n), "wr": In(Flow(MemWriteLayout(cfg))).array(n),
-            "out": Out(Flow(MemOutLayout(cfg))).array(n), "chip_busy": In(1),
-            "fault": In(WORD_BITS * cfg.lanes // 8).array(n)}
+    n, tile = cfg.mem_slices * cfg.superlanes, cfg.superlane
+    return {"rd": In(Flow(MemReadLayout(tile))).array(n), "wr": In(Flow(MemWriteLayout(tile))).array(n),
+            "out": Out(Flow(MemOutLayout(tile))).array(n), "chip_busy": In(1),
+            "fault": In(WORD_BITS * cfg.lanes // 8).array(cfg.mem_slices)}
 
 
 class Mem(wiring.Component):
-    """The MEM controller: ``mem_slices`` :class:`MemSlice` shared by the chip and the host.
+    """The MEM controller: ``mem_slices`` slices shared by the chip and the host.
+
+    A slice is one :class:`MemSlice` *tile* per superlane, of
+    ``lanes_per_superlane`` lanes (:attr:`~openlpu.config.LpuConfig.superlane`):
+    on the chip's side each tile takes its own commands, which run
+    ``superlane_offset(s)`` cycles behind tile 0's; the host reads and writes
+    all tiles of a slice together. The host's error record of a slice sums the
+    tiles' counters (saturating) and shows ``last_addr``/``last_syndrome`` of
+    the lowest tile that has had an ECC event (as
+    :class:`openlpu.golden.mem.MemTilesModel`).
 
     Arbitration (deterministic for the chip): while ``chip_busy`` is high the
     slices take the chip's ``rd`` / ``wr`` commands, with no added latency;
@@ -246,10 +255,11 @@ class Mem(wiring.Component):
 
     Members
     -------
-    rd, wr : In(Flow(MemReadLayout / MemWriteLayout)).array(mem_slices)
-        Chip-side commands of each slice (honoured whenever ``chip_busy``).
-    out : Out(Flow(MemOutLayout)).array(mem_slices)
-        Read data of each slice, ``MEM_READ_LATENCY`` after the command.
+    rd, wr : In(Flow(MemReadLayout / MemWriteLayout)).array(mem_slices * superlanes)
+        Chip-side commands of each tile (``slice * superlanes + superlane``), in
+        the tile's lanes (honoured whenever ``chip_busy``).
+    out : Out(Flow(MemOutLayout)).array(mem_slices * superlanes)
+        Read data of each tile, ``MEM_READ_LATENCY`` after its command.
     chip_busy : In(1)
         High while a program runs: the slices belong to the chip.
     fault : In(72 * lanes // 8).array(mem_slices)
@@ -268,23 +278,43 @@ class Mem(wiring.Component):
         super().__init__({**mem_chip_members(cfg), "host": In(MemHostSignature(cfg))})
 
     def elaborate(self, platform):
+        cfg = self._cfg
         m = Module()
         host = self.host
         m.d.comb += host.granted.eq(~self.chip_busy)
-        for s in range(self._cfg.mem_slices):
-            sl = m.submodules[f"slice{s}"] = MemSlice(self._cfg)
-            with m.If(self.chip_busy):
-                m.d.comb += [sl.rd.valid.eq(self.rd[s].valid), sl.rd.payload.eq(self.rd[s].payload),
-                             sl.wr.valid.eq(self.wr[s].valid), sl.wr.payload.eq(self.wr[s].payload)]
-            with m.Else():
-                m.d.comb += [sl.rd.valid.eq(host.rd[s]), sl.rd.payload.addr.eq(host.addr),
-                             sl.wr.valid.eq(host.wr[s]), sl.wr.payload.addr.eq(host.addr),
-                             sl.wr.payload.data.as_value().eq(host.data)]
-            m.d.comb += [sl.fault.eq(self.fault[s]),
-                         self.out[s].valid.eq(sl.out.valid), self.out[s].payload.eq(sl.out.payload),
-                         host.out[s].eq(sl.out.payload)]
-            m.d.comb += [getattr(host.errors[s], name).eq(getattr(sl, name)) for name in MemErrorsLayout().members]
+        bits, fbits = 8 * cfg.lanes_per_superlane, WORD_BITS * cfg.lanes_per_superlane // 8
+        for s in range(cfg.mem_slices):
+            tiles = []
+            for k in range(cfg.superlanes):
+                t = s * cfg.superlanes + k
+                sl = m.submodules[f"slice{s}_{k}"] = MemSlice(cfg.superlane)
+                with m.If(self.chip_busy):
+                    m.d.comb += [sl.rd.valid.eq(self.rd[t].valid), sl.rd.payload.eq(self.rd[t].payload),
+                                 sl.wr.valid.eq(self.wr[t].valid), sl.wr.payload.eq(self.wr[t].payload)]
+                with m.Else():
+                    m.d.comb += [sl.rd.valid.eq(host.rd[s]), sl.rd.payload.addr.eq(host.addr),
+                                 sl.wr.valid.eq(host.wr[s]), sl.wr.payload.addr.eq(host.addr),
+                                 sl.wr.payload.data.as_value().eq(host.data[bits * k:bits * (k + 1)])]
+                m.d.comb += [sl.fault.eq(self.fault[s][fbits * k:fbits * (k + 1)]),
+                             self.out[t].valid.eq(sl.out.valid), self.out[t].payload.eq(sl.out.payload)]
+                tiles.append(sl)
+            m.d.comb += [host.out[s].data.as_value().eq(Cat(*(sl.out.payload.data for sl in tiles))),
+                         host.out[s].poison.eq(Cat(*(sl.out.payload.poison for sl in tiles)).any())]
+            self._errors(m, host.errors[s], tiles)
         return m
+
+    @staticmethod
+    def _errors(m, record, tiles):
+        """A slice's error record from its tiles' (see the class docstring)."""
+        for name in ("corrected", "detected", "range_errors"):
+            total = sum(getattr(sl, name).as_unsigned() for sl in tiles)
+            limit = (1 << COUNTER_BITS) - 1
+            m.d.comb += getattr(record, name).eq(Mux(total > limit, limit, total))
+        addr, syndrome = tiles[-1].last_addr, tiles[-1].last_syndrome
+        for sl in reversed(tiles[:-1]):
+            seen = (sl.corrected != 0) | (sl.detected != 0)
+            addr, syndrome = Mux(seen, sl.last_addr, addr), Mux(seen, sl.last_syndrome, syndrome)
+        m.d.comb += [record.last_addr.eq(addr), record.last_syndrome.eq(syndrome)]
 
 
 class MemAddrGen(wiring.Component):

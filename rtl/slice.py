@@ -30,9 +30,11 @@ class Slice(wiring.Component):
     unit_error : Out(UnitErrorLayout(cfg)).array(len(queues))
         The errors the unit detects in execution, per queue (always 0 for a
         unit that detects none).
-    streams : Out(StreamAccess(cfg, PLANES, WRITERS))
-        The stream fabric at the position: the tap the unit reads its
-        operands from, and its writes.
+    streams : Out(StreamAccess(cfg.superlane, PLANES, WRITERS)).array(superlanes)
+        The stream fabric at the position, one access per superlane (its
+        ``lanes_per_superlane`` lanes): the tap the unit reads its operands
+        from, and its writes. Superlane ``s`` runs ``superlane_offset(s)``
+        cycles behind superlane 0 (:mod:`openlpu.rtl.wavefront`).
     """
 
     PLANES = None
@@ -44,6 +46,6 @@ class Slice(wiring.Component):
         super().__init__({
             "issue": In(IssueLayout(cfg)).array(len(self.queues)),
             "unit_error": Out(UnitErrorLayout(cfg)).array(len(self.queues)),
-            "streams": Out(StreamAccess(cfg, self.PLANES, self.WRITERS)),
+            "streams": Out(StreamAccess(cfg.superlane, self.PLANES, self.WRITERS)).array(cfg.superlanes),
             **members,
         })

@@ -3,7 +3,10 @@
 Queue ``mxwN`` loads weight rows (LW, one stream for int8, two for fp16) and
 installs the tile (IW); queue ``mxmN`` streams activations through the plane
 (ABC/ACC, one or two streams). The plane's 32-bit results go to the 4-stream
-group ``dst`` of their ABC/ACC, ``timing.mxm_latency(cfg)`` cycles later.
+group ``dst`` of their ABC/ACC, ``timing.mxm_chip_latency(cfg)`` cycles later:
+the plane spans all superlanes, so it runs at the last one's time (operands
+read by each superlane in its own cycle and deskewed, results skewed back,
+:mod:`openlpu.rtl.wavefront`), ``wavefront_span(cfg)`` after superlane 0's.
 """
 
 from amaranth.hdl import Cat, Module, Mux
@@ -16,6 +19,7 @@ from .icu import field, is_op
 from .mxm import MxmPlane
 from .pipeline import delay
 from .slice import Slice
+from .wavefront import deskew, reskew, wave
 
 __all__ = ["MxmSlice"]
 
@@ -45,26 +49,40 @@ class MxmSlice(Slice):
         cfg = self._cfg
         m = Module()
         plane = MxmPlane(cfg)
+        name = f"mxm{self._plane}"
         m.submodules.plane = shared(plane, platform, "mxm_plane", reset=self.go)
-        operands = Operands(self.streams.tap, cfg.streams)
-        ai, wi = self.issue
+        ops = [Operands(self.streams[s].tap, cfg.streams) for s in range(cfg.superlanes)]
+        a_wave, w_wave = wave(m, self.issue[0], cfg, f"{name}_a_wave"), wave(m, self.issue[1], cfg, f"{name}_w_wave")
+        ai, wi = a_wave[-1], w_wave[-1]           # the plane runs at the last superlane's time
         aw, ww = ai.word, wi.word
         w_fp16, a_fp16 = field(ww, "LW", "fp16"), field(aw, "ABC", "fp16")
-        wsrc = operands.group(field(ww, "LW", "src"), 2, Mux(w_fp16, 2, 1))
-        asrc = operands.group(field(aw, "ABC", "src"), 2, Mux(a_fp16, 2, 1))
+        wsrc = self._deskewed(m, w_wave, ops, "LW", f"{name}_w")
+        asrc = self._deskewed(m, a_wave, ops, "ABC", f"{name}_a")
         m.d.comb += [
             plane.load.valid.eq(wi.valid & is_op(ww, "LW")),
             plane.load.payload.row.eq(field(ww, "LW", "addr")),
-            plane.load.payload.data.as_value().eq(Cat(*wsrc)),
+            plane.load.payload.data.as_value().eq(Cat(wsrc[0], Mux(w_fp16, wsrc[1], 0))),
             plane.install.eq(wi.valid & is_op(ww, "IW")),
             plane.act.valid.eq(ai.valid & is_op(aw, "ABC", "ACC")),
-            plane.act.payload.data.as_value().eq(Cat(*asrc)),
+            plane.act.payload.data.as_value().eq(Cat(asrc[0], Mux(a_fp16, asrc[1], 0))),
             plane.act.payload.fp16.eq(a_fp16),
             plane.act.payload.acc.eq(is_op(aw, "ACC")),
             plane.act.payload.addr.eq(field(aw, "ABC", "addr")),
         ]
-        dst = delay(m, field(aw, "ABC", "dst"), timing.mxm_latency(cfg), f"mxm{self._plane}_dst")
-        write = self.streams.write[0]
-        m.d.comb += [write.valid.eq(plane.result.valid.replicate(self.PLANES)), write.dst.eq(dst),
-                     write.data.eq(plane.result.payload.data)]
+        dst = delay(m, field(aw, "ABC", "dst"), timing.mxm_latency(cfg), f"{name}_dst")
+        lanes = cfg.lanes_per_superlane
+        result = plane.result
+        for s, (valid, d, data) in enumerate(zip(reskew(m, cfg, result.valid, f"{name}_valid"),
+                                                 reskew(m, cfg, dst, f"{name}_dst"),
+                                                 reskew(m, cfg, result.payload.data.as_value(), f"{name}_data"))):
+            write = self.streams[s].write[0]
+            m.d.comb += [write.valid.eq(valid.replicate(self.PLANES)), write.dst.eq(d)]
+            m.d.comb += [write.data[j].eq(data[8 * (cfg.lanes * j + lanes * s):][:8 * lanes])
+                         for j in range(self.PLANES)]
         return m
+
+    def _deskewed(self, m, issues, ops, op, name):
+        """The two planes of operand ``src`` of ``op``: each superlane's share read at its own
+        time, lined up at the last superlane's."""
+        return [deskew(m, self._cfg, [o.read(field(iss.word, op, "src"), j) for iss, o in zip(issues, ops)],
+                       f"{name}{j}") for j in range(2)]

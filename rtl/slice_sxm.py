@@ -3,7 +3,11 @@
 Queue ``sxm`` issues the lane ops and transpose rows of
 :class:`openlpu.rtl.sxm.Sxm` with their stream operands ``a``, ``b`` (PERM,
 SEL) and ``c`` (SEL); every output goes to the ``dst`` the unit returns with
-it (a transposed column: the ``dst`` of its tile's last row).
+it (a transposed column: the ``dst`` of its tile's last row). The switch
+works across all lanes, so it runs at the last superlane's time: each
+superlane's operands are read in its own cycle and deskewed, and each
+superlane's share of an output leaves ``superlane_offset(s)`` later
+(:mod:`openlpu.rtl.wavefront`).
 
 Error: SXM_FAULT in the cycle the unit's sticky ``error`` rises (one cycle
 after the offending instruction executes), with that instruction's pc.
@@ -20,6 +24,7 @@ from .icu import field, is_op
 from .pipeline import delay, register
 from .slice import Slice
 from .sxm import Sxm
+from .wavefront import deskew, reskew, wave
 
 __all__ = ["SxmSlice"]
 
@@ -43,31 +48,45 @@ class SxmSlice(Slice):
         super().__init__(cfg, ["sxm"], {"go": In(1)})
 
     def elaborate(self, platform):
+        cfg = self._cfg
         m = Module()
-        si = self.issue[0]
+        issues = wave(m, self.issue[0], cfg, "sxm_wave")
+        si = issues[-1]                           # the unit runs at the last superlane's time
         sw = si.word
-        sxm = m.submodules.sxm = ResetInserter({"sync": self.go})(Sxm(self._cfg))
-        operands = Operands(self.streams.tap, self._cfg.streams)
+        sxm = m.submodules.sxm = ResetInserter({"sync": self.go})(Sxm(cfg))
         base = BY_NAME["PASS"].opcode
         is_sxm = si.valid & (sw[:6] >= base) & (sw[:6] < base + 8)
         op = Signal(3, name="sxm_op")
         m.d.comb += op.eq(sw[:6] - base)
+        a, b, c = self._operands(m, issues)
         cmd = sxm.cmd.payload
         m.d.comb += [
             sxm.cmd.valid.eq(is_sxm), cmd.op.eq(op),
             cmd.k.eq(field(sw, "SHUP", "k")),
             cmd.start.eq(is_sxm & (op == SxmOp.TRANSPOSE) & field(sw, "TRANS", "start")),
-            cmd.a.as_value().eq(operands.read(field(sw, "PASS", "a"))),
-            cmd.b.as_value().eq(Mux(is_op(sw, "PERM", "SEL"), operands.read(field(sw, "PERM", "b")), 0)),
-            cmd.c.as_value().eq(Mux(is_op(sw, "SEL"), operands.read(field(sw, "SEL", "c")), 0)),
+            cmd.a.as_value().eq(a),
+            cmd.b.as_value().eq(Mux(is_op(sw, "PERM", "SEL"), b, 0)),
+            cmd.c.as_value().eq(Mux(is_op(sw, "SEL"), c, 0)),
             cmd.dst.eq(field(sw, "PASS", "dst")),
         ]
-        write = self.streams.write[0]
-        m.d.comb += [write.valid.eq(sxm.out.valid), write.dst.eq(sxm.out.payload.dst),
-                     write.data[0].eq(sxm.out.payload.data)]
+        lanes = cfg.lanes_per_superlane
+        out = sxm.out
+        for s, (valid, dst, data) in enumerate(zip(reskew(m, cfg, out.valid, "sxm_valid"),
+                                                   reskew(m, cfg, out.payload.dst, "sxm_dst"),
+                                                   reskew(m, cfg, out.payload.data.as_value(), "sxm_data"))):
+            write = self.streams[s].write[0]
+            m.d.comb += [write.valid.eq(valid), write.dst.eq(dst),
+                         write.data[0].eq(data[8 * lanes * s:8 * lanes * (s + 1)])]
         err_prev = register(m, sxm.error, "sxm_err_prev")
         pc = delay(m, si.pc, timing.SXM_LATENCY, "sxm_pc")
         ue = self.unit_error[0]
         m.d.comb += [ue.valid.eq(sxm.error & ~err_prev & ~self.go), ue.code.eq(ErrorCode.SXM_FAULT),
                      ue.pc.eq(pc)]
         return m
+
+    def _operands(self, m, issues):
+        """Operands ``a``, ``b``, ``c``: each superlane's share read at its own time, deskewed."""
+        cfg = self._cfg
+        ops = [Operands(self.streams[s].tap, cfg.streams) for s in range(cfg.superlanes)]
+        return [deskew(m, cfg, [o.read(field(iss.word, op, name)) for iss, o in zip(issues, ops)], f"sxm_{name}")
+                for op, name in (("PASS", "a"), ("PERM", "b"), ("SEL", "c"))]

@@ -3,8 +3,12 @@
 Queue ``vxm`` writes the VXM control table (CONFIG: ``VXM_SLOTS`` slots of
 ``isa.vxm_control_words(cfg)`` 32-bit words) and drives the ALU chain (VOP,
 with the slot's control, on ``n``-stream groups), the reduction (VRED) and
-the function unit (VFUNC). Their results go to the group ``dst`` of their
-instruction after each unit's latency; where two land on the same stream in
+the function unit (VFUNC). The table is written in superlane 0's cycle; a
+VOP reads its slot there and takes that control up the superlanes with it.
+Each superlane has its own ALU chain and function unit, ``superlane_offset(s)``
+cycles behind superlane 0; the reduction spans all superlanes and runs at the
+last one's time (:mod:`openlpu.rtl.wavefront`). Results go to the group
+``dst`` of their instruction after each unit's latency; where two land on the same stream in
 the same cycle, VOP wins over VRED, and VRED over VFUNC.
 """
 
@@ -20,6 +24,7 @@ from .slice import Slice
 from .vxm import Vxm, VxmControl
 from .vxm_func import VxmFunc
 from .vxm_reduce import VxmReduce
+from .wavefront import deskew, reskew, wave
 
 __all__ = ["VxmSlice"]
 
@@ -47,12 +52,18 @@ class VxmSlice(Slice):
         super().__init__(cfg, ["vxm"], {"go": In(1)})
 
     def elaborate(self, platform):
+        cfg = self._cfg
         m = Module()
-        operands = Operands(self.streams.tap, self._cfg.streams)
+        vi = self.issue[0]
         slots = self._control_table(m)
-        self._chain(m, operands, slots)
-        self._reduce(m, operands)
-        self._func(m, operands)
+        ctrl = Signal(VxmControl(cfg), name="vop_ctrl")   # the VOP's slot, read in superlane 0's cycle
+        m.d.comb += ctrl.as_value().eq(slots[field(vi.word, "VOP", "slot")][:VxmControl(cfg).size])
+        issues, ctrls = wave(m, vi, cfg, "vxm_wave"), wave(m, ctrl, cfg, "vop_ctrl_wave")
+        operands = [Operands(self.streams[s].tap, cfg.streams) for s in range(cfg.superlanes)]
+        for s in range(cfg.superlanes):
+            self._chain(m, s, issues[s], ctrls[s], operands[s])
+            self._func(m, s, issues[s], operands[s])
+        self._reduce(m, issues, operands)
         return m
 
     def _restart(self, unit):
@@ -72,56 +83,60 @@ class VxmSlice(Slice):
             m.d.sync += [reg.eq(0) for reg in table]
         return Array([Cat(*table[k * words:(k + 1) * words]) for k in range(isa.VXM_SLOTS)])
 
-    def _chain(self, m, operands, slots):
-        """VOP: the ALU chain; plane ``j`` of the result goes to stream ``dst + j`` for ``j < n``."""
+    def _chain(self, m, s, vi, ctrl, operands):
+        """VOP on superlane ``s``: its ALU chain; plane ``j`` of the result goes to stream
+        ``dst + j`` for ``j < n``."""
         cfg = self._cfg
-        vi = self.issue[0]
         vw = vi.word
-        vxm = m.submodules.vxm = self._restart(Vxm(cfg))
+        vxm = m.submodules[f"vxm{s}"] = self._restart(Vxm(cfg.superlane))
         n = field(vw, "VOP", "n")
         is_vop = vi.valid & is_op(vw, "VOP")
         m.d.comb += [
             vxm.a.valid.eq(is_vop), vxm.b.valid.eq(is_vop),
             vxm.a.payload.as_value().eq(Cat(*operands.group(field(vw, "VOP", "a"), 4, n))),
             vxm.b.payload.as_value().eq(Cat(*operands.group(field(vw, "VOP", "b"), 4, n))),
-            vxm.ctrl.as_value().eq(slots[field(vw, "VOP", "slot")][:VxmControl(cfg).size]),
+            vxm.ctrl.eq(ctrl),
         ]
         vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
-        v_dst = delay(m, field(vw, "VOP", "dst"), vlat, "vop_dst")
-        v_n = delay(m, n, vlat, "vop_n")
-        write = self.streams.write[VOP]
+        v_dst = delay(m, field(vw, "VOP", "dst"), vlat, f"vop{s}_dst")
+        v_n = delay(m, n, vlat, f"vop{s}_n")
+        write = self.streams[s].write[VOP]
         m.d.comb += [write.valid.eq(Cat(*(vxm.out.valid & (j < v_n) for j in range(self.PLANES)))),
                      write.dst.eq(v_dst), write.data.eq(vxm.out.payload)]
 
-    def _reduce(self, m, operands):
-        """VRED: the 32-bit result, broadcast to every lane of the group ``dst``."""
+    def _reduce(self, m, issues, operands):
+        """VRED: across all superlanes, at the last one's time; the 32-bit result is broadcast
+        to every lane of the group ``dst``, each superlane's share ``superlane_offset(s)`` later."""
         cfg = self._cfg
-        vi = self.issue[0]
-        vw = vi.word
         red = m.submodules.vred = self._restart(VxmReduce(cfg))
+        vw = issues[-1].word
+        planes = [deskew(m, cfg, [ops.read(field(iss.word, "VRED", "a"), j) for iss, ops in zip(issues, operands)],
+                         f"vred_a{j}") for j in range(4)]
         m.d.comb += [
-            red.data.valid.eq(vi.valid & is_op(vw, "VRED")),
-            red.data.payload.as_value().eq(Cat(*operands.group(field(vw, "VRED", "a"), 4))),
+            red.data.valid.eq(issues[-1].valid & is_op(vw, "VRED")),
+            red.data.payload.as_value().eq(Cat(*planes)),
             red.op_max.eq(field(vw, "VRED", "op") == isa.VRED_OPS["max"]),
             red.op_fsum.eq(field(vw, "VRED", "op") == isa.VRED_OPS["fsum"]),
         ]
         r_dst = delay(m, field(vw, "VRED", "dst"), reduce_latency(cfg), "vred_dst")
-        rv = red.result.payload.as_unsigned()
-        write = self.streams.write[VRED]
-        m.d.comb += [write.valid.eq(red.result.valid.replicate(self.PLANES)), write.dst.eq(r_dst)]
-        m.d.comb += [write.data[b].eq(rv[8 * b:8 * b + 8].replicate(cfg.lanes)) for b in range(self.PLANES)]
+        lanes = cfg.lanes_per_superlane
+        for s, (valid, dst, rv) in enumerate(zip(reskew(m, cfg, red.result.valid, "vred_valid"),
+                                                 reskew(m, cfg, r_dst, "vred_dst"),
+                                                 reskew(m, cfg, red.result.payload.as_unsigned(), "vred_result"))):
+            write = self.streams[s].write[VRED]
+            m.d.comb += [write.valid.eq(valid.replicate(self.PLANES)), write.dst.eq(dst)]
+            m.d.comb += [write.data[b].eq(rv[8 * b:8 * b + 8].replicate(lanes)) for b in range(self.PLANES)]
 
-    def _func(self, m, operands):
-        """VFUNC: the function unit, ``timing.VXM_FUNC_LATENCY`` later."""
-        vi = self.issue[0]
+    def _func(self, m, s, vi, operands):
+        """VFUNC on superlane ``s``: its function unit, ``timing.VXM_FUNC_LATENCY`` later."""
         vw = vi.word
-        fn = m.submodules.vfunc = self._restart(VxmFunc(self._cfg))
+        fn = m.submodules[f"vfunc{s}"] = self._restart(VxmFunc(self._cfg.superlane))
         m.d.comb += [
             fn.a.valid.eq(vi.valid & is_op(vw, "VFUNC")),
             fn.a.payload.as_value().eq(Cat(*operands.group(field(vw, "VFUNC", "a"), 4))),
             fn.func.eq(field(vw, "VFUNC", "fn")),
         ]
-        f_dst = delay(m, field(vw, "VFUNC", "dst"), timing.VXM_FUNC_LATENCY, "vfunc_dst")
-        write = self.streams.write[VFUNC]
+        f_dst = delay(m, field(vw, "VFUNC", "dst"), timing.VXM_FUNC_LATENCY, f"vfunc{s}_dst")
+        write = self.streams[s].write[VFUNC]
         m.d.comb += [write.valid.eq(fn.out.valid.replicate(self.PLANES)), write.dst.eq(f_dst),
                      write.data.eq(fn.out.payload)]

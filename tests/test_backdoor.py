@@ -33,7 +33,7 @@ def test_read_vector_follows_the_host_port_rule():
 
 def test_public_memories_name_every_column_and_queue():
     names = public_memories(TINY)
-    assert ("lpu.mem.slice3", "col0") in names and ("lpu.icu.vxm", "imem") in names
+    assert ("lpu.mem.slice3_0", "col0") in names and ("lpu.icu.vxm", "imem") in names
     assert len(names) == TINY.mem_slices * TINY.lanes // 8 + len(queues(TINY))
 
 

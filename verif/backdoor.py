@@ -1,8 +1,9 @@
 """Backdoor access to the simulated chip's memories: SRAM and instruction queues, no host port.
 
 The chip top (:class:`openlpu.rtl.lpu.Lpu`, Verilog module ``lpu``) holds
-instance ``mem`` with one instance ``slice<s>`` per SRAM slice, each with the
-memories ``col0 .. col<lanes/8-1>`` of 72-bit ECC words (64 data bits, 8
+instance ``mem`` with one instance ``slice<s>_<k>`` per SRAM slice and superlane
+(the slice's tile of that superlane), each with the memories
+``col0 .. col<lanes_per_superlane/8-1>`` of 72-bit ECC words (64 data bits, 8
 check bits: :func:`openlpu.golden.ecc.ecc_encode`), and instance ``icu``
 with one instance per queue (:func:`openlpu.isa.queues`) holding
 ``imem``, rows of ``cfg.imem_row`` 64-bit instruction words (one host beat). :class:`Backdoor` writes and reads those
@@ -23,20 +24,32 @@ from openlpu.isa import queues
 __all__ = ["public_memories", "Backdoor", "read_vector"]
 
 
+def _columns(cfg):
+    """``(tile instance, column)`` of each ECC column of a vector, in lane order: slice ``s``
+    is one tile ``slice<s>_<k>`` per superlane ``k``, of ``lanes_per_superlane // 8`` columns."""
+    per = cfg.lanes_per_superlane // 8
+    return [(f"_{k}", f"col{c}") for k in range(cfg.superlanes) for c in range(per)]
+
+
 def public_memories(cfg, toplevel="lpu"):
     """``(module, variable)`` pairs of every SRAM column and instruction memory of the chip."""
-    cols = [(f"{toplevel}.mem.slice{s}", f"col{c}")
-            for s in range(cfg.mem_slices) for c in range(cfg.lanes // 8)]
+    cols = [(f"{toplevel}.mem.slice{s}{tile}", col) for s in range(cfg.mem_slices) for tile, col in _columns(cfg)]
     return cols + [(f"{toplevel}.icu.{q}", "imem") for q in queues(cfg)]
 
 
-def read_vector(words):
-    """The ``lanes`` bytes the host port reads from a vector's stored 72-bit ``words`` (one per
-    column): the ECC-corrected data, or all zeros if any column is uncorrectable."""
-    decoded = [ecc_decode(w) for w in words]
-    if any(status == ECC_DETECTED for _, status, _ in decoded):
-        return bytes(8 * len(words))
-    return b"".join(d.to_bytes(8, "little") for d, _, _ in decoded)
+def read_vector(words, tile_columns=None):
+    """The bytes the host port reads from a vector's stored 72-bit ``words`` (one per column):
+    the ECC-corrected data, each tile of ``tile_columns`` columns (one superlane; default: all
+    of them) all zeros if any of its columns is uncorrectable."""
+    per = tile_columns or len(words)
+    out = b""
+    for k in range(0, len(words), per):
+        decoded = [ecc_decode(w) for w in words[k:k + per]]
+        if any(status == ECC_DETECTED for _, status, _ in decoded):
+            out += bytes(8 * len(decoded))
+        else:
+            out += b"".join(d.to_bytes(8, "little") for d, _, _ in decoded)
+    return out
 
 
 class Backdoor:
@@ -46,7 +59,7 @@ class Backdoor:
     def __init__(self, dut, cfg):
         self.cfg = cfg
         self.cols = cfg.lanes // 8
-        self.sram = [[getattr(getattr(dut.mem, f"slice{s}"), f"col{c}") for c in range(self.cols)]
+        self.sram = [[getattr(getattr(dut.mem, f"slice{s}{tile}"), col) for tile, col in _columns(cfg)]
                      for s in range(cfg.mem_slices)]
         self.imem = {q: getattr(dut.icu, q).imem for q in queues(cfg)}
 
@@ -73,5 +86,6 @@ class Backdoor:
         """``count`` vectors from ``addr`` of ``slice_`` as the host port reads them
         (:func:`read_vector`)."""
         cols = self.sram[slice_]
-        return b"".join(read_vector([mem[a].value.to_unsigned() for mem in cols])
+        per = self.cfg.lanes_per_superlane // 8
+        return b"".join(read_vector([mem[a].value.to_unsigned() for mem in cols], per)
                         for a in range(addr, addr + count))
