@@ -40,6 +40,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .graph import Graph, requant_params
+from .package import graph_inputs, model_outputs
 
 __all__ = ["OnnxImportError", "Imported", "SUPPORTED", "import_model", "int8_error_bound",
            "fp16_error_bound", "quantize_model"]
@@ -157,31 +158,23 @@ class Imported:
     layers: list = field(default_factory=list)   # DenseInfo (int8) or F16Acc (fp16), in order
 
     def graph_inputs(self, feeds):
-        """``{graph input: array}`` from ``{onnx input: array}``: a float input quantized as
-        ``QuantizeLinear`` does (``rint(x / s)`` in float32, saturated to int8), an int8 or fp16
-        input as it is."""
-        out = {}
-        for name, (gname, dtype, scale, is_float) in self.inputs.items():
-            if name not in feeds:
-                raise OnnxImportError(f"input {name!r} is missing (the model takes {', '.join(self.inputs)})")
-            x = np.asarray(feeds[name])
-            if dtype == "fp16":
-                out[gname] = x.astype(np.float16)
-            elif is_float:
-                q = np.rint(x.astype(np.float32) / np.float32(scale))
-                out[gname] = np.clip(q, -128, 127).astype(np.int8)
-            else:
-                out[gname] = x.astype(np.int8)
-        return out
+        """``{graph input: array}`` from ``{onnx input: array}``
+        (:func:`openlpu.compiler.package.graph_inputs`: a float input quantized as
+        ``QuantizeLinear`` does)."""
+        try:
+            return graph_inputs(self.inputs, feeds)
+        except ValueError as exc:
+            raise OnnxImportError(str(exc)) from None
 
     def onnx_outputs(self, values):
         """``{onnx output: array}`` from the graph's ``{tensor: array}``: a dequantized output as
         ``DequantizeLinear`` computes it (``q * s`` in float32)."""
-        out = {}
-        for name, (gname, scale) in self.outputs.items():
-            v = np.asarray(values[gname])
-            out[name] = v.astype(np.float32) * np.float32(scale) if scale is not None else v
-        return out
+        return model_outputs(self.outputs, values)
+
+    def io(self):
+        """The input and output specs as a package keeps them (:mod:`openlpu.compiler.package`)."""
+        return {"inputs": {k: list(v) for k, v in self.inputs.items()},
+                "outputs": {k: list(v) for k, v in self.outputs.items()}}
 
 
 # --- the importer ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+from openlpu.compiler import package  # noqa: E402
 from openlpu.compiler.lower import compile_graph  # noqa: E402
 from openlpu.compiler.onnx import (OnnxImportError, fp16_error_bound, import_model, int8_error_bound,  # noqa: E402
                                    quantize_model)
@@ -223,10 +224,12 @@ def _qdq(x, s, name):
             helper.make_node("DequantizeLinear", [f"{name}_q", s, "z"], [name])], name
 
 
-def test_row_ops_residual_transpose_reshape_concat():
+def test_row_ops_residual_transpose_reshape_concat(tmp_path):
     """LayerNormalization, a QDQ MatMul, Gelu, Softmax, Transpose, Reshape, Concat and a residual
     Add in one int8 model on tiny (8 columns = lanes, as softmax and layer norm need): compiled ==
-    reference bit for bit, cycles == prediction, and every op became the graph op it stands for."""
+    reference bit for bit, cycles == prediction, and every op became the graph op it stands for.
+    Saved as a package and loaded again (row ops rebuilt from their recipes' arguments), it runs
+    to the same outputs and cycles."""
     rng = np.random.default_rng(5)
     inits = {"z": np.int8(0), "sx": np.float32(0.04), "sl": np.float32(0.03), "sm": np.float32(0.05),
              "sg": np.float32(0.04), "ss": np.float32(0.1), "sp": np.float32(1 / 127), "sa": np.float32(0.04),
@@ -260,6 +263,15 @@ def test_row_ops_residual_transpose_reshape_concat():
     xf = rng.normal(0, 1.5, (8, 8)).astype(np.float32)
     ours = _on_golden(imp, TINY, {"x": xf})["y"]
     assert ours.shape == _ort(model, {"x": xf})[0].shape
+    gin = imp.graph_inputs({"x": xf})
+    c = compile_graph(imp.graph, TINY, 8)
+    package.save(c, imp.graph, 8, tmp_path, imp.io())
+    pkg = package.load(tmp_path)
+    r = run(pkg.compiled, gin)
+    assert r.segment_cycles == [sg.cycles for sg in c.segments]
+    np.testing.assert_array_equal(imp.onnx_outputs(r.outputs)["y"], ours)
+    y = imp.outputs["y"][0]
+    np.testing.assert_array_equal(pkg.graph.reference(gin)[y], imp.graph.reference(gin)[y])
 
 
 # --- errors --------------------------------------------------------------------------------------
