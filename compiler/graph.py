@@ -67,7 +67,10 @@ class Node:
 
 
 class Graph:
-    """A network: ``g.input(...)``, then ops returning tensor names, then ``g.output(name)``."""
+    """A network: ``g.input(...)``, then ops returning tensor names, then ``g.output(name)``.
+
+    A row op's node keeps its recipe's arguments (``attrs["args"]``) beside the recipe, so a graph
+    can be saved and rebuilt (:mod:`openlpu.compiler.package`)."""
 
     def __init__(self):
         self.nodes = []
@@ -191,16 +194,18 @@ class Graph:
     def softmax(self, t, in_scale):
         """Row softmax of int8 ``t`` (scale ``in_scale``) as int8 probabilities in units of 1/127
         (:func:`~openlpu.compiler.rowops.softmax_recipe`)."""
-        return self._add("softmax", (t,), recipe=softmax_recipe(in_scale))
+        return self._add("softmax", (t,), recipe=softmax_recipe(in_scale), args=(float(in_scale),))
 
     def layer_norm(self, t, in_scale, out_scale, eps=1e-5):
         """Row layer norm (no affine part) of int8 ``t``; int8 result with scale ``out_scale``."""
         d = self._cols(t)
-        return self._add("layer_norm", (t,), recipe=layer_norm_recipe(d, in_scale, out_scale, eps))
+        args = (d, float(in_scale), float(out_scale), float(eps))
+        return self._add("layer_norm", (t,), recipe=layer_norm_recipe(*args), args=args)
 
     def gelu(self, t, in_scale, out_scale):
         """GELU (tanh form) of every element of int8 ``t``; int8 result with scale ``out_scale``."""
-        return self._add("gelu", (t,), recipe=gelu_recipe(in_scale, out_scale))
+        args = (float(in_scale), float(out_scale))
+        return self._add("gelu", (t,), recipe=gelu_recipe(*args), args=args)
 
     def concat(self, *ts):
         """``ts`` side by side (columns); lowered as the input of a ``matmul``."""

@@ -10,17 +10,88 @@
 ``openlpu demo --preset tiny``
     The main job: generate Verilog, run a workload on the simulated hardware,
     check it against numpy and print cycles and utilization.
+``openlpu compile MODEL.onnx --preset small -o OUT/``
+    Import an ONNX model (int8 QDQ or fp16), compile it, write the package
+    (programs, SRAM image, graph, report.json).
+``openlpu run OUT/ --input x.npy [--backend golden|verilator|icarus] [-o y.npy]``
+    Run a package; print cycles and the check against the graph reference.
+``openlpu sweep --preset tiny --field lanes --values 8,16 [--model MODEL.onnx]``
+    Compile one model for several values of a configuration field: cycles,
+    utilization and projected area in a table (and a plot with ``--png``).
+
+Every command that takes ``--preset`` also takes ``--config FILE.toml`` (fields
+of the configuration, at top level) and ``--set FIELD=VALUE`` (repeatable,
+applied last). See docs/cli.md.
 """
 
 import argparse
+import json
 import sys
 import time
+import tomllib
+from dataclasses import fields
 from pathlib import Path
 
-from .config import ConfigError, PRESETS, preset
+import numpy as np
+
+from .config import ConfigError, LpuConfig, PRESETS, preset
 from .units import UNITS, UnitError, build_unit
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
+
+
+# --- the configuration: --preset, --config, --set --------------------------------------------------
+def _field_value(name, text):
+    """``text`` as the value of ``LpuConfig`` field ``name`` (an integer; ``none`` where the field
+    may be ``None``), or :class:`ConfigError` naming the field."""
+    types = {f.name: f.type for f in fields(LpuConfig)}
+    if name not in types:
+        raise ConfigError(name, f"is not an LpuConfig field (fields: {', '.join(types)})", text)
+    if isinstance(text, str) and text.strip().lower() == "none" and "None" in str(types[name]):
+        return None
+    try:
+        if isinstance(text, bool) or (not isinstance(text, str) and int(text) != text):
+            raise ValueError
+        return int(text)
+    except (TypeError, ValueError):
+        raise ConfigError(name, "must be an integer", text) from None
+
+
+def _overrides(args):
+    """``{field: value}`` from ``--config FILE.toml`` and then ``--set FIELD=VALUE``."""
+    changes = {}
+    if getattr(args, "config", None):
+        try:
+            with open(args.config, "rb") as f:
+                table = tomllib.load(f)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError("config", f"cannot read {args.config}: {exc}", args.config) from None
+        changes.update({k: _field_value(k, v) for k, v in table.items()})
+    for item in getattr(args, "set", None) or []:
+        name, eq, text = item.partition("=")
+        if not eq:
+            raise ConfigError(name, "--set takes FIELD=VALUE", item)
+        changes[name.strip()] = _field_value(name.strip(), text.strip())
+    return changes
+
+
+def _config(args):
+    """The configuration a command runs with: the preset, then ``--config``, then ``--set``
+    (validated by ``LpuConfig``)."""
+    return preset(args.preset).replace(**_overrides(args))
+
+
+def _label(args):
+    """The preset's name, with the overridden fields appended (``tiny-lanes16``)."""
+    return "-".join([args.preset] + [f"{k}{v}" for k, v in _overrides(args).items()])
+
+
+def _config_options(cmd, help_preset=None):
+    """``--preset``, ``--config`` and ``--set`` on a subcommand."""
+    cmd.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help=help_preset)
+    cmd.add_argument("--config", metavar="FILE.toml", help="configuration fields (top-level keys) over the preset")
+    cmd.add_argument("--set", action="append", metavar="FIELD=VALUE",
+                     help="one configuration field over the preset and --config (repeatable)")
 
 
 def _unit_names(choice):
@@ -30,7 +101,7 @@ def _unit_names(choice):
 
 def cmd_generate(args):
     from .verif.runner import lint, write_verilog
-    cfg = preset(args.preset)
+    cfg, label = _config(args), _label(args)
     out = Path(args.output)
     status = 0
     for unit in _unit_names(args.unit):
@@ -42,7 +113,7 @@ def cmd_generate(args):
                 print(f"skip {unit}: error: {exc}")
                 continue
             raise SystemExit(f"error: {exc}") from None
-        name = f"openlpu_{unit}_{args.preset}"
+        name = f"openlpu_{unit}_{label}".replace("-", "_")
         path = write_verilog(component, name, out / f"{name}.v")
         elapsed = time.perf_counter() - start
         lines = path.read_text().count("\n")
@@ -59,12 +130,12 @@ def cmd_generate(args):
 
 def cmd_synth(args):
     from .synth import DEVICE, ToolFailed, ToolMissing, synth_unit
-    cfg = preset(args.preset)
+    cfg, label = _config(args), _label(args)
     status = 0
     for unit in _unit_names(args.unit):
         try:
-            res = synth_unit(unit, cfg, Path(args.output) / args.preset, pnr=not args.no_pnr,
-                             preset_name=args.preset, log=None)
+            res = synth_unit(unit, cfg, Path(args.output) / label, pnr=not args.no_pnr,
+                             preset_name=label, log=None)
         except (ToolMissing, ToolFailed) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -74,7 +145,7 @@ def cmd_synth(args):
             print(f"skip {unit}: error: {exc}")
             continue
         fmax = f"{res.fmax_mhz:.1f} MHz" if res.fmax_mhz else "-"
-        print(f"{unit:10s} {args.preset:6s} LUT4 {res.luts:7d}  FF {res.ffs:7d}  "
+        print(f"{unit:10s} {label:6s} LUT4 {res.luts:7d}  FF {res.ffs:7d}  "
               f"MULT18X18D {res.dsps:4d}  DP16KD {res.brams:4d}  Fmax {fmax}  ({DEVICE['name']})")
         if res.note:
             print(f"{'':17s} {res.note}")
@@ -85,12 +156,12 @@ def cmd_synth(args):
 
 def cmd_demo(args):
     from .demo import run_demo
-    return run_demo(preset(args.preset), sim=args.sim, seed=args.seed)
+    return run_demo(_config(args), sim=args.sim, seed=args.seed)
 
 
 def cmd_asm(args):
     from .asm import AsmError, assemble, save_image
-    cfg = preset(args.preset)
+    cfg = _config(args)
     try:
         program = assemble(Path(args.source).read_text(), cfg)
     except AsmError as exc:
@@ -117,17 +188,204 @@ def cmd_disasm(args):
     return 0
 
 
+# --- models: compile, run, sweep ------------------------------------------------------------------
+def _import(path):
+    """The :class:`~openlpu.compiler.onnx.Imported` model of an ONNX file (onnx needed only here)."""
+    try:
+        from .compiler.onnx import import_model
+    except ImportError as exc:
+        raise SystemExit(f"error: reading ONNX needs the onnx package ({exc}); pip install -e '.[dev]'") from None
+    try:
+        return import_model(path)
+    except (ValueError, OSError) as exc:    # OnnxImportError, or a file onnx cannot read
+        raise SystemExit(f"error: {path}: {exc}") from None
+
+
+def _rows(args, imported):
+    rows = args.rows or imported.rows
+    if not rows:
+        raise SystemExit(f"error: {args.model}: the batch dimension is symbolic; give the rows with --rows N")
+    return rows
+
+
+def _compile(imported, cfg, rows):
+    from .compiler.lower import compile_graph
+    return compile_graph(imported.graph, cfg, rows)
+
+
+def _report_lines(report):
+    r = report
+    return [f"predicted cycles {r['predicted_cycles']} in {r['segments']} program(s) {r['segment_cycles']}",
+            f"MXM utilization {100 * r['mxm_utilization']:.2f}% of the {r['mxm_peak']} peak, {r['macs']} MACs",
+            f"SRAM {r['sram_bytes']} bytes ({r['sram_vectors']} vectors), {r['instructions']} instructions"]
+
+
+def cmd_compile(args):
+    from .compiler import package
+    cfg = _config(args)
+    imported = _import(args.model)
+    rows = _rows(args, imported)
+    compiled = _compile(imported, cfg, rows)
+    compiled.report["instructions_by_queue"] = {q: sum(len(sg.program.get(q, [])) for sg in compiled.segments)
+                                                for q in compiled.segments[0].program}
+    out = package.save(compiled, imported.graph, rows, args.output, imported.io())
+    print(f"{args.model} -> {out}/ ({_label(args)}, {rows} rows)")
+    for line in _report_lines(compiled.report):
+        print(f"  {line}")
+    return 0
+
+
+def _feeds(items, specs):
+    """``{model input: array}`` from ``--input [NAME=]FILE.npy`` (a name may be left out for a
+    model with one input)."""
+    feeds = {}
+    for item in items:
+        name, eq, path = item.rpartition("=")
+        if not eq:
+            if len(specs) != 1:
+                raise SystemExit(f"error: the model has inputs {', '.join(specs)}: give --input NAME=FILE.npy")
+            name = next(iter(specs))
+        feeds[name] = np.load(path)
+    return feeds
+
+
+def _check(pkg, gin, outputs):
+    """The names of the outputs that differ from the graph reference (bit for bit)."""
+    ref = pkg.graph.reference(gin, pkg.compiled.cfg)
+    return [n for n in pkg.graph.outputs
+            if not np.array_equal(np.asarray(outputs[n]).view(np.uint8), np.asarray(ref[n]).view(np.uint8))]
+
+
+def cmd_run(args):
+    from .compiler import package
+    from .compiler.runtime import run
+    try:
+        pkg = package.load(args.package)
+    except package.PackageError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    try:
+        gin = package.graph_inputs(pkg.io["inputs"], _feeds(args.input, pkg.io["inputs"]))
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    for name, x in gin.items():
+        want = (pkg.rows, pkg.graph.inputs[name][1])
+        if x.shape != want:
+            raise SystemExit(f"error: input {name} is {x.shape}; the package was compiled for {want}")
+    r = run(pkg.compiled, gin, backend=args.backend)
+    bad = _check(pkg, gin, r.outputs)
+    predicted = [sg.cycles for sg in pkg.compiled.segments]
+    print(f"{args.backend}: {r.cycles} cycles {r.segment_cycles} (predicted {sum(predicted)} {predicted}), "
+          f"done={r.done} error={r.error}")
+    print("outputs == graph reference" if not bad else f"MISMATCH against the graph reference: {', '.join(bad)}")
+    if args.output:
+        outs = package.model_outputs(pkg.io["outputs"], r.outputs)
+        if len(outs) == 1:
+            np.save(args.output, next(iter(outs.values())))
+        else:
+            np.savez(args.output, **outs)
+        print(f"-> {args.output}")
+    return 1 if bad or r.error or not r.done or r.segment_cycles != predicted else 0
+
+
+def _sweep_model(args):
+    """``(graph holder, rows)``: the ONNX model of ``--model``, or the built-in int8 MLP."""
+    if args.model:
+        imported = _import(args.model)
+        return imported, _rows(args, imported)
+    from .compiler.models import mlp_classifier
+    return mlp_classifier(seed=0), args.rows or 16
+
+
+def _area(cfg):
+    """Projected LUT4 of the chip at ``cfg`` (:func:`openlpu.scaling.project`), or ``None``."""
+    from .scaling import load_results, project
+    try:
+        return project(load_results(), cfg)["chip"]["luts"]
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def cmd_sweep(args):
+    from tabulate import tabulate
+    base = _config(args)
+    model, rows = _sweep_model(args)
+    table = []
+    for text in args.values.split(","):
+        cfg = base.replace(**{args.field: _field_value(args.field, text)})
+        try:
+            rep = _compile(model, cfg, rows).report
+        except (MemoryError, NotImplementedError) as exc:
+            table.append([text, None, None, None, None, _area(cfg), f"does not compile: {exc}"])
+            continue
+        table.append([text, rep["predicted_cycles"], 100 * rep["mxm_utilization"], rep["segments"],
+                      rep["sram_bytes"], _area(cfg), ""])
+    headers = [args.field, "cycles", "MXM util %", "programs", "SRAM bytes", "LUT4 (projected)", "note"]
+    print(tabulate(table, headers=headers, floatfmt=".2f", missingval="-"))
+    if args.json:
+        Path(args.json).write_text(json.dumps([dict(zip(headers, row)) for row in table], indent=1) + "\n")
+    if args.png:
+        _sweep_plot(args, table)
+    return 0
+
+
+def _sweep_plot(args, table):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = [r for r in table if r[1] is not None]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([r[0] for r in rows], [r[1] for r in rows], "o-", color="C0")
+    ax.set_xlabel(args.field)
+    ax.set_ylabel("predicted cycles", color="C0")
+    ax2 = ax.twinx()
+    ax2.plot([r[0] for r in rows], [r[2] for r in rows], "s--", color="C1")
+    ax2.set_ylabel("MXM utilization (%)", color="C1")
+    ax.set_title(f"{args.model or 'int8 MLP'}, {args.preset}, sweep of {args.field}")
+    fig.tight_layout()
+    fig.savefig(args.png, dpi=100)
+    plt.close(fig)
+    print(f"-> {args.png}")
+
+
+def _add_model_commands(sub):
+    comp = sub.add_parser("compile", help="import an ONNX model, compile it, write the package")
+    comp.add_argument("model", help="MODEL.onnx (int8 QDQ or fp16)")
+    _config_options(comp)
+    comp.add_argument("--rows", type=int, help="input rows (the batch; default: the model's static batch)")
+    comp.add_argument("-o", "--output", required=True, help="package directory")
+    comp.set_defaults(func=cmd_compile)
+
+    run = sub.add_parser("run", help="run a compiled package and check it against the graph reference")
+    run.add_argument("package", help="directory written by `openlpu compile`")
+    run.add_argument("--input", action="append", required=True, metavar="[NAME=]FILE.npy")
+    run.add_argument("--backend", default="golden", choices=["golden", "verilator", "icarus"])
+    run.add_argument("-o", "--output", help="the model's output (.npy; .npz for several)")
+    run.set_defaults(func=cmd_run)
+
+    sweep = sub.add_parser("sweep", help="compile one model over values of a configuration field")
+    _config_options(sweep)
+    sweep.add_argument("--field", required=True, help="an LpuConfig field, e.g. lanes, mxm_planes")
+    sweep.add_argument("--values", required=True, help="comma-separated values, e.g. 8,16,32")
+    sweep.add_argument("--model", help="MODEL.onnx (default: the built-in int8 MLP)")
+    sweep.add_argument("--rows", type=int, help="input rows (default: the model's static batch, or 16)")
+    sweep.add_argument("--png", help="plot cycles and utilization into this PNG (matplotlib)")
+    sweep.add_argument("--json", help="also write the table as JSON")
+    sweep.set_defaults(func=cmd_sweep)
+
+
 def _unit_command(sub, name, help, func, unit, output):
     """A subcommand that takes ``--preset``, ``--unit`` (a registry name or ``all``) and ``-o``."""
     cmd = sub.add_parser(name, help=help)
-    cmd.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    _config_options(cmd)
     cmd.add_argument("--unit", default=unit, help=f"one of {', '.join(UNITS)}, or all")
     cmd.add_argument("-o", "--output", default=output)
     cmd.set_defaults(func=func)
     return cmd
 
 
-def main(argv=None):
+def build_parser():
+    """The ``openlpu`` argument parser: one subcommand per ``cmd_*`` function; a new command adds
+    its ``sub.add_parser`` here (or a ``_add_*_commands(sub)`` helper)."""
     parser = argparse.ArgumentParser(prog="openlpu", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -140,7 +398,7 @@ def main(argv=None):
     syn.add_argument("--no-pnr", action="store_true", help="stop after Yosys (no Fmax)")
 
     demo = sub.add_parser("demo", help="generate Verilog and run a workload on the simulated hardware")
-    demo.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    _config_options(demo)
     demo.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
     demo.add_argument("--seed", type=int, default=1)
     demo.set_defaults(func=cmd_demo)
@@ -148,7 +406,7 @@ def main(argv=None):
     asm = sub.add_parser("asm", help="assemble a program (.s) into a program image (.lpu)")
     asm.add_argument("source")
     asm.add_argument("-o", "--output", help="image path (default: the source with .lpu)")
-    asm.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help="checks the queue names")
+    _config_options(asm, help_preset="checks the queue names")
     asm.set_defaults(func=cmd_asm)
 
     dis = sub.add_parser("disasm", help="disassemble a program image back to assembly")
@@ -156,7 +414,12 @@ def main(argv=None):
     dis.add_argument("-o", "--output", help="write the text there instead of stdout")
     dis.set_defaults(func=cmd_disasm)
 
-    args = parser.parse_args(argv)
+    _add_model_commands(sub)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except ConfigError as exc:

@@ -105,13 +105,13 @@ def _fmax_source(entries, unit):
 
 
 def project(entries, target="tsp", presets=("small", "tiny")):
-    """Project each chip unit's resources to ``target``.
+    """Project each chip unit's resources to ``target`` (a preset name or an ``LpuConfig``).
 
     Returns ``{unit: {"from": preset, "measured": {...}, "projected": {...}}}``
     and a ``"chip"`` entry (sum of the units, with the Fmax of the slowest
     unit measured at the largest preset).
     """
-    tgt = preset(target)
+    tgt = preset(target) if isinstance(target, str) else target
     out = {}
     for unit in CHIP_UNITS:
         src = next((p for p in presets if f"{unit}/{p}" in entries), None)
