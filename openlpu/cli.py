@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from .config import ConfigError, PRESETS, preset
+from .trace import register as register_trace
 from .units import UNITS, UnitError, build_unit
 
 __all__ = ["main"]
@@ -155,6 +156,7 @@ def main(argv=None):
     dis.add_argument("image")
     dis.add_argument("-o", "--output", help="write the text there instead of stdout")
     dis.set_defaults(func=cmd_disasm)
+    register_trace(sub)
 
     args = parser.parse_args(argv)
     try:
