@@ -1,4 +1,4 @@
-"""The schedule trace (``openlpu.trace``, ``openlpu trace``).
+"""The schedule trace (``openlpu.trace``, ``openlpu trace``) and the roofline (``bench.roofline``).
 
 The trace is derived from the compiled program without simulating; these tests check it against
 the golden ISA simulator's own record of the same run (which instruction issued when, which
@@ -213,3 +213,40 @@ def test_bad_inputs_are_clear_errors():
     with pytest.raises(ValueError, match="END has no completion"):
         trace.latency(compiled.cfg, isa.make("END"))
 
+
+# --- roofline ------------------------------------------------------------------------------------
+
+def _dense(cfg, rows, k, n, fp16=False):
+    from openlpu.bench.bench_compiler import dense, dense16
+    g, _, _ = (dense16 if fp16 else dense)(rows, k, n)
+    return compile_graph(g, cfg, rows)
+
+
+@pytest.mark.parametrize("fp16", [False, True], ids=["int8", "fp16"])
+def test_roofline_points_are_under_their_bounds(fp16):
+    """For dense layers on ``tiny``: achieved MACs/cycle over the MXM peak is the compiler's own
+    utilization figure; no point is above the weight-load or the SRAM bound; an int8 layer whose
+    rows fit the accumulator loads each padded weight byte exactly once."""
+    from openlpu.bench import roofline
+    cfg = preset("tiny")
+    L, ceil = cfg.lanes, roofline.ceilings(cfg)
+    for rows, k, n in [(1, L, L), (4, 2 * L, L), (cfg.mxm_acc_depth, 2 * L, 3 * L)]:
+        c = _dense(cfg, rows, k, n, fp16)
+        f = roofline.figures(c)
+        peak = ceil["peak_fp16" if fp16 else "peak_int8"]
+        assert f["macs_per_cycle"] / peak == pytest.approx(c.report["mxm_utilization"])
+        rate = ceil["weight_rate_fp16" if fp16 else "weight_rate_int8"]
+        assert f["macs_per_cycle"] <= f["macs_per_weight_byte"] * rate
+        assert f["macs_per_cycle"] <= f["macs_per_sram_byte"] * ceil["sram_rate"]
+        if not fp16:
+            assert f["weight_bytes"] == -(-k // L) * -(-n // L) * L * L
+
+
+def test_roofline_png(tmp_path):
+    """``roofline.plot`` writes a PNG for a group of rows."""
+    pytest.importorskip("matplotlib")
+    from openlpu.bench import roofline
+    cfg = preset("tiny")
+    rows = [{"M": m, "K": 8, "N": 8, **roofline.figures(_dense(cfg, m, 8, 8))} for m in (1, 8)]
+    path = roofline.plot(cfg, {"int8 GEMM": rows}, tmp_path / "roof.png")
+    assert path.read_bytes()[:8] == PNG_MAGIC
