@@ -403,7 +403,7 @@ def _runs_by_op(runs):
 
 def timeline_png(compiled, path, title=None):
     """A PNG of the units' busy cycles: one row per used unit (``broken_barh``, a shade per
-    instruction), segment boundaries dashed, and each unit's busy fraction as a bar on the
+    instruction, named in the legend), segment boundaries dashed, and each unit's busy fraction as a bar on the
     right. Needs matplotlib (``pip install -e '.[bench]'``)."""
     import matplotlib
     matplotlib.use("Agg")
@@ -425,12 +425,15 @@ def timeline_png(compiled, path, title=None):
     ax.set_ylim(len(units) - 0.5, -0.5)
     ax.set_xlim(0, compiled.predicted_cycles)
     ax.set_xlabel("cycle")
+    from matplotlib.patches import Patch
+    fig.legend(handles=[Patch(facecolor="0.35", alpha=shade[op], label=op) for op in ops], fontsize=7,
+               ncol=min(len(ops), 10), loc="lower center", frameon=False)
     ax.set_title(title or f"{compiled.predicted_cycles} cycles, {len(compiled.segments)} segment(s)")
     bar.barh(range(len(units)), [100 * occ[q] for q in units],
              color=[_COLORS[isa.queue_unit(q)[0].value] for q in units])
     bar.set_xlim(0, 100)
     bar.set_xlabel("busy %")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)

@@ -92,6 +92,20 @@ def test_trace_file_is_json_with_one_track_per_used_queue(case, tmp_path):
         assert procs[e["pid"]] == e["args"]["queue"]
 
 
+def test_no_two_slices_of_a_track_overlap(case):
+    """Perfetto drops an "X" slice that overlaps another on its thread without nesting in it; no
+    two slices of one (pid, tid) overlap at all, and every slice lasts at least a cycle."""
+    _, data, _ = case
+    tracks = {}
+    for e in data["traceEvents"]:
+        if e["ph"] == "X":
+            assert e["dur"] >= 1, e
+            tracks.setdefault((e["pid"], e["tid"]), []).append((e["ts"], e["ts"] + e["dur"]))
+    for spans in tracks.values():
+        spans.sort()
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+
+
 def test_every_instruction_once_at_its_issue_cycle(case):
     """The instruction slices, as (queue, segment cycle, text), are exactly the golden
     simulator's issues, each once; a slice starts at its segment's start plus its issue cycle."""
