@@ -274,8 +274,15 @@ def _pack(intervals):
     return out
 
 
-def _meta(kind, pid, tid, name, sort=None):
-    """A metadata event naming (and ordering) a process or thread."""
+def _tid(pid, local):
+    """The thread id of thread ``local`` of process ``pid``: unique over the whole trace and never 0
+    (a thread id names one thread of one process, as on Linux)."""
+    return pid * 10_000 + local + 1
+
+
+def _meta(kind, pid, local, name, sort=None):
+    """A metadata event naming (and ordering) process ``pid`` or its thread ``local``."""
+    tid = pid if kind == "process" else _tid(pid, local)
     ev = [{"ph": "M", "name": f"{kind}_name", "pid": pid, "tid": tid, "args": {"name": name}}]
     if sort is not None:
         ev.append({"ph": "M", "name": f"{kind}_sort_index", "pid": pid, "tid": tid, "args": {"sort_index": sort}})
@@ -288,14 +295,14 @@ def _lane_name(track, lane):
 
 def _packed_events(pid, track, sort, rows):
     """X events of ``rows`` (``[(start, end, name, cat, args)]``) on the threads of ``track`` in
-    process ``pid``: as many threads as overlap requires; thread ids ``sort * 64 + lane``."""
+    process ``pid``: as many threads as overlap requires, thread ``sort * 64 + lane`` of the process."""
     rows = sorted(rows, key=lambda r: (r[0], r[1]))
     lanes = _pack([(r[0], r[1]) for r in rows])
     events = []
     for lane in sorted(set(lanes)):
         events += _meta("thread", pid, sort * 64 + lane, _lane_name(track, lane), sort * 64 + lane)
     for (start, end, name, cat, args), lane in zip(rows, lanes):
-        events.append({"ph": "X", "name": name, "cat": cat, "pid": pid, "tid": sort * 64 + lane,
+        events.append({"ph": "X", "name": name, "cat": cat, "pid": pid, "tid": _tid(pid, sort * 64 + lane),
                        "ts": start, "dur": end - start, "args": args})
     return events
 
@@ -327,7 +334,7 @@ def _unit_events(cfg, compiled, busy):
         events += _meta("thread", pid, n, f"{q} {100 * occ[q]:.1f}% busy", n)
         for start, cycles, ops in busy[q]:
             kinds = sorted(set(ops))
-            events.append({"ph": "X", "name": "/".join(kinds), "cat": "busy", "pid": pid, "tid": n,
+            events.append({"ph": "X", "name": "/".join(kinds), "cat": "busy", "pid": pid, "tid": _tid(pid, n),
                            "ts": start, "dur": cycles, "args": {"unit": q, "instructions": len(ops)}})
     return events
 
@@ -354,7 +361,7 @@ def _segment_events(compiled):
     """The ``program`` process: one slice per segment."""
     events = _meta("process", 1, 0, "program", 1) + _meta("thread", 1, 0, "segments", 0)
     for k, (sg, base) in enumerate(zip(compiled.segments, segment_starts(compiled))):
-        events.append({"ph": "X", "name": f"segment {k}", "cat": "segment", "pid": 1, "tid": 0, "ts": base,
+        events.append({"ph": "X", "name": f"segment {k}", "cat": "segment", "pid": 1, "tid": _tid(1, 0), "ts": base,
                        "dur": sg.cycles, "args": {"cycles": sg.cycles}})
     return events
 

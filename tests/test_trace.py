@@ -94,10 +94,13 @@ def test_trace_file_is_json_with_one_track_per_used_queue(case, tmp_path):
 
 def test_no_two_slices_of_a_track_overlap(case):
     """Perfetto drops an "X" slice that overlaps another on its thread without nesting in it; no
-    two slices of one (pid, tid) overlap at all, and every slice lasts at least a cycle."""
+    two slices of one (pid, tid) overlap at all, and every slice lasts at least a cycle. Thread
+    ids are not 0 and each belongs to one process (Perfetto keys threads by tid, as on Linux)."""
     _, data, _ = case
-    tracks = {}
+    tracks, owner = {}, {}
     for e in data["traceEvents"]:
+        if e["ph"] == "X" or e["name"] == "thread_name":
+            assert e["tid"] != 0 and owner.setdefault(e["tid"], e["pid"]) == e["pid"], e
         if e["ph"] == "X":
             assert e["dur"] >= 1, e
             tracks.setdefault((e["pid"], e["tid"]), []).append((e["ts"], e["ts"] + e["dur"]))
