@@ -44,8 +44,8 @@ from pathlib import Path
 
 from . import isa, timing
 
-__all__ = ["Slice", "latency", "slices", "unit_busy", "stream_values", "trace_events", "write_trace",
-           "timeline_png", "register", "MODELS"]
+__all__ = ["Slice", "StreamValue", "latency", "segment_starts", "slices", "unit_busy", "occupancy", "stream_values",
+           "trace_events", "write_trace", "timeline_png", "register", "MODELS"]
 
 #: A CONFIG's control word is seen by the VOPs executed after its own execute cycle.
 _CONFIG_SETTLE = 1
@@ -160,7 +160,7 @@ def slices(compiled):
             issued = _queue_issues(sg.program.get(q, []), q)
             trans = _trans_ends(cfg, issued)
             for t, ins in issued:
-                end = trans.get(t, t + timing.ICU_DISPATCH_LATENCY) if ins.op.name == "TRANS" else t + latency(cfg, ins)
+                end = t + latency(cfg, ins) if ins.op.name != "TRANS" else trans.get(t, t + timing.ICU_DISPATCH_LATENCY)
                 out.append(Slice(q, k, base + t, base + end, t, ins))
     return out
 
