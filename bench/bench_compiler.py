@@ -13,6 +13,11 @@ the golden ISA simulator, whose cycle count must equal the prediction. Writes
 ``bench/results/compiler_<preset>.json`` and a PNG plot of utilization next
 to it. A second table gives the compile time of whole models: the MLP, the
 transformer block at the preset's width, and the block at ``tsp`` width.
+
+Every row also gets its roofline figures (:func:`openlpu.bench.roofline.figures`: achieved
+MACs per cycle, weight bytes loaded, SRAM bytes read, and the intensities), and the plot
+``compiler_<preset>_roofline.png`` shows every row compiled for the preset against the MXM
+peak, the weight-load bound and the SRAM read bound of that configuration.
 """
 
 import argparse
@@ -25,6 +30,7 @@ import numpy as np
 from openlpu.compiler.graph import Graph
 from openlpu.compiler.lower import compile_graph
 from openlpu.compiler.runtime import run
+from openlpu.bench import roofline
 from openlpu.config import preset
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -63,7 +69,7 @@ def _gemm_rows(cfg, build, shape_list, verify, desc):
         ct = time.perf_counter() - t0
         row = {"M": m, "K": k, "N": n, "cycles": c.predicted_cycles, "macs": c.report["macs"],
                "utilization": c.report["mxm_utilization"], "peak": c.report["mxm_peak"],
-               "compile_s": round(ct, 3), "instructions": c.report["instructions"]}
+               "compile_s": round(ct, 3), "instructions": c.report["instructions"], **roofline.figures(c)}
         if verify:
             r = run(c, {"x": x})
             assert r.cycles == c.predicted_cycles, (m, k, n, r.cycles, c.predicted_cycles)
@@ -111,14 +117,16 @@ def main(argv=None):
         t0 = time.perf_counter()
         c = compile_graph(g, cfg, 64)
         sizes.append({"width": width, "macs": c.report["macs"], "compile_s": round(time.perf_counter() - t0, 3)})
-    models = []
+    models, same_cfg = [], []
     for name, build, mcfg, rows in _models(cfg, args.preset):
         graph = build().graph
         t0 = time.perf_counter()
         c = compile_graph(graph, mcfg, rows)
         models.append({"model": name, "macs": c.report["macs"], "cycles": c.predicted_cycles, "programs": len(c.segments),
                        "instructions": c.report["instructions"], "utilization": c.report["mxm_utilization"],
-                       "compile_s": round(time.perf_counter() - t0, 2)})
+                       "compile_s": round(time.perf_counter() - t0, 2), **roofline.figures(c)})
+        if mcfg is cfg:
+            same_cfg.append(models[-1])
     print(f"\nMXM utilization, preset {args.preset} ({cfg.lanes}x{cfg.lanes} MXM, {cfg.mxm_planes} planes; "
           f"output tiles alternate between the planes)")
     _print_gemm(rows_out, args.verify)
@@ -146,7 +154,10 @@ def main(argv=None):
         ax.tick_params(axis="x", rotation=35)
         fig.tight_layout()
         fig.savefig(RESULTS / f"compiler_{args.preset}.png", dpi=120)
-        print(f"wrote {out} and {out.with_suffix('.png')}")
+        roof = roofline.plot(cfg, {"int8 GEMM": rows_out, "fp16 GEMM": rows16, "models": same_cfg},
+                             RESULTS / f"compiler_{args.preset}_roofline.png",
+                             f"OpenLPU compiler, {args.preset}: roofline (one point per row)")
+        print(f"wrote {out}, {out.with_suffix('.png')} and {roof}")
     except ImportError:
         print(f"wrote {out} (install matplotlib for the plot)")
 

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import ConfigError, LpuConfig, PRESETS, preset
+from .trace import register as register_trace
 from .units import UNITS, UnitError, build_unit
 
 __all__ = ["main", "build_parser"]
@@ -413,6 +414,7 @@ def build_parser():
     dis.add_argument("image")
     dis.add_argument("-o", "--output", help="write the text there instead of stdout")
     dis.set_defaults(func=cmd_disasm)
+    register_trace(sub)
 
     _add_model_commands(sub)
     return parser
