@@ -15,8 +15,13 @@ stated here in full:
   its driver. Block RAMs of the MEM are projected from the bits to store
   instead: ``mem_slices * mem_depth * lanes`` bytes plus 8 check bits per 64,
   in 18-kbit DP16KD blocks (a lower bound; the measured presets show the
-  packing overhead). The chip is the sum of its units; :func:`chip_vs_units`
-  checks that against the whole chip synthesised at ``tiny`` and ``small``.
+  packing overhead). The chip is the sum of its units plus the stream
+  fabric: its flip-flops are counted from the structure (:func:`fabric_bits`:
+  one ``lanes``-byte register per direction, stream and floorplan position),
+  and its LUTs per register bit are the whole chip's measured LUT excess over
+  its units at the largest preset where both were synthesised, divided by
+  that preset's fabric bits. :func:`chip_vs_units` and :func:`fabric_check`
+  check that against the whole chip synthesised at ``tiny`` and ``small``.
 * Fmax. The clock is set by the slowest unit. Each unit's Fmax is taken from
   its largest measured configuration that was placed (for the MXM, whose
   ``small`` preset does not fit the FPGA, from its planes or a slice of one, and
@@ -34,9 +39,10 @@ import math
 from pathlib import Path
 
 from .config import preset
+from .timing import floorplan
 
-__all__ = ["REFERENCE", "DRIVERS", "load_results", "peak_ops", "sram_bytes", "project", "chip_vs_units",
-           "report"]
+__all__ = ["REFERENCE", "DRIVERS", "load_results", "peak_ops", "sram_bytes", "fabric_bits", "project",
+           "chip_vs_units", "fabric_check", "report"]
 
 #: Published figures of the reference chip.
 REFERENCE = {
@@ -87,6 +93,32 @@ def sram_bytes(cfg):
     return cfg.mem_slices * cfg.mem_depth * cfg.lanes
 
 
+def fabric_bits(cfg):
+    """Register bits of the stream fabric: ``2 * streams * positions * lanes * 8`` (one
+    ``lanes``-byte register per direction, stream and floorplan position)."""
+    return 2 * cfg.streams * len(floorplan(cfg)) * cfg.lanes * 8
+
+
+def fabric_check(entries, presets=("tiny", "small")):
+    """``{preset: (measured FF excess of the chip over its units, fabric_bits)}`` where the chip
+    and all its units were synthesised: how much of the excess the fabric's registers are."""
+    return {name: (c["ffs"][0] - c["ffs"][1], fabric_bits(preset(name)))
+            for name, c in chip_vs_units(entries, presets).items()}
+
+
+def _fabric(entries, tgt, presets):
+    """The fabric's projected resources at ``tgt`` and the preset its LUTs per bit come from, or
+    ``None`` when no preset has the chip and all its units synthesised."""
+    checks = chip_vs_units(entries, presets)
+    if not checks:
+        return None
+    src = max(checks, key=lambda n: preset(n).lanes * preset(n).streams)
+    per_bit = (checks[src]["luts"][0] - checks[src]["luts"][1]) / fabric_bits(preset(src))
+    return {"from": src, "scale": fabric_bits(tgt) / fabric_bits(preset(src)),
+            "measured": {"luts_per_bit": per_bit, "fmax_mhz": None, "fmax_from": None},
+            "projected": {"luts": round(per_bit * fabric_bits(tgt)), "ffs": fabric_bits(tgt), "dsps": 0, "brams": 0}}
+
+
 def _mem_brams(cfg):
     bits = sram_bytes(cfg) * 8 * 72 // 64
     return math.ceil(bits / _BRAM_BITS)
@@ -126,6 +158,9 @@ def project(entries, target="tsp", presets=("small", "tiny")):
         out[unit] = {"from": src, "scale": scale,
                      "measured": {r: e[r] for r in _RESOURCES} | {"fmax_mhz": fmax, "fmax_from": fmax_key},
                      "projected": projected}
+    fabric = _fabric(entries, tgt, presets)
+    if fabric is not None:
+        out["fabric"] = fabric
     chip = {r: sum(u["projected"][r] for u in out.values()) for r in _RESOURCES}
     fmaxes = [(u["measured"]["fmax_mhz"], u["measured"]["fmax_from"]) for u in out.values()
               if u["measured"]["fmax_mhz"]]
@@ -194,4 +229,9 @@ def report(entries=None, target="tsp"):
             cells = " | ".join(f"{chip:,} / {units:,} ({(chip - units) / units:+.0%})" if units
                                else f"{chip:,} / 0" for chip, units in (c[r] for r in _RESOURCES))
             lines.append(f"| `{name}` | {cells} |")
+        lines += ["", "| stream fabric | FF excess of the chip over its units, measured | fabric register bits "
+                      "(2 x streams x positions x lanes x 8) |", "| --- | ---: | ---: |"]
+        for name, (excess, bits) in fabric_check(entries).items():
+            share = f" ({bits / excess:.0%} of it)" if excess > 0 else ""
+            lines.append(f"| `{name}` | {excess:,} | {bits:,}{share} |")
     return [line for line in lines if line is not None]

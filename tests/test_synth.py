@@ -345,6 +345,26 @@ def test_chip_vs_units_compares_like_with_like():
     assert "| `tiny` | 660 / 600 (+10%) | 60 / 60 (+0%) | 6 / 6 (+0%) | 0 / 0 |" in report(entries)
 
 
+def test_fabric_registers_are_counted_and_projected():
+    """The fabric's register bits are counted from the structure (tiny: 2 x 8 streams x 7 positions
+    x 8 lanes x 8 bits; tsp: 2 x 32 x 94 x 320 x 8), its LUTs projected at the chip's measured LUT
+    excess over its units per fabric bit, and in the committed record the fabric's registers are
+    never more than the chip's measured FF excess over its units (they are part of it)."""
+    from openlpu.config import preset
+    from openlpu.scaling import CHIP_UNITS, fabric_bits, fabric_check, load_results, project
+    assert fabric_bits(preset("tiny")) == 2 * 8 * 7 * 8 * 8 == 7168
+    assert fabric_bits(preset("tsp")) == 2 * 32 * 94 * 320 * 8
+    unit = {"luts": 100, "ffs": 10, "dsps": 1, "brams": 0}
+    entries = {f"{u}/small": unit for u in CHIP_UNITS}
+    entries["lpu/small"] = {"luts": 600 + 2 * 49152, "ffs": 60 + 49152, "dsps": 6, "brams": 0}
+    fabric = project(entries)["fabric"]
+    assert fabric["projected"]["ffs"] == fabric_bits(preset("tsp"))
+    assert fabric["projected"]["luts"] == 2 * fabric_bits(preset("tsp"))       # 2 LUT4 per bit at small
+    checks = fabric_check(load_results())
+    assert set(checks) == {"tiny", "small"}
+    assert all(bits <= excess for excess, bits in checks.values()), checks
+
+
 def test_docs_tables_are_the_committed_record():
     """docs/synthesis.md shows bench/results/synth.json as it is committed: every row of
     its full table and of its per-unit summary, as the bench writes them from the record."""
