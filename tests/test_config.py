@@ -83,3 +83,15 @@ def test_unknown_preset_and_field():
 def test_round_trip_dict():
     for cfg in PRESETS.values():
         assert LpuConfig.from_dict(cfg.as_dict()) == cfg
+
+
+def test_superlanes_hold_whole_ecc_words():
+    """With more than one superlane, each superlane's SRAM tile keeps 64-bit ECC words: 8 lanes
+    in 2 superlanes is refused naming ``superlanes``; 16 in 2 gives 8-lane superlanes."""
+    with pytest.raises(ConfigError) as info:
+        PRESETS["tiny"].replace(superlanes=2)
+    assert info.value.field == "superlanes" and "multiple of 8 lanes per superlane" in str(info.value)
+    duo = PRESETS["tiny"].replace(lanes=16, superlanes=2)
+    assert duo.superlane.lanes == 8 and duo.superlane.superlanes == 1
+    assert PRESETS["tiny"].superlane is PRESETS["tiny"]
+    assert (PRESETS["mid"].superlanes, PRESETS["mid"].lanes & (PRESETS["mid"].lanes - 1) != 0) == (3, True)
