@@ -18,6 +18,7 @@ from amaranth.lib.wiring import In
 from .. import isa, timing
 from ..golden.vxm_reduce import latency as reduce_latency
 from .fabric import Operands
+from .hier import shared
 from .icu import field, is_op
 from .pipeline import delay
 from .slice import Slice
@@ -61,8 +62,8 @@ class VxmSlice(Slice):
         issues, ctrls = wave(m, vi, cfg, "vxm_wave"), wave(m, ctrl, cfg, "vop_ctrl_wave")
         operands = [Operands(self.streams[s].tap, cfg.streams) for s in range(cfg.superlanes)]
         for s in range(cfg.superlanes):
-            self._chain(m, s, issues[s], ctrls[s], operands[s])
-            self._func(m, s, issues[s], operands[s])
+            self._chain(m, platform, s, issues[s], ctrls[s], operands[s])
+            self._func(m, platform, s, issues[s], operands[s])
         self._reduce(m, issues, operands)
         return m
 
@@ -83,12 +84,13 @@ class VxmSlice(Slice):
             m.d.sync += [reg.eq(0) for reg in table]
         return Array([Cat(*table[k * words:(k + 1) * words]) for k in range(isa.VXM_SLOTS)])
 
-    def _chain(self, m, s, vi, ctrl, operands):
+    def _chain(self, m, platform, s, vi, ctrl, operands):
         """VOP on superlane ``s``: its ALU chain; plane ``j`` of the result goes to stream
         ``dst + j`` for ``j < n``."""
         cfg = self._cfg
         vw = vi.word
-        vxm = m.submodules[f"vxm{s}"] = self._restart(Vxm(cfg.superlane))
+        vxm = Vxm(cfg.superlane)
+        m.submodules[f"vxm{s}"] = shared(vxm, platform, "vxm_superlane", reset=self.go)
         n = field(vw, "VOP", "n")
         is_vop = vi.valid & is_op(vw, "VOP")
         m.d.comb += [
@@ -127,10 +129,11 @@ class VxmSlice(Slice):
             m.d.comb += [write.valid.eq(valid.replicate(self.PLANES)), write.dst.eq(dst)]
             m.d.comb += [write.data[b].eq(rv[8 * b:8 * b + 8].replicate(lanes)) for b in range(self.PLANES)]
 
-    def _func(self, m, s, vi, operands):
+    def _func(self, m, platform, s, vi, operands):
         """VFUNC on superlane ``s``: its function unit, ``timing.VXM_FUNC_LATENCY`` later."""
         vw = vi.word
-        fn = m.submodules[f"vfunc{s}"] = self._restart(VxmFunc(self._cfg.superlane))
+        fn = VxmFunc(self._cfg.superlane)
+        m.submodules[f"vfunc{s}"] = shared(fn, platform, "vxm_func_superlane", reset=self.go)
         m.d.comb += [
             fn.a.valid.eq(vi.valid & is_op(vw, "VFUNC")),
             fn.a.payload.as_value().eq(Cat(*operands.group(field(vw, "VFUNC", "a"), 4))),
