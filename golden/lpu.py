@@ -176,8 +176,9 @@ class _Streams:
         if k <= 0:
             return
         if k >= self.P:
-            entering = slice(None)
-            east = west = entering
+            east = west = slice(None)
+        elif k == 1:
+            east, west = (-self.moved - 1) % self.P, self.moved % self.P
         else:
             steps = np.arange(1, k + 1)
             east = (-(self.moved + steps)) % self.P
@@ -313,6 +314,7 @@ class _Run:
         self.words = isa.vxm_control_words(cfg)
         self.vxm_table = [[0] * self.words for _ in range(isa.VXM_SLOTS)]
         self.due = {}                                      # cycle -> VXM outputs
+        self.vops = []       # VOPs executed, their results not yet computed: (slot words, a, b, n, out)
         self.mem_reads = [{} for _ in range(cfg.mem_slices)]   # cycle -> (dst or None, queue, pc, tag, op)
         self.mem_busy = {}                                 # slice -> last cycle it has work in
         self.mxm_dst = [{} for _ in range(cfg.mxm_planes)]     # cycle -> (dst, tag)
@@ -467,14 +469,10 @@ class _Run:
             self.vxm_table[slot][w] = ins["value"]
             return
         if name == "VOP":
-            n = ins["n"]
-            etype, ops, srcs, imms = self.model.slot_fields(self.vxm_table[ins["slot"]])
-            res = vxm_golden.chain(ops, etype, srcs, imms, _ints_of(self.read(pos, ins["a"], n, (q, t - 1, "a"))),
-                                   _ints_of(self.read(pos, ins["b"], n, (q, t - 1, "b"))))
-            # planes above the element width read as zero
-            width = vxm_golden.WIDTH[vxm_golden.result_type(ops, etype, imms)]
-            res = np.asarray(res, dtype=np.int64) & ((1 << width) - 1)
-            due, out, prio = t + self.vlat, _byte_planes(res, n), 0
+            n, out = ins["n"], []       # out: filled by run_vops before it is due
+            self.vops.append((tuple(self.vxm_table[ins["slot"]]), _ints_of(self.read(pos, ins["a"], n, (q, t - 1, "a"))),
+                              _ints_of(self.read(pos, ins["b"], n, (q, t - 1, "b"))), n, out))
+            due, prio = t + self.vlat, 0
         elif name == "VRED":
             vals = _ints_of(self.read(pos, ins["a"], 4, (q, t - 1, "a")))
             vals = np.where(vals >= 1 << 31, vals - (1 << 32), vals)
@@ -512,8 +510,28 @@ class _Run:
         self.sxm_q[t + span] = (dict(op=op, a=a, b=b, c=c, k=ins.get("k", 0), start=start), (q, pc))
         self.at(t + span)
 
+    def run_vops(self):
+        """The results of the VOPs executed so far: one chain per VXM control for all its VOPs'
+        lanes at once (the chain works lane by lane, so this is each VOP's chain)."""
+        groups = {}
+        for vop in self.vops:
+            groups.setdefault(vop[0], []).append(vop)
+        lanes = self.cfg.lanes
+        for words, vops in groups.items():
+            etype, ops, srcs, imms = self.model.slot_fields(words)
+            res = vxm_golden.chain(ops, etype, srcs, imms, np.concatenate([v[1] for v in vops]),
+                                   np.concatenate([v[2] for v in vops]))
+            # planes above the element width read as zero
+            width = vxm_golden.WIDTH[vxm_golden.result_type(ops, etype, imms)]
+            res = np.asarray(res, dtype=np.int64) & ((1 << width) - 1)
+            for k, (_, _, _, n, out) in enumerate(vops):
+                out += _byte_planes(res[k * lanes:(k + 1) * lanes], n)
+        self.vops = []
+
     # --- 2. unit outputs ----------------------------------------------------------------------
     def unit_outputs(self, t, writes, errors):
+        if self.vops and any(not w[2] for w in self.due.get(t, ())):     # a VOP due, not yet computed
+            self.run_vops()
         self.mem_outputs(t, writes)
         self.mxm_outputs(t, writes)
         self.sxm_outputs(t, writes, errors)
