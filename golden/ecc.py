@@ -20,8 +20,10 @@ stored checks, bit 7 = XOR of all 72 stored bits. Decoding:
 * bit 7 clear, low bits non-zero: double error (detected).
 """
 
+import numpy as np
+
 __all__ = ["DATA_BITS", "CHECK_BITS", "WORD_BITS", "DATA_POSITIONS", "ecc_encode", "ecc_decode",
-           "ECC_CLEAN", "ECC_CORRECTED", "ECC_DETECTED"]
+           "encode_vector", "syndromes", "ECC_CLEAN", "ECC_CORRECTED", "ECC_DETECTED"]
 
 DATA_BITS = 64
 CHECK_BITS = 8
@@ -39,11 +41,23 @@ CHECK_MASKS = tuple(sum(1 << i for i, p in enumerate(DATA_POSITIONS) if p >> j &
 
 
 def _parity(x):
-    return bin(x).count("1") & 1
+    return x.bit_count() & 1
+
+
+def _checks_of_byte(k, byte):
+    """Check bits of data that is ``byte`` in byte ``k`` and zero elsewhere."""
+    data = byte << (8 * k)
+    return sum(_parity(data & m) << j for j, m in enumerate(CHECK_MASKS))
+
+
+#: Check bits are XORs of data bits, so those of a word are the XOR of its bytes' (a table look-up each).
+_CHECK_TABLE = tuple(tuple(_checks_of_byte(k, b) for b in range(256)) for k in range(8))
 
 
 def _checks(data):
-    return sum(_parity(data & m) << j for j, m in enumerate(CHECK_MASKS))
+    t = _CHECK_TABLE
+    return (t[0][data & 0xFF] ^ t[1][data >> 8 & 0xFF] ^ t[2][data >> 16 & 0xFF] ^ t[3][data >> 24 & 0xFF]
+            ^ t[4][data >> 32 & 0xFF] ^ t[5][data >> 40 & 0xFF] ^ t[6][data >> 48 & 0xFF] ^ t[7][data >> 56])
 
 
 def ecc_encode(data):
@@ -81,3 +95,36 @@ def ecc_decode(word):
         if low in _POS_TO_BIT:
             return data ^ (1 << _POS_TO_BIT[low]), ECC_CORRECTED, syndrome
     return 0, ECC_DETECTED, syndrome
+
+
+# --- many words at once (numpy) -------------------------------------------------------------
+# The 8 stored bits above the data (check bits and overall parity) are XORs of data bits too:
+# those of a word are the XOR of its bytes' entries in _TOP.
+_TOP = np.array([[_checks_of_byte(k, b) | ((b.bit_count() + _checks_of_byte(k, b).bit_count()) & 1) << 7
+                  for b in range(256)] for k in range(8)], dtype=np.uint8)
+# (top bits of the data) ^ (stored top bits) -> syndrome: bit 7 becomes the parity of all 72 bits
+_SYNDROME = np.array([x ^ ((x & 0x7F).bit_count() & 1) << 7 for x in range(256)], dtype=np.uint8)
+_BYTE = np.arange(8)
+
+
+def _top(data_bytes):
+    """The stored top byte (check bits, parity) of each row of ``(n, 8)`` data bytes."""
+    return np.bitwise_xor.reduce(_TOP[_BYTE, data_bytes], axis=1)
+
+
+def encode_vector(vec):
+    """:func:`ecc_encode` of each 8-byte column of ``vec`` (``uint8``, little-endian words): a list of ints."""
+    cols = np.asarray(vec, dtype=np.uint8).reshape(-1, 8)
+    data = cols.view("<u8")[:, 0].tolist()
+    return [d | t << DATA_BITS for d, t in zip(data, _top(cols).tolist())]
+
+
+def syndromes(words):
+    """The syndrome :func:`ecc_decode` computes for each stored 72-bit word of ``words`` (a list of
+    ints): ``(data bytes (n, 8) uint8, syndromes (n,) uint8)``; a word with syndrome 0 is clean and
+    its data bytes are the data."""
+    mask = (1 << DATA_BITS) - 1
+    data = np.array([w & mask for w in words], dtype="<u8")
+    stored = np.array([w >> DATA_BITS for w in words], dtype=np.uint8)
+    data_bytes = data.view(np.uint8).reshape(-1, 8)
+    return data_bytes, _SYNDROME[_top(data_bytes) ^ stored]

@@ -56,8 +56,26 @@ transpose misuse; DEADLOCK when every queue has ended or is parked and one is
 parked. In one cycle the lowest queue number wins, and within a queue the
 oldest instruction. Units drain for ``ICU_DRAIN_CYCLES`` cycles after the
 stop; errors in the drain are not recorded.
+
+How this model runs
+-------------------
+The simulation is exact for every cycle but does no work for a cycle in
+which nothing happens. A cycle is *idle* when no queue issues or wakes, no
+instruction executes, no MEM slice has a command or a read in flight, no
+unit output or error is due and no cross-superlane input is applied; the run
+jumps over idle cycles to the next cycle with an event (a NOP ending, a due
+output, the end of the drain). The stream registers are two rings (east,
+west) with a moving origin, so one cycle's move is a change of the origin and
+the zeroing of the slot entering at the edge; a jump of ``k`` cycles zeroes
+``k`` slots. Units with nothing to do are not stepped (their ``step`` would
+change nothing), an MXM plane's clock is advanced by
+:meth:`~openlpu.golden.mxm.MxmPlaneModel.idle`. Decoded instructions and the
+VXM control slots' fields are cached. :class:`openlpu.golden.lpu_reference.LpuReferenceModel`
+is the straightforward model that steps every unit in every cycle; the two
+agree on every observable (``tests/test_golden_speed.py``).
 """
 
+import heapq
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,6 +115,88 @@ def vxm_slot_fields(cfg, words):
     return etype, ops, srcs, [imm - (1 << 32) if imm >> 31 else imm for imm in imms]
 
 
+_VRED_NAMES = {v: k for k, v in isa.VRED_OPS.items()}
+
+
+def _words_of(planes):
+    """lanes x 16-bit words from 1 or 2 byte planes."""
+    w = planes[0].astype(np.uint16)
+    if len(planes) > 1:
+        w |= planes[1].astype(np.uint16) << 8
+    return w
+
+
+def _ints_of(planes):
+    """Lane values (``int64``) from byte planes, plane ``i`` the ``i``-th byte."""
+    v = np.zeros(len(planes[0]), dtype=np.int64)
+    for i, p in enumerate(planes):
+        v |= p.astype(np.int64) << (8 * i)
+    return v
+
+
+def _byte_planes(values, n):
+    return [((values >> (8 * i)) & 0xFF).astype(np.uint8) for i in range(n)]
+
+
+class _Streams:
+    """The stream registers ``(direction, stream, position, lanes)`` as rings.
+
+    Position ``p`` of an east stream is slot ``(p - moved) % P``, of a west
+    stream slot ``(p + moved) % P``: moving every stream one position is
+    ``moved += 1`` and zeroing the slot that enters at the edge (it held the
+    value that left at the other edge). ``tags`` (the producer of each value,
+    for provenance) live in the same slots, when kept.
+    """
+
+    def __init__(self, streams, positions, lanes, tags):
+        self.P = positions
+        self.moved = 0
+        self.data = np.zeros((2, streams, positions, lanes), dtype=np.uint8)
+        self.tags = np.full((2, streams, positions), None, dtype=object) if tags else None
+
+    def slot(self, d, pos):
+        return (pos - self.moved) % self.P if d == 0 else (pos + self.moved) % self.P
+
+    def read(self, pos, stream, n):
+        """Copies of the ``n`` streams from ``stream = (direction, first)`` at ``pos``, and their tags."""
+        d, s = stream
+        k = self.slot(d, pos)
+        planes = [self.data[d, s + i, k].copy() for i in range(n)]
+        tags = None if self.tags is None else [self.tags[d, s + i, k] for i in range(n)]
+        return planes, tags
+
+    def write(self, pos, d, s, plane, tag):
+        k = self.slot(d, pos)
+        self.data[d, s, k] = plane
+        if self.tags is not None:
+            self.tags[d, s, k] = tag
+
+    def move(self, k):
+        """Every stream moves ``k`` positions (east streams east, west streams west; zeros enter)."""
+        if k <= 0:
+            return
+        if k >= self.P:
+            east = west = slice(None)
+        elif k == 1:
+            east, west = (-self.moved - 1) % self.P, self.moved % self.P
+        else:
+            steps = np.arange(1, k + 1)
+            east = (-(self.moved + steps)) % self.P
+            west = (self.moved + steps - 1) % self.P
+        self.moved = (self.moved + k) % self.P
+        self.data[0][:, east] = 0
+        self.data[1][:, west] = 0
+        if self.tags is not None:
+            self.tags[0][:, east] = None
+            self.tags[1][:, west] = None
+
+    def logical(self):
+        """The registers in position order, as the reference model holds them."""
+        idx = np.arange(self.P)
+        return np.stack([self.data[0][:, (idx - self.moved) % self.P],
+                         self.data[1][:, (idx + self.moved) % self.P]])
+
+
 class _Queue:
     def __init__(self, name):
         self.name = name
@@ -106,6 +206,21 @@ class _Queue:
         self.count = 0
         self.d = 0
         self.prev = None        # last unit instruction issued
+
+
+def _issue(qu, q, pc, d):
+    """Queue ``qu`` (number ``q``) issues decision ``d`` (``("repeat", stepped Instr, REPEAT
+    Instr)`` or ``("issue", Instr, pc)``) from ``pc``; returns the issued ``[(q, pc, Instr)]``."""
+    if d[0] == "repeat":
+        stepped, rep = d[1], d[2]
+        qu.prev = stepped
+        if rep["n"] > 1:
+            qu.state, qu.count, qu.d = "repeat", rep["n"] - 1, rep["d"]
+        return [(q, pc, stepped)]
+    ins = d[1]
+    if ins.op.unit is not Unit.CTRL:
+        qu.prev = ins
+    return [(q, pc, ins)]
 
 
 class LpuModel:
@@ -123,6 +238,9 @@ class LpuModel:
         self.imem = [[0] * cfg.imem_depth for _ in self.names]
         self.pos = timing.floorplan(cfg)
         self.planes = [MxmPlaneModel(cfg) for _ in range(cfg.mxm_planes)]
+        self._decoded = {}      # (unit, word) -> isa.check's (code, Instr)
+        self._slots = {}        # CONFIG words of a slot -> vxm_slot_fields
+        self._streams = None
 
     # --- host view ------------------------------------------------------------------
     def load_program(self, program):
@@ -138,6 +256,11 @@ class LpuModel:
         """Final SRAM contents: ``uint8`` array ``(mem_slices, mem_depth, lanes)`` (stored data bits)."""
         return np.stack([np.stack([m.peek(a) for a in range(self.cfg.mem_depth)]) for m in self.mem])
 
+    @property
+    def streams(self):
+        """The stream registers after the last run: ``(2, streams, positions, lanes)`` ``uint8``."""
+        return None if self._streams is None else self._streams.logical()
+
     # --- the run ---------------------------------------------------------------------------
     def run(self, max_cycles=1_000_000, trace=False, provenance=False):
         """Run from cycle 0 to the stop; returns a :class:`RunResult`.
@@ -150,265 +273,377 @@ class LpuModel:
         recorded too, as field ``"mem"``: ``[(queue, issue cycle)]`` of the
         ``WRITE`` of this run that stored the word it reads, or ``[None]``.
         """
-        cfg = self.cfg
-        lanes, S = cfg.lanes, cfg.streams
-        P = len(self.pos)
-        self.streams = np.zeros((2, S, P, lanes), dtype=np.uint8)
-        tags = np.full((2, S, P), None, dtype=object)   # producer of each stream register's value
-        mem_tags = {}                                   # (slice, addr) -> the WRITE that stored it (this run)
-        queues = [_Queue(n) for n in self.names]
-        planes = self.planes
-        for plane in planes:            # a start clears the planes' control pipelines, not their state
+        r = _Run(self, trace, provenance)
+        self._streams = r.streams
+        return r.run(max_cycles)
+
+    def decode(self, unit, word):
+        """:func:`openlpu.isa.check` of ``word`` in a queue of ``unit``, cached."""
+        key = (unit, word)
+        got = self._decoded.get(key)
+        if got is None:
+            got = self._decoded[key] = isa.check(self.cfg, unit, word)
+        return got
+
+    def slot_fields(self, words):
+        """:func:`vxm_slot_fields` of a slot's CONFIG words, cached."""
+        key = tuple(words)
+        got = self._slots.get(key)
+        if got is None:
+            got = self._slots[key] = vxm_slot_fields(self.cfg, list(key))
+        return got
+
+
+class _Run:
+    """One run of an :class:`LpuModel`: the state that a start resets, and the cycle's phases."""
+
+    def __init__(self, model, trace, provenance):
+        cfg = self.cfg = model.cfg
+        self.model, self.trace, self.provenance = model, trace, provenance
+        self.pos = model.pos
+        self.streams = _Streams(cfg.streams, len(model.pos), cfg.lanes, provenance)
+        self.mem_tags = {}                   # (slice, addr) -> the WRITE that stored it (this run)
+        self.queues = [_Queue(n) for n in model.names]
+        self.unit_pos = [model.pos[qu.name if qu.unit is not Unit.MXW else f"mxm{qu.index}"]
+                         for qu in self.queues]
+        self.planes = model.planes
+        for plane in self.planes:       # a start clears the planes' control pipelines, not their state
             plane._pending.clear()
-        sxm = SxmModel(cfg)
-        words = isa.vxm_control_words(cfg)
-        vxm_table = [[0] * words for _ in range(isa.VXM_SLOTS)]
-        # outputs due in a future cycle: cycle -> list of (unit key, ...)
-        due = {}
-        mem_reads = [{} for _ in range(cfg.mem_slices)]   # cycle -> (dst or None, queue, pc)
-        mxm_dst = [{} for _ in range(cfg.mxm_planes)]     # cycle -> dst
-        sxm_dst = {}                                      # cycle -> dst (lane ops)
-        sxm_rows = 0
-        sxm_col_dst = {}                                  # cycle -> dst (transpose columns)
-        sxm_err_seen = False
-        dispatch = []      # (queue, pc, Instr) issued last cycle
-        stopped_at = None
-        result = RunResult(cycles=0, done=False)
-        vlat = vxm_golden.latency(cfg)
-        span = timing.wavefront_span(cfg)     # the cross-superlane units run this much later
-        rlat = span + reduce_latency(cfg)
-        mxm_in = {}          # cycle -> the planes' Cycle inputs, applied wavefront_span after execute
-        sxm_q = {}           # cycle -> (SXM step inputs, (queue, pc)), likewise
-        err_due = {}         # cycle -> errors MEM slices detected, deskewed to the last superlane
+        self.plane_t0 = [plane.cycle for plane in self.planes]   # each plane's clock at cycle 0
+        self.sxm = SxmModel(cfg)
+        self.words = isa.vxm_control_words(cfg)
+        self.vxm_table = [[0] * self.words for _ in range(isa.VXM_SLOTS)]
+        self.due = {}                                      # cycle -> VXM outputs
+        self.vops = []       # VOPs executed, their results not yet computed: (slot words, a, b, n, out)
+        self.mem_reads = [{} for _ in range(cfg.mem_slices)]   # cycle -> (dst or None, queue, pc, tag, op)
+        self.mem_busy = {}                                 # slice -> last cycle it has work in
+        self.mxm_dst = [{} for _ in range(cfg.mxm_planes)]     # cycle -> (dst, tag)
+        self.sxm_dst = {}                                  # cycle -> (dst, tag) (lane ops)
+        self.sxm_rows = 0
+        self.sxm_col_dst = {}                              # cycle -> (dst, tag) (transpose columns)
+        self.sxm_err = None                                # (cycle, (queue, pc)) of the SXM_FAULT
+        self.dispatch = []                                 # (queue, pc, Instr) issued last cycle
+        self.stopped_at = None
+        self.result = RunResult(cycles=0, done=False)
+        self.vlat = vxm_golden.latency(cfg)
+        self.span = timing.wavefront_span(cfg)   # the cross-superlane units run this much later
+        self.rlat = self.span + reduce_latency(cfg)
+        self.mxm_in = {}     # cycle -> {plane: Cycle}, applied wavefront_span after execute
+        self.sxm_q = {}      # cycle -> (SXM step inputs, (queue, pc)), likewise
+        self.err_due = {}    # cycle -> errors MEM slices detected, deskewed to the last superlane
+        self.events = []     # heap of cycles in which a unit has something due
+        # the queues: those that decide in a cycle (run or repeat), those waiting out a NOP
+        self.active = set(range(len(self.queues)))
+        self.wakes = []      # heap of (cycle, queue): NOP over, the queue decides again
+        self.parked = set()
+        self.live = len(self.queues)
 
-        def read(pos, stream, n=1, who=None):
-            d, s = stream
-            if provenance and who is not None:
-                result.reads[who] = [tags[d, s + i, pos] for i in range(n)]
-            return [self.streams[d, s + i, pos].copy() for i in range(n)]
+    def at(self, cycle):
+        heapq.heappush(self.events, cycle)
 
-        def words_of(planes_):
-            """lanes x 16-bit words from 1 or 2 byte planes."""
-            w = planes_[0].astype(np.uint16)
-            if len(planes_) > 1:
-                w |= planes_[1].astype(np.uint16) << 8
-            return w
-
-        def ints_of(planes_):
-            v = np.zeros(lanes, dtype=np.int64)
-            for i, p in enumerate(planes_):
-                v |= p.astype(np.int64) << (8 * i)
-            return v
-
+    # --- the cycle loop ---------------------------------------------------------------------
+    def run(self, max_cycles):
         t = 0
         while True:
-            errors = []          # (queue, age, code, pc): age 0 oldest
-            writes = []          # (pos, stream, n, [planes], priority)
-            running = stopped_at is None
-            # ---- 1. execute ---------------------------------------------------------------
-            mem_rd = [None] * cfg.mem_slices
-            mem_wr = [None] * cfg.mem_slices
-            mxm_cyc = [Cycle() for _ in planes]
-            sxm_in = None
-            for q, pc, ins in dispatch:
-                qu = queues[q]
-                name = ins.op.name
-                pos = self.pos[qu.name if qu.unit is not Unit.MXW else f"mxm{qu.index}"]
-                if qu.unit is Unit.MEM:
-                    s = qu.index
-                    if name == "READ":
-                        mem_rd[s] = {"addr": ins["addr"]}
-                        if provenance:
-                            result.reads[(q, t - 1, "mem")] = [mem_tags.get((s, ins["addr"]))]
-                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (ins["dst"], q, pc, (q, t - 1), name)
-                    elif name == "SCRUB":
-                        mem_rd[s] = {"addr": ins["addr"], "scrub": True}
-                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (None, q, pc, None, name)
-                    elif name == "GATHER":
-                        idx = read(pos, ins["idx"], 1, (q, t - 1, "idx"))[0]
-                        mem_rd[s] = {"addr": 0, "gather": True, "index": idx}
-                        mem_reads[s][t + timing.MEM_READ_LATENCY] = (ins["dst"], q, pc, (q, t - 1), name)
-                    elif name == "WRITE":
-                        mem_wr[s] = {"addr": ins["addr"], "data": read(pos, ins["src"], 1, (q, t - 1, "src"))[0]}
-                        if provenance:
-                            mem_tags[(s, ins["addr"])] = (q, t - 1)
-                    elif name == "SCATTER":
-                        idx = read(pos, ins["idx"], 1, (q, t - 1, "idx"))[0]
-                        mem_wr[s] = {"addr": 0, "scatter": True, "index": idx,
-                                     "data": read(pos, ins["src"], 1, (q, t - 1, "src"))[0]}
-                    if name in ("GATHER", "SCATTER"):
-                        cols = idx[0::8].astype(np.int64) | idx[1::8].astype(np.int64) << 8
-                        if (cols >= cfg.mem_depth).any():
-                            err_due.setdefault(t + span, []).append((q, 1, ErrorCode.BAD_ADDRESS, pc))
-                elif qu.unit is Unit.MXW:
-                    cyc = mxm_cyc[qu.index]
-                    if name == "LW":
-                        cyc.load = Load(ins["addr"], words_of(read(pos, ins["src"], 2 if ins["fp16"] else 1,
-                                                                   (q, t - 1, "src"))))
-                    elif name == "IW":
-                        cyc.install = True
-                elif qu.unit is Unit.MXM:
-                    wds = words_of(read(pos, ins["src"], 2 if ins["fp16"] else 1, (q, t - 1, "src")))
-                    mxm_cyc[qu.index].act = Act(wds, bool(ins["fp16"]), acc=name == "ACC", addr=ins["addr"])
-                    mxm_dst[qu.index][t + span + timing.mxm_latency(cfg)] = (ins["dst"], (q, t - 1))
-                elif qu.unit is Unit.VXM:
-                    if name == "CONFIG":
-                        slot, w = divmod(ins["reg"], words)
-                        vxm_table[slot][w] = ins["value"]
-                    elif name == "VOP":
-                        n = ins["n"]
-                        etype, ops, srcs, imms = vxm_slot_fields(cfg, vxm_table[ins["slot"]])
-                        res = vxm_golden.chain(ops, etype, srcs, imms, ints_of(read(pos, ins["a"], n, (q, t - 1, "a"))),
-                                               ints_of(read(pos, ins["b"], n, (q, t - 1, "b"))))
-                        # planes above the element width read as zero
-                        res = np.asarray(res, dtype=np.int64) & ((1 << vxm_golden.WIDTH[vxm_golden.result_type(ops, etype, imms)]) - 1)
-                        out = [((res >> (8 * i)) & 0xFF).astype(np.uint8) for i in range(n)]
-                        due.setdefault(t + vlat, []).append((pos, ins["dst"], out, 0, (q, t - 1)))
-                    elif name == "VRED":
-                        vals = ints_of(read(pos, ins["a"], 4, (q, t - 1, "a")))
-                        vals = np.where(vals >= 1 << 31, vals - (1 << 32), vals)
-                        op = {v: k for k, v in isa.VRED_OPS.items()}[ins["op"]]
-                        if op == "fsum":
-                            vals = vals & 0xFFFFFFFF                     # raw fp32 bits
-                        r = reduce_lanes(vals, op) & 0xFFFFFFFF
-                        out = [np.full(lanes, (r >> (8 * i)) & 0xFF, dtype=np.uint8) for i in range(4)]
-                        due.setdefault(t + rlat, []).append((pos, ins["dst"], out, 1, (q, t - 1)))
-                    elif name == "VFUNC":
-                        vals = ints_of(read(pos, ins["a"], 4, (q, t - 1, "a"))).astype(np.uint32)
-                        res = np.asarray(f32_func(ins["fn"], vals), dtype=np.uint32)
-                        out = [((res >> (8 * i)) & 0xFF).astype(np.uint8) for i in range(4)]
-                        due.setdefault(t + timing.VXM_FUNC_LATENCY, []).append((pos, ins["dst"], out, 2, (q, t - 1)))
-                elif qu.unit is Unit.SXM:
-                    op = isa.sxm_op(ins.op)
-                    fields = [f.name for f in ins.op.fields]
-                    a = read(pos, ins["a"], 1, (q, t - 1, "a"))[0]
-                    b = read(pos, ins["b"], 1, (q, t - 1, "b"))[0] if "b" in fields else None
-                    c = read(pos, ins["c"], 1, (q, t - 1, "c"))[0] if "c" in fields else None
-                    start = bool(ins.get("start", 0))
-                    sxm_in = dict(op=op, a=a, b=b, c=c, k=ins.get("k", 0), start=start)
-                    if op == SxmOp.TRANSPOSE:
-                        if start or sxm_rows:
-                            sxm_rows = 1 if start else sxm_rows + 1
-                            if sxm_rows == lanes:
-                                for j in range(lanes):
-                                    sxm_col_dst[t + span + 1 + timing.SXM_LATENCY + j] = (ins["dst"], (q, t - 1))
-                                sxm_rows = 0
-                    else:
-                        sxm_dst[t + span + timing.SXM_LATENCY] = (ins["dst"], (q, t - 1))
-                    sxm_q[t + span] = (sxm_in, (q, pc))
-            # the cross-superlane units take this cycle's operands wavefront_span later
-            mxm_in[t + span] = mxm_cyc
-            # ---- 2. unit outputs ----------------------------------------------------------------
-            for s, m in enumerate(self.mem):
-                before = (m.corrected, m.detected)
-                out = m.step(mem_rd[s], mem_wr[s])
-                if trace and t + 1 in mem_reads[s]:    # the slice decoded this read's words in this step
-                    kind = "double" if m.detected > before[1] else "single" if m.corrected > before[0] else "none"
-                    result.ecc_log.append((t, s, mem_reads[s][t + 1][4], kind))
-                info = mem_reads[s].pop(t, None)
-                if out is not None:
-                    data, poison = out
-                    dst, q, pc, tag, _ = info
-                    if poison:
-                        err_due.setdefault(t + span, []).append((q, 0, ErrorCode.ECC_POISON, pc))
-                    if dst is not None:
-                        writes.append((self.pos[f"mem{s}"], dst, [data], 0, tag))
-            stepped = mxm_in.pop(t, None) or [Cycle() for _ in planes]
-            for i, plane in enumerate(planes):
-                out = plane.step(stepped[i])
-                dst, tag = mxm_dst[i].pop(t, (None, None))
-                if out is not None:
-                    vals = out[1].astype(np.uint32)
-                    writes.append((self.pos[f"mxm{i}"], dst,
-                                   [((vals >> (8 * b)) & 0xFF).astype(np.uint8) for b in range(4)], 0, tag))
-            sxm_in, sxm_who = sxm_q.pop(t, (None, None))
-            sxm_out = sxm.step(**sxm_in) if sxm_in else sxm.step()
-            col = sxm_col_dst.pop(t, None)
-            lane = sxm_dst.pop(t, None)
-            if sxm_out is not None:
-                dst, tag = col if col is not None else lane
-                writes.append((self.pos["sxm"], dst, [sxm_out], 0, tag))
-            if sxm.error and not sxm_err_seen:
-                sxm_err_seen = True
-                sxm_err_at = t + timing.SXM_LATENCY
-                sxm_err_who = sxm_who
-            if sxm_err_seen and sxm_err_at == t:
-                errors.append((sxm_err_who[0], 0, ErrorCode.SXM_FAULT, sxm_err_who[1]))
-            writes += sorted(due.pop(t, []), key=lambda w: w[3])   # VOP before VRED before VFUNC
-            errors += err_due.pop(t, [])
-            # ---- 3. issue ------------------------------------------------------------------------
-            issued = []
-            if running:
-                decisions = []
-                for q, qu in enumerate(queues):
-                    decisions.append(self._decide(qu, q))
-                notify = any(d[0] == "notify" for d in decisions)
-                for q, d in enumerate(decisions):
-                    if d[0] == "error":
-                        errors.append((q, 2, d[1], d[2]))
-                live = [qu for qu in queues if qu.state != "ended"]
-                if not errors and live and not notify and all(
-                        qu.state == "parked" or (qu.state == "run" and d[0] == "sync")
-                        for qu, d in zip(queues, decisions) if qu.state != "ended"):
-                    first = next(q for q, qu in enumerate(queues) if qu.state != "ended")
-                    errors.append((first, 2, ErrorCode.DEADLOCK, queues[first].pc))
-                if errors:
-                    q, _, code, pc = min(errors, key=lambda e: (e[0], e[1]))
-                    result.error, result.error_queue, result.error_pc = code, q, pc
-                    stopped_at = t
-                else:
-                    for q, (qu, d) in enumerate(zip(queues, decisions)):
-                        issued += self._apply(qu, q, d, notify)
-                    if all(qu.state == "ended" for qu in queues):
-                        result.done = True
-                        stopped_at = t
-                    if trace:
-                        result.trace += [(t, q, pc, ins) for q, pc, ins in issued]
-            dispatch = issued
-            # ---- stream registers at the end of cycle t ------------------------------------------
-            self.streams[0, :, 1:] = self.streams[0, :, :-1].copy()
-            self.streams[0, :, 0] = 0
-            self.streams[1, :, :-1] = self.streams[1, :, 1:].copy()
-            self.streams[1, :, -1] = 0
-            if provenance:
-                tags[0, :, 1:] = tags[0, :, :-1].copy()
-                tags[0, :, 0] = None
-                tags[1, :, :-1] = tags[1, :, 1:].copy()
-                tags[1, :, -1] = None
-            written = set()
-            for pos, (d, s), out, prio, tag in writes:
-                for i, plane in enumerate(out):
-                    if (d, s + i, pos) not in written:      # the first (highest priority) write wins
-                        self.streams[d, s + i, pos] = plane
-                        tags[d, s + i, pos] = tag
-                        written.add((d, s + i, pos))
-                        if trace:
-                            result.stream_log.append((t, pos, (d, s + i), bytes(plane).hex()))
-            t += 1
-            if stopped_at is not None and t > stopped_at + span + timing.ICU_DRAIN_CYCLES:
+            errors, writes = [], []
+            self.execute(t)
+            self.unit_outputs(t, writes, errors)
+            issued = self.issue(t, errors) if self.stopped_at is None else []
+            self.dispatch = issued
+            nxt = self.next_cycle(t)
+            self.streams.move(1)
+            self.write_streams(t, writes)
+            end = None if self.stopped_at is None else self.stopped_at + self.span + timing.ICU_DRAIN_CYCLES
+            if end is not None and nxt > end:
+                self.finish(t, end)
                 break
-            if stopped_at is None and t >= max_cycles:
+            if end is None and nxt >= max_cycles:
                 raise RuntimeError(f"program did not stop within {max_cycles} cycles")
-        result.cycles = stopped_at + 1 + span     # the stop has reached the last superlane
-        return result
+            self.streams.move(nxt - t - 1)
+            t = nxt
+        self.result.cycles = self.stopped_at + 1 + self.span     # the stop has reached the last superlane
+        return self.result
 
-    # --- one queue, one cycle --------------------------------------------------------------------
-    def _decide(self, qu, q):
-        """What queue ``qu`` does this cycle, without changing it: ``("idle",)``,
-        ``("sync",)``, ``("notify",)``, ``("end",)``, ``("nop", n)``, ``("repeat",
-        stepped Instr, REPEAT Instr)``, ``("issue", Instr, pc)`` or ``("error", code, pc)``."""
-        cfg = self.cfg
-        if qu.state in ("ended", "parked", "wait"):
-            return ("idle",)
+    def next_cycle(self, t):
+        """The next cycle in which anything happens (every cycle before it is idle)."""
+        if self.dispatch or (self.stopped_at is None and self.active):
+            return t + 1
+        if any(last > t for last in self.mem_busy.values()):
+            return t + 1
+        events = self.events
+        while events and events[0] <= t:
+            heapq.heappop(events)
+        nxt = events[0] if events else float("inf")
+        if self.stopped_at is None:
+            if self.wakes:
+                nxt = min(nxt, self.wakes[0][0])
+            elif self.live:
+                return t + 1        # every live queue is parked: the next cycle sees the deadlock
+        return nxt
+
+    def finish(self, t, end):
+        """After cycle ``t``, nothing happens up to the run's last cycle ``end``: the streams move
+        and the planes' clocks run on as if every cycle had been stepped."""
+        self.streams.move(end - t)
+        for plane, t0 in zip(self.planes, self.plane_t0):
+            plane.idle(t0 + end + 1 - plane.cycle)
+
+    # --- 1. execute ---------------------------------------------------------------------------
+    def read(self, pos, stream, n, who):
+        planes, tags = self.streams.read(pos, stream, n)
+        if self.provenance:
+            self.result.reads[who] = tags
+        return planes
+
+    def execute(self, t):
+        self.mem_cmd = {}           # slice -> [rd, wr]
+        self.mxm_cyc = {}           # plane -> Cycle
+        for q, pc, ins in self.dispatch:
+            qu = self.queues[q]
+            unit = qu.unit
+            if unit is Unit.MEM:
+                self.execute_mem(t, q, pc, ins)
+            elif unit is Unit.MXW or unit is Unit.MXM:
+                self.execute_mxm(t, q, ins)
+            elif unit is Unit.VXM:
+                self.execute_vxm(t, q, ins)
+            elif unit is Unit.SXM:
+                self.execute_sxm(t, q, pc, ins)
+        if self.mxm_cyc:
+            # the cross-superlane units take this cycle's operands wavefront_span later
+            self.mxm_in[t + self.span] = self.mxm_cyc
+            self.at(t + self.span)
+
+    def execute_mem(self, t, q, pc, ins):
+        cfg, s, name = self.cfg, self.queues[q].index, ins.op.name
+        pos = self.unit_pos[q]
+        cmd = self.mem_cmd.setdefault(s, [None, None])
+        lat = timing.MEM_READ_LATENCY
+        if name == "READ":
+            cmd[0] = {"addr": ins["addr"]}
+            if self.provenance:
+                self.result.reads[(q, t - 1, "mem")] = [self.mem_tags.get((s, ins["addr"]))]
+            self.mem_reads[s][t + lat] = (ins["dst"], q, pc, (q, t - 1), name)
+        elif name == "SCRUB":
+            cmd[0] = {"addr": ins["addr"], "scrub": True}
+            self.mem_reads[s][t + lat] = (None, q, pc, None, name)
+        elif name == "GATHER":
+            idx = self.read(pos, ins["idx"], 1, (q, t - 1, "idx"))[0]
+            cmd[0] = {"addr": 0, "gather": True, "index": idx}
+            self.mem_reads[s][t + lat] = (ins["dst"], q, pc, (q, t - 1), name)
+        elif name == "WRITE":
+            cmd[1] = {"addr": ins["addr"], "data": self.read(pos, ins["src"], 1, (q, t - 1, "src"))[0]}
+            if self.provenance:
+                self.mem_tags[(s, ins["addr"])] = (q, t - 1)
+        elif name == "SCATTER":
+            idx = self.read(pos, ins["idx"], 1, (q, t - 1, "idx"))[0]
+            cmd[1] = {"addr": 0, "scatter": True, "index": idx,
+                      "data": self.read(pos, ins["src"], 1, (q, t - 1, "src"))[0]}
+        if name in ("GATHER", "SCATTER"):
+            cols = idx[0::8].astype(np.int64) | idx[1::8].astype(np.int64) << 8
+            if (cols >= cfg.mem_depth).any():
+                self.err_due.setdefault(t + self.span, []).append((q, 1, ErrorCode.BAD_ADDRESS, pc))
+                self.at(t + self.span)
+        last = t + lat if cmd[0] is not None else t
+        self.mem_busy[s] = max(self.mem_busy.get(s, t), last)
+
+    def execute_mxm(self, t, q, ins):
+        qu, name, pos = self.queues[q], ins.op.name, self.unit_pos[q]
+        cyc = self.mxm_cyc.setdefault(qu.index, Cycle())
+        if name == "LW":
+            cyc.load = Load(ins["addr"], _words_of(self.read(pos, ins["src"], 2 if ins["fp16"] else 1,
+                                                             (q, t - 1, "src"))))
+        elif name == "IW":
+            cyc.install = True
+        elif qu.unit is Unit.MXM:
+            wds = _words_of(self.read(pos, ins["src"], 2 if ins["fp16"] else 1, (q, t - 1, "src")))
+            cyc.act = Act(wds, bool(ins["fp16"]), acc=name == "ACC", addr=ins["addr"])
+            due = t + self.span + timing.mxm_latency(self.cfg)
+            self.mxm_dst[qu.index][due] = (ins["dst"], (q, t - 1))
+            self.at(due)
+
+    def execute_vxm(self, t, q, ins):
+        name, pos, lanes = ins.op.name, self.unit_pos[q], self.cfg.lanes
+        if name == "CONFIG":
+            slot, w = divmod(ins["reg"], self.words)
+            self.vxm_table[slot][w] = ins["value"]
+            return
+        if name == "VOP":
+            n, out = ins["n"], []       # out: filled by run_vops before it is due
+            self.vops.append((tuple(self.vxm_table[ins["slot"]]), _ints_of(self.read(pos, ins["a"], n, (q, t - 1, "a"))),
+                              _ints_of(self.read(pos, ins["b"], n, (q, t - 1, "b"))), n, out))
+            due, prio = t + self.vlat, 0
+        elif name == "VRED":
+            vals = _ints_of(self.read(pos, ins["a"], 4, (q, t - 1, "a")))
+            vals = np.where(vals >= 1 << 31, vals - (1 << 32), vals)
+            op = _VRED_NAMES[ins["op"]]
+            if op == "fsum":
+                vals = vals & 0xFFFFFFFF                     # raw fp32 bits
+            r = reduce_lanes(vals, op) & 0xFFFFFFFF
+            due, out, prio = t + self.rlat, [np.full(lanes, (r >> (8 * i)) & 0xFF, dtype=np.uint8) for i in range(4)], 1
+        elif name == "VFUNC":
+            vals = _ints_of(self.read(pos, ins["a"], 4, (q, t - 1, "a"))).astype(np.uint32)
+            res = np.asarray(f32_func(ins["fn"], vals), dtype=np.uint32)
+            due, out, prio = t + timing.VXM_FUNC_LATENCY, _byte_planes(res, 4), 2
+        else:
+            return
+        self.due.setdefault(due, []).append((pos, ins["dst"], out, prio, (q, t - 1)))
+        self.at(due)
+
+    def execute_sxm(self, t, q, pc, ins):
+        lanes, span, pos = self.cfg.lanes, self.span, self.unit_pos[q]
+        op = isa.sxm_op(ins.op)
+        fields = [f.name for f in ins.op.fields]
+        a = self.read(pos, ins["a"], 1, (q, t - 1, "a"))[0]
+        b = self.read(pos, ins["b"], 1, (q, t - 1, "b"))[0] if "b" in fields else None
+        c = self.read(pos, ins["c"], 1, (q, t - 1, "c"))[0] if "c" in fields else None
+        start = bool(ins.get("start", 0))
+        if op == SxmOp.TRANSPOSE:
+            if start or self.sxm_rows:
+                self.sxm_rows = 1 if start else self.sxm_rows + 1
+                if self.sxm_rows == lanes:
+                    for j in range(lanes):
+                        self.sxm_col_dst[t + span + 1 + timing.SXM_LATENCY + j] = (ins["dst"], (q, t - 1))
+                    self.sxm_rows = 0
+        else:
+            self.sxm_dst[t + span + timing.SXM_LATENCY] = (ins["dst"], (q, t - 1))
+        self.sxm_q[t + span] = (dict(op=op, a=a, b=b, c=c, k=ins.get("k", 0), start=start), (q, pc))
+        self.at(t + span)
+
+    def run_vops(self):
+        """The results of the VOPs executed so far: one chain per VXM control for all its VOPs'
+        lanes at once (the chain works lane by lane, so this is each VOP's chain)."""
+        groups = {}
+        for vop in self.vops:
+            groups.setdefault(vop[0], []).append(vop)
+        lanes = self.cfg.lanes
+        for words, vops in groups.items():
+            etype, ops, srcs, imms = self.model.slot_fields(words)
+            res = vxm_golden.chain(ops, etype, srcs, imms, np.concatenate([v[1] for v in vops]),
+                                   np.concatenate([v[2] for v in vops]))
+            # planes above the element width read as zero
+            width = vxm_golden.WIDTH[vxm_golden.result_type(ops, etype, imms)]
+            res = np.asarray(res, dtype=np.int64) & ((1 << width) - 1)
+            for k, (_, _, _, n, out) in enumerate(vops):
+                out += _byte_planes(res[k * lanes:(k + 1) * lanes], n)
+        self.vops = []
+
+    # --- 2. unit outputs ----------------------------------------------------------------------
+    def unit_outputs(self, t, writes, errors):
+        if self.vops and any(not w[2] for w in self.due.get(t, ())):     # a VOP due, not yet computed
+            self.run_vops()
+        self.mem_outputs(t, writes)
+        self.mxm_outputs(t, writes)
+        self.sxm_outputs(t, writes, errors)
+        writes += sorted(self.due.pop(t, []), key=lambda w: w[3])   # VOP before VRED before VFUNC
+        errors += self.err_due.pop(t, [])
+
+    def mem_outputs(self, t, writes):
+        for s in sorted(self.mem_busy):
+            if self.mem_busy[s] < t:
+                continue
+            m, (rd, wr) = self.model.mem[s], self.mem_cmd.get(s, (None, None))
+            reads = self.mem_reads[s]
+            logged = self.trace and t + 1 in reads     # the slice decodes this read's words in this step
+            if logged:
+                before = (m.corrected, m.detected)
+            out = m.step_columns(rd, wr)
+            if logged:
+                kind = "double" if m.detected > before[1] else "single" if m.corrected > before[0] else "none"
+                self.result.ecc_log.append((t, s, reads[t + 1][4], kind))
+            info = reads.pop(t, None)
+            if out is not None:
+                data, poison = out
+                dst, q, pc, tag, _ = info
+                if poison:
+                    self.err_due.setdefault(t + self.span, []).append((q, 0, ErrorCode.ECC_POISON, pc))
+                    self.at(t + self.span)
+                if dst is not None:
+                    writes.append((self.pos[f"mem{s}"], dst, [data], 0, tag))
+        for s in [s for s, last in self.mem_busy.items() if last <= t]:
+            del self.mem_busy[s]
+
+    def mxm_outputs(self, t, writes):
+        stepped = self.mxm_in.pop(t, {})
+        for i, plane in enumerate(self.planes):
+            cyc = stepped.get(i)
+            dst, tag = self.mxm_dst[i].pop(t, (None, None))
+            if cyc is None and dst is None:
+                continue
+            plane.idle(self.plane_t0[i] + t - plane.cycle)
+            out = plane.step(cyc or Cycle())
+            if out is not None:
+                writes.append((self.pos[f"mxm{i}"], dst, _byte_planes(out[1].astype(np.uint32), 4), 0, tag))
+
+    def sxm_outputs(self, t, writes, errors):
+        sxm = self.sxm
+        sxm_in, who = self.sxm_q.pop(t, (None, None))
+        col = self.sxm_col_dst.pop(t, None)
+        lane = self.sxm_dst.pop(t, None)
+        if sxm_in is not None or t in sxm._pending:
+            sxm.idle(t - sxm.cycle)
+            before = set(sxm._pending)
+            out = sxm.step(**sxm_in) if sxm_in else sxm.step()
+            if out is not None:
+                dst, tag = col if col is not None else lane
+                writes.append((self.pos["sxm"], dst, [out], 0, tag))
+            for due in set(sxm._pending) - before:
+                self.at(due)
+            if sxm.error and self.sxm_err is None:
+                self.sxm_err = (t + timing.SXM_LATENCY, who)
+                self.at(t + timing.SXM_LATENCY)
+        if self.sxm_err is not None and self.sxm_err[0] == t:
+            q, pc = self.sxm_err[1]
+            errors.append((q, 0, ErrorCode.SXM_FAULT, pc))
+
+    # --- 3. issue -----------------------------------------------------------------------------
+    def issue(self, t, errors):
+        """Every queue's control instruction or unit instruction of cycle ``t``; the issued list."""
+        queues, result = self.queues, self.result
+        while self.wakes and self.wakes[0][0] <= t:
+            self.active.add(heapq.heappop(self.wakes)[1])
+        order = sorted(self.active)
+        decisions = [self.decide(q) for q in order]
+        notify = any(d[0] == "notify" for d in decisions)
+        for q, d in zip(order, decisions):
+            if d[0] == "error":
+                errors.append((q, 2, d[1], d[2]))
+        if (not errors and self.live and not notify and not self.wakes
+                and all(queues[q].state == "run" and d[0] == "sync" for q, d in zip(order, decisions))):
+            first = next(q for q, qu in enumerate(queues) if qu.state != "ended")
+            errors.append((first, 2, ErrorCode.DEADLOCK, queues[first].pc))
+        if errors:
+            q, _, code, pc = min(errors, key=lambda e: (e[0], e[1]))
+            result.error, result.error_queue, result.error_pc = code, q, pc
+            self.stopped_at = t
+            return []
+        issued = []
+        for q, d in zip(order, decisions):
+            issued += self.apply(t, q, d, notify)
+        if notify:
+            for q in self.parked:
+                queues[q].state = "run"
+            self.active |= self.parked
+            self.parked = set()
+        if self.live == 0:
+            result.done = True
+            self.stopped_at = t
+        if self.trace:
+            result.trace += [(t, q, pc, ins) for q, pc, ins in issued]
+        return issued
+
+    def decide(self, q):
+        """What queue ``q`` (running or repeating) does this cycle, without changing it:
+        ``("sync",)``, ``("notify",)``, ``("end",)``, ``("nop", n)``, ``("repeat", stepped Instr,
+        REPEAT Instr)``, ``("issue", Instr, pc)`` or ``("error", code, pc)``."""
+        cfg, qu = self.cfg, self.queues[q]
         if qu.state == "repeat":
             ins = isa.step(qu.prev, qu.d)
             code = isa.check_address(cfg, ins)
-            if code:
-                return ("error", code, qu.pc - 1)
-            return ("issue", ins, qu.pc - 1)
+            return ("error", code, qu.pc - 1) if code else ("issue", ins, qu.pc - 1)
         if qu.pc >= cfg.imem_depth:
             return ("error", ErrorCode.BAD_ADDRESS, qu.pc)
-        code, ins = isa.check(cfg, qu.unit, self.imem[self.names.index(qu.name)][qu.pc])
+        code, ins = self.model.decode(qu.unit, self.model.imem[q][qu.pc])
         if code:
             return ("error", code, qu.pc)
         name = ins.op.name
@@ -417,63 +652,57 @@ class LpuModel:
                 return ("error", ErrorCode.REPEAT_EMPTY, qu.pc)
             stepped = isa.step(qu.prev, ins["d"])
             code = isa.check_address(cfg, stepped)
-            if code:
-                return ("error", code, qu.pc)
-            return ("repeat", stepped, ins)
-        if name == "SYNC":
-            return ("sync",)
-        if name == "NOTIFY":
-            return ("notify",)
-        if name == "END":
-            return ("end",)
+            return ("error", code, qu.pc) if code else ("repeat", stepped, ins)
+        if name in ("SYNC", "NOTIFY", "END"):
+            return (name.lower(),)
         if name == "NOP":
             return ("nop", ins["n"])
         return ("issue", ins, qu.pc)          # a unit instruction or CONFIG
 
-    def _apply(self, qu, q, d, notify):
-        """Advance queue ``qu`` by decision ``d``; returns the issued ``[(q, pc, Instr)]``."""
-        kind = d[0]
-        if qu.state == "parked":
-            if notify:
-                qu.state = "run"
-            return []
-        if qu.state == "wait":
-            qu.count -= 1
-            if qu.count == 0:
-                qu.state = "run"
-            return []
+    def apply(self, t, q, d, notify):
+        """Advance running or repeating queue ``q`` by decision ``d``; returns the issued ``[(q, pc, Instr)]``."""
+        qu, kind = self.queues[q], d[0]
         if qu.state == "repeat":
-            ins, pc = d[1], d[2]
-            qu.prev = ins
+            qu.prev = d[1]
             qu.count -= 1
             if qu.count == 0:
                 qu.state = "run"
-            return [(q, pc, ins)]
-        if kind == "idle":
-            return []
+            return [(q, d[2], d[1])]
         pc = qu.pc
         qu.pc += 1
         if kind == "sync":
             if not notify:
-                qu.state = "parked"
+                self.idle(q, "parked")
+                self.parked.add(q)
             return []
         if kind == "notify":
             return []
         if kind == "end":
-            qu.state = "ended"
             qu.pc -= 1
+            self.idle(q, "ended")
+            self.live -= 1
             return []
         if kind == "nop":
             if d[1] > 1:
-                qu.state, qu.count = "wait", d[1] - 1
+                self.idle(q, "wait")
+                heapq.heappush(self.wakes, (t + d[1], q))
             return []
-        if kind == "repeat":
-            stepped, rep = d[1], d[2]
-            qu.prev = stepped
-            if rep["n"] > 1:
-                qu.state, qu.count, qu.d = "repeat", rep["n"] - 1, rep["d"]
-            return [(q, pc, stepped)]
-        ins = d[1]
-        if ins.op.unit is not Unit.CTRL:
-            qu.prev = ins
-        return [(q, pc, ins)]
+        return _issue(qu, q, pc, d)
+
+    def idle(self, q, state):
+        """Queue ``q`` stops deciding: it waits out a NOP, is parked or has ended."""
+        self.queues[q].state = state
+        self.active.discard(q)
+
+    # --- stream registers at the end of cycle t -----------------------------------------------
+    def write_streams(self, t, writes):
+        """The unit outputs of cycle ``t`` into the stream registers (already moved): the first
+        (highest priority) write to a register wins."""
+        written = set()
+        for pos, (d, s), out, prio, tag in writes:
+            for i, plane in enumerate(out):
+                if (d, s + i, pos) not in written:
+                    self.streams.write(pos, d, s + i, plane, tag)
+                    written.add((d, s + i, pos))
+                    if self.trace:
+                        self.result.stream_log.append((t, pos, (d, s + i), bytes(plane).hex()))

@@ -10,7 +10,7 @@ import numpy as np
 
 from openlpu import timing
 from openlpu.config import require_ecc_lanes
-from openlpu.golden.ecc import ECC_CORRECTED, ECC_DETECTED, WORD_BITS, ecc_decode, ecc_encode
+from openlpu.golden.ecc import ECC_CORRECTED, ECC_DETECTED, WORD_BITS, ecc_decode, ecc_encode, encode_vector, syndromes
 
 __all__ = ["MemSliceModel", "MemTilesModel", "COUNTER_MAX", "column_addresses", "host_address", "host_decode", "host_span",
            "host_pack", "host_unpack", "imem_rows", "stride_addresses"]
@@ -147,6 +147,7 @@ class MemTilesModel:
         self._lanes = cfg.lanes_per_superlane
         self.tiles = [MemSliceModel(cfg.superlane) for _ in range(cfg.superlanes)]
         self.words = [col for tile in self.tiles for col in tile.words]   # the tiles' own lists
+        self._s1 = self._out = None     # step_columns: the read in flight
 
     def step(self, rd=None, wr=None, fault=None):
         per = self.tiles[0].cols
@@ -156,6 +157,66 @@ class MemTilesModel:
         if outs[0] is None:
             return None
         return np.concatenate([o[0] for o in outs]), any(o[1] for o in outs)
+
+    def step_columns(self, rd=None, wr=None):
+        """What :meth:`step` does (without fault injection), for all the tiles' ECC columns at
+        once: the columns are encoded and their syndromes computed with numpy; a column with a
+        non-zero syndrome or an out-of-range address takes :meth:`MemSliceModel.step`'s path.
+        The read in flight is the slice's, not the tiles': step a model with one of the two."""
+        tiles, per, depth = self.tiles, self.tiles[0].cols, self.cfg.mem_depth
+        out = self._out
+        s1 = None
+        if rd is not None:
+            addrs = column_addresses(self.cfg, rd, "gather")
+            s1 = (bool(rd.get("scrub", False)), addrs,
+                  [col[a] if a < depth else None for col, a in zip(self.words, addrs)])
+        writes, oor = {}, [0] * len(tiles)
+        if wr is not None:
+            words = encode_vector(wr["data"])
+            for w, a in enumerate(column_addresses(self.cfg, wr, "scatter")):
+                if a >= depth:
+                    oor[w // per] += 1
+                else:
+                    writes[w] = (a, words[w])
+        self._out = None if self._s1 is None else self._decode(*self._s1, writes, oor)
+        for tile, n in zip(tiles, oor):
+            if n:
+                tile.range_errors = min(tile.range_errors + n, COUNTER_MAX)
+        for w, (a, word) in writes.items():
+            self.words[w][a] = word
+        self._s1 = s1
+        return out
+
+    def _decode(self, scrub, addrs, raws, writes, oor):
+        """The output ``(data, poison)`` of a read sampled last cycle (:meth:`step_columns`)."""
+        per = self.tiles[0].cols
+        data, syn = syndromes([0 if raw is None else raw for raw in raws])
+        poison = [False] * len(self.tiles)
+        first = [None] * len(self.tiles)      # each tile's first ECC event
+        for w in np.flatnonzero(syn).tolist() + [w for w, raw in enumerate(raws) if raw is None]:
+            k, tile, a = w // per, self.tiles[w // per], addrs[w]
+            if raws[w] is None:
+                oor[k] += 1
+                poison[k] = True
+                continue
+            d, status, syndrome = ecc_decode(raws[w])
+            data[w] = np.frombuffer(d.to_bytes(8, "little"), np.uint8)
+            if status == ECC_CORRECTED:
+                tile.corrected = min(tile.corrected + 1, COUNTER_MAX)
+                if scrub and w not in writes:
+                    writes[w] = (a, ecc_encode(d))
+            else:
+                tile.detected = min(tile.detected + 1, COUNTER_MAX)
+                poison[k] = True
+            if first[k] is None or w < first[k][0]:
+                first[k] = (w, a, syndrome)
+        for tile, event in zip(self.tiles, first):
+            if event is not None:
+                tile.last_addr, tile.last_syndrome = event[1:]
+        vec = data.reshape(len(self.tiles), -1)
+        for k in np.flatnonzero(poison):
+            vec[k] = 0
+        return vec.reshape(-1), any(poison)
 
     def _total(self, name):
         return min(sum(getattr(t, name) for t in self.tiles), COUNTER_MAX)

@@ -164,6 +164,19 @@ class MxmPlaneModel:
         self.cycle += 1
         return out
 
+    def idle(self, cycles):
+        """``cycles`` cycles without inputs in which no result is due: what that many
+        :meth:`step` calls with an empty :class:`Cycle` do (the clock runs, and rows written
+        long enough ago become visible to fp16 ACCs), without stepping each."""
+        if cycles <= 0:
+            return
+        end = self.cycle + cycles
+        assert not any(self.cycle <= c < end for c in self._pending), "a result is due in the idle cycles"
+        while self._recent and self._recent[0][0] <= end - 1 - timing.MXM_ACC_REUSE_DISTANCE:
+            _, row, values = self._recent.popleft()
+            self.acc_seen[row] = values
+        self.cycle = end
+
 
 @dataclass
 class GemmSchedule:

@@ -106,3 +106,13 @@ class SxmModel:
         self._transpose_out.discard(self.cycle)
         self.cycle += 1
         return out
+
+    def idle(self, cycles):
+        """``cycles`` cycles without inputs in which no output is due: what that many
+        :meth:`step` calls without an op do, without stepping each."""
+        if cycles <= 0:
+            return
+        end = self.cycle + cycles
+        assert not any(self.cycle <= c < end for c in self._pending), "an output is due in the idle cycles"
+        self._transpose_out = {c for c in self._transpose_out if not self.cycle <= c < end}
+        self.cycle = end

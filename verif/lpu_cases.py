@@ -20,7 +20,7 @@ from openlpu.golden.ecc import ecc_encode
 from openlpu.golden.lpu import LpuModel
 from openlpu.verif.backdoor import read_vector
 
-__all__ = ["PATHS", "make_case", "expect", "run_rtl", "compare", "run_and_compare"]
+__all__ = ["PATHS", "make_case", "load_case", "expect", "run_rtl", "compare", "run_and_compare"]
 
 
 def make_case(cfg, program, sram=None, corrupt=None, windows=None, max_cycles=20_000):
@@ -46,19 +46,24 @@ def make_case(cfg, program, sram=None, corrupt=None, windows=None, max_cycles=20
     }
 
 
+def load_case(model, case):
+    """Load a case's SRAM (with its corrupted words) and program into a golden model."""
+    for s, a, hexdata in case["sram"]:
+        model.mem[s].load(a, np.frombuffer(bytes.fromhex(hexdata), np.uint8))
+    for s, a, *masks in case["corrupt"]:
+        data = np.frombuffer(bytes.fromhex(case["corrupt_data"][f"{s}:{a}"]), np.uint8)
+        model.mem[s].load(a, data)
+        for c, mk in enumerate(masks):
+            model.mem[s].words[c][a] ^= int(mk)
+    model.load_program(case["program"])
+
+
 def expect(cfg, cases, model=None):
     """The golden observations of ``cases`` run one after the other (SRAM persists)."""
     model = model or LpuModel(cfg)
     out = []
     for case in cases:
-        for s, a, hexdata in case["sram"]:
-            model.mem[s].load(a, np.frombuffer(bytes.fromhex(hexdata), np.uint8))
-        for s, a, *masks in case["corrupt"]:
-            data = np.frombuffer(bytes.fromhex(case["corrupt_data"][f"{s}:{a}"]), np.uint8)
-            model.mem[s].load(a, data)
-            for c, mk in enumerate(masks):
-                model.mem[s].words[c][a] ^= int(mk)
-        model.load_program(case["program"])
+        load_case(model, case)
         r = model.run(max_cycles=case["max_cycles"])
         windows = []
         for s, a, n in case["windows"]:
