@@ -144,7 +144,13 @@ def plane_probe(cfg, columns):
 
 
 class MxmColumn(wiring.Component):
-    """Output column ``n`` of a plane, stage 2 on: its ``lanes`` products and adder trees.
+    """Output column ``n`` of a plane: its activation copy, its column of the weight tiles,
+    its ``lanes`` products and adder trees.
+
+    The state that grows with ``lanes**2`` lives here, ``lanes`` 16-bit words of each
+    kind per column, so that a plane is ``lanes`` instances of one small module
+    (:mod:`openlpu.rtl.hier`) rather than one module of ``3 * lanes**2 * 16`` flip-flops
+    (4.9 M at ``tsp``), which Amaranth's netlist builder handles one bit at a time.
 
     Arguments
     ---------
@@ -160,18 +166,23 @@ class MxmColumn(wiring.Component):
 
     Members
     -------
-    a : ``In(ArrayLayout(unsigned(16), lanes))``
-        The column's activation register (the plane's ``a_<n>``).
-    w : ``In(ArrayLayout(unsigned(16), lanes))``
-        The column's active weights ``W[k][n]``.
+    act : ``In(ArrayLayout(unsigned(16), lanes))``
+        The plane's activation vector; the column registers its own copy ``a``
+        (stage 1), which drives only this column's multipliers.
+    load_valid, load_row, load_w : ``In(1)``, ``In(range(lanes))``, ``In(16)``
+        A weight row is loaded: this column's weight ``W[load_row][n]``, into the
+        shadow tile.
+    install : ``In(1)``
+        Copies the shadow column (including a row loaded this cycle) to the active one.
     is_fp16 : ``In(1)``
         The activation in ``a`` is fp16.
     int_sum : ``Out(signed(32))``
         The int tree's sum, ``MXM_MUL_STAGES + mxm_tree_stages`` cycles after ``a``.
     fp_sum : ``Out(32)``
         The fp32 tree's sum, as many cycles after ``a`` (only with ``fp16``).
-    prod : ``Out(ArrayLayout(signed(16), lanes))``
-        Only with ``probe``.
+    prod, a_q, shadow_q, active_q : ``Out(...)``
+        Only with ``probe``: the int8 product registers, the activation copy and
+        the shadow and active weights of the column.
     """
 
     def __init__(self, cfg, fp16=True, dsp_rows=None, probe=False):
@@ -180,11 +191,13 @@ class MxmColumn(wiring.Component):
         self._dsp_rows = cfg.lanes if dsp_rows is None else dsp_rows
         self._probe = probe
         word = data.ArrayLayout(unsigned(16), cfg.lanes)
-        members = {"a": In(word), "w": In(word), "is_fp16": In(1), "int_sum": Out(signed(32))}
+        members = {"act": In(word), "load_valid": In(1), "load_row": In(range(cfg.lanes)), "load_w": In(16),
+                   "install": In(1), "is_fp16": In(1), "int_sum": Out(signed(32))}
         if fp16:
             members["fp_sum"] = Out(32)
         if probe:
-            members["prod"] = Out(data.ArrayLayout(signed(16), cfg.lanes))
+            members.update({"prod": Out(data.ArrayLayout(signed(16), cfg.lanes)), "a_q": Out(word),
+                            "shadow_q": Out(word), "active_q": Out(word)})
         super().__init__(members)
 
     @property
@@ -193,15 +206,37 @@ class MxmColumn(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        int_prod, fp_prod = self._products(m)
+        # Stage 1: this column's activation copy. ``keep``: the copies of all columns hold
+        # the same value, and synthesis would otherwise merge them back into one register
+        # driving every column's multipliers (openlpu.synth keeps registers so marked).
+        a = Signal(data.ArrayLayout(unsigned(16), self._cfg.lanes), name="a", reset_less=True,
+                   attrs={"keep": 1})
+        m.d.sync += a.eq(self.act)
+        shadow, active = self._weights(m)
+        int_prod, fp_prod = self._products(m, a, active)
         m.d.comb += self.int_sum.eq(self._int_tree(m, int_prod))
         if self._kf:
             m.d.comb += self.fp_sum.eq(self._fp_tree(m, fp_prod))
         if self._probe:
             m.d.comb += [self.prod[k].eq(p) for k, p in enumerate(int_prod)]
+            m.d.comb += [self.a_q.eq(a)] + [self.shadow_q[k].eq(shadow[k]) for k in range(len(shadow))]
+            m.d.comb += [self.active_q[k].eq(active[k]) for k in range(len(active))]
         return m
 
-    def _products(self, m):
+    def _weights(self, m):
+        """The column's shadow and active weights ``[k]`` (16 bits each): a loaded row's
+        word goes to shadow ``k = load_row``; ``install`` copies shadow (with this
+        cycle's row) to active."""
+        shadow = [Signal(16, name=f"shadow_{k}", reset_less=True) for k in range(self._cfg.lanes)]
+        active = [Signal(16, name=f"active_{k}", reset_less=True) for k in range(self._cfg.lanes)]
+        for k in range(self._cfg.lanes):
+            nxt = Mux(self.load_valid & (self.load_row == k), self.load_w, shadow[k])
+            m.d.sync += shadow[k].eq(nxt)
+            with m.If(self.install):
+                m.d.sync += active[k].eq(nxt)
+        return shadow, active
+
+    def _products(self, m, a, wt):
         """Stage 2: the product registers ``(int_prod[k], fp_prod[k])``.
 
         Rows k < fp16_k compute an int8 product or an fp16 one, never both in one
@@ -209,7 +244,7 @@ class MxmColumn(wiring.Component):
         the int8 values or the 11-bit significands as the activation's fp16 bit
         (``is_fp16``, of the activation now in register ``a``) says.
         """
-        lanes, kf, a, wt, is_fp16 = self._cfg.lanes, self._kf, self.a, self.w, self.is_fp16
+        lanes, kf, is_fp16 = self._cfg.lanes, self._kf, self.is_fp16
         int_prod = [Signal(signed(16), name=f"ip_{k}", reset_less=True) for k in range(lanes)]
         fp_prod = [Signal(32, name=f"fp_{k}", reset_less=True) for k in range(kf)]
         for k in range(lanes):
@@ -353,30 +388,33 @@ class MxmPlane(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        shadow, active = self._weights(m)
         ctrl = self._control(m)
-        a = self._activations(m)
-        columns = self._column_units(m, platform, a, active, is_fp16=ctrl[0].fp16)
+        columns = self._column_units(m, platform, is_fp16=ctrl[0].fp16)
         int_sum = [col.int_sum for col in columns]
         fp_sum = [col.fp_sum if self._kf else None for col in columns]
         wr, acc_mem = self._accumulate(m, ctrl, int_sum, fp_sum)
         self._result(m, ctrl[-1], wr.data)
         if self._probe:
-            self._drive_probe(m, a, shadow, active, columns, wr, acc_mem)
+            self._drive_probe(m, columns, wr, acc_mem)
         return m
 
-    def _column_units(self, m, platform, a, active, is_fp16):
-        """Stages 2 on: one :class:`MxmColumn` per output column, fed its activation copy
-        and its weights ``active[k][n]``. Columns with equal parameters are one design, so
-        hierarchical Verilog (:mod:`openlpu.rtl.hier`) emits it once."""
+    def _column_units(self, m, platform, is_fp16):
+        """One :class:`MxmColumn` per output column: the activation vector, this column's
+        word of each loaded weight row, ``install``. Columns with equal parameters are one
+        design, so hierarchical Verilog (:mod:`openlpu.rtl.hier`) emits it once."""
         lanes = self._cfg.lanes
+        act = Signal(data.ArrayLayout(unsigned(16), lanes))
+        for k in range(lanes):
+            m.d.comb += act[k].eq(Cat(self.act.payload.data[0][k], self.act.payload.data[1][k]))
+        load = self.load.payload
         columns = []
         for n in range(self._columns):
             dsp_rows = min(lanes, max(0, -(-(self._dsp_products - n) // lanes)))  # rows k with k*lanes+n < dsp
             col = MxmColumn(self._cfg, fp16=self._fp16, dsp_rows=dsp_rows, probe=self._probe)
             m.submodules[f"col{n}"] = shared(col, platform, "mxm_column")
-            m.d.comb += [col.a.eq(a[n]), col.is_fp16.eq(is_fp16)]
-            m.d.comb += [col.w[k].eq(active[k][n]) for k in range(lanes)]
+            m.d.comb += [col.act.eq(act), col.is_fp16.eq(is_fp16), col.install.eq(self.install),
+                         col.load_valid.eq(self.load.valid), col.load_row.eq(load.row),
+                         col.load_w.eq(Cat(load.data[0][n], load.data[1][n]))]
             columns.append(col)
         return columns
 
@@ -384,27 +422,6 @@ class MxmPlane(wiring.Component):
     def _kf(self):
         """Rows whose products are fp16 too (0 in an int8-only plane)."""
         return self._cfg.fp16_k if self._fp16 else 0
-
-    def _weights(self, m):
-        """Weight rows -> shadow tile; install -> active tile. Returns ``(shadow, active)``,
-        each a list of rows ``[k]`` of ``lanes`` 16-bit words ``[n]``: one signal per row,
-        since a whole tile (``lanes**2 * 16`` bits, 1.6 M at ``tsp``) is past Amaranth's
-        65,536-bit limit on one value."""
-        lanes = self._cfg.lanes
-        row = data.ArrayLayout(unsigned(16), lanes)
-        shadow = [Signal(row, name=f"shadow_{k}", reset_less=True) for k in range(lanes)]
-        active = [Signal(row, name=f"active_{k}", reset_less=True) for k in range(lanes)]
-        row_word = Signal(row)
-        for n in range(lanes):
-            m.d.comb += row_word[n].eq(Cat(self.load.payload.data[0][n], self.load.payload.data[1][n]))
-        for k in range(lanes):
-            hit = self.load.valid & (self.load.payload.row == k)
-            shadow_next = Signal(row, name=f"shadow_next_{k}")
-            m.d.comb += shadow_next.eq(Mux(hit, row_word, shadow[k]))
-            m.d.sync += shadow[k].eq(shadow_next)
-            with m.If(self.install):
-                m.d.sync += active[k].eq(shadow_next)
-        return shadow, active
 
     def _control(self, m):
         """The control pipeline: valid, fp16, acc, addr travel with the data.
@@ -423,27 +440,6 @@ class MxmPlane(wiring.Component):
     def _p_sum(self):
         """The stage of the control pipeline whose data are the tree sums."""
         return timing.MXM_INPUT_STAGES + timing.MXM_MUL_STAGES + timing.mxm_tree_stages(self._cfg) - 1
-
-    def _activations(self, m):
-        """Stage 1: activation registers, one copy per output column.
-
-        Each copy a_<n> feeds only column n's multipliers, so every register drives one
-        multiplier input, which the FPGA placer can put beside its DSP block; one shared
-        register would drive ``lanes`` DSP blocks spread over the device (at lanes 16 that
-        wire, not the multiplier, set the clock). The fan-out moves to the input port,
-        whose source is a register too. ``keep``: the copies hold the same value, and
-        synthesis would otherwise merge them back into one (openlpu.synth keeps the
-        flip-flops of every register so marked).
-        """
-        lanes = self._cfg.lanes
-        a = [Signal(data.ArrayLayout(unsigned(16), lanes), name=f"a_{n}", reset_less=True,
-                    attrs={"keep": 1}) for n in range(self._columns)]
-        word = Signal(data.ArrayLayout(unsigned(16), lanes))
-        for k in range(lanes):
-            m.d.comb += word[k].eq(Cat(self.act.payload.data[0][k], self.act.payload.data[1][k]))
-        for n in range(self._columns):
-            m.d.sync += a[n].eq(word)
-        return a
 
     def _accumulate(self, m, ctrl, int_sum, fp_sum):
         """The accumulator memory and the last stages; returns ``(write port, memory)``
@@ -502,15 +498,14 @@ class MxmPlane(wiring.Component):
                 m.d.sync += result[b][n].eq(out[n][8 * b:8 * b + 8])
         m.d.comb += self.result.payload.data.eq(result)
 
-    def _drive_probe(self, m, a, shadow, active, columns, wr, acc_mem):
-        """Drive the ``probe`` port (see :func:`plane_probe`)."""
+    def _drive_probe(self, m, columns, wr, acc_mem):
+        """Drive the ``probe`` port (see :func:`plane_probe`) from the columns' probes."""
         probe = self.probe
-        m.d.comb += [probe.shadow[k].eq(shadow[k]) for k in range(self._cfg.lanes)]
-        m.d.comb += [probe.active[k].eq(active[k]) for k in range(self._cfg.lanes)]
         for n, col in enumerate(columns):
-            m.d.comb += [probe.a[n].eq(a[n]), probe.int_sum[n].eq(col.int_sum)]
+            m.d.comb += [probe.a[n].eq(col.a_q), probe.int_sum[n].eq(col.int_sum)]
             for k in range(self._cfg.lanes):
-                m.d.comb += probe.int_prod[k][n].eq(col.prod[k])
+                m.d.comb += [probe.int_prod[k][n].eq(col.prod[k]), probe.shadow[k][n].eq(col.shadow_q[k]),
+                             probe.active[k][n].eq(col.active_q[k])]
         m.d.comb += [probe.acc_write.en.eq(wr.en), probe.acc_write.addr.eq(wr.addr),
                      probe.acc_write.data.eq(wr.data)]
         for r in range(self._cfg.mxm_acc_depth):

@@ -71,7 +71,7 @@ TARGET = 0.90
 #: activation register, both weight tiles) and its accumulator (the write data of
 #: the accumulator rows and the result port).
 FULL_TOGGLE = {
-    "mxm_plane": r"^(act__payload|load__payload|a_\d+|shadow_\d+|active_\d+|wr__data|result__payload)([.\[]|$)",
+    "mxm_plane": r"^(act__payload|load__payload|a|shadow_\d+|active_\d+|wr__data|result__payload)([.\[]|$)",
 }
 
 
