@@ -25,7 +25,7 @@ from openlpu import timing
 from .rowops import channel_bits
 from .tiling import fp16_weight_bits, int8_weight_tile
 
-__all__ = ["TensorPlace", "Alloc", "Sram", "slice_sets", "vxm_sides"]
+__all__ = ["TensorPlace", "SramFull", "Alloc", "Sram", "slice_sets", "vxm_sides"]
 
 
 @dataclass
@@ -55,6 +55,11 @@ class TensorPlace:
         return [self.slice] if self.hi is None else [self.slice, self.hi]
 
 
+class SramFull(MemoryError):
+    """A tensor does not fit the SRAM left in its slice (what :func:`~openlpu.compiler.lower.compile_graph`
+    answers by running the batch in chunks of rows)."""
+
+
 class Alloc:
     """SRAM allocation: each tensor gets a contiguous range in one slice (in both slices of a
     pair, at the same addresses), above everything allocated there before."""
@@ -70,7 +75,7 @@ class Alloc:
         slices = [slice_] if hi is None else [slice_, hi]
         base = max(self.next[s] for s in slices)
         if base + rows * ct > self.cfg.mem_depth:
-            raise MemoryError(f"slice {slice_}: {rows * ct} vectors do not fit "
+            raise SramFull(f"slice {slice_}: {rows * ct} vectors do not fit "
                               f"({self.cfg.mem_depth - base} of {self.cfg.mem_depth} left)")
         for s in slices:
             self.next[s] = base + rows * ct

@@ -23,7 +23,8 @@ The layouts and the lowering of each step are described in those modules and doc
 
 import copy
 
-from .alloc import TensorPlace
+from .alloc import SramFull, TensorPlace
+from .batch import compile_chunked
 from .emit import Compiled, Segment, report
 from .graph import Graph
 from .layers import Lowering
@@ -38,7 +39,16 @@ def compile_graph(graph: Graph, cfg, rows):
 
     The steps are placed into one program until a queue would need more than ``imem_depth``
     instructions; the program then ends and the next step starts the next *segment*, run after
-    it with the SRAM kept (:func:`openlpu.compiler.runtime.run` runs them in order)."""
+    it with the SRAM kept (:func:`openlpu.compiler.runtime.run` runs them in order). A batch
+    whose tensors do not fit the SRAM is compiled as chunks of rows (:mod:`.batch`): a
+    :class:`~.batch.Batched`, which the runtime runs chunk by chunk."""
+    try:
+        return _compile(graph, cfg, rows)
+    except SramFull as full:
+        return compile_chunked(graph, cfg, rows, lambda r: _compile(graph, cfg, r), full)
+
+
+def _compile(graph, cfg, rows):
     steps = legalize(graph)
     low = Lowering(graph, cfg, rows, {st.x for st in steps if st.kind == "dense16"})
     segments, low = _segments(low, steps, cfg)

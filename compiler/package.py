@@ -135,7 +135,13 @@ def _intents_from_json(data):
 
 def save(compiled, graph, rows, out_dir, io):
     """Write the package of ``compiled`` (from ``graph`` with ``rows`` input rows) to ``out_dir``;
-    ``io`` as :class:`Package`'s. Returns the directory."""
+    ``io`` as :class:`Package`'s. Returns the directory. A batch compiled as chunks
+    (:class:`~openlpu.compiler.batch.Batched`) has no package format yet: ``ValueError``."""
+    from .batch import Batched
+    if isinstance(compiled, Batched):
+        raise ValueError(f"the batch of {rows} rows does not fit the SRAM and was compiled as "
+                         f"{len(compiled.chunks)} chunks of {compiled.report['chunk_rows']} rows, which a "
+                         "package cannot hold yet: compile fewer rows (--rows)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     segs = []

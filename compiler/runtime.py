@@ -19,6 +19,8 @@ import numpy as np
 from openlpu import isa, timing
 from openlpu.golden.lpu import LpuModel
 
+from .batch import Batched, run_chunked
+
 __all__ = ["RunOutput", "run", "rtl_cases", "check_schedule", "check_acc_reuse", "issue_cycles", "ScheduleError"]
 
 
@@ -106,7 +108,12 @@ def run(compiled, inputs, backend="golden", key=None, log_file=None, path="backd
     """Run ``compiled`` on ``inputs`` (``{name: int8 array}``) on ``golden``, ``verilator`` or
     ``icarus``: SRAM loaded once, then every segment's program loaded and run in turn. On the
     RTL, ``path`` loads and reads the memories by ``"backdoor"`` (fast) or through the ``"host"``
-    port (:func:`openlpu.verif.lpu_cases.run_rtl`)."""
+    port (:func:`openlpu.verif.lpu_cases.run_rtl`). A :class:`~openlpu.compiler.batch.Batched`
+    batch runs chunk by chunk, each chunk's rows loaded and its outputs read back in turn."""
+    if isinstance(compiled, Batched):
+        outputs, cycles, done, error = run_chunked(
+            compiled, inputs, lambda c, i: run(c, i, backend=backend, key=key, log_file=log_file, path=path))
+        return RunOutput(outputs, sum(cycles), done, error, backend, cycles)
     cfg = compiled.cfg
     if backend == "golden":
         image, segs = compiled.sram_image(inputs), compiled.segments

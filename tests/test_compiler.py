@@ -457,3 +457,32 @@ def test_ci_sized_fp16_chain_on_rtl(sim):
     assert rtl.done and rtl.error == 0
     assert c.predicted_cycles == rtl.cycles
     _same_bits(rtl.outputs[out], g.reference({"x": x}, TINY)[out])
+
+
+def test_batch_larger_than_sram_runs_in_chunks():
+    """A 360-row batch of a 64-64-32-10 MLP does not fit small's SRAM (1,440 vectors for the input
+    alone in one 1,024-vector slice): it compiles as chunks of rows, runs chunk by chunk on the
+    golden simulator bit-exact with the graph reference, in exactly the predicted cycles."""
+    from openlpu.compiler.batch import Batched
+    rng = np.random.default_rng(360)
+    g = Graph()
+    t = g.input("x", (360, 64))
+    dims = [64, 64, 32, 10]
+    for i in range(3):
+        t = g.dense(t, rng.integers(-128, 128, (dims[i], dims[i + 1])).astype(np.int8), 3, 12, relu=i < 2)
+    g.output(t)
+    x = rng.integers(-128, 128, (360, 64)).astype(np.int8)
+    c = compile_graph(g, SMALL, 360)
+    assert isinstance(c, Batched) and len(c.chunks) > 1 and c.chunks[-1][1] == 360
+    r = run(c, {"x": x})
+    assert r.cycles == c.predicted_cycles
+    np.testing.assert_array_equal(r.outputs[t], g.reference({"x": x})[t])
+
+
+def test_batch_that_mixes_rows_is_not_chunked():
+    """Attention scores (``Q @ K.T``) mix the rows of the batch: too many rows for the SRAM is an
+    error naming the transpose, not a wrong chunked result."""
+    from openlpu.compiler.alloc import SramFull
+    g, _, _ = _attention_scores(np.random.default_rng(1), 700, 8)
+    with pytest.raises(SramFull, match=r"node \d+ \(transpose\) mixes rows"):
+        compile_graph(g, TINY, 700)
