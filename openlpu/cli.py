@@ -7,9 +7,10 @@
 ``openlpu synth --preset tiny --unit sxm``
     Synthesise a unit for ECP5 (Yosys) and place and route it (nextpnr):
     LUTs, FFs, DSPs, block RAMs and Fmax (see ``openlpu.synth``).
-``openlpu demo --preset tiny``
-    The main job: generate Verilog, run a workload on the simulated hardware,
-    check it against numpy and print cycles and utilization.
+``openlpu demo --preset small [--rtl tiny|...|none]``
+    The main job: the ``--rtl`` chip (default ``tiny``) built and run in RTL, the
+    compiler's workloads at ``--preset`` on the golden ISA simulator, a projection
+    at 900 MHz, a summary table of every check and ``PASS`` or ``FAIL``.
 ``openlpu compile MODEL.onnx --preset small -o OUT/``
     Import an ONNX model (int8 QDQ or fp16), compile it, write the package
     (programs, SRAM image, graph, report.json).
@@ -155,9 +156,16 @@ def cmd_synth(args):
     return status
 
 
+def _rtl_preset(args):
+    """The chip of the demo's RTL part: ``--rtl`` (``none``: no RTL), by default ``tiny``, and
+    none at ``--preset tsp`` (which only compiles and projects)."""
+    choice = args.rtl or ("none" if args.preset == "tsp" else "tiny")
+    return None if choice == "none" else choice
+
+
 def cmd_demo(args):
     from .demo import run_demo
-    return run_demo(_config(args), sim=args.sim, seed=args.seed)
+    return run_demo(_config(args), key=_label(args), sim=args.sim, seed=args.seed, rtl=_rtl_preset(args))
 
 
 def cmd_asm(args):
@@ -398,8 +406,14 @@ def build_parser():
                         unit="sxm", output="build/synth")
     syn.add_argument("--no-pnr", action="store_true", help="stop after Yosys (no Fmax)")
 
-    demo = sub.add_parser("demo", help="generate Verilog and run a workload on the simulated hardware")
-    _config_options(demo)
+    demo = sub.add_parser("demo", help="the chip in RTL (tiny), the compiler at --preset, a projection to 900 MHz",
+                          description="RTL checks on the --rtl chip (default tiny), the int8 MLP and a transformer "
+                                      "block compiled for --preset and run on the golden ISA simulator, a "
+                                      "projection at 900 MHz; ends with a summary table and PASS or FAIL "
+                                      "(exit status 1). See docs/cli.md.")
+    _config_options(demo, help_preset="the chip the compiled part is for (--config and --set apply to it)")
+    demo.add_argument("--rtl", choices=sorted(PRESETS) + ["none"],
+                      help="the chip simulated in RTL (default tiny; none at --preset tsp)")
     demo.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
     demo.add_argument("--seed", type=int, default=1)
     demo.set_defaults(func=cmd_demo)
