@@ -265,9 +265,25 @@ def _check(pkg, gin, outputs):
             if not np.array_equal(np.asarray(outputs[n]).view(np.uint8), np.asarray(ref[n]).view(np.uint8))]
 
 
+def _run_on(pkg, gin, backend):
+    """Run the package on ``backend``; on an RTL simulator its build and run output go to a log
+    (``build/logs/run-<backend>.log``, named on the terminal) under a ticking progress bar."""
+    from .compiler.runtime import run
+    if backend == "golden":
+        return run(pkg.compiled, gin)
+    from .progress import ticking
+    from .verif.runner import BUILD_ROOT, simulator_missing
+    reason = simulator_missing(backend)
+    if reason:
+        raise SystemExit(f"error: {backend} unavailable: {reason}")
+    log = BUILD_ROOT / "logs" / f"run-{backend}.log"
+    print(f"{backend}: building (first time for this chip) and running; log {log}")
+    with ticking(f"{backend}"):
+        return run(pkg.compiled, gin, backend=backend, log_file=log)
+
+
 def cmd_run(args):
     from .compiler import package
-    from .compiler.runtime import run
     try:
         pkg = package.load(args.package)
     except package.PackageError as exc:
@@ -280,7 +296,7 @@ def cmd_run(args):
         want = (pkg.rows, pkg.graph.inputs[name][1])
         if x.shape != want:
             raise SystemExit(f"error: input {name} is {x.shape}; the package was compiled for {want}")
-    r = run(pkg.compiled, gin, backend=args.backend)
+    r = _run_on(pkg, gin, args.backend)
     bad = _check(pkg, gin, r.outputs)
     predicted = [sg.cycles for sg in pkg.compiled.segments]
     print(f"{args.backend}: {r.cycles} cycles {r.segment_cycles} (predicted {sum(predicted)} {predicted}), "
