@@ -42,7 +42,7 @@ def chip_build_seconds(name):
         runner.BUILD_ROOT = Path(tmp)
         try:
             start = time.perf_counter()
-            runner._design_verilog(lambda: Lpu(cfg), "lpu")
+            runner.design_verilog(lambda: Lpu(cfg), "lpu")
             verilog_s = time.perf_counter() - start
             start = time.perf_counter()
             runner._build(runner._get_runner("verilator"), "verilator", "lpu", lambda: Lpu(cfg),

@@ -7,9 +7,10 @@
 ``openlpu synth --preset tiny --unit sxm``
     Synthesise a unit for ECP5 (Yosys) and place and route it (nextpnr):
     LUTs, FFs, DSPs, block RAMs and Fmax (see ``openlpu.synth``).
-``openlpu demo --preset tiny``
-    The main job: generate Verilog, run a workload on the simulated hardware,
-    check it against numpy and print cycles and utilization.
+``openlpu demo --preset small [--rtl tiny|...|none]``
+    The main job: the ``--rtl`` chip (default ``tiny``) built and run in RTL, the
+    compiler's workloads at ``--preset`` on the golden ISA simulator, a projection
+    at 900 MHz, a summary table of every check and ``PASS`` or ``FAIL``.
 ``openlpu compile MODEL.onnx --preset small -o OUT/``
     Import an ONNX model (int8 QDQ or fp16), compile it, write the package
     (programs, SRAM image, graph, report.json).
@@ -155,9 +156,16 @@ def cmd_synth(args):
     return status
 
 
+def _rtl_preset(args):
+    """The chip of the demo's RTL part: ``--rtl`` (``none``: no RTL), by default ``tiny``, and
+    none at ``--preset tsp`` (which only compiles and projects)."""
+    choice = args.rtl or ("none" if args.preset == "tsp" else "tiny")
+    return None if choice == "none" else choice
+
+
 def cmd_demo(args):
     from .demo import run_demo
-    return run_demo(_config(args), sim=args.sim, seed=args.seed)
+    return run_demo(_config(args), key=_label(args), sim=args.sim, seed=args.seed, rtl=_rtl_preset(args))
 
 
 def cmd_asm(args):
@@ -257,9 +265,25 @@ def _check(pkg, gin, outputs):
             if not np.array_equal(np.asarray(outputs[n]).view(np.uint8), np.asarray(ref[n]).view(np.uint8))]
 
 
+def _run_on(pkg, gin, backend):
+    """Run the package on ``backend``; on an RTL simulator its build and run output go to a log
+    (``build/logs/run-<backend>.log``, named on the terminal) under a ticking progress bar."""
+    from .compiler.runtime import run
+    if backend == "golden":
+        return run(pkg.compiled, gin)
+    from .progress import ticking
+    from .verif.runner import BUILD_ROOT, simulator_missing
+    reason = simulator_missing(backend)
+    if reason:
+        raise SystemExit(f"error: {backend} unavailable: {reason}")
+    log = BUILD_ROOT / "logs" / f"run-{backend}.log"
+    print(f"{backend}: building (first time for this chip) and running; log {log}")
+    with ticking(f"{backend}"):
+        return run(pkg.compiled, gin, backend=backend, log_file=log)
+
+
 def cmd_run(args):
     from .compiler import package
-    from .compiler.runtime import run
     try:
         pkg = package.load(args.package)
     except package.PackageError as exc:
@@ -272,7 +296,7 @@ def cmd_run(args):
         want = (pkg.rows, pkg.graph.inputs[name][1])
         if x.shape != want:
             raise SystemExit(f"error: input {name} is {x.shape}; the package was compiled for {want}")
-    r = run(pkg.compiled, gin, backend=args.backend)
+    r = _run_on(pkg, gin, args.backend)
     bad = _check(pkg, gin, r.outputs)
     predicted = [sg.cycles for sg in pkg.compiled.segments]
     print(f"{args.backend}: {r.cycles} cycles {r.segment_cycles} (predicted {sum(predicted)} {predicted}), "
@@ -398,8 +422,14 @@ def build_parser():
                         unit="sxm", output="build/synth")
     syn.add_argument("--no-pnr", action="store_true", help="stop after Yosys (no Fmax)")
 
-    demo = sub.add_parser("demo", help="generate Verilog and run a workload on the simulated hardware")
-    _config_options(demo)
+    demo = sub.add_parser("demo", help="the chip in RTL (tiny), the compiler at --preset, a projection to 900 MHz",
+                          description="RTL checks on the --rtl chip (default tiny), the int8 MLP and a transformer "
+                                      "block compiled for --preset and run on the golden ISA simulator, a "
+                                      "projection at 900 MHz; ends with a summary table and PASS or FAIL "
+                                      "(exit status 1). See docs/cli.md.")
+    _config_options(demo, help_preset="the chip the compiled part is for (--config and --set apply to it)")
+    demo.add_argument("--rtl", choices=sorted(PRESETS) + ["none"],
+                      help="the chip simulated in RTL (default tiny; none at --preset tsp)")
     demo.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
     demo.add_argument("--seed", type=int, default=1)
     demo.set_defaults(func=cmd_demo)

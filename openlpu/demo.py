@@ -1,38 +1,97 @@
-"""The main job: Verilog for a preset, GEMMs on the simulated MXM, a program on the chip.
+"""The main job, ``openlpu demo``: the chip in RTL on the smallest preset, the compiler at ``--preset``.
 
-The demo generates (and lints) the Verilog of every unit and of the whole
-chip, streams an int8 and an fp16 GEMM through one MXM plane in a real
-simulator (Verilator by default) via cocotb, checking the result against
-numpy and the golden model cycle by cycle, then runs the hand-written int8
-linear layer (``verif/programs/linear.s``) on the whole chip through its host
-port and compares ``y`` with numpy and the cycle count with the golden ISA
-simulator's prediction. Last, the compiler's int8 MLP classifier and a
-transformer block run on the chip, bit-exact with their graph reference and
-with every program's cycle count equal to the compiler's prediction, and are
-projected to the ``tsp`` preset at 900 MHz.
+The demo has to finish in about two minutes on a fresh two-core machine, so it simulates the
+RTL where that is cheap and predicts the rest:
+
+1. **RTL** on ``tiny`` (``--rtl PRESET`` for another chip, ``--rtl none`` for none; none at
+   ``--preset tsp``): the Verilog of the whole chip (every unit is inside it) and its
+   simulator build (Verilator runs with ``-Wall`` and a warning fails the build: the build is
+   the lint); an int8 and an fp16 GEMM streamed through one MXM plane under cocotb (the result
+   port checked against the golden model on every cycle, C against numpy); the hand-written
+   linear layer (``verif/programs/linear.s``) where the chip has the MEM
+   slices it needs (not ``tiny``); then the compiled int8 MLP classifier and transformer block
+   on the chip: cycles equal to the compiler's prediction and the golden ISA simulator's,
+   outputs bit-exact with the graph reference. ``tiny`` because its chip builds in about a
+   minute (``small``: 3-4 minutes).
+2. **Compiler** at ``--preset`` (``--config``, ``--set`` apply here): the same MLP and block
+   compiled for it and, where the golden ISA simulator is quick (predicted cycles x lanes up to
+   :data:`GOLDEN_BUDGET`), run on it with the same checks. Skipped when ``--preset`` is the RTL
+   chip (step 1 ran them).
+3. **Projection**: every compiled workload's predicted cycles at 900 MHz: time, images or
+   tokens per second, effective TOPS, MXM utilization; at a preset other than ``tsp`` also the
+   MLP compiled for ``tsp``. The block at ``tsp`` (320 tokens) takes about 100 s to compile:
+   ``openlpu demo --preset tsp``, which elaborates no RTL.
+
+Long steps show a tqdm bar that ticks every second (:mod:`openlpu.progress`). The demo ends
+with a table of every check and a last line ``PASS`` or ``FAIL``; :func:`run_demo` returns 0 or 1.
 """
 
 import json
 import tempfile
 import time
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+import numpy as np
+from tabulate import tabulate
+
 from . import timing
-from .config import PRESETS
-from .units import UNITS, UnitError, build_unit
-from .verif.runner import BUILD_ROOT, lint, run_cocotb, simulator_missing, write_verilog
+from .config import PRESETS, preset
+from .progress import build_status, ticking
+from .units import build_unit
+from .verif.runner import BUILD_ROOT, run_cocotb, simulator_missing
 
-__all__ = ["run_demo", "run_gemm"]
+__all__ = ["Check", "run_demo", "run_gemm", "rtl_part", "compiled_part", "projection", "CLOCK_HZ", "GOLDEN_BUDGET"]
+
+#: The clock of the projection (the reference chip's).
+CLOCK_HZ = 900e6
+#: Predicted cycles x lanes up to which the demo runs a workload on the golden ISA simulator
+#: (the MLP at ``tsp``, 0.7 M, takes about 7 s; the block at ``tsp``, 21 M, minutes).
+GOLDEN_BUDGET = 2_000_000
 
 
+@dataclass
+class Check:
+    """One line of the summary: what was checked, on which chip and backend, and the outcome."""
+    step: str
+    check: str
+    where: str
+    detail: str
+    ok: bool
+
+
+def _summary(checks):
+    """The summary table of ``checks`` (tabulate)."""
+    rows = [[c.step, c.check, c.where, c.detail, "PASS" if c.ok else "FAIL"] for c in checks]
+    return tabulate(rows, headers=["step", "check", "on", "detail", "result"])
+
+
+def _log(name):
+    path = BUILD_ROOT / "logs" / f"{name}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _guarded(step, where, fn, *args):
+    """``fn(*args)`` (a list of :class:`Check`); an exception becomes one failed check, so that
+    the other steps still run and the summary says what broke."""
+    try:
+        return fn(*args)
+    except Exception as exc:            # noqa: BLE001 -- any failure of a step is a FAIL line
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(f"   {step} failed: {type(exc).__name__}: {first}")
+        return [Check(step, "runs to the end", where, f"{type(exc).__name__}: {first[:100]}", False)]
+
+
+# --- 1. the RTL --------------------------------------------------------------------------------------
 def run_gemm(cfg, key, shape, dtype="int8", sim="verilator", seed=1, free_cycles=0, log_file=None):
-    """Stream one GEMM through an MXM plane on ``sim``; returns the report dict.
+    """Stream one GEMM through an MXM plane on ``sim``; returns the testbench's report dict
+    (it fails unless C equals numpy and the result port equals the golden model on every cycle).
 
     The simulator's output goes to ``log_file`` (default: ``build/logs/``).
     """
-    if log_file is None:
-        log_file = BUILD_ROOT / "logs" / f"gemm-{key}-{sim}-{dtype}.log"
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+    log_file = log_file or _log(f"gemm-{key}-{sim}-{dtype}")
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         run_cocotb(
@@ -49,181 +108,200 @@ def run_gemm(cfg, key, shape, dtype="int8", sim="verilator", seed=1, free_cycles
         return json.loads(report.read_text())
 
 
-def run_demo(cfg, sim="verilator", seed=1, key=None):
-    key = key or next((name for name, p in PRESETS.items() if p == cfg), "custom")
-    reason = simulator_missing(sim)
-    if reason:
-        print(f"error: {sim} unavailable: {reason}")
-        return 1
-    print(f"OpenLPU demo, preset {key}: lanes={cfg.lanes}, MXM {cfg.lanes}x{cfg.lanes} x {cfg.mxm_planes} planes, "
-          f"MXM latency {timing.mxm_latency(cfg)} cycles")
-    out = BUILD_ROOT / "verilog"
-    print(f"\n1. Verilog ({out})")
-    for unit in UNITS:
-        try:
-            component = build_unit(unit, cfg)
-        except UnitError:
-            print(f"   {unit:10s} not built yet")
-            continue
-        start = time.perf_counter()
-        name = f"openlpu_{unit}_{key}"
-        path = write_verilog(component, name, out / f"{name}.v")
-        result = lint(path, top=name)
-        verdict = "lint clean" if result.returncode == 0 else "LINT FAILED"
-        print(f"   {unit:10s} {path.name:32s} {time.perf_counter() - start:5.1f} s  {verdict}")
-        if result.returncode:
-            print(result.stderr)
-            return 1
+def _build_ticker(sim, toplevel):
+    """The status callable of a build's progress bar (Verilator only: how far make has got)."""
+    return partial(build_status, BUILD_ROOT / "sim", f"{toplevel}-*-{sim}") if sim == "verilator" else None
 
+
+def chip_build(cfg, key, sim):
+    """The chip's Verilog (kept in ``build/verilog/lpu_<key>.v`` and in the build cache) and its
+    simulator build; one check: the build succeeded (for Verilator: no ``-Wall`` warning)."""
+    from .verif.lpu_cases import build_chip, chip_design
+    from .verif.runner import design_verilog
+    design = chip_design(cfg)
+    with ticking(f"   Verilog of the {key} chip (Amaranth)"):
+        text = design_verilog(design["component"], design["toplevel"])
+    path = BUILD_ROOT / "verilog" / f"lpu_{key}.v"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    lines, log = text.count("\n"), _log(f"build-lpu-{key}-{sim}")
+    start = time.perf_counter()
+    with ticking(f"   {sim} build of the {key} chip", status=_build_ticker(sim, "lpu")):
+        build_chip(cfg, sim, log_file=log)
+    print(f"   {path} ({lines} lines) built in {time.perf_counter() - start:.0f} s (log {log})")
+    lint = ", -Wall clean" if sim == "verilator" else ""
+    return [Check("chip", f"Verilog builds{lint}", f"{key} / {sim}", f"{lines} lines", True)]
+
+
+def gemms(cfg, key, sim, seed):
+    """An int8 and an fp16 GEMM through one MXM plane; a check each (C == numpy, result port ==
+    golden model every cycle, which the testbench asserts)."""
     M, K, N = 4 * cfg.lanes, 4 * cfg.lanes, 2 * cfg.lanes
-    print(f"\n2. GEMM C = A @ W on one MXM plane, {sim}, checked against numpy and the golden model")
-    print(f"   {'dtype':6s} {'M x K x N':>14s} {'cycles':>7s} {'1st result':>10s} {'MAC/cycle':>10s} "
-          f"{'peak':>5s} {'util':>6s} {'sim cyc/s':>10s}")
-    for dtype, shape in (("int8", (M, K, N)), ("fp16", (M, cfg.fp16_k * 4, N))):
-        start = time.perf_counter()
-        r = run_gemm(cfg, key, shape, dtype=dtype, sim=sim, seed=seed)
-        print(f"   {dtype:6s} {'x'.join(map(str, shape)):>14s} {r['cycles']:7d} {r['first_result']:10d} "
-              f"{r['macs_per_cycle_steady']:10.1f} {r['peak_macs_per_cycle']:5d} {100 * r['utilization']:5.1f}% "
-              f"{r['driven_cycles_per_s']:10.0f}   numpy match: {r['numpy_match']}")
-    print("   cycles = the schedule's prediction; the testbench checked the result port on every one of them.")
-    print("   util = useful MACs / (peak MACs per cycle x cycles), fill and drain included.")
-    status = run_linear(cfg, key, sim, seed)
-    status |= run_mlp(cfg, key, sim, seed)
-    status |= run_transformer(cfg, key, sim, seed)
-    print(f"\n   simulator logs: {BUILD_ROOT / 'logs'}")
-    return status
+    shapes = (("int8", (M, K, N)), ("fp16", (M, cfg.fp16_k * 4, N)))
+    rows, checks = [], []
+    with ticking(f"   GEMMs on one MXM plane ({sim}, built first)", total=len(shapes),
+                 status=_build_ticker(sim, "mxm_plane")) as bar:
+        for dtype, shape in shapes:
+            r = run_gemm(cfg, key, shape, dtype=dtype, sim=sim, seed=seed)
+            bar.update(1)
+            dims = "x".join(map(str, shape))
+            rows.append([dtype, dims, r["cycles"], r["first_result"], r["macs_per_cycle_steady"],
+                         r["peak_macs_per_cycle"], 100 * r["utilization"]])
+            checks.append(Check("MXM GEMM", f"{dtype} {dims}: C == numpy, result port == golden each cycle",
+                                f"{key} / {sim}", f"{r['cycles']} cycles", bool(r["numpy_match"])))
+    print(tabulate(rows, headers=["dtype", "M x K x N", "cycles", "1st result", "MAC/cycle", "peak", "util %"],
+                   floatfmt=".1f"))
+    return checks
 
 
-def run_linear(cfg, key, sim, seed):
-    """Step 3: the int8 linear layer program on the whole chip."""
-    import numpy as np
-    from .verif.linear_demo import ROWS, linear_case, read_y
+def linear(cfg, key, sim, seed):
+    """The hand-written linear layer on the chip: y == numpy, chip state == golden ISA
+    simulator (cycles included); no check on a chip without the MEM slices it needs."""
+    from .verif.linear_demo import linear_case, read_y
     from .verif.lpu_cases import compare, expect, run_rtl
-    print(f"\n3. The chip: y = relu(requant(x @ W + b)), int8, {ROWS} x {cfg.lanes} @ {cfg.lanes} x {cfg.lanes}, "
-          f"hand-written assembly (verif/programs/linear.s) loaded and run through the host port on {sim}")
     try:
         case, ref = linear_case(cfg, seed)
     except ValueError as exc:
-        print(f"   skipped for this preset: {exc}")
-        return 0
+        print(f"   hand-written linear layer: not on {key}: {exc}")
+        return []
     predicted = expect(cfg, [case])
-    log = BUILD_ROOT / "logs" / f"lpu-linear-{key}-{sim}.log"
-    start = time.perf_counter()
-    got = run_rtl(cfg, sim, [case], key, log_file=log)
-    elapsed = time.perf_counter() - start
-    y = read_y(cfg, got[0])
-    ok_numpy = bool(np.array_equal(y, ref))
+    with ticking(f"   linear layer (verif/programs/linear.s) on {sim}"):
+        got = run_rtl(cfg, sim, [case], key, log_file=_log(f"lpu-linear-{key}-{sim}"))
     try:
         compare(predicted, got)
-        ok_golden = True
+        same, why = True, f"{got[0]['cycles']} cycles"
     except AssertionError as exc:
-        print(f"   RTL and golden ISA simulator differ: {exc}")
-        ok_golden = False
-    print(f"   cycles: golden ISA simulator predicted {predicted[0]['cycles']}, RTL measured {got[0]['cycles']}; "
-          f"y == numpy: {ok_numpy}; RTL state == golden: {ok_golden}  ({elapsed:.0f} s incl. build)")
-    print("   y[0] =", " ".join(f"{v:4d}" for v in y[0]))
-    return 0 if ok_numpy and ok_golden else 1
+        same, why = False, str(exc).splitlines()[0][:100]
+    where = f"{key} / {sim}"
+    return [Check("linear.s", "y == numpy", where, f"{len(ref)} rows", bool(np.array_equal(read_y(cfg, got[0]), ref))),
+            Check("linear.s", "chip state == golden ISA simulator", where, why, same)]
 
 
-def _golden_and_rtl(compiled, inputs, name, key, sim, bar):
-    """Run ``compiled`` on the golden ISA simulator, then on the RTL in ``sim``
-    (log in ``build/logs/lpu-<name>-<key>-<sim>.log``); ``(golden, rtl, RTL seconds)``."""
+def _run_checks(step, work, key, backends, sim_key=None):
+    """Run ``work`` on each backend: cycles of every program == the compiler's prediction (and
+    the chip done, no error), output == the graph reference bit for bit; two checks a backend."""
     from .compiler.runtime import run
-    golden = run(compiled, inputs)
-    bar.update(1)
-    log = BUILD_ROOT / "logs" / f"lpu-{name}-{key}-{sim}.log"
+    predicted = [sg.cycles for sg in work.compiled.segments]
+    ref = work.reference()
+    checks = []
+    with ticking(f"   {step} ({work.rows} rows) on {', '.join(backends)}", total=len(backends)) as bar:
+        for backend in backends:
+            extra = {} if backend == "golden" else {"key": sim_key or key,
+                                                    "log_file": _log(f"lpu-{work.name}-{key}-{backend}")}
+            r = run(work.compiled, work.inputs, backend=backend, **extra)
+            bar.update(1)
+            where = f"{key} / {backend}"
+            cycles_ok = r.segment_cycles == predicted and r.done and not r.error
+            checks += [Check(step, "cycles == compiler's prediction", where,
+                             f"{r.segment_cycles} vs {predicted}" + ("" if r.done and not r.error else
+                                                                     f", done={r.done} error={r.error}"), cycles_ok),
+                       Check(step, "output == graph reference", where, f"{ref.size} values",
+                             bool(np.array_equal(r.outputs[work.output], ref)))]
+    return checks
+
+
+def _compiled(works, name, cfg, key, seed):
+    """The workload ``name`` (``mlp``, ``transformer``) compiled for ``cfg``, kept in ``works``."""
+    from . import workloads
+    if (name, key) not in works:
+        with ticking(f"   compiling the {name} for {key}"):
+            works[name, key] = getattr(workloads, name)(cfg, seed=seed)
+    return works[name, key]
+
+
+def workloads_on(cfg, key, backends, seed, works, sim_key=None):
+    """The MLP and the transformer block compiled for ``cfg`` and run on ``backends``
+    (:func:`_run_checks`); a workload whose golden run would exceed :data:`GOLDEN_BUDGET`
+    is compiled only (one check: it compiled)."""
+    checks = []
+    for name in ("mlp", "transformer"):
+        work = _compiled(works, name, cfg, key, seed)
+        if work.compiled.predicted_cycles * cfg.lanes > GOLDEN_BUDGET:
+            checks.append(Check(name, "compiles (too large for the golden simulator here)", key,
+                                f"{work.compiled.predicted_cycles} cycles predicted", True))
+            continue
+        checks += _run_checks(name, work, key, backends, sim_key)
+    return checks
+
+
+def rtl_part(key, sim, seed, works):
+    """Step 1 on the chip of preset ``key``: build, GEMMs, linear layer, compiled workloads."""
+    cfg, where = preset(key), f"{key} / {sim}"
+    reason = simulator_missing(sim)
+    if reason:
+        print(f"   {sim} unavailable: {reason}")
+        return [Check("chip", f"{sim} available", where, reason, False)]
+    checks = _guarded("chip", where, chip_build, cfg, key, sim)
+    if not all(c.ok for c in checks):
+        return checks
+    checks += _guarded("MXM GEMM", where, gemms, cfg, key, sim, seed)
+    checks += _guarded("linear.s", where, linear, cfg, key, sim, seed)
+    checks += _guarded("compiled", where, workloads_on, cfg, key, ["golden", sim], seed, works)
+    return checks
+
+
+# --- 2. the compiler at --preset, 3. the projection ---------------------------------------------------
+def compiled_part(cfg, key, seed, works):
+    """Step 2: the workloads compiled for ``cfg`` and run on the golden ISA simulator."""
+    return _guarded("compiled", key, workloads_on, cfg, key, ["golden"], seed, works)
+
+
+def _tsp_mlp(works, seed):
+    """The MLP compiled for ``tsp`` into ``works`` (no check of its own: compiled only)."""
+    _compiled(works, "mlp", preset("tsp"), "tsp", seed)
+    return []
+
+
+def projection(works, seed):
+    """Step 3: a table of every compiled workload at :data:`CLOCK_HZ` (plus the MLP compiled for
+    ``tsp`` when nothing was); the checks of a failed compile."""
+    checks = [] if any(key == "tsp" for _, key in works) else _guarded("projection", "tsp", _tsp_mlp, works, seed)
+    rows = []
+    for (name, key), work in works.items():
+        c = work.compiled
+        t = c.predicted_cycles / CLOCK_HZ
+        unit = "images/s" if name == "mlp" else "tokens/s"
+        rows.append([name, key, work.rows, len(c.segments), c.predicted_cycles, 100 * c.report["mxm_utilization"],
+                     1e6 * t, f"{work.rows / t:,.0f} {unit}", 2 * c.report["macs"] / t / 1e12])
+    print(tabulate(rows, headers=["workload", "preset", "rows", "programs", "cycles", "MXM util %",
+                                  "us at 900 MHz", "throughput", "effective TOPS"], floatfmt=".2f"))
+    return checks
+
+
+def _header(cfg, key, rtl, sim):
+    """The chips of this run, one table row each, with what the demo does on them."""
+    chips = ([(rtl, preset(rtl), f"RTL on {sim}, golden ISA simulator")] if rtl else []) + \
+        ([] if _is_rtl_chip(cfg, key, rtl) else [(key, cfg, "compiled, golden ISA simulator, projected")])
+    rows = [[k, c.lanes, c.superlanes, c.mxm_planes, f"{c.mem_slices} x {c.mem_depth}",
+             timing.mxm_latency(c), role] for k, c, role in chips]
+    print(tabulate(rows, headers=["preset", "lanes", "superlanes", "MXM planes", "SRAM slices x depth",
+                                  "MXM latency", "what runs"]))
+
+
+def _is_rtl_chip(cfg, key, rtl):
+    """``cfg`` (named ``key``) is the RTL part's chip, whose workloads step 1 already ran."""
+    return bool(rtl) and key == rtl and cfg == preset(rtl)
+
+
+def run_demo(cfg, key=None, sim="verilator", seed=1, rtl="tiny"):
+    """The demo (module docstring): the RTL part on preset ``rtl`` (``None``: none), the
+    compiler at ``cfg`` (named ``key``) and the projection; prints the summary and ``PASS`` or
+    ``FAIL``, returns 0 or 1."""
+    key = key or next((name for name, p in PRESETS.items() if p == cfg), "custom")
     start = time.perf_counter()
-    rtl = run(compiled, inputs, backend=sim, key=key, log_file=log)
-    elapsed = time.perf_counter() - start
-    bar.update(1)
-    return golden, rtl, elapsed
-
-
-def _print_usage(report):
-    print(f"   MXM utilization {100 * report['mxm_utilization']:.1f}%, SRAM used {report['sram_bytes']} B, "
-          f"{report['instructions']} instructions")
-
-
-def run_mlp(cfg, key, sim, seed, rows=64):
-    """Step 4: an int8 MLP classifier compiled for the chip and run on the RTL."""
-    import numpy as np
-    from tqdm import tqdm
-    from .compiler.lower import compile_graph
-    from .compiler.models import mlp_classifier
-    from .config import preset
-    print(f"\n4. Compiler: a 3-layer int8 MLP classifier (trained in numpy from seed {seed}), "
-          f"compiled for {key} and run on {sim}")
-    with tqdm(total=4, desc="   train/compile/golden/RTL", leave=False) as bar:
-        model = mlp_classifier(seed=seed)
-        bar.update(1)
-        rows = min(rows, len(model.x_test))
-        while True:                      # the largest batch (up to ``rows``) that fits SRAM and queues
-            try:
-                compiled = compile_graph(model.graph, cfg, rows)
-                break
-            except MemoryError:
-                if rows == 1:
-                    raise
-                rows //= 2
-        xq = model.quantize_input(model.x_test[:rows])
-        bar.update(1)
-        golden, rtl, elapsed = _golden_and_rtl(compiled, {"x": xq}, "mlp", key, sim, bar)
-    ref = model.graph.reference({"x": xq})[model.output]
-    exact = bool(np.array_equal(rtl.outputs[model.output], ref))
-    xq_all = model.quantize_input(model.x_test)
-    int8_acc = float((model.graph.reference({"x": xq_all})[model.output].argmax(1) == model.y_test).mean())
-    float_acc = model.float_accuracy(model.x_test, model.y_test)
-    print(f"   accuracy on {len(model.y_test)} test samples: float {100 * float_acc:.1f}%, "
-          f"int8 {100 * int8_acc:.1f}%")
-    print(f"   {rows} rows: cycles predicted {compiled.predicted_cycles}, golden ISA simulator {golden.cycles}, "
-          f"RTL {rtl.cycles}; logits bit-exact with the graph reference: {exact}  ({elapsed:.0f} s)")
-    _print_usage(compiled.report)
-    tsp = preset("tsp")
-    big = compile_graph(model.graph, tsp, rows)
-    t_s = big.predicted_cycles / 900e6
-    print(f"   projected to tsp at 900 MHz: {big.predicted_cycles} cycles = {1e6 * t_s:.2f} us per batch of {rows}, "
-          f"{2 * big.report['macs'] / t_s / 1e12:.3f} effective TOPS (a network this small uses "
-          f"{100 * big.report['mxm_utilization']:.2f}% of the MXM)")
-    same = compiled.predicted_cycles == golden.cycles == rtl.cycles
-    return 0 if exact and same else 1
-
-
-def run_transformer(cfg, key, sim, seed):
-    """Step 5: a transformer block (attention, softmax, layer norms, GELU MLP) compiled and run."""
-    import numpy as np
-    from tqdm import tqdm
-    from .compiler.lower import compile_graph
-    from .compiler.models import transformer_block
-    from .config import preset
-    d = cfg.lanes
-    print(f"\n5. Compiler: a transformer block, width {d}, {d} tokens, 2 heads, MLP {2 * d} with GELU, "
-          f"int8 weights from seed {seed}, compiled for {key} and run on {sim}")
-    with tqdm(total=4, desc="   build/compile/golden/RTL", leave=False) as bar:
-        model = transformer_block(seed=seed, d=d, seq=d)
-        xq = model.quantize_input(np.random.default_rng(seed).normal(0, 1, (d, d)))
-        bar.update(1)
-        compiled = compile_graph(model.graph, cfg, d)
-        bar.update(1)
-        golden, rtl, elapsed = _golden_and_rtl(compiled, {"x": xq}, "transformer", key, sim, bar)
-    ref = model.graph.reference({"x": xq})[model.output]
-    exact = bool(np.array_equal(rtl.outputs[model.output], ref))
-    want = model.float_forward(xq * model.scales["x"])
-    got = model.dequantize_output(rtl.outputs[model.output])
-    rel = float(np.linalg.norm(got - want) / np.linalg.norm(want))
-    predicted = [sg.cycles for sg in compiled.segments]
-    print(f"   {len(predicted)} programs (queues hold {cfg.imem_depth} instructions): cycles predicted "
-          f"{predicted}, golden ISA simulator {golden.segment_cycles}, RTL {rtl.segment_cycles}")
-    print(f"   output bit-exact with the graph reference: {exact}; int8 vs float64 block: relative error "
-          f"{100 * rel:.1f}%  ({elapsed:.0f} s)")
-    _print_usage(compiled.report)
-    tsp = preset("tsp")
-    start = time.perf_counter()
-    big_model = transformer_block(seed=seed, d=tsp.lanes, seq=tsp.lanes, heads=5, calib=1)
-    big = compile_graph(big_model.graph, tsp, tsp.lanes)
-    t_s = big.predicted_cycles / 900e6
-    print(f"   projected to tsp at 900 MHz, the same block at width {tsp.lanes} ({tsp.lanes} tokens, 5 heads): "
-          f"{big.predicted_cycles} cycles in {len(big.segments)} programs = {1e6 * t_s:.1f} us per block, "
-          f"{2 * big.report['macs'] / t_s / 1e12:.2f} effective TOPS, MXM utilization "
-          f"{100 * big.report['mxm_utilization']:.1f}% (compiled in {time.perf_counter() - start:.0f} s)")
-    same = predicted == golden.segment_cycles == rtl.segment_cycles
-    return 0 if exact and same else 1
+    print(f"OpenLPU demo (logs and builds under {BUILD_ROOT})")
+    _header(cfg, key, rtl, sim)
+    works, checks = {}, []
+    if rtl:
+        print(f"\n1. The {rtl} chip in RTL on {sim}")
+        checks += rtl_part(rtl, sim, seed, works)
+    if not _is_rtl_chip(cfg, key, rtl):
+        print(f"\n2. The compiler for {key}: an int8 MLP classifier and a transformer block")
+        checks += compiled_part(cfg, key, seed, works)
+    print(f"\n3. Projection at {CLOCK_HZ / 1e6:.0f} MHz from predicted cycles")
+    checks += projection(works, seed)
+    ok = bool(checks) and all(c.ok for c in checks)
+    print(f"\nSummary ({time.perf_counter() - start:.0f} s)")
+    print(_summary(checks))
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1

@@ -449,28 +449,16 @@ def timeline_png(compiled, path, title=None):
 
 # --- the command ---------------------------------------------------------------------------------
 
-def _compile_fitting(graph, cfg, rows):
-    """``compile_graph`` with the largest batch up to ``rows`` that fits SRAM (halving), as the
-    demo does."""
-    from .compiler.lower import compile_graph
-    while True:
-        try:
-            return compile_graph(graph, cfg, rows), rows
-        except MemoryError:
-            if rows == 1:
-                raise
-            rows //= 2
-
-
 def _mlp(cfg, args, fp16=False):
-    from .compiler.models import mlp_classifier
-    return _compile_fitting(mlp_classifier(seed=args.seed, fp16=fp16).graph, cfg, args.rows or 64)
+    from .workloads import mlp
+    work = mlp(cfg, seed=args.seed, rows=args.rows or 64, fp16=fp16)
+    return work.compiled, work.rows
 
 
 def _transformer(cfg, args):
-    from .compiler.models import transformer_block
-    model = transformer_block(seed=args.seed, d=cfg.lanes, seq=cfg.lanes, heads=args.heads)
-    return _compile_fitting(model.graph, cfg, cfg.lanes)
+    from .workloads import transformer
+    work = transformer(cfg, seed=args.seed, heads=args.heads)
+    return work.compiled, work.rows
 
 
 #: Built-in models of ``openlpu trace --model``: name -> (description, builder(cfg, args)).
@@ -481,20 +469,45 @@ MODELS = {
 }
 
 
-def cmd_trace(args):
-    """``openlpu trace``: compile a built-in model and write its trace (and PNG)."""
+def _from_model(args):
+    """``(compiled, title)`` of ``--model NAME`` compiled for ``--preset``."""
     from .config import preset
     if args.model not in MODELS:
-        print(f"error: unknown model {args.model!r}: one of {', '.join(MODELS)}", file=sys.stderr)
+        raise ValueError(f"unknown model {args.model!r}: one of {', '.join(MODELS)}")
+    compiled, rows = MODELS[args.model][1](preset(args.preset), args)
+    return compiled, f"{args.model}, {rows} rows, preset {args.preset}: {compiled.predicted_cycles} cycles"
+
+
+def _from_package(path):
+    """``(compiled, title)`` of a package directory written by ``openlpu compile``."""
+    from .compiler import package
+    from .config import PRESETS
+    pkg = package.load(path)
+    cfg = pkg.compiled.cfg
+    name = next((k for k, p in PRESETS.items() if p == cfg), "custom configuration")
+    return pkg.compiled, f"{Path(path).name}, {pkg.rows} rows, {name}: {pkg.compiled.predicted_cycles} cycles"
+
+
+def _source(args):
+    """``(compiled, title)`` of the command's one source: a package directory or ``--model``."""
+    if (args.package is None) == (args.model is None):
+        raise ValueError("give a package directory written by `openlpu compile` or --model NAME (one of them)")
+    return _from_package(args.package) if args.package is not None else _from_model(args)
+
+
+def cmd_trace(args):
+    """``openlpu trace``: write the trace (and PNG) of a compiled package or a built-in model."""
+    from tabulate import tabulate
+    try:
+        compiled, title = _source(args)
+    except ValueError as exc:            # PackageError is one too
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    cfg = preset(args.preset)
-    compiled, rows = MODELS[args.model][1](cfg, args)
-    title = f"{args.model}, {rows} rows, preset {args.preset}: {compiled.predicted_cycles} cycles"
     trace = write_trace(compiled, args.output, png=args.png, title=title)
-    occ = trace["otherData"]["occupancy"]
     print(f"{title}, {len(compiled.segments)} segment(s) -> {args.output}"
           + (f" and {args.png}" if args.png else "") + " (open it in https://ui.perfetto.dev)")
-    print("busy: " + ", ".join(f"{u} {100 * f:.0f}%" for u, f in occ.items()))
+    occ = trace["otherData"]["occupancy"]
+    print(tabulate([[u, 100 * f] for u, f in occ.items()], headers=["unit", "busy %"], floatfmt=".1f"))
     return 0
 
 
@@ -502,12 +515,14 @@ def register(subparsers):
     """Add ``openlpu trace`` to the command line's subparsers."""
     from .config import PRESETS
     cmd = subparsers.add_parser(
-        "trace", help="the schedule of a compiled model as a Perfetto trace (and a timeline PNG)",
-        description="Compile a built-in model and write its schedule as a Chrome/Perfetto trace "
+        "trace", help="the schedule of a compiled package or model as a Perfetto trace (and a timeline PNG)",
+        description="Write the schedule of a package written by `openlpu compile` (PACKAGE), or of a "
+                    "built-in model compiled for --preset (--model), as a Chrome/Perfetto trace "
                     "(1 cycle = 1 us; open it in https://ui.perfetto.dev). Models: "
                     + "; ".join(f"{k}: {v[0]}" for k, v in MODELS.items()))
-    cmd.add_argument("--model", required=True, help=f"one of {', '.join(MODELS)}")
-    cmd.add_argument("--preset", default="tiny", choices=sorted(PRESETS))
+    cmd.add_argument("package", nargs="?", help="package directory written by `openlpu compile`")
+    cmd.add_argument("--model", help=f"instead of a package: one of {', '.join(MODELS)}")
+    cmd.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help="the chip --model is compiled for")
     cmd.add_argument("--rows", type=int, help="batch rows of the MLP (default 64, halved until it fits)")
     cmd.add_argument("--heads", type=int, default=2, help="attention heads of the transformer block")
     cmd.add_argument("--seed", type=int, default=1)

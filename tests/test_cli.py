@@ -187,3 +187,41 @@ def test_sweep_table_json_and_png(tmp_path, capsys):
     capsys.readouterr()
     assert main(argv[:6] + ["1,x"]) == 2
     assert "LpuConfig.mxm_planes = 'x': must be an integer" in capsys.readouterr().err
+
+
+# --- trace of a package ------------------------------------------------------------------------------
+def _used_queues(pkg):
+    """The queues whose program, in some segment, issues an instruction to its unit (read off the
+    package's programs: anything but NOP, END, SYNC and NOTIFY)."""
+    return {q for sg in pkg.compiled.segments for q, prog in sg.program.items()
+            if any(ins.op.name not in ("NOP", "END", "SYNC", "NOTIFY") for ins in prog)}
+
+
+def test_trace_of_a_compiled_package(tmp_path, capsys):
+    """`openlpu trace OUT/` on a package written by `openlpu compile`: the JSON has traceEvents,
+    one track group (process) named after each queue the package's programs use and no other
+    queue, and the predicted cycles of the package's report.json."""
+    from openlpu.compiler import package
+    _qdq_mlp_file(tmp_path / "m.onnx")
+    out = tmp_path / "pkg"
+    assert main(["compile", str(tmp_path / "m.onnx"), "--preset", "tiny", "-o", str(out)]) == 0
+    assert main(["trace", str(out), "-o", str(tmp_path / "t.json")]) == 0
+    assert "ui.perfetto.dev" in capsys.readouterr().out
+    data = json.loads((tmp_path / "t.json").read_text())
+    events = data["traceEvents"]
+    processes = {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "process_name"}
+    assert processes - {"program", "units", "streams"} == _used_queues(package.load(out))
+    assert [e for e in events if e["ph"] == "X" and e["cat"] == "instr"]
+    report = json.loads((out / "report.json").read_text())
+    assert data["otherData"]["predicted_cycles"] == report["predicted_cycles"]
+
+
+def test_trace_source_errors(tmp_path, capsys):
+    """A directory that is not a package, no source, or both a package and --model: status 2
+    and an error saying what to give."""
+    assert main(["trace", str(tmp_path), "-o", str(tmp_path / "t.json")]) == 2
+    assert "not a compiled package" in capsys.readouterr().err
+    for argv in (["trace"], ["trace", str(tmp_path), "--model", "mlp"]):
+        assert main(argv + ["-o", str(tmp_path / "t.json")]) == 2
+        assert "give a package directory written by `openlpu compile` or --model NAME" in capsys.readouterr().err
+    assert not (tmp_path / "t.json").exists()

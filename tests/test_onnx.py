@@ -352,3 +352,30 @@ def test_imported_qdq_mlp_on_rtl(sim, qdq_mlp):
     assert c.predicted_cycles == golden.cycles == rtl.cycles
     for name in imp.graph.outputs:
         np.testing.assert_array_equal(rtl.outputs[name], golden.outputs[name])
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_cli_run_package_on_rtl(sim, qdq_mlp, tmp_path, capsys):
+    """From the command line: `openlpu compile` of the QDQ MLP at tiny (6 rows), then
+    `openlpu run OUT/ --backend SIM -o y.npy`: exit status 0, the printed cycles == the package's
+    predicted cycles (report.json), y.npy == the golden backend's y.npy exactly."""
+    import json
+    import re
+
+    from openlpu.cli import main
+    require_simulator(sim)
+    _, qmodel, x = qdq_mlp
+    onnx.save(qmodel, tmp_path / "m.onnx")
+    np.save(tmp_path / "x.npy", x[:6])
+    out = tmp_path / "pkg"
+    assert main(["compile", str(tmp_path / "m.onnx"), "--preset", "tiny", "--rows", "6", "-o", str(out)]) == 0
+    predicted = json.loads((out / "report.json").read_text())["predicted_cycles"]
+    capsys.readouterr()
+    y = {}
+    for backend in (sim, "golden"):
+        y[backend] = tmp_path / f"y-{backend}.npy"
+        assert main(["run", str(out), "--input", str(tmp_path / "x.npy"), "--backend", backend,
+                     "-o", str(y[backend])]) == 0
+        printed = re.search(rf"^{backend}: (\d+) cycles", capsys.readouterr().out, re.M)
+        assert printed and int(printed.group(1)) == predicted
+    np.testing.assert_array_equal(np.load(y[sim]), np.load(y["golden"]))

@@ -20,7 +20,8 @@ from openlpu.golden.ecc import ecc_encode
 from openlpu.golden.lpu import LpuModel
 from openlpu.verif.backdoor import read_vector
 
-__all__ = ["PATHS", "make_case", "load_case", "expect", "run_rtl", "compare", "run_and_compare"]
+__all__ = ["PATHS", "make_case", "load_case", "expect", "run_rtl", "chip_design", "build_chip", "compare",
+           "run_and_compare"]
 
 
 def make_case(cfg, program, sram=None, corrupt=None, windows=None, max_cycles=20_000):
@@ -87,20 +88,33 @@ def run_rtl(cfg, sim, cases, key, log_file=None, path="backdoor"):
     ``seconds``, the wall time of each case's load, run and read back. ``path``: load and read
     the memories by ``"backdoor"`` (:mod:`openlpu.verif.backdoor`) or through the ``"host"`` port
     (a case's own ``"path"`` overrides it)."""
-    from openlpu.rtl.lpu import Lpu
-    from openlpu.verif.backdoor import public_memories
     from openlpu.verif.runner import BUILD_ROOT, run_cocotb
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, not {path!r}")
     work = Path(tempfile.mkdtemp(prefix="lpu-cases-", dir=BUILD_ROOT if BUILD_ROOT.exists() else None))
     cases_path, results_path = work / "cases.json", work / "results.json"
     cases_path.write_text(json.dumps(cases))
-    run_cocotb(sim=sim, toplevel="lpu", component=lambda: Lpu(cfg), test_module="openlpu.verif.tb_lpu",
+    run_cocotb(**chip_design(cfg), sim=sim, test_module="openlpu.verif.tb_lpu",
                key=key, extra_env={"OPENLPU_CONFIG": json.dumps(cfg.as_dict()),
                                    "OPENLPU_CASES": str(cases_path), "OPENLPU_RESULTS": str(results_path),
                                    "OPENLPU_PATH": path},
-               test_name=work.name, log_file=log_file, public_vars=public_memories(cfg))
+               test_name=work.name, log_file=log_file)
     return json.loads(results_path.read_text())
+
+
+def chip_design(cfg):
+    """The design arguments of :func:`openlpu.verif.runner.run_cocotb` and ``build_model`` for the
+    chip of ``cfg`` as :func:`run_rtl` runs it (so a model built by :func:`build_chip` is reused)."""
+    from openlpu.rtl.lpu import Lpu
+    from openlpu.verif.backdoor import public_memories
+    return {"toplevel": "lpu", "component": lambda: Lpu(cfg), "public_vars": public_memories(cfg)}
+
+
+def build_chip(cfg, sim, log_file=None):
+    """Build (or reuse) the simulator model of the chip of ``cfg`` that :func:`run_rtl` runs;
+    returns its build directory."""
+    from openlpu.verif.runner import build_model
+    return build_model(**chip_design(cfg), sim=sim, log_file=log_file)
 
 
 def compare(expected, got, labels=None):

@@ -45,7 +45,7 @@ from .design_cache import build_digest, design_fingerprint, verilog_text
 __all__ = [
     "SIMULATORS", "REPO_ROOT", "BUILD_ROOT", "WAIVERS", "TIMESCALE",
     "verilator_root", "simulator_missing", "require_simulator", "write_verilog",
-    "run_cocotb", "lint", "COVERAGE_ARGS", "coverage_enabled",
+    "run_cocotb", "build_model", "design_verilog", "lint", "COVERAGE_ARGS", "coverage_enabled",
 ]
 
 SIMULATORS = ("icarus", "verilator")
@@ -286,7 +286,7 @@ def coverage_enabled():
     return os.environ.get("OPENLPU_COVERAGE") == "1"
 
 
-def _design_verilog(component, toplevel):
+def design_verilog(component, toplevel):
     """The Verilog text of ``component()`` as ``toplevel``, converted at most once per design.
 
     The text is kept under ``build/sim/verilog`` by the design's fingerprint
@@ -332,7 +332,7 @@ def _build(runner, sim, toplevel, component, log_file, public_vars=()):
     the simulator's tools; a file lock per directory makes this safe under
     ``pytest -n``.
     """
-    text = _design_verilog(component, toplevel)
+    text = design_verilog(component, toplevel)
     digest = build_digest(text, sim, _build_flags(sim) + [f"public_vars={sorted(public_vars)}"])[:16]
     cov = sim == "verilator" and coverage_enabled()
     public = os.environ.get("OPENLPU_PUBLIC") == "1"
@@ -358,6 +358,19 @@ def _build(runner, sim, toplevel, component, log_file, public_vars=()):
             vars(runner).pop("_build_command", None)
         (build_dir / "built.stamp").write_text(stamp)
     return build_dir
+
+
+def build_model(*, sim, toplevel, component, log_file=None, public_vars=()):
+    """Build (or reuse) the simulator model :func:`run_cocotb` runs for the same arguments, without
+    running a test; returns its build directory. A Verilator build is also a lint: it runs with
+    ``-Wall`` and the project's waivers, and a warning fails it (``subprocess.CalledProcessError`` from
+    cocotb's runner, the log in ``log_file``)."""
+    reason = simulator_missing(sim)
+    if reason is not None:
+        raise RuntimeError(f"{sim} unavailable: {reason}")
+    if log_file is not None:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+    return _build(_get_runner(sim), sim, toplevel, component, log_file, public_vars)
 
 
 def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
