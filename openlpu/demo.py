@@ -16,7 +16,10 @@ RTL where that is cheap and predicts the rest:
 2. **Compiler** at ``--preset`` (``--config``, ``--set`` apply here): the same MLP and block
    compiled for it and, where the golden ISA simulator is quick (predicted cycles x lanes up to
    :data:`GOLDEN_BUDGET`), run on it with the same checks. Skipped when ``--preset`` is the RTL
-   chip (step 1 ran them).
+   chip (step 1 ran them). On a chip with superlanes up to :data:`WAVEFRONT_MAX_LANES` lanes
+   (``mid``), also :data:`WAVEFRONT_PROGRAMS` random programs on its RTL against the golden ISA
+   simulator, which runs the superlane wavefront: values and cycles (its build takes a few
+   minutes: ``openlpu demo --preset mid``).
 3. **Projection**: every compiled workload's predicted cycles at 900 MHz: time, images or
    tokens per second, effective TOPS, MXM utilization; at a preset other than ``tsp`` also the
    MLP compiled for ``tsp``. The block at ``tsp`` (320 tokens) takes about 100 s to compile:
@@ -49,6 +52,9 @@ CLOCK_HZ = 900e6
 #: Predicted cycles x lanes up to which the demo runs a workload on the golden ISA simulator
 #: (the MLP at ``tsp``, 0.7 M, takes about 7 s; the block at ``tsp``, 21 M, minutes).
 GOLDEN_BUDGET = 2_000_000
+#: Widest chip with superlanes whose RTL the demo builds for its random programs (``mid``: 24
+#: lanes, a few minutes; not ``tsp``).
+WAVEFRONT_MAX_LANES = 64
 
 
 @dataclass
@@ -240,10 +246,40 @@ def rtl_part(key, sim, seed, works):
     return checks
 
 
+#: Random programs the demo runs on a chip with superlanes (its wavefront, RTL == golden).
+WAVEFRONT_PROGRAMS = 8
+
+
+def random_programs(cfg, key, sim, seed):
+    """:data:`WAVEFRONT_PROGRAMS` random programs on the RTL of ``cfg`` (a chip with superlanes):
+    final SRAM, status, ECC counters and cycles equal to the golden ISA simulator's, which runs
+    the superlane wavefront (docs/chip.md); one check per program."""
+    from .verif.lpu_cases import compare, expect, run_rtl
+    from .verif.regress import seed_cases
+    seeds = list(range(seed * 1000, seed * 1000 + WAVEFRONT_PROGRAMS))
+    cases, _ = seed_cases(cfg, seeds)
+    expected = expect(cfg, cases)
+    with ticking(f"   {len(cases)} random programs on the {key} chip ({cfg.superlanes} superlanes), {sim}"):
+        got = run_rtl(cfg, sim, cases, key, log_file=_log(f"lpu-random-{key}-{sim}"))
+    checks = []
+    for s, e, g in zip(seeds, expected, got):
+        try:
+            compare([e], [g], [f"seed {s}"])
+            ok, why = True, f"{g['cycles']} cycles"
+        except AssertionError as exc:
+            ok, why = False, str(exc).splitlines()[0][:100]
+        checks.append(Check("wavefront", f"random program {s}: RTL == golden", f"{key} / {sim}", why, ok))
+    return checks
+
+
 # --- 2. the compiler at --preset, 3. the projection ---------------------------------------------------
-def compiled_part(cfg, key, seed, works):
-    """Step 2: the workloads compiled for ``cfg`` and run on the golden ISA simulator."""
-    return _guarded("compiled", key, workloads_on, cfg, key, ["golden"], seed, works)
+def compiled_part(cfg, key, seed, works, sim):
+    """Step 2: the workloads compiled for ``cfg`` and run on the golden ISA simulator; on a chip
+    with superlanes (``mid``), also :func:`random_programs` on its RTL."""
+    checks = _guarded("compiled", key, workloads_on, cfg, key, ["golden"], seed, works)
+    if cfg.superlanes > 1 and cfg.lanes <= WAVEFRONT_MAX_LANES and not simulator_missing(sim):
+        checks += _guarded("wavefront", f"{key} / {sim}", random_programs, cfg, key, sim, seed)
+    return checks
 
 
 def _tsp_mlp(works, seed):
@@ -297,7 +333,7 @@ def run_demo(cfg, key=None, sim="verilator", seed=1, rtl="tiny"):
         checks += rtl_part(rtl, sim, seed, works)
     if not _is_rtl_chip(cfg, key, rtl):
         print(f"\n2. The compiler for {key}: an int8 MLP classifier and a transformer block")
-        checks += compiled_part(cfg, key, seed, works)
+        checks += compiled_part(cfg, key, seed, works, sim)
     print(f"\n3. Projection at {CLOCK_HZ / 1e6:.0f} MHz from predicted cycles")
     checks += projection(works, seed)
     ok = bool(checks) and all(c.ok for c in checks)
