@@ -87,6 +87,7 @@ class RunResult:
     stream_log: list = field(default_factory=list)  # (cycle, position, stream, hex) of every stream write
     reads: dict = field(default_factory=dict)       # with provenance: who produced each operand read
     ecc_log: list = field(default_factory=list)     # with trace: (cycle, slice, READ/GATHER/SCRUB, none/single/double)
+    snapshots: list = field(default_factory=list)   # with snapshots: every stream register after each cycle
 
 
 def vxm_slot_fields(cfg, words):
@@ -139,7 +140,7 @@ class LpuModel:
         return np.stack([np.stack([m.peek(a) for a in range(self.cfg.mem_depth)]) for m in self.mem])
 
     # --- the run ---------------------------------------------------------------------------
-    def run(self, max_cycles=1_000_000, trace=False, provenance=False):
+    def run(self, max_cycles=1_000_000, trace=False, provenance=False, snapshots=False):
         """Run from cycle 0 to the stop; returns a :class:`RunResult`.
 
         ``trace`` records every issue and stream write; ``provenance`` records,
@@ -149,6 +150,10 @@ class LpuModel:
         compiler's checker compares with the schedule's intent. A ``READ`` is
         recorded too, as field ``"mem"``: ``[(queue, issue cycle)]`` of the
         ``WRITE`` of this run that stored the word it reads, or ``[None]``.
+        ``snapshots`` records, after each cycle ``t``, a copy of every stream
+        register (``RunResult.snapshots[t]``: ``uint8`` array ``(2, streams,
+        positions, lanes)``, direction 0 east, positions in floorplan order) as
+        it stands at the start of cycle ``t + 1``; before cycle 0 all are zero.
         """
         cfg = self.cfg
         lanes, S = cfg.lanes, cfg.streams
@@ -384,6 +389,8 @@ class LpuModel:
                         written.add((d, s + i, pos))
                         if trace:
                             result.stream_log.append((t, pos, (d, s + i), bytes(plane).hex()))
+            if snapshots:
+                result.snapshots.append(self.streams.copy())
             t += 1
             if stopped_at is not None and t > stopped_at + span + timing.ICU_DRAIN_CYCLES:
                 break
