@@ -105,6 +105,7 @@ class RunResult:
     stream_log: list = field(default_factory=list)  # (cycle, position, stream, hex) of every stream write
     reads: dict = field(default_factory=dict)       # with provenance: who produced each operand read
     ecc_log: list = field(default_factory=list)     # with trace: (cycle, slice, READ/GATHER/SCRUB, none/single/double)
+    snapshots: list = field(default_factory=list)   # with snapshots: every stream register after each cycle
 
 
 def vxm_slot_fields(cfg, words):
@@ -262,7 +263,7 @@ class LpuModel:
         return None if self._streams is None else self._streams.logical()
 
     # --- the run ---------------------------------------------------------------------------
-    def run(self, max_cycles=1_000_000, trace=False, provenance=False):
+    def run(self, max_cycles=1_000_000, trace=False, provenance=False, snapshots=False):
         """Run from cycle 0 to the stop; returns a :class:`RunResult`.
 
         ``trace`` records every issue and stream write; ``provenance`` records,
@@ -272,8 +273,13 @@ class LpuModel:
         compiler's checker compares with the schedule's intent. A ``READ`` is
         recorded too, as field ``"mem"``: ``[(queue, issue cycle)]`` of the
         ``WRITE`` of this run that stored the word it reads, or ``[None]``.
+        ``snapshots`` records, after each cycle ``t``, a copy of every stream
+        register (``RunResult.snapshots[t]``: ``uint8`` array ``(2, streams,
+        positions, lanes)``, direction 0 east, positions in floorplan order) as
+        it stands at the start of cycle ``t + 1``; before cycle 0 all are zero.
+        A run with snapshots steps every cycle (no idle cycle is skipped).
         """
-        r = _Run(self, trace, provenance)
+        r = _Run(self, trace, provenance, snapshots)
         self._streams = r.streams
         return r.run(max_cycles)
 
@@ -297,9 +303,9 @@ class LpuModel:
 class _Run:
     """One run of an :class:`LpuModel`: the state that a start resets, and the cycle's phases."""
 
-    def __init__(self, model, trace, provenance):
+    def __init__(self, model, trace, provenance, snapshots=False):
         cfg = self.cfg = model.cfg
-        self.model, self.trace, self.provenance = model, trace, provenance
+        self.model, self.trace, self.provenance, self.snapshots = model, trace, provenance, snapshots
         self.pos = model.pos
         self.streams = _Streams(cfg.streams, len(model.pos), cfg.lanes, provenance)
         self.mem_tags = {}                   # (slice, addr) -> the WRITE that stored it (this run)
@@ -351,8 +357,12 @@ class _Run:
             issued = self.issue(t, errors) if self.stopped_at is None else []
             self.dispatch = issued
             nxt = self.next_cycle(t)
+            if self.snapshots:
+                nxt = t + 1                 # every cycle's registers are recorded: none is skipped
             self.streams.move(1)
             self.write_streams(t, writes)
+            if self.snapshots:
+                self.result.snapshots.append(self.streams.logical().copy())
             end = None if self.stopped_at is None else self.stopped_at + self.span + timing.ICU_DRAIN_CYCLES
             if end is not None and nxt > end:
                 self.finish(t, end)

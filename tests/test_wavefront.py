@@ -1,9 +1,11 @@
 """The superlane wavefront: each superlane runs ``superlane_offset(s)`` cycles behind superlane 0.
 
 On the ``duo`` preset (2 superlanes) the chip's RTL runs every directed program and random
-programs on both simulators and must equal the golden model in values and cycles; the same
-observations must disagree with a golden model whose wavefront is one cycle off, so the cycle
-comparison does see the wavefront. The RTL helpers that build it are checked on their own.
+programs on both simulators and must equal the golden model in values and cycles, and every
+stream register of every stop in every cycle, superlane 1's one cycle behind superlane 0's; the
+same observations must disagree with a golden model whose wavefront is one cycle off, and with
+the golden registers unshifted, so both comparisons do see the wavefront. The RTL helpers that
+build it are checked on their own.
 """
 
 import numpy as np
@@ -15,7 +17,7 @@ from openlpu import timing
 from openlpu.config import preset
 from openlpu.golden import lpu as golden_lpu
 from openlpu.rtl.wavefront import deskew, reskew, wave
-from openlpu.verif.lpu_cases import compare, expect, run_rtl
+from openlpu.verif.lpu_cases import compare, compare_streams, expect, run_rtl
 from openlpu.verif.lpu_directed import directed_cases
 from openlpu.verif.regress import CI_SEEDS, seed_cases
 from openlpu.verif.runner import SIMULATORS, require_simulator
@@ -31,21 +33,56 @@ def _cases(live_seed):
             directed)
 
 
+_RUNS = {}
+
+
+def _duo_run(sim, live_seed):
+    """The golden observations (with stream snapshots) and the RTL's (with the stream trace) of
+    :func:`_cases` on ``sim``: run once per simulator, shared by the tests below."""
+    if (sim, live_seed) not in _RUNS:
+        cases, labels, directed = _cases(live_seed)
+        expected = expect(DUO, cases, streams=True)
+        got = run_rtl(DUO, sim, cases, "duo", stream_trace=True)
+        _RUNS[(sim, live_seed)] = cases, labels, directed, expected, got
+    return _RUNS[(sim, live_seed)]
+
+
 @pytest.mark.parametrize("sim", SIMULATORS)
 def test_superlane_chip_matches_golden(sim, live_seed, monkeypatch):
     """duo on the RTL: every directed program, 4 fixed random programs and one from the live
-    seed give the golden model's SRAM, status, errors, ECC counters and cycles; with the golden
-    wavefront one cycle longer per superlane, the same RTL observations no longer match."""
+    seed give the golden model's stream registers in every cycle (each superlane at its offset),
+    SRAM, status, errors, ECC counters and cycles; with the golden wavefront one cycle longer per
+    superlane, the same RTL observations no longer match."""
     require_simulator(sim)
-    cases, labels, directed = _cases(live_seed)
-    expected = expect(DUO, cases)
+    cases, labels, directed, expected, got = _duo_run(sim, live_seed)
     for (name, _, check), obs in zip(directed, expected):
         check(obs)
-    got = run_rtl(DUO, sim, cases, "duo")
-    compare(expected, got, labels)
+    compare(expected, got, labels, cfg=DUO)
     monkeypatch.setattr(golden_lpu.timing, "wavefront_span", lambda cfg: cfg.superlanes)
     with pytest.raises(AssertionError, match="golden"):
         compare(expect(DUO, cases), got, labels)
+    with pytest.raises(AssertionError, match="golden"):
+        compare(expect(DUO, cases, streams=True), got, labels, cfg=DUO)
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_superlane_registers_are_golden_shifted_by_the_wavefront(sim, live_seed):
+    """The wavefront observed directly: on duo, superlane 1's stream registers of clock cycle c
+    equal lanes 8..15 of the golden registers of cycle c - 1 in every cycle of every program
+    that puts data on the streams, and compared unshifted (c, as superlane 0's) they differ, on
+    superlane 1, in each such program; superlane 0's match unshifted."""
+    require_simulator(sim)
+    cases, labels, directed, expected, got = _duo_run(sim, live_seed)
+    assert timing.superlane_offset(1) == 1
+    shifted = 0
+    for label, e, g in zip(labels, expected, got):
+        compare_streams(e["snapshots"], g["streams"], DUO, label)          # offsets 0, 1
+        if not any(snap[..., DUO.lanes_per_superlane:].any() for snap in e["snapshots"]):
+            continue              # superlane 1's registers stay zero: no shift to see
+        with pytest.raises(AssertionError, match=r"superlane 1, "):
+            compare_streams(e["snapshots"], g["streams"], DUO, label, offsets=[0, 0])
+        shifted += 1
+    assert shifted >= len(cases) // 2, f"only {shifted} of {len(cases)} programs put data on superlane 1's streams"
 
 
 def _simulate(build, inputs, cycles):

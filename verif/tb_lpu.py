@@ -25,6 +25,18 @@ simulator, so one simulator build runs any number of programs. A case:
 "max_cycles": n}``. Each observation also has ``seconds``: the wall time of
 the case's ``load``, ``run`` (start to done, status registers read) and
 ``read`` (SRAM windows and ECC counters read back).
+
+Stream trace (``OPENLPU_STREAM_TRACE=1``, or a case's ``"stream_trace": true``):
+:class:`StreamMonitor` reads every stream register of every stop
+(``<position>_streams<superlane>.s<e|w><stream>``) once per clock cycle, at the
+falling edge, from the run's cycle 0 -- the first clock cycle in which the ICU's
+``active`` is high, the cycle after the CONTROL write's start pulse; the
+registers then still hold the start's zeros -- until the status registers have
+been read after the drain. The observation's ``"streams"`` holds, per register,
+the clock cycles in which its value changed and the new value (a Verilog hex
+number, lane 0 in the low byte; ``"x"`` if any bit was unknown), and the number
+of clock cycles sampled. On Verilator these signals are public by
+:func:`openlpu.verif.lpu_cases.public_stream_vars`.
 """
 
 import json
@@ -43,6 +55,7 @@ from openlpu.isa import queues
 from openlpu.rtl.host import CSR, IMEM_BASE
 from openlpu.timing import ICU_DRAIN_CYCLES
 from openlpu.verif.backdoor import Backdoor
+from openlpu.verif.lpu_cases import stream_register_names
 
 CLOCK_NS = 10
 
@@ -149,6 +162,56 @@ class LpuHost:
         return out
 
 
+class StreamMonitor:
+    """Samples every stream register of ``dut`` once per clock cycle of a run (module docstring)."""
+
+    def __init__(self, dut, cfg):
+        self.dut = dut
+        self.names = [name for name, *_ in stream_register_names(cfg)]
+        self.handles = []
+        for name in self.names:
+            stop, reg = name.split(".")
+            self.handles.append(getattr(getattr(dut, stop), reg))
+        self.active = dut.icu.active
+        self._stop = False
+        self._task = None
+
+    def start(self):
+        """Start sampling; call before the CONTROL write that starts the run."""
+        self._stop = False
+        self._changes = [[] for _ in self.handles]
+        self._cycles = 0
+        self._task = cocotb.start_soon(self._sample())
+
+    async def _sample(self):
+        edge = FallingEdge(self.dut.clk)
+        await edge
+        while str(self.active.value) != "1":
+            await edge
+        last = [None] * len(self.handles)
+        handles, changes = self.handles, self._changes
+        c = 0
+        while not self._stop:                  # in clock cycle c of the run
+            for i, h in enumerate(handles):
+                raw = str(h.value)
+                if raw != last[i]:
+                    last[i] = raw
+                    changes[i].append((c, raw))
+            c += 1
+            self._cycles = c
+            await edge
+
+    async def stop(self):
+        """Stop sampling; the trace as ``{"registers", "changes", "cycles"}``."""
+        self._stop = True
+        await self._task
+
+        def hexed(raw):
+            return format(int(raw, 2), f"0{(len(raw) + 3) // 4}x") if set(raw) <= {"0", "1"} else "x"
+        return {"registers": self.names, "cycles": self._cycles,
+                "changes": [[[c, hexed(raw)] for c, raw in ch] for ch in self._changes]}
+
+
 async def load_case(dut, host, backdoor, case):
     """SRAM entries, corrupted entries and the program of ``case``, by backdoor or host port."""
     corrupt = [(s, addr, bytes.fromhex(case["corrupt_data"][f"{s}:{addr}"]), masks)
@@ -171,12 +234,16 @@ async def load_case(dut, host, backdoor, case):
     await host.load_program(case["program"])
 
 
-async def run_case(dut, host, backdoor, case):
-    """Load, run and read back one case; its observations."""
+async def run_case(dut, host, backdoor, case, monitor=None):
+    """Load, run and read back one case; its observations (with ``monitor``, the stream trace)."""
     start = time.perf_counter()
     await load_case(dut, host, backdoor, case)
     loaded = time.perf_counter()
+    if monitor is not None:
+        monitor.start()
     status = await host.run(case.get("max_cycles", 100_000))
+    if monitor is not None:
+        status["streams"] = await monitor.stop()
     ran = time.perf_counter()
     windows = []
     for s, addr, count in case.get("windows", []):
@@ -196,11 +263,16 @@ async def run_cases(dut):
     with open(os.environ["OPENLPU_CASES"]) as f:
         cases = json.load(f)
     results = []
+    monitor = None
     for i, case in enumerate(cases):
         path = case.get("path", os.environ.get("OPENLPU_PATH", "backdoor"))
-        status = await run_case(dut, host, backdoor if path == "backdoor" else None, case)
+        trace = case.get("stream_trace", os.environ.get("OPENLPU_STREAM_TRACE") == "1")
+        if trace and monitor is None:
+            monitor = StreamMonitor(dut, CFG)
+        status = await run_case(dut, host, backdoor if path == "backdoor" else None, case,
+                                monitor if trace else None)
         results.append(status)
         dut._log.info("case %d (%s): %s", i, path,
-                      {k: v for k, v in status.items() if k not in ("windows", "ecc")})
+                      {k: v for k, v in status.items() if k not in ("windows", "ecc", "streams")})
     with open(os.environ["OPENLPU_RESULTS"], "w") as f:
         json.dump(results, f)
