@@ -18,7 +18,7 @@ its instructions, placed on the MXM, VXM and SXM (:mod:`.place_mxm`, :mod:`.plac
 from openlpu import isa, timing
 from openlpu.asm import vxm_slot_words
 
-from .alloc import Sram
+from .alloc import Sram, SramFull
 from .emit import segment
 from .place_mxm import place_pass16, place_row, place_tile
 from .place_sxm import place_shift, place_transpose
@@ -41,7 +41,10 @@ class Lowering:
         (name, shape), = graph.inputs.items()
         self.fp16 = graph.dtype(name) == "fp16"
         self.chunked = set(chunked)
-        self.sram.place_input(name, rows, shape[1], self.fp16)
+        try:
+            self.sram.place_input(name, rows, shape[1], self.fp16)
+        except SramFull as full:
+            raise SramFull(f"input {name!r} ({rows} x {shape[1]}): {full}") from full
         self.macs = 0
         self.layer_shapes = []               # every dense layer's N, once per placement
         self.new_segment()

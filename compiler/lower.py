@@ -70,7 +70,10 @@ def _segments(low, steps, cfg):
         while True:
             chunk = todo
             while True:
-                low.step(li, step, chunk)
+                try:
+                    low.step(li, step, chunk)
+                except SramFull as full:            # name the layer whose tensors do not fit
+                    raise SramFull(f"step {li} ({step_name(step)}): {full}") from full
                 if low.fits():
                     break
                 low = _replay(seg_start, placed)

@@ -486,3 +486,15 @@ def test_batch_that_mixes_rows_is_not_chunked():
     g, _, _ = _attention_scores(np.random.default_rng(1), 700, 8)
     with pytest.raises(SramFull, match=r"node \d+ \(transpose\) mixes rows"):
         compile_graph(g, TINY, 700)
+
+
+def test_weights_larger_than_the_sram_name_the_layer_and_sizes():
+    """A 256 x 2048 int8 layer needs more weight vectors than a tiny slice holds: no chunk of rows
+    helps, and the error names the step, its kind, the slice and the vectors."""
+    from openlpu.compiler.alloc import SramFull
+    rng = np.random.default_rng(5)
+    g = Graph()
+    x = g.input("x", (2, 256))
+    g.output(g.dense(x, rng.integers(-128, 128, (256, 2048)).astype(np.int8), 3, 12, relu=False))
+    with pytest.raises(SramFull, match=r"step 0 \(dense\): slice \d+: \d+ vectors do not fit .*not even one row"):
+        compile_graph(g, TINY, 2)
