@@ -408,6 +408,15 @@ def _unit_command(sub, name, help, func, unit, output):
     return cmd
 
 
+def _add_regress_command(sub):
+    from openlpu.verif import regress
+    reg = sub.add_parser("regress", help="random chip programs (or unit testbenches) per seed, RTL against "
+                                         "golden, on a Dask cluster", description=regress.__doc__,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    regress.add_arguments(reg)
+    reg.set_defaults(func=regress.run)
+
+
 def build_parser():
     """The ``openlpu`` argument parser: one subcommand per ``cmd_*`` function; a new command adds
     its ``sub.add_parser`` here (or a ``_add_*_commands(sub)`` helper)."""
@@ -445,6 +454,7 @@ def build_parser():
     dis.add_argument("-o", "--output", help="write the text there instead of stdout")
     dis.set_defaults(func=cmd_disasm)
     register_trace(sub)
+    _add_regress_command(sub)
 
     _add_model_commands(sub)
     return parser

@@ -1,18 +1,23 @@
 """Regressions with many seeds: random chip programs, and every unit's random testbench.
 
-``python -m openlpu.verif.regress --preset tiny --sim verilator --seeds 200``
-generates one random legal program per seed (:mod:`openlpu.verif.progen`),
-runs them on the golden ISA simulator and, in batches, on the RTL through the
-host port, and compares final SRAM windows, status, error registers, ECC
-counters and cycle counts. With ``--sim both`` Icarus and Verilator must both agree with the golden
-model, so they agree with each other on values and cycle counts. Every seed
-is logged; a failing seed replays
-alone with ``--seeds 1 --start SEED``. Ends with one summary line; the exit
-status is non-zero on any mismatch.
+``openlpu regress --preset tiny --sim verilator --seeds 200`` (or ``python -m
+openlpu.verif.regress ...``) generates one random legal program per seed
+(:mod:`openlpu.verif.progen`), runs them on the golden ISA simulator and, in
+batches, on the RTL, and compares final SRAM windows, status, error
+registers, ECC counters and cycle counts. With ``--sim both`` Icarus and
+Verilator must both agree with the golden model, so they agree with each
+other on values and cycle counts. The batches run on a Dask cluster
+(:mod:`openlpu.verif.cluster`): local worker processes, one per core by
+default (``--workers N``), or an existing cluster (``--cluster
+tcp://HOST:8786``). Every worker first builds the chip's simulator model (or
+finds it in the build cache) and reuses it for each of its batches. Every
+seed is logged as its batch completes; a failing seed replays alone with
+``--seeds 1 --start SEED``. Ends with one summary line (seeds passed, chip
+cycles, seeds per minute); the exit status is non-zero on any mismatch.
 
 ``--units mxm,sxm,...`` (or ``all``) instead runs each unit's cocotb
 testbench (random stimulus from ``OPENLPU_SEED``, checked against its golden
-model with its latency) once per seed, on the chosen simulator(s).
+model with its latency) once per seed, one run per task on the same cluster.
 """
 
 import argparse
@@ -24,10 +29,11 @@ import numpy as np
 
 from openlpu.config import preset
 
-from .lpu_cases import compare, expect, make_case, run_rtl
+from .cluster import SeedCluster
+from .lpu_cases import build_chip, compare, expect, make_case, run_rtl
 from .progen import DATA, INDEX, RESULT, random_case
 
-__all__ = ["seed_cases", "UNIT_BENCHES", "run_unit", "main"]
+__all__ = ["seed_cases", "UNIT_BENCHES", "run_unit", "run_batch", "add_arguments", "run", "main"]
 
 #: unit -> (toplevel, "module:Class", testbench module, extra environment, constructor keywords)
 UNIT_BENCHES = {
@@ -70,84 +76,142 @@ def seed_cases(cfg, seeds, length=60):
     return cases, usage
 
 
-def main(argv=None):
-    from tqdm import tqdm
-    p = argparse.ArgumentParser(prog="python -m openlpu.verif.regress", description=__doc__.splitlines()[0])
+def add_arguments(p):
+    """The regression's options (``python -m openlpu.verif.regress`` and ``openlpu regress``)."""
     p.add_argument("--preset", default="tiny")
     p.add_argument("--sim", default="verilator", choices=["verilator", "icarus", "both"],
                    help="both: every program on Icarus and on Verilator, which must agree with each other "
                         "and with the golden simulator")
     p.add_argument("--seeds", type=int, default=20, help="number of seeds")
     p.add_argument("--start", type=int, default=0, help="first seed")
-    p.add_argument("--batch", type=int, default=25, help="programs per simulator run")
+    p.add_argument("--batch", type=int, help="programs per simulator run (default: the seeds spread evenly "
+                                             "over the workers, at most 25)")
     p.add_argument("--length", type=int, default=60, help="approximate program length in cycles")
     p.add_argument("--units", help="comma-separated units (or 'all') whose testbenches to run per seed "
                                    f"instead of chip programs: {', '.join(UNIT_BENCHES)}")
-    args = p.parse_args(argv)
+    p.add_argument("--workers", type=int, help="worker processes of the local Dask cluster "
+                                               "(default: this machine's cores)")
+    p.add_argument("--cluster", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS "
+                                                        "(tcp://host:8786) instead of a local one")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m openlpu.verif.regress", description=__doc__.splitlines()[0])
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+def run(args):
+    """Run the regression ``args`` describes (see :func:`add_arguments`); the exit status."""
     cfg = preset(args.preset)
     seeds = list(range(args.start, args.start + args.seeds))
     if args.units:
-        return _units(args, cfg, seeds)
+        units = list(UNIT_BENCHES) if args.units == "all" else args.units.split(",")
+        unknown = [u for u in units if u not in UNIT_BENCHES]
+        if unknown:
+            raise SystemExit(f"error: unknown unit {unknown[0]!r}; choose from {', '.join(UNIT_BENCHES)}")
+    with SeedCluster(args.workers, args.cluster) as cluster:
+        print(f"Dask cluster: {len(cluster.worker_addresses)} workers"
+              + (f" at {args.cluster}" if args.cluster else " (local)"))
+        if args.units:
+            return _units(args, cfg, seeds, units, cluster)
+        return _chip(args, cfg, seeds, cluster)
+
+
+def _sims(args):
+    return ["icarus", "verilator"] if args.sim == "both" else [args.sim]
+
+
+def _log(name):
+    """``build/logs/regress/<name>.log``: where a worker's simulator output goes."""
+    from .runner import BUILD_ROOT
+    logs = BUILD_ROOT / "logs" / "regress"
+    logs.mkdir(parents=True, exist_ok=True)
+    return logs / f"{name}.log"
+
+
+def build_models(cfg, sims):
+    """Build (or find built) the chip's simulator models on this worker; their directories."""
+    return [str(build_chip(cfg, sim, log_file=_log(f"build-{cfg.lanes}-{sim}"))) for sim in sims]
+
+
+def run_batch(seeds, cfg, sims, length, key):
+    """One simulator run per simulator over ``seeds``' random programs, each compared with the
+    golden model: ``([{seed, cycles, done, code, failure}], usage)``; ``failure`` is None on a pass.
+    A simulator run that fails as a whole fails every seed of the batch with its message."""
+    cases, used = seed_cases(cfg, seeds, length)
+    expected = expect(cfg, cases)
+    try:
+        got = {sim: run_rtl(cfg, sim, cases, key, log_file=_log(f"{key}-{sim}-{seeds[0]}")) for sim in sims}
+        crash = None
+    except Exception as exc:  # noqa: BLE001 - reported per seed, with the message
+        crash = f"simulator run failed: {type(exc).__name__}: {exc}"
+    results = []
+    for k, (seed, e) in enumerate(zip(seeds, expected)):
+        failure = crash
+        if crash is None:
+            try:
+                for sim in sims:
+                    compare([e], [got[sim][k]], [f"seed {seed} on {sim}"])
+            except AssertionError as exc:
+                failure = str(exc)
+        results.append({"seed": seed, "cycles": e["cycles"], "done": e["done"], "code": e["code"],
+                        "failure": failure})
+    return results, dict(used)
+
+
+def _chip(args, cfg, seeds, cluster):
     t0 = time.time()
+    sims = _sims(args)
+    workers = len(cluster.worker_addresses)
+    size = args.batch or max(1, min(25, -(-len(seeds) // workers)))
+    batches = [seeds[i:i + size] for i in range(0, len(seeds), size)]
+    cluster.prepare(build_models, cfg, sims)
+    t_built = time.time()
     failures, cycles, usage = [], 0, Counter()
-    with tqdm(total=len(seeds), unit="seed", desc=f"{args.preset}/{args.sim}") as bar:
-        for i in range(0, len(seeds), args.batch):
-            batch = seeds[i:i + args.batch]
-            cases, used = seed_cases(cfg, batch, args.length)
-            usage += used
-            expected = expect(cfg, cases)
-            sims = ["icarus", "verilator"] if args.sim == "both" else [args.sim]
-            got = {sim: run_rtl(cfg, sim, cases, f"{args.preset}-regress") for sim in sims}
-            for k, (seed, e) in enumerate(zip(batch, expected)):
-                cycles += e["cycles"]
-                try:
-                    for sim in sims:
-                        compare([e], [got[sim][k]], [f"seed {seed} on {sim}"])
-                    status = "pass"
-                except AssertionError as exc:
-                    failures.append((seed, str(exc)))
-                    status = "FAIL"
-                tqdm.write(f"seed {seed}: {status} ({e['cycles']} cycles, "
-                           f"{'done' if e['done'] else 'error ' + str(e['code'])})")
-                bar.update(1)
-    for seed, msg in failures:
+    for _, (results, used) in cluster.map(run_batch, batches, cfg, sims, args.length, f"{args.preset}-regress",
+                                          desc=f"{args.preset}/{args.sim}"):
+        usage += Counter(used)
+        for r in results:
+            cycles += r["cycles"]
+            if r["failure"]:
+                failures.append((r["seed"], r["failure"]))
+            cluster.write(f"seed {r['seed']}: {'FAIL' if r['failure'] else 'pass'} ({r['cycles']} cycles, "
+                          f"{'done' if r['done'] else 'error ' + str(r['code'])})")
+    for seed, msg in sorted(failures):
         print(f"seed {seed} failed: {msg[:500]}\n  replay: python -m openlpu.verif.regress --preset {args.preset} "
               f"--sim {args.sim} --seeds 1 --start {seed}")
     print("instructions used:", ", ".join(f"{k} {v}" for k, v in sorted(usage.items())))
+    seconds = time.time() - t_built
     print(f"SUMMARY {args.preset} {args.sim}: {len(seeds) - len(failures)}/{len(seeds)} seeds passed, "
-          f"{cycles} chip cycles, {time.time() - t0:.0f} s")
+          f"{cycles} chip cycles; models ready in {t_built - t0:.0f} s, then {seconds:.0f} s: "
+          f"{60 * len(seeds) / seconds:.1f} seeds/min on {workers} workers")
     return 1 if failures else 0
 
 
-def _units(args, cfg, seeds):
-    from tqdm import tqdm
-    from .runner import BUILD_ROOT
-    units = list(UNIT_BENCHES) if args.units == "all" else args.units.split(",")
-    unknown = [u for u in units if u not in UNIT_BENCHES]
-    if unknown:
-        raise SystemExit(f"error: unknown unit {unknown[0]!r}; choose from {', '.join(UNIT_BENCHES)}")
-    sims = ["icarus", "verilator"] if args.sim == "both" else [args.sim]
-    logs = BUILD_ROOT / "logs" / "regress"
-    logs.mkdir(parents=True, exist_ok=True)
-    t0, failures, runs = time.time(), [], 0
-    with tqdm(total=len(units) * len(sims) * len(seeds), unit="run", desc=f"units/{args.sim}") as bar:
-        for unit in units:
-            for sim in sims:
-                for seed in seeds:
-                    log = logs / f"{unit}-{args.preset}-{sim}-{seed}.log"
-                    try:
-                        run_unit(unit, cfg, args.preset, sim, seed, log_file=log)
-                        status = "pass"
-                    except AssertionError as exc:
-                        failures.append((unit, sim, seed, str(exc)))
-                        status = f"FAIL (log {log})"
-                    runs += 1
-                    tqdm.write(f"{unit} {sim} seed {seed}: {status}")
-                    bar.update(1)
-    for unit, sim, seed, msg in failures:
+def run_unit_seed(task, cfg, key):
+    """One ``(unit, sim, seed)`` run of a unit's testbench: None on a pass, else ``(message, log)``."""
+    unit, sim, seed = task
+    log = _log(f"{unit}-{key}-{sim}-{seed}")
+    try:
+        run_unit(unit, cfg, key, sim, seed, log_file=log)
+    except AssertionError as exc:
+        return str(exc), str(log)
+    return None
+
+
+def _units(args, cfg, seeds, units, cluster):
+    t0, failures = time.time(), []
+    tasks = [(unit, sim, seed) for unit in units for sim in _sims(args) for seed in seeds]
+    for (unit, sim, seed), failed in cluster.map(run_unit_seed, tasks, cfg, args.preset, desc=f"units/{args.sim}",
+                                                 unit="run", weight=lambda _: 1):
+        if failed:
+            failures.append((unit, sim, seed, failed[0]))
+        cluster.write(f"{unit} {sim} seed {seed}: {'FAIL (log ' + failed[1] + ')' if failed else 'pass'}")
+    for unit, sim, seed, msg in sorted(failures):
         print(f"{unit} {sim} seed {seed} failed: {msg[:300]}\n  replay: python -m openlpu.verif.regress "
               f"--preset {args.preset} --sim {sim} --units {unit} --seeds 1 --start {seed}")
-    print(f"SUMMARY units {args.preset} {args.sim}: {runs - len(failures)}/{runs} runs passed "
+    print(f"SUMMARY units {args.preset} {args.sim}: {len(tasks) - len(failures)}/{len(tasks)} runs passed "
           f"({', '.join(units)} x {len(seeds)} seeds), {time.time() - t0:.0f} s")
     return 1 if failures else 0
 
