@@ -15,7 +15,11 @@ power-of-two boundaries; ``D = 2**ceil_log2(mem_depth)``)::
 :func:`openlpu.golden.mem.host_address` is the same map. The data bus is
 ``8 * B`` bits. Only INCR bursts of full, aligned beats (``AxSIZE = log2(B)``,
 all write strobes set) are accepted; anything else answers SLVERR without
-writing. A write burst must carry each vector whole: the port collects a
+writing. A write burst is ``AWLEN + 1`` beats, counted by the port: it ends
+after that many beats whatever ``WLAST`` says, and a beat whose ``WLAST``
+disagrees (set before the last beat, or clear on it) is not written and the
+burst answers SLVERR, so a wrong ``WLAST`` never swallows the next burst's
+beats. A write burst must carry each vector whole: the port collects a
 vector's beats and writes the SRAM at its last data beat; a vector whose
 burst starts or ends inside it is not written and the burst answers SLVERR.
 Padding (the bytes past ``lanes`` in the last data beat, and padding beats)
@@ -209,6 +213,7 @@ class HostPort(wiring.Component):
         """The AW, W and B channels."""
         axi = self.s_axi
         w = SimpleNamespace(id=Signal(ID_BITS, name="w_id"), addr=Signal(ADDR_BITS, name="w_addr"),
+                            left=Signal(8, name="w_left"),      # beats of the burst after this one (awlen first)
                             bad=Signal(name="w_bad"),           # malformed burst: SLVERR, nothing written
                             resp=Signal(AxiResp, name="w_resp"),
                             whole=Signal(name="w_whole"),       # every beat so far of this vector is good
@@ -216,12 +221,14 @@ class HostPort(wiring.Component):
                                  for k in range(self._cfg.host_vector_beats - 1)])     # before its last
         with m.If(state == _WriteState.IDLE):
             with m.If(axi.awvalid):
-                m.d.sync += [w.id.eq(axi.awid), w.addr.eq(axi.awaddr), w.resp.eq(AxiResp.OKAY), w.whole.eq(0),
-                             w.bad.eq(self._malformed(axi.awsize, axi.awburst)), state.eq(_WriteState.DATA)]
+                m.d.sync += [w.id.eq(axi.awid), w.addr.eq(axi.awaddr), w.left.eq(axi.awlen), w.resp.eq(AxiResp.OKAY),
+                             w.whole.eq(0), w.bad.eq(self._malformed(axi.awsize, axi.awburst)),
+                             state.eq(_WriteState.DATA)]
         with m.Elif(state == _WriteState.DATA):
             with m.If(axi.wvalid & self.mem.granted):
                 self._write_beat(m, w)
-                with m.If(axi.wlast):
+                m.d.sync += w.left.eq(w.left - 1)
+                with m.If(w.left == 0):                      # awlen + 1 beats, whatever wlast says
                     m.d.sync += state.eq(_WriteState.RESP)
         with m.Elif(state == _WriteState.RESP):
             with m.If(axi.bready):
@@ -236,11 +243,12 @@ class HostPort(wiring.Component):
         cfg, axi = self._cfg, self.s_axi
         d = self._decode(w.addr)
         nb = cfg.host_vector_beats
-        ok = ~w.bad & d.aligned & axi.wstrb.all()
+        burst_last = w.left == 0
+        ok = ~w.bad & d.aligned & axi.wstrb.all() & (axi.wlast == burst_last)
         data_beat = d.beat < nb
         whole = Mux(d.beat == 0, ok, w.whole & ok)
         last = d.beat == nb - 1
-        complete = Mux(last, whole, ~axi.wlast | ~data_beat)    # no vector left without its last beat
+        complete = Mux(last, whole, ~burst_last | ~data_beat)    # no vector left without its last beat
         in_range = d.in_range
         to_mem = self._write_vector(m, w, d, last & whole)
         if self._program:

@@ -89,3 +89,40 @@ def test_port_names():
     for port in ("s_axi__awaddr", "s_axi__wdata", "s_axi__rresp", "s_axil__araddr", "s_axil__bresp",
                  "imem_wr__valid", "start", "chip_busy", "rd__0__valid", "out__0__payload"):
         assert port in header, port
+
+
+def _axi(**v):
+    from openlpu.verif.axi_check import CHANNELS
+    return {name: v.get(name, 0) for name in CHANNELS}
+
+
+def _run_checker(cycles):
+    from openlpu.verif.axi_check import AxiChecker
+    checker = AxiChecker()
+    for v in cycles:
+        checker.sample(v)
+    return checker
+
+
+def test_axi_checker_passes_a_correct_write_and_read():
+    _run_checker([_axi(awvalid=1, awready=1, awid=2, awlen=1), _axi(wvalid=1, wready=1),
+                  _axi(wvalid=1, wready=1), _axi(bvalid=1, bid=2), _axi(bvalid=1, bready=1, bid=2),
+                  _axi(arvalid=1, arready=1, arid=5, arlen=1), _axi(rvalid=1, rready=1, rid=5),
+                  _axi(rvalid=1, rid=5, rlast=1, rdata=7), _axi(rvalid=1, rready=1, rid=5, rlast=1, rdata=7)])
+
+
+@pytest.mark.parametrize("cycles, rule", [
+    ([_axi(awvalid=1, awready=1, awlen=1), _axi(wvalid=1, wready=1), _axi(bvalid=1)], "BRESP_AFTER_WLAST"),
+    ([_axi(awvalid=1, awready=1, awid=1), _axi(wvalid=1, wready=1), _axi(bvalid=1, bid=2)], "BRESP_AFTER_WLAST"),
+    ([_axi(awvalid=1, awready=1), _axi(wvalid=1, wready=1), _axi(bvalid=1), _axi()], "BVALID_STABLE"),
+    ([_axi(awvalid=1, awready=1), _axi(wvalid=1, wready=1), _axi(bvalid=1), _axi(bvalid=1, bresp=2)],
+     "BVALID_STABLE"),
+    ([_axi(arvalid=1, arready=1, arlen=1), _axi(rvalid=1, rready=1, rlast=1)], "RLAST"),
+    ([_axi(arvalid=1, arready=1, arlen=0), _axi(rvalid=1, rready=1, rlast=0)], "RLAST"),
+    ([_axi(arvalid=1, arready=1), _axi(rvalid=1, rlast=1, rdata=1), _axi(rvalid=1, rlast=1, rdata=2)], "RVALID_STABLE"),
+    ([_axi(rvalid=1, rlast=1)], "RDATA_NO_AR"),
+    ([_axi(wvalid=1, wready=1)], "W_NO_AW"),
+])
+def test_axi_checker_names_the_broken_rule(cycles, rule):
+    with pytest.raises(AssertionError, match=f"AXI {rule} broken in cycle {len(cycles) - 1}"):
+        _run_checker(cycles)

@@ -3,7 +3,10 @@ built with ``program=True``).
 
 cocotbext-axi's ``AxiMaster`` and ``AxiLiteMaster`` drive the ``s_axi`` and
 ``s_axil`` ports (Verilog ``s_axi__awaddr`` ...: prefixes ``s_axi_`` and
-``s_axil_``, to which cocotbext-axi adds ``_``); a golden image of vectors
+``s_axil_``, to which cocotbext-axi adds ``_``), except in
+``write_burst_length_is_awlen``, which drives the write channels itself to send
+what a correct manager never does; in every test :mod:`openlpu.verif.axi_check`
+checks the ``s_axi`` port's protocol rules in every cycle. A golden image of vectors
 addressed, packed and unpacked with :func:`openlpu.golden.mem.host_address`,
 :func:`~openlpu.golden.mem.host_pack` and :func:`~openlpu.golden.mem.host_unpack`
 is the reference, and :func:`~openlpu.golden.mem.imem_rows` that of the
@@ -27,6 +30,7 @@ from openlpu.golden.mem import host_address, host_decode, host_pack, host_span, 
 from openlpu.isa import queues
 from openlpu.rtl.host import ID_VALUE, IMEM_BASE, INFO_CSR, VERSION
 from openlpu.rtl.icu import ImemWriteLayout
+from openlpu.verif.axi_check import start_axi_checker
 
 CFG = LpuConfig.from_dict(json.loads(os.environ["OPENLPU_CONFIG"]))
 SEED = int(os.environ.get("OPENLPU_SEED", "1"))
@@ -42,7 +46,10 @@ def vectors(rng, count):
 
 
 class TB:
-    def __init__(self, dut):
+    """Clock, reset and the bus models; ``master=False`` leaves the ``s_axi`` port to the test
+    until :meth:`attach_master`."""
+
+    def __init__(self, dut, master=True):
         self.dut = dut
         dut.rst.value = 1     # the bus models watch reset from the start: never leave it X
         for name in ("s_axi__awvalid", "s_axi__wvalid", "s_axi__bready", "s_axi__arvalid", "s_axi__rready",
@@ -50,8 +57,12 @@ class TB:
                      "chip_busy", "status"):
             getattr(dut, name).value = 0
         Clock(dut.clk, 10, unit="ns").start()
-        self.axi = AxiMaster(AxiBus.from_prefix(dut, "s_axi_"), dut.clk, dut.rst)
+        self.axi = AxiMaster(AxiBus.from_prefix(dut, "s_axi_"), dut.clk, dut.rst) if master else None
         self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil_"), dut.clk, dut.rst)
+        self.checker = start_axi_checker(dut)
+
+    def attach_master(self):
+        self.axi = AxiMaster(AxiBus.from_prefix(dut := self.dut, "s_axi_"), dut.clk, dut.rst)
 
     async def reset(self):
         dut = self.dut
@@ -270,3 +281,75 @@ async def burst_throughput(dut):
     if os.environ.get("OPENLPU_BENCH_OUT"):
         with open(os.environ["OPENLPU_BENCH_OUT"], "w") as f:
             json.dump(result, f)
+
+
+#: Cycles a write response may take after the burst's last beat (the port answers in 1).
+RESPONSE_CYCLES = 20
+
+
+async def _raw_write(dut, addr, data, wlast):
+    """One INCR write burst of ``len(wlast)`` full beats of ``data`` at ``addr`` (AWLEN =
+    beats - 1), beat ``k`` with WLAST = ``wlast[k]``, driven on the signals; its BRESP."""
+    port = "s_axi__"
+    sig = {n: getattr(dut, port + n) for n in ("awid", "awaddr", "awlen", "awsize", "awburst", "awvalid",
+                                               "awready", "wdata", "wstrb", "wlast", "wvalid", "wready",
+                                               "bvalid", "bready", "bresp")}
+    values = {"awid": 3, "awaddr": addr, "awlen": len(wlast) - 1, "awsize": B.bit_length() - 1,
+              "awburst": 1, "awvalid": 1}
+    for name, value in values.items():
+        sig[name].value = value
+    await RisingEdge(dut.clk)
+    while not int(sig["awready"].value):
+        await RisingEdge(dut.clk)
+    sig["awvalid"].value = 0
+    for k, last in enumerate(wlast):
+        sig["wdata"].value = int.from_bytes(data[k * B:(k + 1) * B], "little")
+        sig["wstrb"].value, sig["wlast"].value, sig["wvalid"].value = (1 << B) - 1, int(last), 1
+        await RisingEdge(dut.clk)
+        while not int(sig["wready"].value):
+            await RisingEdge(dut.clk)
+    sig["wvalid"].value, sig["wlast"].value, sig["bready"].value = 0, 0, 1
+    for _ in range(RESPONSE_CYCLES):
+        await RisingEdge(dut.clk)
+        if int(sig["bvalid"].value):
+            break
+    else:
+        raise AssertionError(f"no write response within {RESPONSE_CYCLES} cycles of the burst's last beat")
+    sig["bready"].value = 0
+    return AxiResp(int(sig["bresp"].value))
+
+
+@cocotb.test()
+async def write_burst_length_is_awlen(dut):
+    """A write burst is AWLEN + 1 beats whatever WLAST says: a beat with a wrong WLAST is dropped
+    (its vector not written) and the burst answers SLVERR, and the next burst is unaffected."""
+    tb = TB(dut, master=False)
+    await tb.reset()
+    rng = np.random.default_rng(SEED)
+    per = CFG.host_vector_stride // B                               # beats per vector, padding included
+    image = {}
+
+    async def burst(v, count, wrong=()):
+        """``count`` vectors from vector ``v`` in one burst, WLAST flipped on the beats ``wrong``; a
+        wrong beat drops its vector when it is one of the vector's data beats (padding carries
+        nothing). Returns the dropped vectors' offsets."""
+        vecs = vectors(rng, count)
+        beats = host_span(CFG, count) // B
+        wlast = [(k == beats - 1) != (k in wrong) for k in range(beats)]
+        dropped = {k // per for k in wrong if k % per < CFG.host_vector_beats}
+        got = await _raw_write(dut, host_address(CFG, 1, v), host_pack(CFG, vecs), wlast)
+        assert got == (AxiResp.SLVERR if wrong else AxiResp.OKAY), f"burst at vector {v}, WLAST {wlast}: {got}"
+        for k, vec in enumerate(vecs):
+            if k not in dropped:
+                image[v + k] = vec
+        return dropped
+    last = host_span(CFG, 3) // B - 1
+    for v in (0, 4, 8):                                              # known contents first
+        assert await burst(v, 3) == set()
+    assert await burst(4, 3, wrong=[last]) == {2}                    # WLAST missing on the last beat
+    assert await burst(8, 3, wrong=[0]) == {0}                       # WLAST early, on the first beat
+    assert await burst(12, 1) == set()                               # the next burst is unaffected
+    tb.attach_master()
+    for v, vec in sorted(image.items()):
+        got = await tb.axi.read(host_address(CFG, 1, v), VB)
+        assert got.resp == AxiResp.OKAY and host_unpack(CFG, got.data, 1) == [vec], f"vector {v}: {got.data.hex()}"
