@@ -136,6 +136,34 @@ def test_rtl_matches_golden(sim, live_seed):
     compare(expected, got, labels, cfg=TINY)
 
 
+#: Fixed seeds of the long random programs with faults (the golden model picks which run in RTL).
+FAULT_SEEDS = range(2000, 2030)
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_long_programs_with_faults(sim, live_seed):
+    """Random programs of about 500 cycles with two faults each at random points (illegal
+    words, bad addresses, ECC errors: verif/progen_faults.py). Of 30 fixed seeds, the first
+    that ends in each outcome (done, or each error code) runs in RTL, with 2 live-seed
+    programs: every stream register in every cycle, then SRAM, status, error queue and pc, ECC
+    counters and the stop cycle equal to the golden model's."""
+    require_simulator(sim)
+    fixed, _ = seed_cases(TINY, FAULT_SEEDS, length=500, faults=2)
+    outcomes = {}
+    for seed, case, obs in zip(FAULT_SEEDS, fixed, expect(TINY, fixed)):
+        outcomes.setdefault(obs["code"], (seed, case))
+    assert len(outcomes) >= 4, f"the faults reached only {sorted(outcomes)}"
+    live = live_seeds(live_seed, 2)
+    rand, _ = seed_cases(TINY, live, length=500, faults=2)
+    cases = [c for _, c in outcomes.values()] + rand
+    labels = [f"seed {s} (length 500, faults 2)" for s, _ in outcomes.values()] + \
+        [f"live seed {s} (length 500, faults 2)" for s in live]
+    expected = expect(TINY, cases, streams=True)
+    got = run_rtl(TINY, sim, cases, "tiny", stream_trace=True)
+    assert all("streams" in g for g in got), "the testbench returned no stream trace"
+    compare(expected, got, labels, cfg=TINY)
+
+
 def test_rtl_host_port_with_vectors_of_two_beats():
     """16 lanes on a 64-bit host bus: every vector is two AXI beats and every instruction row one
     instruction; random programs loaded and read back through the host port match the golden

@@ -32,6 +32,7 @@ from openlpu.config import preset
 from .cluster import SeedCluster
 from .lpu_cases import build_chip, compare, expect, make_case, run_rtl
 from .progen import DATA, INDEX, RESULT, random_case
+from .progen_faults import with_faults
 
 __all__ = ["seed_cases", "UNIT_BENCHES", "run_unit", "run_batch", "add_arguments", "run", "main"]
 
@@ -64,15 +65,21 @@ def run_unit(unit, cfg, key, sim, seed, log_file=None):
 CI_SEEDS = range(1000, 1008)
 
 
-def seed_cases(cfg, seeds, length=60):
-    """``(cases, usage)`` for the given seeds; every case reads back its data, result and index areas."""
+def seed_cases(cfg, seeds, length=60, faults=0):
+    """``(cases, usage)`` for the given seeds; every case reads back its data, result and index
+    areas. ``faults``: that many faults at random points of each program
+    (:func:`openlpu.verif.progen_faults.with_faults`)."""
     cases, usage = [], Counter()
     windows = [(s, 0, INDEX + 8) for s in range(cfg.mem_slices)]
     assert INDEX + 8 > DATA + RESULT
     for seed in seeds:
-        program, sram, used = random_case(cfg, np.random.default_rng(seed), length=length)
+        rng = np.random.default_rng(seed)
+        program, sram, used = random_case(cfg, rng, length=length)
         usage += used
-        cases.append(make_case(cfg, program, sram=sram, windows=windows))
+        corrupt = None
+        if faults:
+            program, corrupt, _ = with_faults(cfg, rng, program, sram, faults)
+        cases.append(make_case(cfg, program, sram=sram, corrupt=corrupt, windows=windows))
     return cases, usage
 
 
@@ -87,6 +94,8 @@ def add_arguments(p):
     p.add_argument("--batch", type=int, help="programs per simulator run (default: the seeds spread evenly "
                                              "over the workers, at most 25)")
     p.add_argument("--length", type=int, default=60, help="approximate program length in cycles")
+    p.add_argument("--faults", type=int, default=0, help="faults per program at random points: illegal words, "
+                                                         "bad addresses, ECC errors (verif/progen_faults.py)")
     p.add_argument("--units", help="comma-separated units (or 'all') whose testbenches to run per seed "
                                    f"instead of chip programs: {', '.join(UNIT_BENCHES)}")
     p.add_argument("--workers", type=int, help="worker processes of the local Dask cluster "
@@ -135,11 +144,11 @@ def build_models(cfg, sims):
     return [str(build_chip(cfg, sim, log_file=_log(f"build-{cfg.lanes}-{sim}"))) for sim in sims]
 
 
-def run_batch(seeds, cfg, sims, length, key):
+def run_batch(seeds, cfg, sims, length, key, faults=0):
     """One simulator run per simulator over ``seeds``' random programs, each compared with the
     golden model: ``([{seed, cycles, done, code, failure}], usage)``; ``failure`` is None on a pass.
     A simulator run that fails as a whole fails every seed of the batch with its message."""
-    cases, used = seed_cases(cfg, seeds, length)
+    cases, used = seed_cases(cfg, seeds, length, faults)
     expected = expect(cfg, cases)
     try:
         got = {sim: run_rtl(cfg, sim, cases, key, log_file=_log(f"{key}-{sim}-{seeds[0]}")) for sim in sims}
@@ -170,7 +179,7 @@ def _chip(args, cfg, seeds, cluster):
     t_built = time.time()
     failures, cycles, usage = [], 0, Counter()
     for _, (results, used) in cluster.map(run_batch, batches, cfg, sims, args.length, f"{args.preset}-regress",
-                                          desc=f"{args.preset}/{args.sim}"):
+                                          args.faults, desc=f"{args.preset}/{args.sim}"):
         usage += Counter(used)
         for r in results:
             cycles += r["cycles"]
@@ -179,8 +188,8 @@ def _chip(args, cfg, seeds, cluster):
             cluster.write(f"seed {r['seed']}: {'FAIL' if r['failure'] else 'pass'} ({r['cycles']} cycles, "
                           f"{'done' if r['done'] else 'error ' + str(r['code'])})")
     for seed, msg in sorted(failures):
-        print(f"seed {seed} failed: {msg[:500]}\n  replay: python -m openlpu.verif.regress --preset {args.preset} "
-              f"--sim {args.sim} --seeds 1 --start {seed}")
+        print(f"seed {seed} failed: {msg[:500]}\n  replay: openlpu regress --preset {args.preset} --sim {args.sim} "
+              f"--seeds 1 --start {seed} --length {args.length} --faults {args.faults}")
     print("instructions used:", ", ".join(f"{k} {v}" for k, v in sorted(usage.items())))
     seconds = time.time() - t_built
     print(f"SUMMARY {args.preset} {args.sim}: {len(seeds) - len(failures)}/{len(seeds)} seeds passed, "
