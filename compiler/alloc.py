@@ -65,14 +65,15 @@ class SramFull(MemoryError):
 @dataclass
 class Stripes:
     """Weight tiles striped over slices: row ``r`` of tile ``i`` is vector ``i * per + r // S``
-    of ``places[r % S]`` (``S`` places, one per slice; ``per`` rows of a tile in each)."""
+    of ``places[r % S]`` (``S`` places, each in its own slice or, fp16, slice pair; ``per``
+    rows of a tile in each)."""
     places: list
     per: int
 
     def row(self, tile, r):
-        """``(slice, addr)`` of row ``r`` of tile ``tile``."""
+        """``[(slice, addr)]`` of the byte planes of row ``r`` of tile ``tile``, low first."""
         place = self.places[r % len(self.places)]
-        return place.slice, place.base + tile * self.per + r // len(self.places)
+        return [(s, place.base + tile * self.per + r // len(self.places)) for s in place.slices]
 
 
 class Alloc:
@@ -218,14 +219,19 @@ class Sram:
             for nt in range(NT):
                 tile = int8_weight_tile(w, bias, ktiles, kt, nt, L)
                 for r in range(L):
-                    self.weights[stripes.row(kt * NT + nt, r)] = tile[r].view(np.uint8).copy()
+                    self.weights[stripes.row(kt * NT + nt, r)[0]] = tile[r].view(np.uint8).copy()
         return stripes
 
     def fp16_weights(self, li, w, bias, KT, NT, in_side):
         """Step ``li``'s fp16 weight tiles (``KT`` K-tiles, then the bias tile; ``NT`` output tiles),
         ``fp16_k`` rows each, tile ``(kt, nt)`` at vector ``(kt * NT + nt) * fp16_k`` of a slice
         pair: on the input's side (``in_side``), away from the input when it has two pairs, else
-        wherever they fit."""
+        wherever they fit; as :class:`Stripes` of that one pair.
+
+        One pair, so an LW carries one row (:func:`.place_mxm.load_plan`): striping the rows
+        over ``mxm_load_rows`` pairs takes the slices of the fp16 outputs and their staging
+        copies, and measured at ``small`` (bench_compiler) it made two layer shapes 3 cycles
+        slower while it sped the one-row ones up."""
         if li in self.wplaces:
             return self.wplaces[li]
         cfg, L, K = self.cfg, self.cfg.lanes, self.cfg.fp16_k
@@ -233,16 +239,16 @@ class Sram:
         pairs = [self.pair(in_side, 1), self.pair(1 - in_side, 1), self.pair(1 - in_side, 0)]
         wpair = next((pr for pr in pairs if max(self.alloc.next[s] for s in pr) + KT_all * NT * K
                       <= cfg.mem_depth), pairs[0])
-        wp = self.wplaces[li] = self.alloc.take(wpair[0], KT_all * NT * K, L, wpair[1])
+        stripes = self.wplaces[li] = Stripes([self.alloc.take(wpair[0], KT_all * NT * K, L, wpair[1])], K)
         bits = fp16_weight_bits(w, bias, KT, NT, K, L)
         for kt in range(KT_all):
             for nt in range(NT):
                 for i in range(K):
                     row = bits[kt * K + i, nt * L:(nt + 1) * L]
-                    a = wp.base + (kt * NT + nt) * K + i
-                    self.weights[(wpair[0], a)] = (row & 0xFF).astype(np.uint8)
-                    self.weights[(wpair[1], a)] = (row >> 8).astype(np.uint8)
-        return wp
+                    (lo, a), (hi, _) = stripes.row(kt * NT + nt, i)
+                    self.weights[(lo, a)] = (row & 0xFF).astype(np.uint8)
+                    self.weights[(hi, a)] = (row >> 8).astype(np.uint8)
+        return stripes
 
     def channel_factors(self, li, channel_scales, NT):
         """Step ``li``'s per-channel factors in SRAM: for output tile ``nt``, ``[(slice, addr)]`` of its

@@ -186,7 +186,7 @@ class Lowering:
                 return rows
             return computed
         stripes = sram.int8_weights(li, step.w, step.bias, ktiles, NT)
-        return lambda kt, nt: [[stripes.row(kt * NT + nt, i)] for i in range(L)]
+        return lambda kt, nt: [stripes.row(kt * NT + nt, i) for i in range(L)]
 
     def _requant_slots(self, li, step, NT):
         """Configure the two VXM slots of step ``li``'s requantization (or per-channel rescale,
@@ -233,8 +233,7 @@ class Lowering:
         vop_ready = self.configure([(sa, vxm_slot_words(cfg, "fp32", alus))], self.slot_free[sa]) + 1
         last_vop = 0
         for chunk, nt, p, kt in tile_order(cfg, rows_range, NT, KT_all):
-            a0 = wp.base + (kt * NT + nt) * K
-            t_a = self.install(p, [[(wp.slice, a0 + i), (wp.hi, a0 + i)] for i in range(K)])
+            t_a = self.install(p, [wp.row(kt * NT + nt, i) for i in range(K)])
             for r in chunk:
                 row = (p, r - chunk.start)
                 if kt:

@@ -181,7 +181,7 @@ class MxmColumn(wiring.Component):
         that row slot) when ``load_en[k]``; the plane decodes ``load_en`` once for all
         columns.
     install : ``In(1)``
-        Copies the shadow column (including a row loaded this cycle) to the active one.
+        Copies the shadow column (including rows loaded this cycle) to the active one.
     is_fp16 : ``In(1)``
         The activation in ``a`` is fp16.
     int_sum : ``Out(signed(32))``
