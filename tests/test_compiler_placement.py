@@ -138,3 +138,22 @@ def test_place_rowop_issues_the_tree_at_its_offsets_after_t_min():
     assert all(t >= 40 for t, i in reads if i["addr"] == 1)     # row 1 is read once it is written
     assert {o.addr(r, 0) for o in outs for r in (0, 1)} == {i["addr"] for _, i in
                                                            _instrs(sch, f"mem{outs[0].slice}", "WRITE")}
+
+
+def test_checker_skips_junk_slots_but_not_true_rows():
+    """A tile from one slice at small loads top down: the junk slots' intents are ANY and the
+    checker passes; pointing a true row's intent at another READ makes it fail."""
+    from openlpu.compiler.place_mxm import ANY
+    from openlpu.compiler.runtime import ScheduleError
+    n = SMALL.lanes
+    rows = [[(2, 10 + k)] for k in range(n)]
+    sch = Scheduler(SMALL)
+    place_tile(sch, SMALL, 0, rows, 0, {})
+    weights = {(2, 10 + k): np.full(n, k, np.uint8) for k in range(n)}
+    _run(sch, weights)
+    key = next(k for k, want in sch.intents.items() if k[0] == "mxw0" and ANY in want)
+    true = [j for j, w in enumerate(sch.intents[key]) if w != ANY][0]
+    q, t = sch.intents[key][true]
+    sch.intents[key][true] = (q, t + 1)
+    with pytest.raises(ScheduleError, match="mxw0"):
+        _run(sch, weights)
