@@ -2,10 +2,11 @@
 
 Two panels, each with the bounds that hold on its own axis:
 
-* **weights**: x = MACs per weight byte loaded into the MXM (every ``LW`` moves one weight row
-  from SRAM over its stream group: ``lanes`` bytes for int8, two streams' worth for fp16). Each
-  plane takes one ``LW`` a cycle (its ``mxw`` queue issues one instruction a cycle), so
-  ``MACs/cycle <= x * mxm_planes * lanes * stream_width(LW)``: the *weight-load bound*, with
+* **weights**: x = MACs per weight byte loaded into the MXM (every ``LW`` moves its ``rows``
+  weight rows over its stream groups: ``lanes`` bytes a row for int8, two streams' worth for
+  fp16). Each plane takes one ``LW`` a cycle (its ``mxw`` queue issues one instruction a cycle),
+  of up to ``mxm_load_rows`` rows, so ``MACs/cycle <= x * mxm_planes * lanes * stream_width(LW)``
+  with an LW of ``mxm_load_rows`` rows: the *weight-load bound*, with
   the ridge where a weight tile is reused by ``lanes`` rows. A GEMV (one row, the LLM decode
   case) sits at x = 1 (int8) on that slope, far below the peak.
 * **SRAM**: x = MACs per byte read from SRAM (every ``READ``/``GATHER``: weights, activations,
@@ -26,9 +27,10 @@ from openlpu.trace import slices
 __all__ = ["ceilings", "figures", "plot"]
 
 
-def _lw_width(fp16):
-    """Streams (of ``lanes`` bytes each) an ``LW`` reads: 1 for int8, 2 for fp16."""
-    return isa.stream_width(isa.make("LW", 0, (0, 0), fp16=int(fp16)), "src")
+def _lw_width(fp16, rows):
+    """Streams (of ``lanes`` bytes each) an ``LW`` of ``rows`` rows reads: ``rows`` for int8,
+    ``2 * rows`` for fp16."""
+    return isa.stream_width(isa.make("LW", 0, (0, 0), fp16=int(fp16), rows=rows), "src")
 
 
 def ceilings(cfg):
@@ -36,8 +38,8 @@ def ceilings(cfg):
     and SRAM read rates (bytes/cycle)."""
     planes, lanes = cfg.mxm_planes, cfg.lanes
     return {"peak_int8": planes * lanes * lanes, "peak_fp16": planes * lanes * cfg.fp16_k,
-            "weight_rate_int8": planes * lanes * _lw_width(False),
-            "weight_rate_fp16": planes * lanes * _lw_width(True),
+            "weight_rate_int8": planes * lanes * _lw_width(False, cfg.mxm_load_rows),
+            "weight_rate_fp16": planes * lanes * _lw_width(True, cfg.mxm_load_rows),
             "sram_rate": cfg.mem_slices * lanes}
 
 
@@ -48,7 +50,7 @@ def figures(compiled):
     for s in slices(compiled):
         name = s.instr.op.name
         if name == "LW":
-            ops["weight"] += _lw_width(s.instr["fp16"]) * lanes
+            ops["weight"] += _lw_width(s.instr["fp16"], s.instr["rows"]) * lanes
         elif name in ("READ", "GATHER"):
             ops["sram"] += lanes
     macs = compiled.report["macs"]

@@ -7,7 +7,9 @@
 * Each tensor gets a contiguous range of one slice (:class:`Alloc`, first fit from the bottom;
   nothing is ever freed).
 * int8 activations alternate between two sets of slices, one on each side of the VXM, one copy
-  per MXM plane in each (:func:`slice_sets`); constant weight tiles go to the other slices.
+  per MXM plane in each (:func:`slice_sets`); constant weight tiles go to the other slices,
+  each tile's rows striped over ``mxm_load_rows`` of them (:class:`Stripes`), so that an LW
+  loads that many rows at once.
 * fp16 tensors take slice pairs (low, high byte plane) on one side of the VXM
   (:meth:`Sram.pair`).
 
@@ -25,7 +27,7 @@ from openlpu import timing
 from .rowops import channel_bits
 from .tiling import fp16_weight_bits, int8_weight_tile
 
-__all__ = ["TensorPlace", "SramFull", "Alloc", "Sram", "slice_sets", "vxm_sides"]
+__all__ = ["TensorPlace", "Stripes", "SramFull", "Alloc", "Sram", "slice_sets", "vxm_sides"]
 
 
 @dataclass
@@ -58,6 +60,20 @@ class TensorPlace:
 class SramFull(MemoryError):
     """A tensor does not fit the SRAM left in its slice (what :func:`~openlpu.compiler.lower.compile_graph`
     answers by running the batch in chunks of rows)."""
+
+
+@dataclass
+class Stripes:
+    """Weight tiles striped over slices: row ``r`` of tile ``i`` is vector ``i * per + r // S``
+    of ``places[r % S]`` (``S`` places, each in its own slice or, fp16, slice pair; ``per``
+    rows of a tile in each)."""
+    places: list
+    per: int
+
+    def row(self, tile, r):
+        """``[(slice, addr)]`` of the byte planes of row ``r`` of tile ``tile``, low first."""
+        place = self.places[r % len(self.places)]
+        return [(s, place.base + tile * self.per + r // len(self.places)) for s in place.slices]
 
 
 class Alloc:
@@ -189,26 +205,33 @@ class Sram:
 
     def int8_weights(self, li, w, bias, ktiles, NT):
         """Step ``li``'s constant weight tiles (``ktiles`` input tiles, :func:`.tiling.input_tiles`,
-        then the bias tile; ``NT`` output tiles), ``lanes`` rows each, tile ``(kt, nt)`` at vector
-        ``(kt * NT + nt) * lanes`` of the place; ``(slice, place)``."""
-        L = self.cfg.lanes
-        wsl = self.w_slices[li % len(self.w_slices)]
+        then the bias tile; ``NT`` output tiles), ``lanes`` rows each, striped over up to
+        ``mxm_load_rows`` weight slices (:class:`Stripes`) so that an LW's rows come from
+        different slices; the :class:`Stripes`."""
+        L, R = self.cfg.lanes, self.cfg.mxm_load_rows
+        slices = list(dict.fromkeys(self.w_slices[(li * R + j) % len(self.w_slices)] for j in range(R)))
         KT_all = len(ktiles) + (bias is not None)
+        per = -(-L // len(slices))
         if li not in self.wplaces:
-            self.wplaces[li] = self.alloc.take(wsl, KT_all * NT * L, L)
-        wp = self.wplaces[li]
+            self.wplaces[li] = Stripes([self.alloc.take(s, KT_all * NT * per, L) for s in slices], per)
+        stripes = self.wplaces[li]
         for kt in range(KT_all):
             for nt in range(NT):
                 tile = int8_weight_tile(w, bias, ktiles, kt, nt, L)
                 for r in range(L):
-                    self.weights[(wsl, wp.base + (kt * NT + nt) * L + r)] = tile[r].view(np.uint8).copy()
-        return wsl, wp
+                    self.weights[stripes.row(kt * NT + nt, r)[0]] = tile[r].view(np.uint8).copy()
+        return stripes
 
     def fp16_weights(self, li, w, bias, KT, NT, in_side):
         """Step ``li``'s fp16 weight tiles (``KT`` K-tiles, then the bias tile; ``NT`` output tiles),
         ``fp16_k`` rows each, tile ``(kt, nt)`` at vector ``(kt * NT + nt) * fp16_k`` of a slice
         pair: on the input's side (``in_side``), away from the input when it has two pairs, else
-        wherever they fit."""
+        wherever they fit; as :class:`Stripes` of that one pair.
+
+        One pair, so an LW carries one row (:func:`.place_mxm.load_plan`): striping the rows
+        over ``mxm_load_rows`` pairs takes the slices of the fp16 outputs and their staging
+        copies, and measured at ``small`` (bench_compiler) it made two layer shapes 3 cycles
+        slower while it sped the one-row ones up."""
         if li in self.wplaces:
             return self.wplaces[li]
         cfg, L, K = self.cfg, self.cfg.lanes, self.cfg.fp16_k
@@ -216,16 +239,16 @@ class Sram:
         pairs = [self.pair(in_side, 1), self.pair(1 - in_side, 1), self.pair(1 - in_side, 0)]
         wpair = next((pr for pr in pairs if max(self.alloc.next[s] for s in pr) + KT_all * NT * K
                       <= cfg.mem_depth), pairs[0])
-        wp = self.wplaces[li] = self.alloc.take(wpair[0], KT_all * NT * K, L, wpair[1])
+        stripes = self.wplaces[li] = Stripes([self.alloc.take(wpair[0], KT_all * NT * K, L, wpair[1])], K)
         bits = fp16_weight_bits(w, bias, KT, NT, K, L)
         for kt in range(KT_all):
             for nt in range(NT):
                 for i in range(K):
                     row = bits[kt * K + i, nt * L:(nt + 1) * L]
-                    a = wp.base + (kt * NT + nt) * K + i
-                    self.weights[(wpair[0], a)] = (row & 0xFF).astype(np.uint8)
-                    self.weights[(wpair[1], a)] = (row >> 8).astype(np.uint8)
-        return wp
+                    (lo, a), (hi, _) = stripes.row(kt * NT + nt, i)
+                    self.weights[(lo, a)] = (row & 0xFF).astype(np.uint8)
+                    self.weights[(hi, a)] = (row >> 8).astype(np.uint8)
+        return stripes
 
     def channel_factors(self, li, channel_scales, NT):
         """Step ``li``'s per-channel factors in SRAM: for output tile ``nt``, ``[(slice, addr)]`` of its

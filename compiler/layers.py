@@ -90,12 +90,12 @@ class Lowering:
                 last_cfg, t = t, t + 1
         return last_cfg
 
-    def install(self, p, wsl, addrs):
-        """Load the weight rows ``addrs`` (slice ``wsl`` or a pair, :func:`.place_mxm.place_tile`) into
-        plane ``p`` once its previous tile is installed, and install them after its last activation;
-        the IW's cycle."""
-        t_lw0 = place_tile(self.sch, self.cfg, p, wsl, addrs, self.prev_iw[p] + 1, self.ready)
-        t_iw = max(t_lw0 + len(addrs), self.last_abc[p] + 1)
+    def install(self, p, rows):
+        """Load the weight ``rows`` (each ``[(slice, addr)]`` of its byte planes,
+        :func:`.place_mxm.place_tile`) into plane ``p`` once its previous tile is installed, and
+        install them after its last activation; the IW's cycle."""
+        t_lw0, lws = place_tile(self.sch, self.cfg, p, rows, self.prev_iw[p] + 1, self.ready)
+        t_iw = max(t_lw0 + lws, self.last_abc[p] + 1)
         while not self.sch.free(f"mxw{p}", t_iw):
             t_iw += 1
         self.sch.place(f"mxw{p}", t_iw, isa.make("IW"))
@@ -157,7 +157,7 @@ class Lowering:
         for chunk, nt, p, kt in tile_order(cfg, rows_range, NT, KT_all):
             part, xct = (ktiles[kt][0], ktiles[kt][1]) if kt < KT else (0, 0)
             xp = part_places[part][p % len(part_places[part])]
-            t_a = self.install(p, *tile_rows(kt, nt))
+            t_a = self.install(p, tile_rows(kt, nt))
             for r in chunk:
                 t_a, v2 = place_row(self.sch, cfg, p, xp, outs, r, r - chunk.start, kt, nt, KT_all, t_a,
                                     self.ready, slots, vop_ready, ones.get(xp.slice) if kt == KT else None,
@@ -168,17 +168,25 @@ class Lowering:
         self.slot_free[slots[0]] = self.slot_free[slots[1]] = last_vop + 1
 
     def _weight_rows(self, li, step, ktiles, NT, K):
-        """``tile_rows(kt, nt) -> (slice, [address of each of the tile's lanes rows])``: a constant
-        ``W``'s tiles (placed in SRAM here), or the rows of a computed ``W`` where it was written
-        (rows past ``K`` read a zero vector)."""
+        """``tile_rows(kt, nt) -> [[(slice, addr)] of each of the tile's lanes rows]``: a constant
+        ``W``'s tiles (placed in SRAM here, rows striped over slices,
+        :meth:`.alloc.Sram.int8_weights`), or the rows of a computed ``W`` where it was written,
+        row ``i`` from copy ``i % copies`` so that rows of one LW come from different slices
+        (rows past ``K`` read a zero vector of their copy's slice)."""
         L, sram = self.cfg.lanes, self.sram
         if isinstance(step.w, str):
-            wt = sram.places[step.w][0]
-            zero = sram.zero_vector(wt.slice)
-            return lambda kt, nt: (wt.slice, [wt.addr(kt * L + i, nt) if kt * L + i < K else zero
-                                              for i in range(L)])
-        wsl, wp = sram.int8_weights(li, step.w, step.bias, ktiles, NT)
-        return lambda kt, nt: (wsl, [wp.base + (kt * NT + nt) * L + i for i in range(L)])
+            copies = sram.places[step.w]
+            zero = {c.slice: sram.zero_vector(c.slice) for c in copies}
+
+            def computed(kt, nt):
+                rows = []
+                for i in range(L):
+                    c = copies[i % len(copies)]
+                    rows.append([(c.slice, c.addr(kt * L + i, nt) if kt * L + i < K else zero[c.slice])])
+                return rows
+            return computed
+        stripes = sram.int8_weights(li, step.w, step.bias, ktiles, NT)
+        return lambda kt, nt: [stripes.row(kt * NT + nt, i) for i in range(L)]
 
     def _requant_slots(self, li, step, NT):
         """Configure the two VXM slots of step ``li``'s requantization (or per-channel rescale,
@@ -225,7 +233,7 @@ class Lowering:
         vop_ready = self.configure([(sa, vxm_slot_words(cfg, "fp32", alus))], self.slot_free[sa]) + 1
         last_vop = 0
         for chunk, nt, p, kt in tile_order(cfg, rows_range, NT, KT_all):
-            t_a = self.install(p, (wp.slice, wp.hi), [wp.base + (kt * NT + nt) * K + i for i in range(K)])
+            t_a = self.install(p, [wp.row(kt * NT + nt, i) for i in range(K)])
             for r in chunk:
                 row = (p, r - chunk.start)
                 if kt:

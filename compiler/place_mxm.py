@@ -5,7 +5,8 @@ their values' whole flights (:class:`~openlpu.compiler.scheduler.Scheduler`) and
 (``ready``: (slice, addr) -> first cycle a READ sees it) are free, takes them, and places
 the instructions:
 
-* :func:`place_tile`: READ + LW of one weight tile's rows on consecutive cycles;
+* :func:`place_tile`: READs + LWs of one weight tile's rows on consecutive cycles, up to
+  ``mxm_load_rows`` rows per LW (:func:`load_plan`);
 * :func:`place_row`: one int8 activation row (READ, ABC/ACC) and, after the last input tile,
   its requantization on the VXM (two VOPs) and WRITEs to every copy of the output;
 * :func:`place_pass16`: one fp16 pass (the READs of both byte planes, ABC/ACC) and, after the
@@ -16,39 +17,94 @@ the instructions:
 
 from openlpu import isa, timing
 
-__all__ = ["place_tile", "place_row", "place_pass16", "plane_reads"]
+__all__ = ["ANY", "load_plan", "place_tile", "place_row", "place_pass16", "plane_reads"]
 
 
-def place_tile(sch, cfg, p, wsl, addrs, t_min, ready):
-    """READ + LW of one weight tile's rows (``addrs`` in slice ``wsl``, or in each slice of the
-    pair ``wsl`` for fp16 rows: their low and high byte planes) on consecutive cycles from
-    ``t_min`` into plane ``p``, after the rows are written; the first LW cycle."""
-    srcs = [wsl] if isinstance(wsl, int) else list(wsl)
-    n, mxw, lat = len(addrs), f"mxw{p}", timing.MEM_READ_LATENCY
-    routes = [sch.route(f"mem{s}", 0, lat, mxw) for s in srcs]     # consumer issue relative to a READ at 0
-    d = routes[0][0]
-    t0 = max(t_min, max(ready.get((s, a), 0) + rt[2] for s, rt in zip(srcs, routes) for a in addrs))
+#: An intent entry for a stream the consumer reads but whose value does not matter: an LW's row
+#: slot that a later LW of the tile rewrites (:func:`load_plan`). The checker skips it.
+ANY = ()
+
+
+def load_plan(cfg, rows):
+    """The LWs that load a tile's ``rows`` (row ``k``: ``[(slice, addr)]`` of its byte planes, one
+    for int8, low and high for fp16) into shadow rows ``0 ..``: ``[(addr, count, {slot: planes})]``,
+    each LW writing rows ``addr .. addr + count - 1`` with the true rows in the slots named.
+
+    One READ per slice per cycle, so an LW's true rows come from distinct slices. A group of
+    ``mxm_load_rows`` rows whose planes lie in distinct slices is one LW. Otherwise the group
+    loads from its top down (:func:`_group_plan`). The LWs are in rounds: every group's first
+    LW, then every group's second..., so equal LWs follow each other and fold into REPEAT."""
+    R = cfg.mxm_load_rows
+    groups = [_group_plan(rows, g0, min(R, len(rows) - g0)) for g0 in range(0, len(rows), R)]
+    return [grp[j] for j in range(max(map(len, groups))) for grp in groups if j < len(grp)]
+
+
+def _group_plan(rows, g0, n):
+    """The LWs of rows ``g0 .. g0 + n - 1`` (:func:`load_plan`), top down: each LW's count is one
+    past its highest row still to load, and it carries that row and, below it, every further
+    row whose slices are still free; its other slots are junk that a later LW (a smaller
+    count) rewrites, and a row it carries that a later LW would rewrite is loaded again there.
+    Rows from one slice take one LW each."""
+    plan, pending = [], set(range(n))
+    while pending:
+        used, good = set(), {}
+        for r in sorted(pending, reverse=True):
+            slices = {s for s, _ in rows[g0 + r]}
+            if len(slices) < len(rows[g0 + r]):
+                raise ValueError(f"weight row {g0 + r}: its byte planes {rows[g0 + r]} share a slice")
+            if not slices & used:
+                good[r] = rows[g0 + r]
+                used |= slices
+        rest = pending - set(good)
+        below = max(rest) + 1 if rest else 0
+        plan.append((g0, max(pending) + 1, good))
+        pending = rest | {r for r in good if r < below}
+    return plan
+
+
+def place_tile(sch, cfg, p, rows, t_min, ready):
+    """READs + LWs (:func:`load_plan`) of one weight tile's ``rows`` on consecutive cycles from
+    ``t_min`` into plane ``p``, every READ after its row is written, all LWs on one stream group;
+    ``(first LW cycle, LWs)``."""
+    plan = load_plan(cfg, rows)
+    g, mxw, lat = len(rows[0]), f"mxw{p}", timing.MEM_READ_LATENCY
+    reads = [(i, slot * g + k, s, a) for i, (_, _, good) in enumerate(plan)
+             for slot, planes in good.items() for k, (s, a) in enumerate(planes)]
+    routes = {s: sch.route(f"mem{s}", 0, lat, mxw) for _, _, s, _ in reads}  # consumer issue relative to a READ at 0
+    d = {rt[0] for rt in routes.values()}.pop()
+    width = max(count for _, count, _ in plan) * g
+    t0 = max(t_min, max(ready.get((s, a), 0) + routes[s][2] - i for i, _, s, a in reads))
     while True:
-        streams = None
-        if all(t0 - rt[2] >= 0 and all(sch.free(f"mem{s}", t0 - rt[2] + i) for i in range(n))
-               for s, rt in zip(srcs, routes)) and all(sch.free(mxw, t0 + i) for i in range(n)):
-            for st in range(cfg.streams - len(srcs) + 1):
-                if all(sch.streams.free(d, st + k, sch.position(f"mem{s}"),
-                                        t0 - rt[2] + i + timing.ICU_DISPATCH_LATENCY + lat, rt[1])
-                       for k, (s, rt) in enumerate(zip(srcs, routes)) for i in range(n)):
-                    streams = (d, st)
-                    break
-        if streams is not None:
+        st = _tile_streams(sch, cfg, plan, reads, routes, mxw, t0, d, width)
+        if st is not None:
             break
         t0 += 1
-    for i in range(n):
-        for k, (s, rt) in enumerate(zip(srcs, routes)):
-            q, t_rd = f"mem{s}", t0 - rt[2] + i
-            sch.place(q, t_rd, isa.make("READ", addrs[i], (d, streams[1] + k)))
-            sch.take_stream((d, streams[1] + k), q, t_rd, lat, mxw, 1, "src", t0 + i)
-        sch.intents[(mxw, t0 + i, "src")] = [(f"mem{s}", t0 - rt[2] + i) for s, rt in zip(srcs, routes)]
-        sch.place(mxw, t0 + i, isa.make("LW", i, streams, int(len(srcs) > 1)))
-    return t0
+    intents = {i: [ANY] * (count * g) for i, (_, count, _) in enumerate(plan)}
+    for i, j, s, a in reads:
+        q, t_rd = f"mem{s}", t0 + i - routes[s][2]
+        sch.place(q, t_rd, isa.make("READ", a, (d, st + j)))
+        sch.take_stream((d, st + j), q, t_rd, lat, mxw, 1, "src", t0 + i)
+        intents[i][j] = (q, t_rd)
+    for i, (addr, count, _) in enumerate(plan):
+        sch.intents[(mxw, t0 + i, "src")] = intents[i]
+        sch.place(mxw, t0 + i, isa.make("LW", addr, (d, st), int(g > 1), count))
+    return t0, len(plan)
+
+
+def _tile_streams(sch, cfg, plan, reads, routes, mxw, t0, d, width):
+    """The first stream of a group of ``width`` that carries every READ of ``reads`` to the LWs
+    of ``plan`` issued from ``t0`` on, when their queues are free then; else ``None``."""
+    lat = timing.MEM_READ_LATENCY
+    if not all(sch.free(mxw, t0 + i) for i in range(len(plan))):
+        return None
+    if not all(sch.free(f"mem{s}", t0 + i - routes[s][2]) for i, _, s, _ in reads):
+        return None
+    for st in range(cfg.streams - width + 1):
+        if all(sch.streams.free(d, st + j, sch.position(f"mem{s}"),
+                                t0 + i - routes[s][2] + timing.ICU_DISPATCH_LATENCY + lat, routes[s][1])
+               for i, j, s, _ in reads):
+            return st
+    return None
 
 
 def place_row(sch, cfg, p, xp, outs, r, acc_row, kt, nt, KT, t_min, ready, slots, vop_ready, ones=None,

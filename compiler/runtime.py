@@ -20,6 +20,7 @@ from openlpu import isa, timing
 from openlpu.golden.lpu import LpuModel
 
 from .batch import Batched, run_chunked
+from .place_mxm import ANY
 
 __all__ = ["RunOutput", "run", "rtl_cases", "check_schedule", "check_acc_reuse", "issue_cycles", "ScheduleError"]
 
@@ -40,15 +41,16 @@ class RunOutput:
 
 def check_schedule(compiled, reads, segment=None):
     """Compare the scheduler's intents (of ``segment``, or of the one-segment program) with the
-    golden simulator's provenance record of that segment's run."""
+    golden simulator's provenance record of that segment's run (an intent entry
+    :data:`~openlpu.compiler.place_mxm.ANY` matches any producer)."""
     segment = segment or compiled._single()
     check_acc_reuse(compiled.cfg, segment.program)
     intents = segment.intents
     q_index = {q: i for i, q in enumerate(isa.queues(compiled.cfg))}
     for (consumer, cycle, field_name), want in intents.items():
         got = reads.get((q_index[consumer], cycle, field_name))
-        want_idx = [None if w is None else (q_index[w[0]], w[1]) for w in want]
-        if got is None or list(got[:len(want_idx)]) != want_idx:
+        want_idx = [w if w is None or w == ANY else (q_index[w[0]], w[1]) for w in want]
+        if got is None or len(got) < len(want_idx) or any(w != ANY and g != w for g, w in zip(got, want_idx)):
             raise ScheduleError(f"{consumer} at cycle {cycle} reads {field_name} from {got}, "
                                 f"the schedule intended {want_idx}")
     return len(intents)

@@ -127,6 +127,13 @@ def _words_of(planes):
     return w
 
 
+def _weight_load(ins, planes):
+    """The plane's :class:`Load` of LW ``ins`` from the byte planes it read
+    (``isa.stream_width(ins, "src")`` of them): row ``addr + i`` from group ``i``."""
+    g = 2 if ins["fp16"] else 1
+    return Load(ins["addr"], np.stack([_words_of(planes[i * g:(i + 1) * g]) for i in range(ins["rows"])]))
+
+
 def _ints_of(planes):
     """Lane values (``int64``) from byte planes, plane ``i`` the ``i``-th byte."""
     v = np.zeros(len(planes[0]), dtype=np.int64)
@@ -461,8 +468,8 @@ class _Run:
         qu, name, pos = self.queues[q], ins.op.name, self.unit_pos[q]
         cyc = self.mxm_cyc.setdefault(qu.index, Cycle())
         if name == "LW":
-            cyc.load = Load(ins["addr"], _words_of(self.read(pos, ins["src"], 2 if ins["fp16"] else 1,
-                                                             (q, t - 1, "src"))))
+            cyc.load = _weight_load(ins, self.read(pos, ins["src"], isa.stream_width(ins, "src"),
+                                                   (q, t - 1, "src")))
         elif name == "IW":
             cyc.install = True
         elif qu.unit is Unit.MXM:

@@ -15,12 +15,12 @@ import numpy as np
 
 from openlpu import isa, timing
 from openlpu.golden import vxm as vxm_golden
-from openlpu.golden.mxm import Act, Cycle, Load
+from openlpu.golden.mxm import Act, Cycle
 from openlpu.golden.sxm import SxmModel
 from openlpu.golden.vxm_func import f32_func
 from openlpu.golden.vxm_reduce import latency as reduce_latency, reduce_lanes
 from openlpu.isa import ErrorCode, SxmOp, Unit
-from openlpu.golden.lpu import LpuModel, RunResult, _Queue, _issue, _ints_of as ints_of, _words_of as words_of, vxm_slot_fields
+from openlpu.golden.lpu import LpuModel, RunResult, _Queue, _issue, _ints_of as ints_of, _words_of as words_of, _weight_load as weight_load, vxm_slot_fields
 
 __all__ = ["LpuReferenceModel", "RunResult", "vxm_slot_fields"]
 
@@ -119,8 +119,8 @@ class LpuReferenceModel(LpuModel):
                 elif qu.unit is Unit.MXW:
                     cyc = mxm_cyc[qu.index]
                     if name == "LW":
-                        cyc.load = Load(ins["addr"], words_of(read(pos, ins["src"], 2 if ins["fp16"] else 1,
-                                                                   (q, t - 1, "src"))))
+                        cyc.load = weight_load(ins, read(pos, ins["src"], isa.stream_width(ins, "src"),
+                                                         (q, t - 1, "src")))
                     elif name == "IW":
                         cyc.install = True
                 elif qu.unit is Unit.MXM:

@@ -18,7 +18,8 @@ from .fp import f16_mul_f32, f32_add
 
 __all__ = [
     "tree_pairs", "int8_pass", "fp16_pass", "MxmPlaneModel",
-    "Load", "Act", "Cycle", "acc_reuse_violations", "GemmSchedule", "gemm_schedule", "run_schedule",
+    "Load", "Act", "Cycle", "acc_reuse_violations", "GemmSchedule", "gemm_schedule", "load_cycles",
+    "run_schedule",
 ]
 
 
@@ -69,9 +70,23 @@ def fp16_pass(a, w):
 
 @dataclass(frozen=True)
 class Load:
-    """Load weight row ``row`` with ``lanes`` 16-bit words."""
+    """Load weight rows ``row .. row + count - 1`` of the shadow tile in one cycle.
+
+    ``words``: ``(count, lanes)`` 16-bit words, row ``row + i`` in ``words[i]`` (a vector
+    of ``lanes`` words is one row). :meth:`MxmPlaneModel.step` requires ``row`` a multiple of
+    ``cfg.mxm_load_rows``, ``1 <= count <= mxm_load_rows`` and ``row + count <= lanes``.
+    """
     row: int
     words: np.ndarray
+
+    @property
+    def block(self):
+        """The loaded rows as a ``(count, lanes)`` array."""
+        return np.atleast_2d(np.asarray(self.words, dtype=np.uint16))
+
+    @property
+    def count(self):
+        return len(self.block)
 
 
 @dataclass(frozen=True)
@@ -134,9 +149,7 @@ class MxmPlaneModel:
         cfg = self.cfg
         out = self._pending.pop(self.cycle, None)
         if cyc.load is not None:
-            if not 0 <= cyc.load.row < cfg.lanes:
-                raise ValueError(f"weight row {cyc.load.row} out of range 0..{cfg.lanes - 1}")
-            self.shadow[cyc.load.row] = cyc.load.words
+            self._load(cyc.load)
         if cyc.install:
             assert timing.MXM_INSTALL_DELAY == 0
             self.active = self.shadow.copy()
@@ -163,6 +176,17 @@ class MxmPlaneModel:
             self._pending[self.cycle + self.latency] = (act.addr, self.acc[act.addr].copy())
         self.cycle += 1
         return out
+
+    def _load(self, load):
+        """Write ``load``'s rows into the shadow tile: the plane's rule, shadow row ``k`` takes
+        row slot ``k % R`` of a load whose first row is ``(k // R) * R`` and that carries more
+        than ``k % R`` rows (``R = mxm_load_rows``); a load no row can take is an error."""
+        cfg, row, count = self.cfg, load.row, load.count
+        if row % cfg.mxm_load_rows or not 1 <= count <= cfg.mxm_load_rows or not 0 <= row < row + count <= cfg.lanes:
+            raise ValueError(f"weight load of rows {row}..{row + count - 1}: the first row must be a multiple "
+                             f"of mxm_load_rows ({cfg.mxm_load_rows}), 1..{cfg.mxm_load_rows} rows, all below "
+                             f"lanes ({cfg.lanes})")
+        self.shadow[row:row + count] = load.block
 
     def idle(self, cycles):
         """``cycles`` cycles without inputs in which no result is due: what that many
@@ -212,7 +236,8 @@ def gemm_schedule(cfg, a, w, fp16=False):
 
     ``A`` is (M, K), ``W`` is (K, N), int8 or fp16 (with ``fp16=True``).
     Tiles: K in steps of ``lanes`` (int8) or ``lanes // 4`` (fp16), N in steps
-    of ``lanes``, M in chunks of ``mxm_acc_depth``. The rows of the next tile
+    of ``lanes``, M in chunks of ``mxm_acc_depth``. A tile's ``kt`` rows load
+    ``mxm_load_rows`` a cycle (:func:`load_cycles`); the rows of the next tile
     load while the current tile streams; ``install`` coincides with the first
     activation of the next tile. A tile whose M chunk is shorter than its row
     count waits for its rows, which costs bubbles (and shows in utilization),
@@ -248,14 +273,15 @@ def gemm_schedule(cfg, a, w, fp16=False):
             cycles.append(Cycle())
         return cycles[t]
 
-    # Rows of tile 0 load in cycles 0 .. kt-1; the first activation (and its
-    # install) shares the cycle of the last row.
-    t_act = kt - 1
+    # Rows of tile 0 load in cycles 0 .. nl-1; the first activation (and its
+    # install) shares the cycle of the last rows.
+    R, nl = cfg.mxm_load_rows, load_cycles(cfg, kt)
+    t_act = nl - 1
     for i, (m0, mlen, k0, n0) in enumerate(tiles):
         rows = tile_rows(k0, n0)
-        load_start = t_act - (kt - 1)
-        for r in range(kt):
-            at(load_start + r).load = Load(r, rows[r])
+        load_start = t_act - (nl - 1)
+        for j in range(nl):
+            at(load_start + j).load = Load(j * R, rows[j * R:(j + 1) * R])
         at(t_act).install = True
         last_k = k0 + kt >= K
         for j in range(mlen):
@@ -268,13 +294,18 @@ def gemm_schedule(cfg, a, w, fp16=False):
         # The next tile's rows load during this tile (from its first cycle),
         # so it may start after max(mlen, kt) cycles; when it accumulates into
         # these rows, not before the accumulator reuse distance (fp16).
-        gap = max(mlen, kt)
+        gap = max(mlen, nl)
         if i + 1 < len(tiles) and tiles[i + 1][2] > 0:
             gap = max(gap, timing.mxm_acc_reuse_distance(fp16))
         t_act = t_act + gap
     sched = GemmSchedule(cycles=cycles, collect=collect, shape=(M, K, N), fp16=fp16,
-                         macs=M * K * N, first_act=kt - 1, drain=timing.mxm_latency(cfg))
+                         macs=M * K * N, first_act=nl - 1, drain=timing.mxm_latency(cfg))
     return sched
+
+
+def load_cycles(cfg, rows):
+    """Cycles (LWs) that load ``rows`` weight rows from row 0: ``ceil(rows / mxm_load_rows)``."""
+    return -(-rows // cfg.mxm_load_rows)
 
 
 def run_schedule(cfg, sched, model=None):

@@ -89,6 +89,12 @@ class LpuConfig:
         (:attr:`host_beat`), so a vector of up to 128 lanes is one beat. A
         wider vector spans ``ceil(lanes / host_beat)`` beats
         (:func:`openlpu.golden.mem.host_address`).
+    mxm_load_rows : int
+        Weight rows an MXM plane's weight queue loads per cycle (one LW): at
+        least 1, at most ``lanes``, and ``2 * mxm_load_rows <= streams`` (an fp16
+        row arrives as two byte-plane streams, so a full-rate fp16 LW reads
+        ``2 * mxm_load_rows`` streams). A full tile takes ``ceil(lanes /
+        mxm_load_rows)`` LWs. Default 1.
 
     ``streams`` is at most 32: a stream operand names its stream in 5 bits
     (:data:`openlpu.isa.STREAM_NUMBER_BITS`); ``mem_depth`` is at most
@@ -113,6 +119,7 @@ class LpuConfig:
     mxm_acc_depth: int
     imem_depth: int = 1024
     host_bytes: "int | None" = None
+    mxm_load_rows: int = 1
 
     def __post_init__(self):
         for f in fields(self):
@@ -134,6 +141,7 @@ class LpuConfig:
                               f"(each superlane's SRAM tile holds whole 64-bit ECC words; lanes = "
                               f"{self.lanes})", self.superlanes)
         self._check_streams()
+        self._check_load_rows()
         self._check_memories()
         self._check_host()
 
@@ -145,6 +153,15 @@ class LpuConfig:
         if self.streams > MAX_STREAMS:
             raise ConfigError("streams", f"must be at most {MAX_STREAMS} (a stream operand "
                               "names its stream in 5 bits)", self.streams)
+
+    def _check_load_rows(self):
+        if self.mxm_load_rows > self.lanes:
+            raise ConfigError("mxm_load_rows", f"must be at most lanes ({self.lanes}): a plane has "
+                              "lanes weight rows", self.mxm_load_rows)
+        if 2 * self.mxm_load_rows > self.streams:
+            raise ConfigError("mxm_load_rows", f"must be at most streams / 2 ({self.streams // 2}): an "
+                              "fp16 LW of that many rows reads two byte-plane streams per row",
+                              self.mxm_load_rows)
 
     def _check_memories(self):
         if not _is_pow2(self.mem_depth):
@@ -177,7 +194,8 @@ class LpuConfig:
         ALU and function lanes and stream stops of one superlane are built with it."""
         if self.superlanes == 1:
             return self
-        return replace(self, lanes=self.lanes_per_superlane, superlanes=1)
+        return replace(self, lanes=self.lanes_per_superlane, superlanes=1,
+                       mxm_load_rows=min(self.mxm_load_rows, self.lanes_per_superlane))
 
     @property
     def fp16_k(self):
@@ -228,26 +246,27 @@ PRESETS = {
     # What CI simulates.
     "tiny": LpuConfig(lanes=8, superlanes=1, streams=8, mxm_planes=1,
                       mem_slices=4, mem_depth=256, vxm_alus=4, mxm_acc_depth=16,
-                      imem_depth=512),
+                      imem_depth=512, mxm_load_rows=1),
     # The everyday development size.
     "small": LpuConfig(lanes=16, superlanes=1, streams=16, mxm_planes=2,
                        mem_slices=8, mem_depth=1024, vxm_alus=4, mxm_acc_depth=64,
-                       imem_depth=1024),
+                       imem_depth=1024, mxm_load_rows=2),
     # The smallest chip with a superlane wavefront: what CI simulates beside tiny.
     "duo": LpuConfig(lanes=16, superlanes=2, streams=8, mxm_planes=1,
                      mem_slices=4, mem_depth=256, vxm_alus=4, mxm_acc_depth=16,
-                     imem_depth=512),
+                     imem_depth=512, mxm_load_rows=2),
     # Three superlanes and lanes that are not a power of two (the --slow regression).
     # 3 x 8 lanes: at 3 x 16 the VXM reduction's latency in the chip (6 tree levels +
     # a 2-cycle wavefront) equals VFUNC's 8, and softmax finds no collision-free
     # placement on the one VXM queue (compiler.rowops.placed_tree).
     "mid": LpuConfig(lanes=24, superlanes=3, streams=16, mxm_planes=2,
                      mem_slices=8, mem_depth=1024, vxm_alus=4, mxm_acc_depth=64,
-                     imem_depth=1024),
-    # The reference chip: 20 superlanes x 16 lanes, 88 slices x 8192 x 320 B.
+                     imem_depth=1024, mxm_load_rows=3),
+    # The reference chip: 20 superlanes x 16 lanes, 88 slices x 8192 x 320 B; 8 weight rows
+    # per cycle per plane load its 4 x 320 x 320 weights in 40 cycles.
     "tsp": LpuConfig(lanes=320, superlanes=20, streams=32, mxm_planes=4,
                      mem_slices=88, mem_depth=8192, vxm_alus=16, mxm_acc_depth=1024,
-                     imem_depth=4096),
+                     imem_depth=4096, mxm_load_rows=8),
 }
 
 

@@ -142,7 +142,7 @@ OPS = (
     OpSpec("SCATTER", 0x13, Unit.MEM, (_s("idx", 34), _s("src", 28))),
     OpSpec("SCRUB", 0x14, Unit.MEM, (_ADDR,)),
     # --- MXM plane --------------------------------------------------------------------
-    OpSpec("LW", 0x20, Unit.MXW, (_ADDR, _s("src", 22), Field("fp16", 40, 1))),
+    OpSpec("LW", 0x20, Unit.MXW, (_ADDR, _s("src", 22), Field("fp16", 40, 1), Field("rows", 41, 6))),
     OpSpec("IW", 0x21, Unit.MXW, ()),
     OpSpec("ABC", 0x22, Unit.MXM, (_ADDR, _s("src", 22), _s("dst", 28), Field("fp16", 40, 1))),
     OpSpec("ACC", 0x23, Unit.MXM, (_ADDR, _s("src", 22), _s("dst", 28), Field("fp16", 40, 1))),
@@ -384,9 +384,12 @@ def vxm_etype_field(cfg):
 
 
 def stream_width(instr, field):
-    """How many streams the stream operand ``field`` of ``instr`` spans."""
+    """How many streams the stream operand ``field`` of ``instr`` spans (an LW's ``src``:
+    ``rows`` groups of one stream, int8, or two, fp16)."""
     name = instr.op.name
-    if name in ("LW", "ABC", "ACC") and field == "src":
+    if name == "LW" and field == "src":
+        return instr["rows"] * (2 if instr["fp16"] else 1)
+    if name in ("ABC", "ACC") and field == "src":
         return 2 if instr["fp16"] else 1
     if name in ("ABC", "ACC") and field == "dst":
         return 4
@@ -403,11 +406,10 @@ def check(cfg, unit, word):
     The checks, in priority order: ILLEGAL_OPCODE (undefined opcode, or a unit
     instruction in another unit's queue); BAD_FIELD (bits outside the fields,
     NOP/REPEAT count 0, VOP width not 1/2/4, stream or stream group past
-    ``streams``, weight row past ``lanes``, VRED op, SXM ``k`` out of range,
-    CONFIG register the queue does not have, or a slot's word 0 with an
-    undefined element type); BAD_ADDRESS (SRAM address past
-    ``mem_depth``, accumulator row past ``mxm_acc_depth``, weight row past
-    ``lanes``).
+    ``streams`` (an LW's ``rows`` groups included), LW ``rows`` 0 or more than
+    ``mxm_load_rows``, VRED op, SXM ``k`` out of range, CONFIG register the queue
+    does not have, or a slot's word 0 with an undefined element type);
+    BAD_ADDRESS (:func:`check_address`).
     """
     op = BY_OPCODE.get(int(word) & ((1 << OPCODE_BITS) - 1))
     if op is None or op.unit not in (Unit.CTRL, unit):
@@ -428,6 +430,8 @@ def check(cfg, unit, word):
         bad = ins["n"] not in (1, 2, 4)
     elif name == "VRED":
         bad = ins["op"] not in VRED_OPS.values()
+    elif name == "LW":
+        bad = not 1 <= ins["rows"] <= cfg.mxm_load_rows
     elif unit is Unit.SXM and "k" in [f.name for f in op.fields]:
         bad = not k_is_legal(sxm_op(op), ins["k"], cfg.lanes)
     if not bad:
@@ -440,13 +444,15 @@ def check(cfg, unit, word):
 
 
 def check_address(cfg, ins):
-    """BAD_ADDRESS when ``ins`` names an SRAM address, accumulator row or weight row past the end."""
+    """BAD_ADDRESS when ``ins`` names an SRAM address or accumulator row past the end, or is an
+    LW whose first row ``addr`` is not a multiple of ``mxm_load_rows`` or whose rows
+    ``addr .. addr + rows - 1`` run past ``lanes``."""
     name = ins.op.name
     if name in ("READ", "WRITE", "SCRUB") and ins["addr"] >= cfg.mem_depth:
         return ErrorCode.BAD_ADDRESS
     if name in ("ABC", "ACC") and ins["addr"] >= cfg.mxm_acc_depth:
         return ErrorCode.BAD_ADDRESS
-    if name == "LW" and ins["addr"] >= cfg.lanes:
+    if name == "LW" and (ins["addr"] % cfg.mxm_load_rows or ins["addr"] + ins["rows"] > cfg.lanes):
         return ErrorCode.BAD_ADDRESS
     return ErrorCode.NONE
 

@@ -211,7 +211,7 @@ def _stream_reads(cfg, sg, by_cycle):
         d, s = by_cycle[q][c].instr[field_name]
         b = pos[q.replace("mxw", "mxm")]
         for j, prod in enumerate(producers):
-            if prod is None:
+            if not prod:                # no producer, or ANY: a junk row slot of an LW (place_mxm.load_plan)
                 continue
             a = pos[prod[0].replace("mxw", "mxm")]
             u = c + timing.ICU_DISPATCH_LATENCY - timing.stream_delay(a, b, d)

@@ -50,6 +50,9 @@ def _unit_field_errors(cfg, unit, word):
         bad.append(is_op(word, "VRED") & (field(word, "VRED", "op") >= len(isa.VRED_OPS)))
     else:
         bad.append(is_op(word, "CONFIG"))
+    if unit is Unit.MXW:
+        rows = field(word, "LW", "rows")
+        bad.append(is_op(word, "LW") & ((rows == 0) | (rows > cfg.mxm_load_rows)))
     if unit is Unit.SXM:
         k = field(word, "SHUP", "k")
         bad.append(is_op(word, "SHUP", "SHDN") & (k > cfg.lanes))
@@ -59,7 +62,10 @@ def _unit_field_errors(cfg, unit, word):
 
 def _stream_width(word, op, f):
     """How many consecutive streams stream operand ``f`` of ``op`` names."""
-    if op.name in ("LW", "ABC", "ACC") and f.name == "src":
+    if op.name == "LW" and f.name == "src":
+        rows = field(word, "LW", "rows")
+        return Mux(field(word, "LW", "fp16"), rows << 1, rows)
+    if op.name in ("ABC", "ACC") and f.name == "src":
         return Mux(field(word, op.name, "fp16"), 2, 1)
     if op.name in ("ABC", "ACC") and f.name == "dst":
         return 4
@@ -109,7 +115,15 @@ def address_error(cfg, word):
         assert BY_NAME[n].field(isa.STEP_FIELD[n]) == BY_NAME["READ"].field("addr")
     return ((is_op(word, "READ", "WRITE", "SCRUB") & (addr >= cfg.mem_depth))
             | (is_op(word, "ABC", "ACC") & (addr >= cfg.mxm_acc_depth))
-            | (is_op(word, "LW") & (addr >= cfg.lanes)))
+            | (is_op(word, "LW") & _weight_rows_error(cfg, word, addr)))
+
+
+def _weight_rows_error(cfg, word, addr):
+    """An LW's rows ``addr .. addr + rows - 1`` do not start at a multiple of ``mxm_load_rows``
+    or run past ``lanes``. The multiple is a set of compares against the multiples below
+    ``lanes`` (a modulo by a non-power of two would be a combinational divider)."""
+    aligned = Cat(*(addr == r for r in range(0, cfg.lanes, cfg.mxm_load_rows))).any()
+    return ~aligned | (addr + field(word, "LW", "rows") > cfg.lanes)
 
 
 def stepped(word, d):

@@ -23,9 +23,13 @@ Data types
 
 Weights
 -------
-Rows are loaded one per cycle into a *shadow* tile while the *active* tile
-computes, then ``install`` copies shadow to active in one cycle (a row loaded
-in that same cycle is included). An activation presented in the same cycle as
+Rows are loaded into a *shadow* tile while the *active* tile computes, up to
+``R = mxm_load_rows`` a cycle: a load names its first row ``row`` (a multiple
+of ``R``) and carries ``count`` rows (``1..R``) in row slots ``0..count-1``.
+Shadow row ``k`` takes slot ``k % R`` when a load's ``row`` is ``(k // R) * R``
+and ``k % R < count``: one compare per group of ``R`` rows, no row selects
+among the slots. ``install`` copies shadow to active in one cycle (rows loaded
+in that same cycle are included). An activation presented in the same cycle as
 ``install`` already uses the new tile (:data:`~openlpu.timing.MXM_INSTALL_DELAY`
 is 0), so swapping tiles costs no compute cycle.
 
@@ -75,14 +79,17 @@ from .pipeline import delay, register, taps
 from .streams import Flow, StreamGroup
 from ..golden.mxm import tree_pairs  # the reduction order is part of the specification
 
-__all__ = ["WeightRowLayout", "ActivationLayout", "ResultLayout", "plane_signature", "plane_probe", "MxmColumn", "MxmPlane", "Mxm"]
+__all__ = ["WeightLoadLayout", "ActivationLayout", "ResultLayout", "plane_signature", "plane_probe", "MxmColumn", "MxmPlane", "Mxm"]
 
 
-def WeightRowLayout(cfg):
-    """Payload of a weight-row load: ``row`` index and ``lanes`` 16-bit weights (2 streams)."""
+def WeightLoadLayout(cfg):
+    """Payload of a weight load: first ``row`` (a multiple of ``mxm_load_rows``), ``count``
+    rows (1..``mxm_load_rows``), and ``mxm_load_rows`` row slots ``data[i]`` of ``lanes``
+    16-bit weights each (2 streams); slot ``i`` is row ``row + i``, slots ``>= count`` unused."""
     return data.StructLayout({
         "row": unsigned(ceil_log2(cfg.lanes)),
-        "data": StreamGroup(cfg.lanes, 2),
+        "count": unsigned(ceil_log2(cfg.mxm_load_rows + 1)),
+        "data": data.ArrayLayout(StreamGroup(cfg.lanes, 2), cfg.mxm_load_rows),
     })
 
 
@@ -112,7 +119,7 @@ def ResultLayout(cfg):
 def plane_signature(cfg):
     """Ports of one plane (see :class:`MxmPlane`)."""
     return wiring.Signature({
-        "load": In(Flow(WeightRowLayout(cfg))),
+        "load": In(Flow(WeightLoadLayout(cfg))),
         "install": In(1),
         "act": In(Flow(ActivationLayout(cfg))),
         "result": Out(Flow(ResultLayout(cfg))),
@@ -169,11 +176,12 @@ class MxmColumn(wiring.Component):
     act : ``In(ArrayLayout(unsigned(16), lanes))``
         The plane's activation vector; the column registers its own copy ``a``
         (stage 1), which drives only this column's multipliers.
-    load_valid, load_row, load_w : ``In(1)``, ``In(range(lanes))``, ``In(16)``
-        A weight row is loaded: this column's weight ``W[load_row][n]``, into the
-        shadow tile.
+    load_en, load_w : ``In(lanes)``, ``In(ArrayLayout(unsigned(16), mxm_load_rows))``
+        Shadow row ``k`` takes ``load_w[k % mxm_load_rows]`` (this column's weight of
+        that row slot) when ``load_en[k]``; the plane decodes ``load_en`` once for all
+        columns.
     install : ``In(1)``
-        Copies the shadow column (including a row loaded this cycle) to the active one.
+        Copies the shadow column (including rows loaded this cycle) to the active one.
     is_fp16 : ``In(1)``
         The activation in ``a`` is fp16.
     int_sum : ``Out(signed(32))``
@@ -191,7 +199,8 @@ class MxmColumn(wiring.Component):
         self._dsp_rows = cfg.lanes if dsp_rows is None else dsp_rows
         self._probe = probe
         word = data.ArrayLayout(unsigned(16), cfg.lanes)
-        members = {"act": In(word), "load_valid": In(1), "load_row": In(range(cfg.lanes)), "load_w": In(16),
+        members = {"act": In(word), "load_en": In(cfg.lanes),
+                   "load_w": In(data.ArrayLayout(unsigned(16), cfg.mxm_load_rows)),
                    "install": In(1), "is_fp16": In(1), "int_sum": Out(signed(32))}
         if fp16:
             members["fp_sum"] = Out(32)
@@ -224,13 +233,14 @@ class MxmColumn(wiring.Component):
         return m
 
     def _weights(self, m):
-        """The column's shadow and active weights ``[k]`` (16 bits each): a loaded row's
-        word goes to shadow ``k = load_row``; ``install`` copies shadow (with this
-        cycle's row) to active."""
-        shadow = [Signal(16, name=f"shadow_{k}", reset_less=True) for k in range(self._cfg.lanes)]
-        active = [Signal(16, name=f"active_{k}", reset_less=True) for k in range(self._cfg.lanes)]
-        for k in range(self._cfg.lanes):
-            nxt = Mux(self.load_valid & (self.load_row == k), self.load_w, shadow[k])
+        """The column's shadow and active weights ``[k]`` (16 bits each): shadow ``k`` takes
+        row slot ``k % mxm_load_rows`` when ``load_en[k]``; ``install`` copies shadow (with
+        this cycle's rows) to active."""
+        lanes, rows = self._cfg.lanes, self._cfg.mxm_load_rows
+        shadow = [Signal(16, name=f"shadow_{k}", reset_less=True) for k in range(lanes)]
+        active = [Signal(16, name=f"active_{k}", reset_less=True) for k in range(lanes)]
+        for k in range(lanes):
+            nxt = Mux(self.load_en[k], self.load_w[k % rows], shadow[k])
             m.d.sync += shadow[k].eq(nxt)
             with m.If(self.install):
                 m.d.sync += active[k].eq(nxt)
@@ -330,12 +340,14 @@ class MxmPlane(wiring.Component):
 
     Members
     -------
-    load : ``In(Flow(WeightRowLayout(cfg)))``
-        When ``valid``, writes weight row ``payload.row`` of the shadow tile.
-        Row ``k`` holds ``W[k][0..lanes-1]``; each weight is 16 bits
-        (byte planes 0 and 1; int8 uses plane 0).
+    load : ``In(Flow(WeightLoadLayout(cfg)))``
+        When ``valid``, writes shadow rows ``payload.row .. payload.row +
+        payload.count - 1`` from row slots ``payload.data[0..count-1]`` (the
+        rule in the module docstring: a ``row`` that is not a multiple of
+        ``mxm_load_rows`` writes nothing). Row ``k`` holds ``W[k][0..lanes-1]``;
+        each weight is 16 bits (byte planes 0 and 1; int8 uses plane 0).
     install : ``In(1)``
-        Copies the shadow tile (including a row loaded this cycle) to the
+        Copies the shadow tile (including rows loaded this cycle) to the
         active tile.
     act : ``In(Flow(ActivationLayout(cfg)))``
         One activation vector per cycle when ``valid``.
@@ -398,23 +410,35 @@ class MxmPlane(wiring.Component):
             self._drive_probe(m, columns, wr, acc_mem)
         return m
 
+    def _load_enables(self, m):
+        """``lanes`` bits: shadow row ``k`` is written this cycle (``load.valid``, ``row ==
+        (k // R) * R`` and ``k % R < count``, ``R = mxm_load_rows``)."""
+        lanes, rows, load = self._cfg.lanes, self._cfg.mxm_load_rows, self.load.payload
+        group = [self.load.valid & (load.row == g) for g in range(0, lanes, rows)]
+        slot = [load.count > i for i in range(rows)]
+        en = Signal(lanes, name="load_en")
+        m.d.comb += [en[k].eq(group[k // rows] & slot[k % rows]) for k in range(lanes)]
+        return en
+
     def _column_units(self, m, platform, is_fp16):
         """One :class:`MxmColumn` per output column: the activation vector, this column's
-        word of each loaded weight row, ``install``. Columns with equal parameters are one
-        design, so hierarchical Verilog (:mod:`openlpu.rtl.hier`) emits it once."""
+        word of each weight row slot, the row enables, ``install``. Columns with equal
+        parameters are one design, so hierarchical Verilog (:mod:`openlpu.rtl.hier`) emits it once."""
         lanes = self._cfg.lanes
         act = Signal(data.ArrayLayout(unsigned(16), lanes))
         for k in range(lanes):
             m.d.comb += act[k].eq(Cat(self.act.payload.data[0][k], self.act.payload.data[1][k]))
         load = self.load.payload
+        load_en = self._load_enables(m)
         columns = []
         for n in range(self._columns):
             dsp_rows = min(lanes, max(0, -(-(self._dsp_products - n) // lanes)))  # rows k with k*lanes+n < dsp
             col = MxmColumn(self._cfg, fp16=self._fp16, dsp_rows=dsp_rows, probe=self._probe)
             m.submodules[f"col{n}"] = shared(col, platform, "mxm_column")
             m.d.comb += [col.act.eq(act), col.is_fp16.eq(is_fp16), col.install.eq(self.install),
-                         col.load_valid.eq(self.load.valid), col.load_row.eq(load.row),
-                         col.load_w.eq(Cat(load.data[0][n], load.data[1][n]))]
+                         col.load_en.eq(load_en)]
+            m.d.comb += [col.load_w[i].eq(Cat(load.data[i][0][n], load.data[i][1][n]))
+                         for i in range(self._cfg.mxm_load_rows)]
             columns.append(col)
         return columns
 

@@ -1,7 +1,7 @@
 """An MXM plane's position on the stream fabric: its two queues to the plane.
 
-Queue ``mxwN`` loads weight rows (LW, one stream for int8, two for fp16) and
-installs the tile (IW); queue ``mxmN`` streams activations through the plane
+Queue ``mxwN`` loads weight rows (LW: ``rows`` rows from ``rows`` stream groups
+of one stream for int8, two for fp16) and installs the tile (IW); queue ``mxmN`` streams activations through the plane
 (ABC/ACC, one or two streams). The plane's 32-bit results go to the 4-stream
 group ``dst`` of their ABC/ACC, ``timing.mxm_chip_latency(cfg)`` cycles later:
 the plane spans all superlanes, so it runs at the last one's time (operands
@@ -56,12 +56,13 @@ class MxmSlice(Slice):
         ai, wi = a_wave[-1], w_wave[-1]           # the plane runs at the last superlane's time
         aw, ww = ai.word, wi.word
         w_fp16, a_fp16 = field(ww, "LW", "fp16"), field(aw, "ABC", "fp16")
-        wsrc = self._deskewed(m, w_wave, ops, "LW", f"{name}_w")
-        asrc = self._deskewed(m, a_wave, ops, "ABC", f"{name}_a")
+        wsrc = self._deskewed(m, w_wave, ops, "LW", f"{name}_w", 2 * cfg.mxm_load_rows)
+        asrc = self._deskewed(m, a_wave, ops, "ABC", f"{name}_a", 2)
         m.d.comb += [
             plane.load.valid.eq(wi.valid & is_op(ww, "LW")),
             plane.load.payload.row.eq(field(ww, "LW", "addr")),
-            plane.load.payload.data.as_value().eq(Cat(wsrc[0], Mux(w_fp16, wsrc[1], 0))),
+            plane.load.payload.count.eq(field(ww, "LW", "rows")),
+            plane.load.payload.data.as_value().eq(Cat(*self._weight_slots(wsrc, w_fp16))),
             plane.install.eq(wi.valid & is_op(ww, "IW")),
             plane.act.valid.eq(ai.valid & is_op(aw, "ABC", "ACC")),
             plane.act.payload.data.as_value().eq(Cat(asrc[0], Mux(a_fp16, asrc[1], 0))),
@@ -81,8 +82,14 @@ class MxmSlice(Slice):
                          for j in range(self.PLANES)]
         return m
 
-    def _deskewed(self, m, issues, ops, op, name):
-        """The two planes of operand ``src`` of ``op``: each superlane's share read at its own
-        time, lined up at the last superlane's."""
+    def _deskewed(self, m, issues, ops, op, name, count):
+        """Streams ``src .. src + count - 1`` of operand ``src`` of ``op``: each superlane's share
+        read at its own time, lined up at the last superlane's."""
         return [deskew(m, self._cfg, [o.read(field(iss.word, op, "src"), j) for iss, o in zip(issues, ops)],
-                       f"{name}{j}") for j in range(2)]
+                       f"{name}{j}") for j in range(count)]
+
+    def _weight_slots(self, streams, fp16):
+        """The plane's row slots from the LW's streams ``src + j``: slot ``i`` is stream ``src + i``
+        (int8, high byte plane 0) or streams ``src + 2i`` and ``src + 2i + 1`` (fp16)."""
+        return [Cat(Mux(fp16, streams[2 * i], streams[i]), Mux(fp16, streams[2 * i + 1], 0))
+                for i in range(self._cfg.mxm_load_rows)]

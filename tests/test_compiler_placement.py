@@ -2,6 +2,7 @@
 the schedule intends (checked on the golden ISA simulator), never before their data."""
 
 import numpy as np
+import pytest
 
 from openlpu import isa, timing
 from openlpu.compiler.alloc import TensorPlace
@@ -22,7 +23,7 @@ def _run(sch, weights, outputs=None):
     """Run the scheduler's program on the golden simulator (the schedule checker included) with
     ``weights`` in SRAM; the ``outputs`` ``{name: TensorPlace}`` read back."""
     outputs = outputs or {}
-    c = Compiled(TINY, [segment(sch)], {n: [p] for n, p in outputs.items()}, weights, list(outputs))
+    c = Compiled(sch.cfg, [segment(sch)], {n: [p] for n, p in outputs.items()}, weights, list(outputs))
     r = run(c, {})
     assert r.done and r.error == 0 and r.cycles == c.predicted_cycles
     return r.outputs
@@ -39,9 +40,9 @@ def _instrs(sch, q, op):
 def test_place_tile_reads_and_loads_on_consecutive_cycles_after_the_data():
     sch, ready = Scheduler(TINY), {(2, 7): 30}
     addrs = list(range(4, 4 + L))
-    t0 = place_tile(sch, TINY, 0, 2, addrs, 5, ready)
+    t0, lws = place_tile(sch, TINY, 0, [[(2, a)] for a in addrs], 5, ready)
     rel = sch.route("mem2", 0, timing.MEM_READ_LATENCY, "mxw0")[2]
-    assert t0 == 30 + rel                                # waits for the last-written row, no longer
+    assert lws == L and t0 == 30 + rel - 3              # row 3 (address 7) read in cycle 30, no later
     reads, loads = _instrs(sch, "mem2", "READ"), _instrs(sch, "mxw0", "LW")
     assert [t for t, _ in loads] == list(range(t0, t0 + L))
     assert [t for t, _ in reads] == [t - rel for t, _ in loads]
@@ -50,10 +51,51 @@ def test_place_tile_reads_and_loads_on_consecutive_cycles_after_the_data():
 
 
 def test_place_tile_skips_a_busy_cycle():
-    t_free = place_tile(Scheduler(TINY), TINY, 0, 0, [0, 1], 0, {})
+    rows = [[(0, 0)], [(0, 1)]]
+    t_free, _ = place_tile(Scheduler(TINY), TINY, 0, rows, 0, {})
     sch = Scheduler(TINY)
     sch.place("mxw0", t_free + 1, isa.make("IW"))
-    assert place_tile(sch, TINY, 0, 0, [0, 1], 0, {}) == t_free + 2     # both LWs after it
+    assert place_tile(sch, TINY, 0, rows, 0, {})[0] == t_free + 2     # both LWs after it
+
+
+def _shadow(sch, weights):
+    """Plane 0's shadow tile after the scheduler's program ran on the golden simulator, with
+    ``weights`` in SRAM (the schedule checker runs first, :func:`_run`)."""
+    from openlpu.golden.lpu import LpuModel
+    _run(sch, weights)
+    model = LpuModel(sch.cfg)
+    for (sl, a), vec in weights.items():
+        model.mem[sl].load(a, vec)
+    model.load_program(segment(sch).words())
+    assert model.run().done
+    return model.planes[0].shadow
+
+
+SMALL = preset("small")
+
+
+@pytest.mark.parametrize("fp16", [False, True], ids=["int8", "fp16"])
+@pytest.mark.parametrize("layout", ["striped", "one_slice"])
+def test_place_tile_loads_r_rows_per_lw(layout, fp16):
+    """small (2 rows per LW): rows striped over two slices (two pairs for fp16) load two a cycle,
+    lanes / 2 LWs; rows in one slice (pair) load one a cycle, lanes LWs of 2 and 1 rows from
+    the top of each group down. The shadow tile holds every row either way."""
+    n = SMALL.lanes
+    planes = [(2, 3), (4, 5)] if fp16 else [(2,), (4,)]
+    pick = (lambda k: planes[k % 2]) if layout == "striped" else (lambda k: planes[0])
+    rows = [[(sl, 10 + k) for sl in pick(k)] for k in range(n)]
+    sch = Scheduler(SMALL)
+    t0, lws = place_tile(sch, SMALL, 0, rows, 0, {})
+    loads = _instrs(sch, "mxw0", "LW")
+    assert lws == len(loads) == (n // 2 if layout == "striped" else n)
+    assert [t for t, _ in loads] == list(range(t0, t0 + lws))
+    assert {i["rows"] for _, i in loads} == ({2} if layout == "striped" else {1, 2})
+    rng = np.random.default_rng(4)
+    weights = {(sl, a): rng.integers(0, 256, n).astype(np.uint8) for row in rows for sl, a in row}
+    got = _shadow(sch, weights)
+    for k, row in enumerate(rows):
+        want = weights[row[0]].astype(np.uint16) | (weights[row[1]].astype(np.uint16) << 8 if fp16 else 0)
+        np.testing.assert_array_equal(got[k], want, err_msg=f"row {k}")
 
 
 def test_place_shift_moves_lanes_down_after_the_source_is_written():
@@ -96,3 +138,22 @@ def test_place_rowop_issues_the_tree_at_its_offsets_after_t_min():
     assert all(t >= 40 for t, i in reads if i["addr"] == 1)     # row 1 is read once it is written
     assert {o.addr(r, 0) for o in outs for r in (0, 1)} == {i["addr"] for _, i in
                                                            _instrs(sch, f"mem{outs[0].slice}", "WRITE")}
+
+
+def test_checker_skips_junk_slots_but_not_true_rows():
+    """A tile from one slice at small loads top down: the junk slots' intents are ANY and the
+    checker passes; pointing a true row's intent at another READ makes it fail."""
+    from openlpu.compiler.place_mxm import ANY
+    from openlpu.compiler.runtime import ScheduleError
+    n = SMALL.lanes
+    rows = [[(2, 10 + k)] for k in range(n)]
+    sch = Scheduler(SMALL)
+    place_tile(sch, SMALL, 0, rows, 0, {})
+    weights = {(2, 10 + k): np.full(n, k, np.uint8) for k in range(n)}
+    _run(sch, weights)
+    key = next(k for k, want in sch.intents.items() if k[0] == "mxw0" and ANY in want)
+    true = [j for j, w in enumerate(sch.intents[key]) if w != ANY][0]
+    q, t = sch.intents[key][true]
+    sch.intents[key][true] = (q, t + 1)
+    with pytest.raises(ScheduleError, match="mxw0"):
+        _run(sch, weights)

@@ -59,3 +59,36 @@ def test_icu_ports_are_the_chip_tops_and_observation_is_opt_in():
     assert "observe" in IcuQueue(cfg, "vxm", observe=True).signature.members
     with pytest.raises(TypeError, match="LpuConfig"):
         icu.Icu("tiny")
+
+
+@pytest.mark.parametrize("name", ["tiny", "duo", "mid"])
+def test_lw_check_matches_isa_for_every_row_count_address_and_group(name):
+    """An LW's checks in the ICU (rows 0 or past mxm_load_rows, the rows' stream groups past
+    ``streams``, a first row that is not a multiple of mxm_load_rows or rows past lanes) give
+    :func:`openlpu.isa.check`'s code for every row count, fp16 bit, first row up to two groups
+    past lanes and first streams at both ends; mid has 3 rows per LW (not a power of two)."""
+    cfg = preset(name)
+    R = cfg.mxm_load_rows
+    m = Module()
+    word = Signal(64)
+    code = icu.check(m, cfg, Unit.MXW, word, "chk")
+    rows_bits = isa.BY_NAME["LW"].field("rows").width
+    srcs = sorted({0, 1, cfg.streams - 2 * R - 1, cfg.streams - 2 * R, cfg.streams - R, cfg.streams - 1} - {-1})
+    words = [isa.encode(isa.make("LW", addr, (d, s), fp16, rows))
+             for addr in [*range(cfg.lanes + 2 * R), 0xFFFF] for rows in range(1 << rows_bits)
+             for fp16 in (0, 1) for s in srcs for d in (0, 1)]
+    seen, mismatches = set(), []
+
+    async def bench(ctx):
+        for w in words:
+            ctx.set(word, w)
+            want = isa.check(cfg, Unit.MXW, w)[0]
+            seen.add(want)
+            if ctx.get(code) != want:
+                mismatches.append((isa.decode(w), ctx.get(code), want))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == {isa.ErrorCode.NONE, isa.ErrorCode.BAD_FIELD, isa.ErrorCode.BAD_ADDRESS}
+    assert not mismatches, mismatches[:5]

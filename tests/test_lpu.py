@@ -88,6 +88,32 @@ def test_golden_directed(name):
     cases[idx][2](obs)
 
 
+#: Two weight rows per LW (duo), three on 8 lanes (a partial last row group).
+LOAD_ROWS_CFGS = {"duo": preset("duo"), "tiny_r3": TINY.replace(mxm_load_rows=3)}
+
+
+@pytest.mark.parametrize("cfg_name", sorted(LOAD_ROWS_CFGS))
+def test_golden_directed_multirow_loads(cfg_name):
+    """With more than one weight row per LW, every directed program (the MXM tile loaded in
+    ceil(lanes / R) LWs, the LW errors) does what the ISA says on both golden simulators,
+    with equal cycles. duo runs them on the RTL too (tests/test_wavefront.py)."""
+    from openlpu.golden.lpu import LpuModel
+    from openlpu.golden.lpu_reference import LpuReferenceModel
+    from openlpu.verif.lpu_cases import load_case
+    cfg = LOAD_ROWS_CFGS[cfg_name]
+    cases = directed_cases(cfg)
+    assert any(name == "bad_address_lw_misaligned" for name, _, _ in cases)
+    for (name, case, check), obs in zip(cases, expect(cfg, [c[1] for c in cases])):
+        check(obs)
+        runs = []
+        for model in (LpuModel(cfg), LpuReferenceModel(cfg)):
+            load_case(model, case)
+            r = model.run(max_cycles=case["max_cycles"])
+            runs.append((r.cycles, int(r.error), r.error_pc, [m.words for m in model.mem]))
+        assert runs[0][:3] == runs[1][:3], name
+        assert all(np.array_equal(a, b) for a, b in zip(runs[0][3], runs[1][3])), name
+
+
 def test_random_programs_complete_on_golden():
     cases, _ = seed_cases(SMALL, range(4))
     for obs in expect(SMALL, cases):

@@ -200,9 +200,11 @@ def _drive(ctx, dut, cfg, cyc):
     ctx.set(dut.load.valid, cyc.load is not None)
     if cyc.load is not None:
         ctx.set(dut.load.payload.row, cyc.load.row)
-        for n in range(cfg.lanes):
-            ctx.set(dut.load.payload.data[0][n], int(cyc.load.words[n]) & 0xFF)
-            ctx.set(dut.load.payload.data[1][n], int(cyc.load.words[n]) >> 8)
+        ctx.set(dut.load.payload.count, cyc.load.count)
+        for i, words in enumerate(cyc.load.block):
+            for n in range(cfg.lanes):
+                ctx.set(dut.load.payload.data[i][0][n], int(words[n]) & 0xFF)
+                ctx.set(dut.load.payload.data[i][1][n], int(words[n]) >> 8)
     ctx.set(dut.install, cyc.install)
     ctx.set(dut.act.valid, cyc.act is not None)
     if cyc.act is not None:
@@ -237,6 +239,53 @@ def _amaranth_play(cfg, cycles, dut=None, columns=None):
 
     amaranth_run(dut, bench)
     return checked
+
+
+#: Three weight rows per load on 8 lanes: groups of 3, 3 and a partial last group of 2.
+TINY_R3 = TINY.replace(mxm_load_rows=3)
+
+
+@pytest.mark.parametrize("cfg", [TINY, TINY_R3, preset("small")], ids=["r1", "r3", "small_r2"])
+def test_amaranth_sim_load_rows(cfg):
+    """Loads of every row count (whole groups, partial loads over earlier rows, one row at a
+    time from the top, the partial last group) give the golden model's results every cycle."""
+    cycles = scenario("load_rows", cfg, seed=2)
+    counts = {c.load.count for c in cycles if c.load is not None}
+    assert counts == set(range(1, cfg.mxm_load_rows + 1)), counts
+    assert _amaranth_play(cfg, cycles)
+
+
+@pytest.mark.parametrize("row, count", [(1, 1), (2, 1), (6, 3), (0, 0), (0, 4), (9, 1)])
+def test_golden_rejects_loads_the_plane_does_not_take(row, count):
+    """Misaligned first row, rows past lanes, no rows, more than mxm_load_rows rows."""
+    model = MxmPlaneModel(TINY_R3)
+    with pytest.raises(ValueError, match="multiple of mxm_load_rows"):
+        model.step(Cycle(load=Load(row, np.zeros((count, 8), np.uint16))))
+
+
+def test_golden_load_writes_exactly_its_rows():
+    model = MxmPlaneModel(TINY_R3)
+    model.step(Cycle(load=Load(3, np.full((3, 8), 7, np.uint16))))
+    model.step(Cycle(load=Load(3, np.full((1, 8), 9, np.uint16)), install=True))
+    assert [int(model.active[k, 0]) for k in range(8)] == [0, 0, 0, 9, 7, 7, 0, 0]
+
+
+@pytest.mark.parametrize("cfg", [TINY, TINY_R3, preset("small")], ids=["r1", "r3", "small_r2"])
+def test_gemm_schedule_loads_a_tile_in_ceil_lanes_over_r_cycles(cfg):
+    """The first activation (and install) comes with the tile's last load, ceil(lanes / R) - 1
+    cycles after the first; the plane's first result mxm_latency after it, counted on the RTL."""
+    rng = np.random.default_rng(8)
+    a = rng.integers(-128, 128, (3, cfg.lanes)).astype(np.int8)
+    w = rng.integers(-128, 128, (cfg.lanes, cfg.lanes)).astype(np.int8)
+    sched = gemm_schedule(cfg, a, w)
+    loads = [t for t, c in enumerate(sched.cycles) if c.load is not None]
+    assert loads == list(range(-(-cfg.lanes // cfg.mxm_load_rows))) and sched.first_act == loads[-1]
+    c, _ = run_schedule(cfg, sched)
+    assert np.array_equal(c, a.astype(np.int64) @ w.astype(np.int64))
+    dut = MxmPlane(cfg)
+    rtl = valid_cycles(dut, lambda ctx, t: _drive(ctx, dut, cfg, sched.cycles[t] if t < len(sched.cycles)
+                                                  else Cycle()), dut.result.valid, sched.length)
+    assert rtl[0] == loads[-1] + timing.mxm_latency(cfg)
 
 
 @pytest.mark.parametrize("name", ["gemm_int8", "swaps", "corners_fp16", "acc_reuse"])
@@ -282,10 +331,11 @@ def test_column_slice():
 # --- cocotb on Icarus and Verilator ---------------------------------------------------
 
 @pytest.mark.parametrize("sim", SIMULATORS)
-@pytest.mark.parametrize("preset_name", ["tiny"])
+@pytest.mark.parametrize("preset_name", ["tiny", "tiny_r3"])
 def test_cocotb(sim, preset_name):
+    """tiny, and tiny with 3 rows per load (a partial last group)."""
     require_simulator(sim)
-    cfg = preset(preset_name)
+    cfg = TINY_R3 if preset_name == "tiny_r3" else preset(preset_name)
     run_cocotb(
         sim=sim, toplevel="mxm_plane", component=lambda: MxmPlane(cfg),
         test_module="openlpu.verif.tb_mxm", key=preset_name,

@@ -7,11 +7,12 @@ from openlpu.config import preset
 
 
 def test_tsp_rates_are_the_ports_counted_by_hand():
-    """At tsp: 4 planes x one 320-byte weight row per cycle; 88 slices x one 320-byte READ or
+    """At tsp: 4 planes x 8 320-byte weight rows per cycle (mxm_load_rows: the reference's 409,600
+    weights in 40 cycles); 88 slices x one 320-byte READ or
     WRITE; 2 x 32 streams x 320 bytes past a position; 320 lanes x 16 ALUs under one VXM queue;
     4 planes x 320 x 320 MACs."""
     assert bench_rates.rates(preset("tsp")) == {
-        "weights_per_cycle": 1280, "sram_bytes_per_cycle": 28160, "stream_bytes_per_cycle": 20480,
+        "weights_per_cycle": 10240, "sram_bytes_per_cycle": 28160, "stream_bytes_per_cycle": 20480,
         "vxm_ops_per_cycle": 5120, "vxm_queues": 1, "macs_per_cycle": 409600}
 
 

@@ -14,6 +14,9 @@ Cover points and crosses (``lpu.*``):
 * ``vxm op x type``: the op of every ALU of every VOP x its element type;
 * ``ecc class x access path``: none / single / double x READ / GATHER / SCRUB;
 * ``icu control``: NOP, REPEAT, SYNC, NOTIFY, CONFIG, END issued;
+* ``lw rows``: LWs of one row (``1``), of a whole group (``R``, ``mxm_load_rows`` rows)
+  and of a partial group in between (``partial``); the bins the configuration has
+  (``R`` is ``1`` when ``mxm_load_rows`` is 1, and only ``mxm_load_rows`` > 2 has ``partial``);
 * ``stop``: done, and every error code.
 
 ``python -m openlpu.verif.fcov`` prints the report for the CI programs; the
@@ -72,15 +75,30 @@ def _points(cfg):
     def stop(code):
         pass
 
-    _built.update(sample=(issue, stream, vxm, ecc, stop), op_names=op_names, type_names=type_names,
+    @CoverPoint(f"{_PREFIX}.lw_rows", xf=lambda rows: lw_rows_bin(cfg, rows), bins=lw_rows_bins(cfg))
+    def lw_rows(rows):
+        pass
+
+    _built.update(sample=(issue, stream, vxm, ecc, stop, lw_rows), op_names=op_names, type_names=type_names,
                   cfg=cfg)
     return _built
+
+
+def lw_rows_bin(cfg, rows):
+    """The ``lw rows`` bin of an LW of ``rows`` rows: ``"1"``, ``"R"`` (``mxm_load_rows``) or
+    ``"partial"``."""
+    return "1" if rows == 1 else "R" if rows == cfg.mxm_load_rows else "partial"
+
+
+def lw_rows_bins(cfg):
+    """The ``lw rows`` bins ``cfg`` has (:func:`lw_rows_bin` of every legal row count)."""
+    return sorted({lw_rows_bin(cfg, rows) for rows in range(1, cfg.mxm_load_rows + 1)})
 
 
 def sample_cases(cfg, cases):
     """Run ``cases`` (see :mod:`openlpu.verif.lpu_cases`) on the golden simulator and sample them."""
     pts = _points(cfg)
-    issue, stream, vxm, ecc, stop = pts["sample"]
+    issue, stream, vxm, ecc, stop, lw_rows = pts["sample"]
     names = isa.queues(cfg)
     model = LpuModel(cfg)
     words = isa.vxm_control_words(cfg)
@@ -100,6 +118,8 @@ def sample_cases(cfg, cases):
                 if f.kind == "stream":
                     for j in range(isa.stream_width(ins, f.name)):
                         stream((v[0], v[1] + j))
+            if ins.op.name == "LW":
+                lw_rows(ins["rows"])
             if ins.op.name == "CONFIG":
                 slot, w = divmod(ins["reg"], words)
                 table[slot][w] = ins["value"]

@@ -6,12 +6,13 @@ products, tree and accumulators without its fp16 datapath; in the shipped
 plane the int8 products of rows ``k < fp16_k`` come from a multiplier shared
 with the fp16 significands, which simulation checks: proving two different
 multiplier circuits equal is beyond the solver here) from free inputs on every cycle:
-weight-row loads (``valid``, ``row``, data), ``install``, activations
+weight loads (``valid``, first ``row``, ``count``, the row slots), ``install``, activations
 (``valid``, data, ``acc``, ``addr``) and the reset. Beside it, a small
 reference written from the specification (not from the plane's structure):
 
-* its own shadow / active weight tiles (``install`` copies shadow including a
-  row loaded that cycle; an activation in the ``install`` cycle already uses
+* its own shadow / active weight tiles (a load writes rows ``row + i`` from slot
+  ``i < count`` when ``row`` is a multiple of ``mxm_load_rows``, two here; ``install``
+  copies shadow including rows loaded that cycle; an activation in the ``install`` cycle already uses
   the new tile, :data:`~openlpu.timing.MXM_INSTALL_DELAY` = 0);
 * one combinational dot product per column, ``y[n] = sum_k a[k] * W[k][n]``
   in int32, on the activation's cycle;
@@ -28,7 +29,7 @@ bits of each byte a sign extension) to keep the SMT problem small; the
 proof's table in docs/verification.md states which variant ran.
 """
 
-from amaranth.hdl import Assert, Assume, Cover, Elaboratable, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Assert, Assume, Cat, Cover, Elaboratable, Module, Mux, Signal, signed, unsigned
 from amaranth.hdl import ResetSignal
 from amaranth.lib import data
 
@@ -43,9 +44,9 @@ __all__ = ["FORMAL_CFG", "MxmPlaneRef", "build", "PROOFS"]
 
 #: Reduced configuration of the proof: a 4 x 4 plane (the smallest ``lanes``
 #: the configuration accepts: the fp16 pass needs ``lanes % 4 == 0``) with two
-#: accumulator rows.
+#: accumulator rows, loading two weight rows per cycle.
 FORMAL_CFG = LpuConfig(lanes=4, superlanes=1, streams=4, mxm_planes=1, mem_slices=1, mem_depth=16,
-                       vxm_alus=1, mxm_acc_depth=2, imem_depth=16)
+                       vxm_alus=1, mxm_acc_depth=2, imem_depth=16, mxm_load_rows=2)
 
 
 class MxmPlaneRef(Elaboratable):
@@ -115,7 +116,8 @@ class MxmPlaneRef(Elaboratable):
                 return (byte[3:8] == 0) | (byte[3:8] == 0b11111)
             for k in range(lanes):
                 check(1, Assume(~dut.act.valid | small(act.data[0][k])))
-                check(1, Assume(~dut.load.valid | small(load.data[0][k])))
+                for i in range(self._cfg.mxm_load_rows):
+                    check(1, Assume(~dut.load.valid | small(load.data[i][0][k])))
 
     def _reference_tiles(self, m):
         """The reference weight tiles (int8: byte plane 0): ``(active, shadow, weights)``,
@@ -127,10 +129,17 @@ class MxmPlaneRef(Elaboratable):
         shadow = Signal(tile, reset_less=True)
         active = Signal(tile, reset_less=True)
         shadow_next = Signal(tile)
+        # a load writes rows row + i from slot i, i < count, when row is a multiple of
+        # mxm_load_rows (and nothing otherwise)
+        rows = self._cfg.mxm_load_rows
+        aligned = Cat(*(load.row == r for r in range(0, lanes, rows))).any()
         for k in range(lanes):
-            hit = dut.load.valid & (load.row == k)
             for n in range(lanes):
-                m.d.comb += shadow_next[k][n].eq(Mux(hit, load.data[0][n], shadow[k][n]))
+                nxt = shadow[k][n]
+                for i in range(rows):
+                    hit = dut.load.valid & aligned & (i < load.count) & (load.row + i == k)
+                    nxt = Mux(hit, load.data[i][0][n], nxt)
+                m.d.comb += shadow_next[k][n].eq(nxt)
         m.d.sync += shadow.eq(shadow_next)
         weights = Signal(tile)
         m.d.comb += weights.eq(Mux(dut.install, shadow_next, active))

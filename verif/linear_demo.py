@@ -29,15 +29,16 @@ def reference(x, w, b):
 
 
 def linear_case(cfg, seed=1):
-    if cfg.mem_slices < 8:
-        raise ValueError("the linear-layer program needs 4 MEM slices west of the VXM (the small preset)")
+    if cfg.mem_slices < 8 or cfg.mxm_load_rows != 2:
+        raise ValueError("the linear-layer program needs 4 MEM slices west of the VXM and mxm_load_rows = 2 "
+                         "(the small preset)")
     rng = np.random.default_rng(seed)
     L = cfg.lanes
     x = rng.integers(-128, 128, (ROWS, L)).astype(np.int8)
     w = rng.integers(-128, 128, (L, L)).astype(np.int8)
     b = rng.integers(-4096, 4096, L).astype(np.int32)
     program = assemble(PROGRAM.read_text(), cfg)
-    sram = {(0, k): w[k].view(np.uint8) for k in range(L)}
+    sram = {(k % 2, 64 + k // 2): w[k].view(np.uint8) for k in range(L)}
     sram.update({(1, m): x[m].view(np.uint8) for m in range(ROWS)})
     planes = b.view(np.uint8).reshape(L, 4)
     sram.update({(j, 32): planes[:, j].copy() for j in range(4)})

@@ -101,24 +101,34 @@ def directed_cases(cfg):
         assert obs["done"] and not obs["error"] and obs["cycles"] == 5 + timing.wavefront_span(cfg), obs
     cases.append(("control_in_unit_queues", make_case(cfg, _prog(cfg, text), windows=[]), check_ctrl))
 
-    # --- MXM: a full int8 tile, rows from mem0, activations from mem1, results to 4 slices ---
+    # --- MXM: a full int8 tile loaded mxm_load_rows (R) rows a cycle, row k from slice k % R
+    # (address k // R), so ceil(lanes / R) LWs on consecutive cycles (the last one of
+    # lanes % R rows when R does not divide lanes); IW right after the last, the first ABC in
+    # the IW's cycle; activations from mem1, results to 4 slices ----------------------------
     fp = timing.floorplan(cfg)
+    R = cfg.mxm_load_rows
+    nl = -(-L // R)                                          # LWs of the tile
     w = rng.integers(-128, 128, (L, L)).astype(np.int8)
     a = rng.integers(-128, 128, (3, L)).astype(np.int8)
     a[0, :] = -128
     w[:, 0] = -128                                           # -128 x -128 in lane 0
-    sram = {(0, r): w[r].view(np.uint8) for r in range(L)}
-    sram.update({(1, r): a[r].view(np.uint8) for r in range(3)})
+    sram = {(k % R, k // R): w[k].view(np.uint8) for k in range(L)}
+    sram.update({(1, 40 + r): a[r].view(np.uint8) for r in range(3)})
     d_in = 0 if fp["mxm0"] > fp["mem0"] else 1
     d_out = 1 - d_in
     sd, so = "ew"[d_in], "ew"[d_out]
-    t_lw = _arrive(cfg, "mem0", "mxm0", timing.MEM_READ_LATENCY, d_in)
-    t_abc = t_lw + L + 1                                     # right after IW
+    arrive = [_arrive(cfg, f"mem{i}", "mxm0", timing.MEM_READ_LATENCY, d_in) for i in range(R)]
+    t_lw = max(arrive)
+    t_abc = t_lw + nl                                        # with the IW
     t_rd = t_abc - _arrive(cfg, "mem1", "mxm0", timing.MEM_READ_LATENCY, d_in)
-    events = [("mem0", 0, f"READ 0, {sd}0", L - 1), ("mxw0", t_lw, f"LW 0, {sd}0, 0", L - 1),
-              ("mxw0", t_lw + L, "IW", 0), ("mem1", t_rd, f"READ 0, {sd}1", 2),
-              ("mxm0", t_abc, f"ABC 0, {sd}1, {so}0, 0", 0), ("mxm0", t_abc + 1, f"ABC 1, {sd}1, {so}0, 0", 0),
-              ("mxm0", t_abc + 2, f"ACC 1, {sd}1, {so}0, 0", 0)]
+    events = [(f"mem{i}", t_lw - arrive[i], f"READ 0, {sd}{i}", len(range(i, L, R)) - 1) for i in range(R)]
+    nf = L // R                                              # whole groups, then a partial one
+    events += [("mxw0", t_lw, f"LW 0, {sd}0, 0, {R}", nf - 1, R)]
+    if L % R:
+        events.append(("mxw0", t_lw + nf, f"LW {nf * R}, {sd}0, 0, {L % R}", 0))
+    events += [("mxw0", t_lw + nl, "IW", 0), ("mem1", t_rd, f"READ 40, {sd}{R}", 2),
+               ("mxm0", t_abc, f"ABC 0, {sd}{R}, {so}0, 0", 0), ("mxm0", t_abc + 1, f"ABC 1, {sd}{R}, {so}0, 0", 0),
+               ("mxm0", t_abc + 2, f"ACC 1, {sd}{R}, {so}0, 0", 0)]
     for j in range(4):
         t = t_abc + timing.ICU_DISPATCH_LATENCY + timing.mxm_chip_latency(cfg) \
             + timing.stream_delay(fp["mxm0"], fp[f"mem{j}"], d_out) - timing.ICU_DISPATCH_LATENCY
@@ -168,7 +178,23 @@ def directed_cases(cfg):
              ErrorCode.BAD_ADDRESS, "mem1", 1)
     err_case("bad_address_acc_row", f".queue mxm0\nABC {cfg.mxm_acc_depth}, e0, e0, 0\nEND",
              ErrorCode.BAD_ADDRESS, "mxm0", 0)
-    err_case("bad_address_weight_row", f".queue mxw0\nLW {L}, e0, 0\nEND", ErrorCode.BAD_ADDRESS, "mxw0", 0)
+    # the first row group past the last row
+    err_case("bad_address_weight_row", f".queue mxw0\nLW {-(-L // R) * R}, e0, 0, 1\nEND", ErrorCode.BAD_ADDRESS,
+             "mxw0", 0)
+    err_case("bad_field_lw_rows0", ".queue mxw0\nLW 0, e0, 0, 0\nEND", ErrorCode.BAD_FIELD, "mxw0", 0)
+    err_case("bad_field_lw_rows", f".queue mxw0\nLW 0, e0, 0, {R + 1}\nEND", ErrorCode.BAD_FIELD, "mxw0", 0)
+    # R fp16 rows span 2R streams: one past the last stream
+    err_case("bad_field_lw_group", f".queue mxw0\nLW 0, e{cfg.streams - 2 * R + 1}, 1, {R}\nEND",
+             ErrorCode.BAD_FIELD, "mxw0", 0)
+    if R > 1:
+        err_case("bad_address_lw_misaligned", ".queue mxw0\nLW 1, e0, 0, 1\nEND", ErrorCode.BAD_ADDRESS, "mxw0", 0)
+        # a REPEAT step of 1 leaves the row groups: the first repeat is misaligned
+        err_case("bad_address_lw_repeat", f".queue mxw0\nLW 0, e0, 0, {R}\nREPEAT 2, 1\nEND",
+                 ErrorCode.BAD_ADDRESS, "mxw0", 1)
+    if L % R:
+        # the last group is shorter than R: its full R rows run past lanes
+        err_case("bad_address_lw_last_group", f".queue mxw0\nLW {L - L % R}, e0, 0, {R}\nEND",
+                 ErrorCode.BAD_ADDRESS, "mxw0", 0)
     prog = _prog(cfg, "")
     prog["mem2"] = [isa.encode(isa.make("NOP", 1))] * cfg.imem_depth          # runs off the end
     cases.append(("bad_address_pc", make_case(cfg, prog, windows=[]),
@@ -224,23 +250,23 @@ def directed_cases(cfg):
 
 
 def _timeline(cfg, events):
-    """A program from ``(queue, cycle, instruction, repeats)`` events: each queue's
-    instructions at their cycles (REPEAT ``repeats`` more times, address step 1),
-    NOPs in the gaps, END after the last."""
+    """A program from ``(queue, cycle, instruction, repeats[, step])`` events: each queue's
+    instructions at their cycles (REPEAT ``repeats`` more times, address step ``step``,
+    default 1), NOPs in the gaps, END after the last."""
     per = {}
-    for q, t, text, rep in events:
-        per.setdefault(q, []).append((t, text, rep))
+    for q, t, text, rep, *step in events:
+        per.setdefault(q, []).append((t, text, rep, step[0] if step else 1))
     lines = []
     for q, evs in per.items():
         lines.append(f".queue {q}")
         cur = 0
-        for t, text, rep in sorted(evs):
+        for t, text, rep, step in sorted(evs):
             assert t >= cur, f"{q}: {text} at cycle {t} overlaps the previous instruction"
             if t > cur:
                 lines.append(f"NOP {t - cur}")
             lines.append(text)
             if rep:
-                lines.append(f"REPEAT {rep}, 1")
+                lines.append(f"REPEAT {rep}, {step}")
             cur = t + 1 + rep
         lines.append("END")
     return _prog(cfg, "\n".join(lines))

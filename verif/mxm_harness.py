@@ -35,8 +35,8 @@ CAPTURE_FILE = "mxm_gemm_capture.hex"
 
 def widths(cfg):
     """Widths of the plane's ``load``, ``act`` and ``result`` payloads."""
-    from openlpu.rtl.mxm import ActivationLayout, ResultLayout, WeightRowLayout
-    return WeightRowLayout(cfg).size, ActivationLayout(cfg).size, ResultLayout(cfg).size
+    from openlpu.rtl.mxm import ActivationLayout, ResultLayout, WeightLoadLayout
+    return WeightLoadLayout(cfg).size, ActivationLayout(cfg).size, ResultLayout(cfg).size
 
 
 def stimulus_word(cfg, load_payload, install, act_payload):

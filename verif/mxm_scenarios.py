@@ -27,6 +27,17 @@ Scenarios
 ``wrap_int8``
     Accumulates -128 x -128 products until int32 wraps (a long run with
     constant inputs; see :func:`wrap_plan`).
+``load_rows``
+    Weight loads of every row count: each group of ``mxm_load_rows`` rows
+    written whole, one row at a time from its last row down (a load of ``c``
+    rows rewrites the group's first ``c``), partially over a group written
+    before (the rows past the count keep their value), the partial last group
+    when ``lanes`` is not a multiple of ``mxm_load_rows``, groups in random
+    order, and rows loaded in the install cycle; every tile then multiplies
+    activations that reach each of its rows.
+
+Every scenario loads a tile ``mxm_load_rows`` rows a cycle (:func:`tile_loads`)
+unless it says otherwise.
 
 All other scenarios keep the reuse distance: int8 ACCs follow their row's
 previous pass in the next cycle, fp16 ACCs after the distance.
@@ -37,7 +48,7 @@ import numpy as np
 from .. import timing
 from ..golden.mxm import Act, Cycle, Load, gemm_schedule
 
-__all__ = ["SCENARIOS", "scenario", "wrap_plan", "FP16_SPECIALS"]
+__all__ = ["SCENARIOS", "scenario", "wrap_plan", "tile_loads", "FP16_SPECIALS"]
 
 #: fp16 bit patterns that every float corner test mixes in.
 FP16_SPECIALS = np.array([
@@ -50,6 +61,14 @@ FP16_SPECIALS = np.array([
     0x3C00, 0xBC00,          # +-1
     0x3C01, 0x3BFF,          # 1 + ulp, 1 - ulp/2
 ], dtype=np.uint16)
+
+
+def tile_loads(cfg, rows):
+    """The loads of a whole tile ``rows`` (``lanes x lanes`` words), ``mxm_load_rows`` rows each
+    from row 0 (the last group shorter when ``lanes`` is not a multiple): one per cycle."""
+    step = cfg.mxm_load_rows
+    rows = np.asarray(rows, dtype=np.uint16)
+    return [Load(r, rows[r:r + step]) for r in range(0, cfg.lanes, step)]
 
 
 def _gemm(cfg, rng, fp16, shapes):
@@ -84,11 +103,11 @@ def _swaps(cfg, rng, tiles=6):
     cycles = [Cycle() for _ in range(lanes * (tiles + 1))]
     for t in range(tiles):
         kind = "fp16" if t % 2 else "int8"
-        rows = _tile(cfg, rng, kind)
+        loads = tile_loads(cfg, _tile(cfg, rng, kind))
         base = t * lanes
-        for r in range(lanes):
-            cycles[base + r].load = Load(r, rows[r])
-        # install with the last row; activations of this tile start there
+        for j, load in enumerate(loads):     # the loads end with the tile's last cycle
+            cycles[base + lanes - len(loads) + j].load = load
+        # install with the last rows; activations of this tile start there
         cycles[base + lanes - 1].install = True
         # start rows, then accumulate into them: int8 in the next cycle, fp16 after
         # the reuse distance (runs of d starts then d accumulations)
@@ -106,8 +125,7 @@ def _directed_tile(cfg, weights, acts, fp16, passes=1):
     """Install one tile, stream ``acts`` (list of words) ``passes`` times, accumulating
     (with idle cycles where an accumulation would come closer to its row's previous
     pass than the accumulator reuse distance)."""
-    lanes = cfg.lanes
-    cycles = [Cycle(load=Load(r, np.asarray(weights[r], dtype=np.uint16))) for r in range(lanes)]
+    cycles = [Cycle(load=load) for load in tile_loads(cfg, weights)]
     cycles[-1].install = True
     first = True
     last = {}
@@ -205,7 +223,7 @@ def _acc_reuse(cfg, rng):
     lanes = cfg.lanes
     dist = timing.MXM_ACC_REUSE_DISTANCE
     w = _fp16_bits(rng, (lanes, lanes), 0.0)
-    cycles = [Cycle(load=Load(r, w[r])) for r in range(lanes)]
+    cycles = [Cycle(load=load) for load in tile_loads(cfg, w)]
     cycles[-1].install = True
 
     def act(fp16, acc, addr):
@@ -226,6 +244,42 @@ def _acc_reuse(cfg, rng):
         cycles += [act(True, True, 4)] + idle(gap - 1) + [act(False, True, 4)] + [act(True, True, 4)]
     # two rows interleaved, each accumulated every other cycle
     cycles += [act(True, bool(j >= 2), 5 + j % 2) for j in range(4 * dist)]
+    return cycles
+
+
+def _group_loads(cfg, rng, g0):
+    """Random loads of the row group starting at ``g0`` (``n`` rows: ``mxm_load_rows``, or fewer
+    at the end of the tile), one of: the group whole; whole then a partial load of ``1..n-1``
+    rows over it; ``n, n-1, .., 1`` rows (each load rewrites the group's first rows)."""
+    n = min(cfg.mxm_load_rows, cfg.lanes - g0)
+    how = int(rng.integers(3)) if n > 1 else 0
+    counts = [[n], [n, int(rng.integers(1, max(2, n)))], list(range(n, 0, -1))][how]
+    return [Load(g0, rng.integers(0, 1 << 16, (c, cfg.lanes)).astype(np.uint16)) for c in counts]
+
+
+def _load_rows(cfg, rng, tiles=6):
+    """Tiles loaded by :func:`_group_loads` in random group order while the previous tile
+    computes; the install comes with the last load and the first activation, and the tile's
+    ``lanes`` activations (int8 and fp16 tiles alternating) reach every row."""
+    lanes, cycles = cfg.lanes, []
+
+    def at(t):
+        cycles.extend(Cycle() for _ in range(t + 1 - len(cycles)))
+        return cycles[t]
+    t_load = 0
+    for tile in range(tiles):
+        groups = list(range(0, lanes, cfg.mxm_load_rows))
+        rng.shuffle(groups)
+        loads = [load for g0 in groups for load in _group_loads(cfg, rng, g0)]
+        for j, load in enumerate(loads):
+            at(t_load + j).load = load
+        t_act = t_load + len(loads) - 1
+        at(t_act).install = True
+        fp16 = bool(tile % 2)
+        for j in range(lanes):
+            words = _fp16_bits(rng, lanes, 0.1) if fp16 else rng.integers(0, 1 << 16, lanes).astype(np.uint16)
+            at(t_act + j).act = Act(words, fp16=fp16, acc=False, addr=j % cfg.mxm_acc_depth)
+        t_load = t_act + 1
     return cycles
 
 
@@ -252,6 +306,7 @@ SCENARIOS = {
     "corners_int8": _corners_int8,
     "corners_fp16": _corners_fp16,
     "acc_reuse": _acc_reuse,
+    "load_rows": _load_rows,
 }
 
 

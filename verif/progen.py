@@ -307,26 +307,14 @@ def _vxm(sch, rng, t):
 
 
 def _mxm(sch, rng, t):
-    """Load a weight tile (READ -> LW x lanes), install it, stream activations
+    """Load a weight tile (READs -> LWs, :func:`_load_tile`), install it, stream activations
     (READ -> ABC/ACC) and write the int32 results (4 planes) back."""
     cfg = sch.cfg
-    lanes = cfg.lanes
     p = int(rng.integers(cfg.mxm_planes))
     qw, qa = f"mxw{p}", f"mxm{p}"
-    src = _mem(cfg, rng)
-    if not sch.q_free(src, t, lanes) or DATA < lanes:
+    t_iw = _load_tile(sch, rng, t, qw)
+    if t_iw is None:
         return False
-    r = _transfer(sch, rng, src, t, timing.MEM_READ_LATENCY, qw, lanes)
-    if r is None:
-        return False
-    s, tl = r
-    t_iw = tl + lanes
-    if not sch.q_free(qw, t_iw):
-        sch.stream_busy[s].pop()
-        return False
-    sch.put(src, t, make("READ", int(rng.integers(0, DATA - lanes + 1)), s), lanes, 1)
-    sch.put(qw, tl, make("LW", 0, s, 0), lanes, 1)
-    sch.put(qw, t_iw, make("IW"))
     # activations: a few rows, started then maybe accumulated
     row = int(rng.integers(cfg.mxm_acc_depth))
     started = False
@@ -367,6 +355,35 @@ def _mxm(sch, rng, t):
         for j, (q, tw, b) in enumerate(zip(dsts, writes, addrs)):
             sch.put(q, tw, make("WRITE", b, (d2, s_out[1] + j)))
     return True
+
+
+def _load_tile(sch, rng, t, qw):
+    """READs from ``g * rows`` slices (``rows`` drawn from 1..mxm_load_rows, ``g`` 2 for an fp16
+    LW, else 1), the earliest in cycle ``t``, onto one stream group, and ``LW 0, src, fp16,
+    rows`` REPEATed with step ``mxm_load_rows`` over every row group that has ``rows`` rows
+    left, then IW. Groups loaded partly keep the rest of their rows. The IW's cycle, or
+    ``None`` (nothing placed)."""
+    cfg, R = sch.cfg, sch.cfg.mxm_load_rows
+    rows = int(rng.integers(1, R + 1))
+    fp16 = int(rng.integers(2)) if 2 * rows <= cfg.mem_slices else 0
+    srcs = [f"mem{i}" for i in rng.permutation(cfg.mem_slices)[:rows * (1 + fp16)]]
+    n = (cfg.lanes - rows) // R + 1                         # LWs: groups g * R with g * R + rows <= lanes
+    d = sch.direction(srcs[0], qw)
+    delays = [timing.stream_delay(sch.position(q), sch.position(qw), d) for q in srcs]
+    if DATA < n or None in delays:
+        return None
+    t_lw = t + timing.MEM_READ_LATENCY + max(delays)
+    t_rd = [t_lw - timing.MEM_READ_LATENCY - x for x in delays]
+    if not (all(sch.q_free(q, tr, n) for q, tr in zip(srcs, t_rd)) and sch.q_free(qw, t_lw, n + 1)):
+        return None
+    s = sch.stream(d, t + timing.ICU_DISPATCH_LATENCY + timing.MEM_READ_LATENCY, t_lw + n + 1, len(srcs))
+    if s is None:
+        return None
+    for j, (q, tr) in enumerate(zip(srcs, t_rd)):
+        sch.put(q, tr, make("READ", int(rng.integers(0, DATA - n + 1)), (d, s[1] + j)), n, 1)
+    sch.put(qw, t_lw, make("LW", 0, s, fp16, rows), n, R)
+    sch.put(qw, t_lw + n, make("IW"))
+    return t_lw + n
 
 
 def _config(sch, rng, t):

@@ -18,8 +18,8 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
 from openlpu.config import LpuConfig
 from openlpu.golden.mxm import Cycle, MxmPlaneModel, gemm_schedule
-from openlpu.rtl.mxm import ActivationLayout, ResultLayout, WeightRowLayout
-from openlpu.verif.mxm_scenarios import scenario, wrap_plan
+from openlpu.rtl.mxm import ActivationLayout, ResultLayout, WeightLoadLayout
+from openlpu.verif.mxm_scenarios import scenario, tile_loads, wrap_plan
 from openlpu.verif.packing import int_to_planes, planes_to_int
 
 CFG = LpuConfig.from_dict(json.loads(os.environ["OPENLPU_CONFIG"]))
@@ -31,7 +31,7 @@ class MxmPorts:
 
     def __init__(self, cfg):
         self.cfg = cfg
-        self.load = {name: f.offset for name, f in WeightRowLayout(cfg)}
+        self.load = {name: f.offset for name, f in WeightLoadLayout(cfg)}
         self.act = {name: f.offset for name, f in ActivationLayout(cfg)}
         self.res = {name: (f.offset, f.width) for name, f in ResultLayout(cfg)}
 
@@ -40,7 +40,11 @@ class MxmPorts:
         return planes_to_int(np.stack([words & 0xFF, words >> 8]).astype(np.uint8))
 
     def load_payload(self, load):
-        return (load.row << self.load["row"]) | (self.planes16(load.words) << self.load["data"])
+        """The ``load`` port's payload: first row, row count, and the rows in slots 0.. (each
+        slot ``2 * lanes`` bytes, the two byte planes)."""
+        slot_bits = 16 * self.cfg.lanes
+        rows = sum(self.planes16(words) << (i * slot_bits) for i, words in enumerate(load.block))
+        return (load.row << self.load["row"]) | (load.count << self.load["count"]) | (rows << self.load["data"])
 
     def act_payload(self, act):
         return ((self.planes16(act.words) << self.act["data"]) | (int(act.fp16) << self.act["fp16"])
@@ -164,6 +168,12 @@ async def acc_reuse(dut):
 
 
 @cocotb.test()
+async def load_rows(dut):
+    """Weight loads of every row count, partial groups, random group order."""
+    await _run(dut, "load_rows")
+
+
+@cocotb.test()
 async def timing_first_last(dut):
     """A GEMM's first and last results appear on the cycles the schedule predicts."""
     tb = MxmTb(dut)
@@ -197,9 +207,10 @@ async def wrap_int8(dut):
     weights, act_words, passes = wrap_plan(CFG)
     ports = tb.ports
     # load the tile
-    from openlpu.golden.mxm import Act, Load
-    for r in range(CFG.lanes):
-        tb.drive(Cycle(load=Load(r, weights[r]), install=r == CFG.lanes - 1))
+    from openlpu.golden.mxm import Act
+    loads = tile_loads(CFG, weights)
+    for j, load in enumerate(loads):
+        tb.drive(Cycle(load=load, install=j == len(loads) - 1))
         await RisingEdge(dut.clk)
     tb.idle()
     # first pass starts row 0, then hold "accumulate into row 0" for passes-1 cycles

@@ -6,10 +6,12 @@
 # Requantize: multiply by M, add RND = 2**(S-1), arithmetic shift right by S,
 # which rounds half up; then ReLU and saturation to int8 (max 0, min 127).
 #
-# SRAM:  W rows    mem0[0 .. LANES-1]     x rows  mem1[0 .. ROWS-1]
+# SRAM:  W row k   mem{k % 2}[64 + k // 2]  x rows  mem1[0 .. ROWS-1]
 #        b plane j mem{j}[32]  (j = 0..3, little-endian bytes of the int32 bias)
 #        y rows    mem4[16 .. 16+ROWS-1]
-# Needs at least 5 MEM slices, 4 of them west of the VXM (the `small` preset).
+# Needs at least 5 MEM slices, 4 of them west of the VXM, and 2 weight rows per LW
+# (mxm_load_rows = 2): the `small` preset. W loads two rows a cycle, one from each of
+# mem0 and mem1, so the tile takes LANES / 2 LWs.
 #
 # Timing rule: a value a unit issues in cycle t (unit latency LAT) is read by a
 # unit `hops` slice positions downstream that issues in cycle t + LAT + 1 + hops.
@@ -19,8 +21,9 @@
 .set S    = 10
 .set RND  = 512                                     # 2**(S-1)
 
-.set T_LW   = MEM_LAT + 1 + (P_mem0 - P_mxm0)       # W rows flow west into plane 0
-.set T_IW   = T_LW + LANES                          # install after the last row
+.set T_LW   = MEM_LAT + 1 + (P_mem1 - P_mxm0)       # W rows flow west into plane 0
+.set T_W0   = P_mem1 - P_mem0                       # mem0 is nearer: it reads later
+.set T_IW   = T_LW + LANES // 2                     # install after the last rows
 .set T_ABC  = T_IW + 1                              # activations right after
 .set T_X    = T_ABC - (MEM_LAT + 1 + (P_mem1 - P_mxm0))
 .set T_VOP1 = T_ABC + MXM_LAT + 1 + (P_vxm - P_mxm0)   # int32 results flow east into the VXM
@@ -32,16 +35,19 @@
 .set T_B3   = T_VOP1 - (MEM_LAT + 1 + (P_vxm - P_mem3))
 
 .queue mem0
-    READ 0, w0                      # W row k onto w0, one per cycle
-    REPEAT LANES - 1, 1
-    NOP T_B0 - LANES
+    NOP T_W0
+    READ 64, w0                     # W rows 0, 2, 4, ... onto w0, one per cycle
+    REPEAT LANES // 2 - 1, 1
+    NOP T_B0 - (T_W0 + LANES // 2)
     READ 32, e4                     # bias byte plane 0, once per row
     REPEAT ROWS - 1, 0
     END
 
 .queue mem1
-    NOP T_X
-    READ 0, w1                      # x rows
+    READ 64, w1                     # W rows 1, 3, 5, ... onto w1
+    REPEAT LANES // 2 - 1, 1
+    NOP T_X - LANES // 2
+    READ 0, w2                      # x rows
     REPEAT ROWS - 1, 1
     NOP T_B1 - (T_X + ROWS)
     READ 32, e5
@@ -62,14 +68,14 @@
 
 .queue mxw0
     NOP T_LW
-    LW 0, w0, 0                     # weight row k -> shadow row k
-    REPEAT LANES - 1, 1
+    LW 0, w0, 0, 2                  # weight rows k, k+1 (w0, w1) -> shadow rows k, k+1
+    REPEAT LANES // 2 - 1, 2
     IW
     END
 
 .queue mxm0
     NOP T_ABC
-    ABC 0, w1, e0, 0                # x[m] @ W -> accumulator row m -> e0..e3 (int32)
+    ABC 0, w2, e0, 0                # x[m] @ W -> accumulator row m -> e0..e3 (int32)
     REPEAT ROWS - 1, 1
     END
 
