@@ -173,6 +173,7 @@ class Report:
     mutants: list
     baseline_s: float = 0.0
     seconds: float = 0.0
+    baseline: Mutant = None
 
     def total(self, outcome):
         """How many mutants ended ``outcome``."""
@@ -190,7 +191,8 @@ class Report:
         return {"unit": self.unit, "count": self.count, "seed": self.seed, "killed": self.total("killed"),
                 "survived": self.total("survived"), "invalid": self.total("invalid"), "kill_rate": self.kill_rate,
                 "survivors": [describe(m.command) for m in self.mutants if m.outcome == "survived"],
-                "sim": self.sim, "tests": self.tests, "judged": len(self.mutants), "baseline_s": self.baseline_s,
+                "sim": self.sim, "tests": self.tests, "judged": len(self.mutants),
+                "baseline": None if self.baseline is None else self.baseline.why, "baseline_s": self.baseline_s,
                 "seconds": self.seconds, "busy_s": round(sum(m.seconds for m in self.mutants), 1),
                 "mutants": [dataclasses.asdict(m) | {"command": describe(m.command)} for m in self.mutants]}
 
@@ -355,7 +357,7 @@ def run(unit, count, seed=1, sim="icarus", workdir=None, progress=None, commands
         raise MutateError(f"the unmutated {unit} design does not pass its tests ({baseline.outcome}: "
                           f"{baseline.why}); see {workdir}")
     timeout = TIMEOUT_FACTOR * baseline_s + TIMEOUT_SLACK_S
-    report = Report(unit, len(commands), seed, sim, tgt.node_ids(sim), [], round(baseline_s, 1))
+    report = Report(unit, len(commands), seed, sim, tgt.node_ids(sim), [], round(baseline_s, 1), baseline=baseline)
     for i, command in enumerate(commands, 1):
         mutant = Mutant(i, command)
         with _sim_lock():

@@ -4,8 +4,9 @@
 # build/mutate/nightly/; the exit status is 1 when a unit's kill rate is below 90 %.
 #
 # Counts per unit: how many mutants fit a night on two cores. A mutant costs one run of the
-# unit's test set on Icarus (ecc 2 s, sxm 3 s, vxm 10 s, mxm 18 s, mem 19 s, icu: the
-# chip's 76 s), so ecc and sxm draw the most.
+# unit's test set on Icarus, build included (measured: ecc 2 s, sxm 3 s, mem 3-11 s, vxm about
+# 10 s, mxm about 18 s, icu 50 s: the chip's test), so ecc and sxm draw the most; about 70
+# minutes of simulation in all, plus the waits for the lock.
 # Environment: OPENLPU_SIM_LOCK (the simulator lock held per mutant, default
 # /tmp/openlpu-sim.lock), SEED (default 1), SIM (default icarus).
 set -uo pipefail
