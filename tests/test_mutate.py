@@ -11,8 +11,9 @@ import pytest
 
 from openlpu.verif import mutate, runner
 
-#: Encoder output bit 3 (data bit 3, set in most of the test's words) tied to 0.
-KILLING_FILTER = "-mode const0 -module ecc_codec -wire enc_word -wirebit 3"
+#: Encoder output bit 70 (check bit c6) tied to 0. (The data bits 0-63 of the encoder's word are
+#: its input passed through, with no cell to mutate in the codec.)
+KILLING_FILTER = "-mode const0 -module ecc_codec -wire enc_word -wirebit 70"
 #: A cell the design does not have.
 INVALID = "mutate -mode const0 -module ecc_codec -cell $no_such_cell -port Y -portbit 0"
 
@@ -51,7 +52,7 @@ def test_output_bit_tied_to_zero_is_killed(tmp_path, tools):
     report = mutate.run("ecc", 1, workdir=tmp_path, filters=KILLING_FILTER)
     assert report.baseline.outcome == "survived" and report.baseline.why == "1 passed"   # the unmutated design
     [mutant] = report.mutants
-    assert "-wire enc_word -wirebit 3" in mutant.command
+    assert "-wire enc_word -wirebit 70" in mutant.command
     assert mutant.outcome == "killed", mutant.why
     assert "encode" in mutant.why          # the encoder's check in verif/tb_ecc.py failed
     assert report.as_dict()["kill_rate"] == 1.0

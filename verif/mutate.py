@@ -10,7 +10,7 @@ Flow of :func:`run` for one unit (a :class:`Target` of :data:`TARGETS`):
    (``base.v``) and the modules of the unit's :attr:`Target.scope` as RTLIL (``part.il``).
 3. ``mutate -list N -seed S`` on ``part.il`` samples N mutations evenly over its cells: a
    cell's input or output bit inverted (``inv``), tied to 0 or 1 (``const0``/``const1``), or
-   replaced by its XOR or XNOR with another bit of the same port (``cnot0``/``cnot1``).
+   inverted when another bit of the same port is 0 (``cnot0``: XNOR with it) or 1 (``cnot1``: XOR).
 4. Each mutation is applied (``mutate -mode ...``) to ``part.il`` and written with
    ``write_verilog`` (without ``-norename``: Icarus rejects the functions it writes for
    ``$pmux`` cells under their ``$`` names); those modules replace their namesakes in

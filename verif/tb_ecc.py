@@ -84,9 +84,8 @@ async def encode_and_decode_match_golden(dut):
 @cocotb.test()
 async def every_single_flip_is_corrected(dut):
     """Each of :data:`WORDS` encoded, then with each of its 72 bits flipped in turn: encoder and
-    decoder outputs equal the golden code's. The random flips above need not hit every position;
-    a mutant that mis-corrects only a flipped check bit survived them (docs/verification.md,
-    "Mutation testing")."""
+    decoder outputs equal the golden code's. The random flips above need not hit every position
+    (about 80 single flips over 72 positions)."""
     for data in WORDS:
         word = ecc_encode(data)
         for bit in range(WORD_BITS):
