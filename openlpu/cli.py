@@ -417,6 +417,53 @@ def _add_regress_command(sub):
     reg.set_defaults(func=regress.run)
 
 
+def cmd_mutate(args):
+    """Mutation run of one unit: a table of killed, survived and invalid mutants, the survivors."""
+    from .progress import ticking
+    from .verif import mutate
+    counts = dict.fromkeys(("killed", "survived", "invalid"), 0)
+
+    def status():
+        return " ".join(f"{k} {v}" for k, v in counts.items())
+    try:
+        mutate.target(args.unit)
+        commands = None if args.replay is None else json.loads(Path(args.replay).read_text())["survivors"]
+        with ticking(f"mutate {args.unit}", total=args.count if commands is None else len(commands),
+                     status=status) as bar:
+            def progress(report, mutant):
+                counts[mutant.outcome] += 1
+                bar.update(1)
+                _write_json(args.json, report)          # a stopped run keeps what it judged
+            report = mutate.run(args.unit, args.count, args.seed, args.sim, progress=progress, commands=commands)
+    except (ValueError, mutate.MutateError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(mutate.format_report(report))
+    _write_json(args.json, report)
+    return 0
+
+
+def _write_json(path, report):
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+
+
+def _add_mutate_command(sub):
+    mut = sub.add_parser("mutate", help="mutation testing: how many Yosys mutants of a unit its cocotb tests kill",
+                         description="Draw --count mutations of the unit's design with Yosys 'mutate -list', run "
+                                     "the unit's cocotb tests against each mutant's Verilog and count killed, "
+                                     "survived and invalid mutants. See docs/verification.md.")
+    mut.add_argument("--unit", required=True, help="ecc, mem, mxm, vxm, sxm or icu")
+    mut.add_argument("--count", type=int, default=20, help="mutations to draw (default 20)")
+    mut.add_argument("--seed", type=int, default=1, help="seed of 'mutate -list' (default 1)")
+    mut.add_argument("--sim", default="icarus", choices=["icarus", "verilator"])
+    mut.add_argument("--json", help="also write the result as JSON")
+    mut.add_argument("--replay", metavar="JSON", help="judge again the survivors of an earlier --json result "
+                                                      "(after adding tests) instead of drawing mutations")
+    mut.set_defaults(func=cmd_mutate)
+
+
 def build_parser():
     """The ``openlpu`` argument parser: one subcommand per ``cmd_*`` function; a new command adds
     its ``sub.add_parser`` here (or a ``_add_*_commands(sub)`` helper)."""
@@ -457,6 +504,7 @@ def build_parser():
     _add_regress_command(sub)
 
     _add_model_commands(sub)
+    _add_mutate_command(sub)
     return parser
 
 

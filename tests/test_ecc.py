@@ -9,6 +9,8 @@ from amaranth.sim import Simulator
 
 from openlpu.golden.ecc import (ECC_CLEAN, ECC_CORRECTED, ECC_DETECTED, WORD_BITS, ecc_decode, ecc_encode)
 from openlpu.rtl.ecc import EccDecoder, EccEncoder
+from openlpu.verif.runner import SIMULATORS, require_simulator, run_cocotb
+from openlpu.verif.tb_ecc import EccCodec
 
 WORDS = [0, (1 << 64) - 1, 0x0123456789ABCDEF, 1 << 63, 1]
 
@@ -62,3 +64,11 @@ def test_rtl_matches_golden():
     sim = Simulator(m)
     sim.add_testbench(bench)
     sim.run()
+
+
+@pytest.mark.parametrize("sim", SIMULATORS)
+def test_cocotb(sim):
+    """The encoder and decoder's generated Verilog against the golden code (verif/tb_ecc.py)."""
+    require_simulator(sim)
+    run_cocotb(sim=sim, toplevel="ecc_codec", component=EccCodec, test_module="openlpu.verif.tb_ecc",
+               key="ecc", extra_env={"OPENLPU_SEED": "1"})

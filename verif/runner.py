@@ -45,7 +45,7 @@ from .design_cache import build_digest, design_fingerprint, verilog_text
 __all__ = [
     "SIMULATORS", "REPO_ROOT", "BUILD_ROOT", "WAIVERS", "TIMESCALE",
     "verilator_root", "simulator_missing", "require_simulator", "write_verilog",
-    "run_cocotb", "build_model", "design_verilog", "lint", "COVERAGE_ARGS", "coverage_enabled",
+    "run_cocotb", "build_model", "design_verilog", "SUBST_ENV", "substituted_verilog", "lint", "COVERAGE_ARGS", "coverage_enabled",
 ]
 
 SIMULATORS = ("icarus", "verilator")
@@ -286,17 +286,38 @@ def coverage_enabled():
     return os.environ.get("OPENLPU_COVERAGE") == "1"
 
 
+#: ``OPENLPU_VERILOG_SUBST=<toplevel>=<path>``: every build of ``<toplevel>`` uses the Verilog
+#: file at ``<path>`` instead of the component's (a mutant, see verif/mutate.py); other
+#: toplevels are unaffected. Unset (the default), nothing is substituted.
+SUBST_ENV = "OPENLPU_VERILOG_SUBST"
+
+
+def substituted_verilog(toplevel):
+    """The text of the file :data:`SUBST_ENV` names for ``toplevel``, or ``None``."""
+    value = os.environ.get(SUBST_ENV)
+    if not value:
+        return None
+    name, sep, path = value.partition("=")
+    if not sep or not path:
+        raise ValueError(f"{SUBST_ENV} must be <toplevel>=<path>, not {value!r}")
+    return Path(path).read_text() if name == toplevel else None
+
+
 def design_verilog(component, toplevel):
     """The Verilog text of ``component()`` as ``toplevel``, converted at most once per design.
 
     The text is kept under ``build/sim/verilog`` by the design's fingerprint
     (:func:`openlpu.verif.design_cache.design_fingerprint`); a design without
-    a fingerprint is converted every time.
+    a fingerprint is converted every time. When :data:`SUBST_ENV` names
+    ``toplevel``, the file it names is the text and ``component`` is not called.
     """
     import gc
     import warnings
 
     from amaranth.hdl import UnusedElaboratable
+    substitute = substituted_verilog(toplevel)
+    if substitute is not None:
+        return substitute
     design = component()
     fingerprint = design_fingerprint(design, toplevel)
     cached = None if fingerprint is None else BUILD_ROOT / "sim" / "verilog" / f"{toplevel}-{fingerprint[:20]}.v"

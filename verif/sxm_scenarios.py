@@ -135,3 +135,18 @@ class DstModel:
         col, lane = self.col_dst.pop(t, None), self.lane_dst.pop(t, None)
         self.cycle += 1
         return col if col is not None else lane
+
+
+def _uneven_tiles(cfg, rng):
+    """Four tiles, all 0 twice then random twice (so each bank gets both kinds), each with one
+    idle cycle before its last row: every other row's columns are read one cycle later after
+    their write than in a back-to-back tile, so a bank value that does not hold still between
+    write and read is caught whichever phase the other scenarios read it in."""
+    cmds = []
+    for fill in (0x00, 0x00, None, None):
+        rows = _transpose(rng, cfg.lanes, fill=fill)
+        cmds += rows[:-1] + [None] + rows[-1:]
+    return cmds + [None] * (cfg.lanes + 2)
+
+
+SCENARIOS["uneven_tiles"] = _uneven_tiles

@@ -93,3 +93,9 @@ async def errors(dut):
 async def transposes(dut):
     """After ``errors``: its reset clears the sticky error flag (the flag's 1 -> 0 toggle)."""
     await play(dut, "transposes")
+
+
+@cocotb.test()
+async def uneven_tiles(dut):
+    """Tiles with an idle cycle before the last row (``sxm_scenarios._uneven_tiles``)."""
+    await play(dut, "uneven_tiles")
