@@ -114,7 +114,7 @@ def place_row(sch, cfg, p, xp, outs, r, acc_row, kt, nt, KT, t_min, ready, slots
     ``factors``: ``[(slice, addr)]`` of the fp16 per-channel factors' two byte planes (``rescale``),
     read so that they reach the second VOP as its operand ``b``."""
     src, mxm = f"mem{xp.slice}", f"mxm{p}"
-    dsts = [f"mem{o.slice}" for o in outs]
+    dsts = [f"mew{o.slice}" for o in outs]          # the WRITEs go to the slices' write queues
     x_addr = xp.addr(r, kt if xct is None else xct) if ones is None else ones.base
     last = kt == KT - 1
     t_a, plan, b_reads = _take_row(sch, cfg, mxm, src, dsts, x_addr, t_min, last, ready.get((xp.slice, x_addr), 0),
@@ -245,7 +245,7 @@ def _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready):
     t_ws = [sch.route("vxm", t_v2, vlat, d)[2] for d in dsts]
     if t_v1 < vop_ready or not (sch.free("vxm", t_v1) and sch.free("vxm", t_v2)):
         return None
-    if not all(sch.free(d, t_w) for d, t_w in zip(dsts, t_ws)) or (src, t_rd) in zip(dsts, t_ws):
+    if not all(sch.free(d, t_w) for d, t_w in zip(dsts, t_ws)):
         return None
     far = max(range(len(dsts)), key=lambda i: t_ws[i])
     s_res = sch.find_stream(mxm, t_a, mlat, "vxm", 4, hint=hints.get(("res", mxm)))
@@ -280,7 +280,7 @@ def place_pass16(sch, cfg, p, xslices, x_addr, acc_row, kt, t_min, ready, slot, 
     sch.place("vxm", t_v, isa.make("VOP", slot, 4, s_res, s_res, s_v))
     sch.intents[("vxm", t_v, "b")] = sch.intents[("vxm", t_v, "a")]
     for (sl, addr, k), t_w in zip(writes, t_ws):
-        q = f"mem{sl}"
+        q = f"mew{sl}"
         sch.intents[(q, t_w, "src")] = [("vxm", t_v)]
         sch.place(q, t_w, isa.make("WRITE", addr, (s_v[0], s_v[1] + k)))
         ready[(sl, addr)] = t_w + timing.MEM_WRITE_LATENCY
@@ -297,8 +297,8 @@ def _try_pass16(sch, cfg, mxm, xslices, x_addr, t_a, ready, vop_ready, writes, h
         t_v = sch.route(mxm, t_a, mlat, "vxm")[2]
         if t_v < vop_ready or not sch.free("vxm", t_v):
             return None
-        t_ws = [sch.route("vxm", t_v, vlat, f"mem{sl}")[2] for sl, _, _ in writes]
-        busy = {(f"mem{sl}", t) for (sl, _, _), t in zip(writes, t_ws)}
+        t_ws = [sch.route("vxm", t_v, vlat, f"mew{sl}")[2] for sl, _, _ in writes]
+        busy = {(f"mew{sl}", t) for (sl, _, _), t in zip(writes, t_ws)}
         if len(busy) < len(writes) or not all(sch.free(q, t) for q, t in busy):
             return None
     sch.checkpoint()
@@ -314,9 +314,9 @@ def _try_pass16(sch, cfg, mxm, xslices, x_addr, t_a, ready, vop_ready, writes, h
         s_res = sch.find_stream(mxm, t_a, mlat, "vxm", 4, hint=hints.get(("res", mxm)))
         if s_res is not None:
             sch.take_stream(s_res, mxm, t_a, mlat, "vxm", 4, "a", t_v)
-            s_v = sch.find_stream("vxm", t_v, vlat, f"mem{writes[far][0]}", 4, hint=hints.get("v16"))
+            s_v = sch.find_stream("vxm", t_v, vlat, f"mew{writes[far][0]}", 4, hint=hints.get("v16"))
             if s_v is not None:
-                sch.take_stream(s_v, "vxm", t_v, vlat, f"mem{writes[far][0]}", 4, "src", t_ws[far])
+                sch.take_stream(s_v, "vxm", t_v, vlat, f"mew{writes[far][0]}", 4, "src", t_ws[far])
     if reads is None or s_res is None or (writes and s_v is None):
         sch.rollback()
         return None

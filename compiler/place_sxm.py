@@ -74,7 +74,7 @@ def _try_transpose(sch, cfg, src, addrs, cols, outs, rt, ct, t0, delay, d_in, ho
         return None
     writes = []
     for o in outs:
-        q = f"mem{o.slice}"
+        q = f"mew{o.slice}"                              # the slice's write queue
         t_w = sch.route("sxm", t_first_col - timing.ICU_DISPATCH_LATENCY - timing.sxm_chip_latency(cfg),
                         timing.sxm_chip_latency(cfg), q)[2]
         if not all(sch.free(q, t_w + j) for j in cols):
@@ -93,14 +93,13 @@ def place_shift(sch, cfg, src, k, dst, ready):
     """READ the vector ``src`` = (slice, addr), move its lanes down by ``k`` on the SXM (SHDN)
     and WRITE it to ``dst`` = (slice, addr), at the earliest cycles after ``src`` is written."""
     lat = timing.MEM_READ_LATENCY
-    q_s, q_d = f"mem{src[0]}", f"mem{dst[0]}"
+    q_s, q_d = f"mem{src[0]}", f"mew{dst[0]}"          # read queue, write queue
     rel = sch.route(q_s, 0, lat, "sxm")[2]
     t = ready.get(src, 0) + rel                         # the SHDN's issue cycle
     while True:
         t_rd, t_w = t - rel, sch.route("sxm", t, timing.sxm_chip_latency(cfg), q_d)[2]
         t_out = t + timing.ICU_DISPATCH_LATENCY + timing.sxm_chip_latency(cfg)
-        if (sch.free(q_s, t_rd) and sch.free("sxm", t) and sch.free(q_d, t_w) and (q_s, t_rd) != (q_d, t_w)
-                and t_out not in sch.sxm_out):
+        if sch.free(q_s, t_rd) and sch.free("sxm", t) and sch.free(q_d, t_w) and t_out not in sch.sxm_out:
             s_in = sch.find_stream(q_s, t_rd, lat, "sxm", hint=sch.hints.get("shift_in"))
             s_out = sch.find_stream("sxm", t, timing.sxm_chip_latency(cfg), q_d, hint=sch.hints.get("shift_out"))
             if s_in is not None and s_out is not None:

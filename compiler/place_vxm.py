@@ -30,7 +30,7 @@ def _try_rowop(sch, cfg, root, offs, xps, outs, r, ct, T, ready, rel):
     if not all(sch.free("vxm", T + o) for o in offs.values()):
         return False
     vlat = root.latency(cfg)
-    dsts = [f"mem{o.slice}" for o in outs]
+    dsts = [f"mew{o.slice}" for o in outs]          # the WRITEs go to the slices' write queues
     t_ws = [sch.route("vxm", T, vlat, q)[2] for q in dsts]
     taken = set(zip(dsts, t_ws))
     if not all(sch.free(q, t) for q, t in taken):

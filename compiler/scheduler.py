@@ -70,6 +70,8 @@ class Scheduler:
     def __init__(self, cfg):
         self.cfg = cfg
         self.pos = timing.floorplan(cfg)
+        self._queue_pos = {q: self.pos[isa.queue_slice(q)] for q in isa.queues(cfg)}
+        self._queue_unit = {q: isa.queue_unit(q) for q in isa.queues(cfg)}
         self.busy = {q: set() for q in isa.queues(cfg)}
         self.placed = {q: {} for q in isa.queues(cfg)}
         self.streams = _Streams(cfg)
@@ -80,7 +82,8 @@ class Scheduler:
 
     # --- queues ------------------------------------------------------------------------
     def position(self, q):
-        return self.pos[q.replace("mxw", "mxm")]
+        """The floorplan position of queue ``q``'s unit (a MEM slice's two queues share one)."""
+        return self._queue_pos[q]
 
     def placed_any(self):
         return any(self.placed.values())
@@ -89,18 +92,25 @@ class Scheduler:
         return t >= 0 and t not in self.busy[q]
 
     def place(self, q, t, instr):
-        """Issue ``instr`` on queue ``q`` in cycle ``t``. A ``READ`` also records its intent: the
-        ``WRITE`` of this program that stores its word (or none: data loaded before the run)."""
+        """Issue ``instr`` on queue ``q`` in cycle ``t``; it must belong there (a MEM slice's
+        READs on ``memN``, its WRITEs on ``mewN``, so a slice is read and written in one
+        cycle). A ``READ`` also records its intent: the ``WRITE`` of this program that stores
+        its word, if that WRITE issued ``MEM_WRITE_LATENCY`` or more cycles before it (a READ in
+        the WRITE's own cycle sees the old word), or none: data loaded before the run."""
         assert self.free(q, t), f"{q} is busy in cycle {t}"
+        unit, index = self._queue_unit[q]
+        assert instr.op.unit in (isa.Unit.CTRL, unit), f"{instr.op.name} does not belong in queue {q}"
         self.busy[q].add(t)
         self.placed[q][t] = instr
         if instr.op.name in ("READ", "WRITE"):
-            key = (int(q[3:]), instr["addr"])
+            key = (index, instr["addr"])
             if instr.op.name == "WRITE":
                 assert key not in self.writer, f"slice {key[0]} address {key[1]} is written twice"
                 self.writer[key] = (q, t)
             else:
-                self.intents[(q, t, "mem")] = [self.writer.get(key)]
+                w = self.writer.get(key)
+                seen = w is not None and w[1] + timing.MEM_WRITE_LATENCY <= t
+                self.intents[(q, t, "mem")] = [w if seen else None]
         return Placement(q, t, instr)
 
     # --- streams -----------------------------------------------------------------------

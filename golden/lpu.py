@@ -47,6 +47,14 @@ the VXM control table (``VXM_SLOTS`` slots); it takes effect for VOPs executed
 after it. ``END`` stops the queue; the chip is done in the cycle its last
 queue ends.
 
+A MEM slice has two queues, ``memN`` (READ, GATHER, SCRUB: the SRAM's read
+port) and ``mewN`` (WRITE, SCATTER: its write port), which may both execute in
+one cycle. A read and a write of the same address executed in cycle ``t``:
+the read returns the old data, and reads executed from ``t +
+MEM_WRITE_LATENCY`` on see the new data. A SCRUB's rewrite of a corrected word
+(``MEM_SCRUB_DELAY`` after it executes) is dropped for a column that a WRITE
+or SCATTER writes in that cycle.
+
 Errors stop the chip: no queue issues from the detecting cycle on. Detected
 at issue: ILLEGAL_OPCODE, BAD_FIELD, BAD_ADDRESS, REPEAT_EMPTY (and
 BAD_ADDRESS for a program counter past ``imem_depth``); at execute: a
@@ -317,8 +325,7 @@ class _Run:
         self.streams = _Streams(cfg.streams, len(model.pos), cfg.lanes, provenance)
         self.mem_tags = {}                   # (slice, addr) -> the WRITE that stored it (this run)
         self.queues = [_Queue(n) for n in model.names]
-        self.unit_pos = [model.pos[qu.name if qu.unit is not Unit.MXW else f"mxm{qu.index}"]
-                         for qu in self.queues]
+        self.unit_pos = [model.pos[isa.queue_slice(qu.name)] for qu in self.queues]
         self.planes = model.planes
         for plane in self.planes:       # a start clears the planes' control pipelines, not their state
             plane._pending.clear()
@@ -418,7 +425,7 @@ class _Run:
         for q, pc, ins in self.dispatch:
             qu = self.queues[q]
             unit = qu.unit
-            if unit is Unit.MEM:
+            if unit is Unit.MEM or unit is Unit.MEW:
                 self.execute_mem(t, q, pc, ins)
             elif unit is Unit.MXW or unit is Unit.MXM:
                 self.execute_mxm(t, q, ins)
@@ -432,6 +439,10 @@ class _Run:
             self.at(t + self.span)
 
     def execute_mem(self, t, q, pc, ins):
+        """A MEM slice's command of cycle ``t``: the read port's (queue ``memN``) or the write
+        port's (``mewN``); both go to the slice in the same step, where a read of the address
+        a write stores returns the old word. ``dispatch`` is in queue order, reads first, so a
+        READ's provenance is the word before a same-cycle WRITE too."""
         cfg, s, name = self.cfg, self.queues[q].index, ins.op.name
         pos = self.unit_pos[q]
         cmd = self.mem_cmd.setdefault(s, [None, None])

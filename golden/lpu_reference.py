@@ -89,8 +89,8 @@ class LpuReferenceModel(LpuModel):
             for q, pc, ins in dispatch:
                 qu = queues[q]
                 name = ins.op.name
-                pos = self.pos[qu.name if qu.unit is not Unit.MXW else f"mxm{qu.index}"]
-                if qu.unit is Unit.MEM:
+                pos = self.pos[isa.queue_slice(qu.name)]
+                if qu.unit in (Unit.MEM, Unit.MEW):     # read port (memN), write port (mewN)
                     s = qu.index
                     if name == "READ":
                         mem_rd[s] = {"addr": ins["addr"]}

@@ -17,10 +17,13 @@ reserved, so an all-zero word (unloaded instruction memory) is illegal.
 
 Queues
 ------
-Each functional slice has its own instruction queue (:func:`queues`): the MEM
-slices, the VXM, the SXM, and two per MXM plane (activations and weights). Control instructions (NOP,
-REPEAT, SYNC, NOTIFY, CONFIG, END) are legal in every queue; a unit
-instruction is legal only in a queue of its unit.
+Each functional slice has its own instruction queues (:func:`queues`): two per
+MEM slice (``mem``: READ, GATHER, SCRUB on the SRAM's read port; ``mew``: WRITE,
+SCATTER on its write port), one for the VXM, one for the SXM, and two per MXM
+plane (activations and weights). Control instructions (NOP, REPEAT, SYNC,
+NOTIFY, CONFIG, END) are legal in every queue; a unit instruction is legal
+only in a queue of its unit (:class:`Unit`), so a WRITE in a ``mem`` queue or
+a READ in a ``mew`` queue is ILLEGAL_OPCODE.
 
 Streams
 -------
@@ -45,7 +48,7 @@ from .vxm_control import TYPES as VXM_TYPES, AluControl, VxmControl, vxm_control
 __all__ = [
     "WORD_BITS", "OPCODE_BITS", "STREAM_NUMBER_BITS", "MAX_STREAMS", "Unit", "Field", "OpSpec", "OPS", "BY_NAME", "BY_OPCODE",
     "ErrorCode", "Instr", "encode", "decode", "used_mask", "IsaError", "stream_name", "parse_stream",
-    "queues", "queue_unit", "VXM_SLOTS", "VRED_OPS", "STEP_FIELD", "SxmOp", "k_is_legal",
+    "queues", "queue_unit", "queue_slice", "VXM_SLOTS", "VRED_OPS", "STEP_FIELD", "SxmOp", "k_is_legal",
     "AluControl", "VxmControl", "vxm_control_words", "vxm_etype_field",
 ]
 
@@ -63,7 +66,8 @@ VRED_OPS = {"sum": 0, "max": 1, "fsum": 2}
 
 class Unit(enum.Enum):
     CTRL = "ctrl"   # control: legal in every queue
-    MEM = "mem"
+    MEM = "mem"     # a MEM slice's read queue (the SRAM's read port: READ, GATHER, SCRUB)
+    MEW = "mew"     # a MEM slice's write queue (its write port: WRITE, SCATTER)
     VXM = "vxm"
     SXM = "sxm"
     MXM = "mxm"     # an MXM plane's activation queue
@@ -137,9 +141,9 @@ OPS = (
     OpSpec("END", 0x06, Unit.CTRL, ()),
     # --- MEM slice --------------------------------------------------------------------
     OpSpec("READ", 0x10, Unit.MEM, (_ADDR, _s("dst", 22))),
-    OpSpec("WRITE", 0x11, Unit.MEM, (_ADDR, _s("src", 28))),
+    OpSpec("WRITE", 0x11, Unit.MEW, (_ADDR, _s("src", 28))),
     OpSpec("GATHER", 0x12, Unit.MEM, (_s("idx", 34), _s("dst", 22))),
-    OpSpec("SCATTER", 0x13, Unit.MEM, (_s("idx", 34), _s("src", 28))),
+    OpSpec("SCATTER", 0x13, Unit.MEW, (_s("idx", 34), _s("src", 28))),
     OpSpec("SCRUB", 0x14, Unit.MEM, (_ADDR,)),
     # --- MXM plane --------------------------------------------------------------------
     OpSpec("LW", 0x20, Unit.MXW, (_ADDR, _s("src", 22), Field("fp16", 40, 1), Field("rows", 41, 6))),
@@ -322,22 +326,42 @@ def make(name, *args, **kwargs):
 # --- queues ------------------------------------------------------------------------------
 
 def queues(cfg):
-    """Queue names in queue-number order: ``mem0..``, ``vxm``, ``sxm``, ``mxm0..``, ``mxw0..``.
+    """Queue names in queue-number order: ``mem0..``, ``mew0..``, ``vxm``, ``sxm``, ``mxm0..``,
+    ``mxw0..``.
 
-    Each MXM plane has two queues, activations (``mxm``) and weights
-    (``mxw``), so a plane loads its next tile while it computes.
+    Each MEM slice has two queues, reads (``mem``) and writes (``mew``), so a
+    slice is read and written in the same cycle; each MXM plane has two,
+    activations (``mxm``) and weights (``mxw``), so a plane loads its next
+    tile while it computes. A slice's read queue has a lower number than its
+    write queue, so of two errors in one cycle the read's is reported.
     """
-    return ([f"mem{i}" for i in range(cfg.mem_slices)] + ["vxm", "sxm"]
+    return ([f"mem{i}" for i in range(cfg.mem_slices)] + [f"mew{i}" for i in range(cfg.mem_slices)]
+            + ["vxm", "sxm"]
             + [f"mxm{i}" for i in range(cfg.mxm_planes)] + [f"mxw{i}" for i in range(cfg.mxm_planes)])
 
 
 def queue_unit(name):
     """The :class:`Unit` of a queue name, and its index within the unit."""
-    for unit in (Unit.MEM, Unit.VXM, Unit.SXM, Unit.MXM, Unit.MXW):
+    for unit in (Unit.MEM, Unit.MEW, Unit.VXM, Unit.SXM, Unit.MXM, Unit.MXW):
         if name.startswith(unit.value):
             rest = name[len(unit.value):]
-            return unit, int(rest) if rest else 0
+            if rest.isdigit() or (not rest and unit in (Unit.VXM, Unit.SXM)):
+                return unit, int(rest) if rest else 0
     raise IsaError(f"unknown queue {name!r}")
+
+
+#: The unit whose floorplan slice a queue of a second-port unit drives.
+_SLICE_OF = {Unit.MEW: Unit.MEM, Unit.MXW: Unit.MXM}
+
+
+def queue_slice(name):
+    """The floorplan slice (:func:`openlpu.timing.floorplan` name) whose unit queue ``name``
+    drives, where its instructions read their stream operands: ``mew3`` -> ``mem3``,
+    ``mxw1`` -> ``mxm1``, every other queue its own name."""
+    unit, index = queue_unit(name)
+    if unit not in _SLICE_OF:
+        return name
+    return f"{_SLICE_OF[unit].value}{index}"
 
 
 # --- SXM sub-ops --------------------------------------------------------------------------

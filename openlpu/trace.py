@@ -209,11 +209,11 @@ def _stream_reads(cfg, sg, by_cycle):
         if field_name == "mem":
             continue
         d, s = by_cycle[q][c].instr[field_name]
-        b = pos[q.replace("mxw", "mxm")]
+        b = pos[isa.queue_slice(q)]
         for j, prod in enumerate(producers):
             if not prod:                # no producer, or ANY: a junk row slot of an LW (place_mxm.load_plan)
                 continue
-            a = pos[prod[0].replace("mxw", "mxm")]
+            a = pos[isa.queue_slice(prod[0])]
             u = c + timing.ICU_DISPATCH_LATENCY - timing.stream_delay(a, b, d)
             out.setdefault((d, s + j, prod[0], prod[1], u), []).append((q, c, field_name))
     return out
@@ -392,7 +392,7 @@ def write_trace(compiled, path, png=None, title=None):
 
 # --- the picture ---------------------------------------------------------------------------------
 
-_COLORS = {"mem": "#4a7ab5", "vxm": "#d98c2b", "sxm": "#7a5cb0", "mxm": "#3f9b5a", "mxw": "#a3c98a"}
+_COLORS = {"mem": "#4a7ab5", "mew": "#8fb3dd", "vxm": "#d98c2b", "sxm": "#7a5cb0", "mxm": "#3f9b5a", "mxw": "#a3c98a"}
 
 
 def _runs_by_op(runs):

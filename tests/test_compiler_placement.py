@@ -102,7 +102,7 @@ def test_place_shift_moves_lanes_down_after_the_source_is_written():
     sch, ready = Scheduler(TINY), {(0, 5): 12}
     place_shift(sch, TINY, (0, 5), 3, (1, 9), ready)
     (t_rd, _), = _instrs(sch, "mem0", "READ")
-    (t_w, _), = _instrs(sch, "mem1", "WRITE")
+    (t_w, _), = _instrs(sch, "mew1", "WRITE")
     assert t_rd >= 12 and ready[(1, 9)] == t_w + timing.MEM_WRITE_LATENCY
     src = np.arange(1, L + 1)
     out = _run(sch, {(0, 5): _vec(src)}, {"y": TensorPlace(1, 9, 1, L, 1)})["y"]
@@ -137,7 +137,7 @@ def test_place_rowop_issues_the_tree_at_its_offsets_after_t_min():
     reads = _instrs(sch, "mem0", "READ")
     assert all(t >= 40 for t, i in reads if i["addr"] == 1)     # row 1 is read once it is written
     assert {o.addr(r, 0) for o in outs for r in (0, 1)} == {i["addr"] for _, i in
-                                                           _instrs(sch, f"mem{outs[0].slice}", "WRITE")}
+                                                           _instrs(sch, f"mew{outs[0].slice}", "WRITE")}
 
 
 def test_checker_skips_junk_slots_but_not_true_rows():
@@ -157,3 +157,27 @@ def test_checker_skips_junk_slots_but_not_true_rows():
     sch.intents[key][true] = (q, t + 1)
     with pytest.raises(ScheduleError, match="mxw0"):
         _run(sch, weights)
+
+
+def test_a_slice_is_read_and_written_in_one_cycle():
+    """READs go to a slice's read queue and WRITEs to its write queue, so both issue in one cycle;
+    a READ of the address a WRITE of the same cycle stores intends (and gets) the old word, one a
+    cycle later the new one. A WRITE on a read queue is refused."""
+    sch = Scheduler(TINY)
+    with pytest.raises(AssertionError, match="WRITE does not belong in queue mem1"):
+        sch.place("mem1", 4, isa.make("WRITE", 3, (0, 0)))
+    src, dst = TINY.mem_slices - 1, 1
+    t_w = sch.route(f"mem{src}", 0, timing.MEM_READ_LATENCY, f"mew{dst}")[2]
+    s_in = sch.find_stream(f"mem{src}", 0, timing.MEM_READ_LATENCY, f"mew{dst}")
+    sch.take_stream(s_in, f"mem{src}", 0, timing.MEM_READ_LATENCY, f"mew{dst}", 1, "src", t_w)
+    sch.place(f"mem{src}", 0, isa.make("READ", 2, s_in))
+    sch.place(f"mew{dst}", t_w, isa.make("WRITE", 3, s_in))
+    copies = []
+    for k, t in enumerate((t_w, t_w + timing.MEM_WRITE_LATENCY)):
+        sch.place(f"mem{dst}", t, isa.make("READ", 3, (1, 2)))       # nobody reads what they output
+        sch.take_stream((1, 2), f"mem{dst}", t, timing.MEM_READ_LATENCY)
+        copies.append(sch.intents[(f"mem{dst}", t, "mem")])
+    assert copies == [[None], [(f"mew{dst}", t_w)]]
+    new, old = _vec(np.arange(L)), _vec(-np.arange(L) - 1)
+    out = _run(sch, {(src, 2): new, (dst, 3): old}, {"y": TensorPlace(dst, 3, 1, L, 1)})["y"]
+    np.testing.assert_array_equal(out[0], new.view(np.int8))

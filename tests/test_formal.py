@@ -88,10 +88,18 @@ def test_mxm_stale_install_claim_fails(tmp_path):
 
 def test_icu_wrong_nop_claim_fails(tmp_path):
     """Claiming one idle cycle too many for NOP n is refused with a counterexample from reset."""
-    proof = formal.Proof("icu_wrong_nop", lambda: formal_icu.build(wrong_nop=True), depth=8, cover_depth=14)
+    proof = formal.Proof("icu_wrong_nop", lambda: formal_icu.build(wrong_nop=True), depth=10, cover_depth=14)
     with pytest.raises(formal.FormalError, match="BMC failed"):
         formal.prove(proof, tmp_path)
     assert (tmp_path / "icu_wrong_nop" / "bmc_cex.vcd").exists()
+
+
+def test_icu_swapped_mem_queues_claim_fails(tmp_path):
+    """Claiming that the read queue issues only WRITE/SCATTER and the write queue only READ,
+    GATHER and SCRUB is refused: each queue does issue its own unit's instructions."""
+    proof = formal.Proof("icu_swapped_mem", lambda: formal_icu.build(swap_mem_units=True), depth=10, cover_depth=14)
+    with pytest.raises(formal.FormalError, match="BMC failed"):
+        formal.prove(proof, tmp_path)
 
 
 class _Unreachable(Elaboratable):

@@ -92,3 +92,34 @@ def test_lw_check_matches_isa_for_every_row_count_address_and_group(name):
     sim.run()
     assert seen == {isa.ErrorCode.NONE, isa.ErrorCode.BAD_FIELD, isa.ErrorCode.BAD_ADDRESS}
     assert not mismatches, mismatches[:5]
+
+
+def test_every_instruction_in_every_queue_kind_is_checked_as_the_isa_says():
+    """Each unit instruction (stream operands e0, fields 0, n and counts 1) fetched by a queue of
+    each unit: the hardware check gives :func:`openlpu.isa.check`'s code, so a WRITE or SCATTER
+    in a read queue ``memN`` and a READ, GATHER or SCRUB in a write queue ``mewN`` are
+    ILLEGAL_OPCODE, and each is legal in its own queue."""
+    cfg = preset("tiny")
+    units = [u for u in Unit if u is not Unit.CTRL]
+    m = Module()
+    word = Signal(64)
+    codes = {u: icu.check(m, cfg, u, word, f"chk_{u.value}") for u in units}
+    words = [isa.encode(isa.make(op.name, **{f.name: (0, 0) if f.kind == "stream" else int(f.name == "n")
+                                             for f in op.fields})) for op in isa.OPS]
+    got = {}
+
+    async def bench(ctx):
+        for w in words:
+            ctx.set(word, w)
+            for u in units:
+                got[(u, isa.decode(w).op.name)] = ctx.get(codes[u])
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    want = {(u, isa.decode(w).op.name): isa.check(cfg, u, w)[0] for w in words for u in units}
+    assert got == want
+    for name in ("WRITE", "SCATTER"):
+        assert (got[(Unit.MEM, name)], got[(Unit.MEW, name)]) == (isa.ErrorCode.ILLEGAL_OPCODE, 0)
+    for name in ("READ", "GATHER", "SCRUB"):
+        assert (got[(Unit.MEW, name)], got[(Unit.MEM, name)]) == (isa.ErrorCode.ILLEGAL_OPCODE, 0)

@@ -11,6 +11,7 @@ from openlpu.config import preset
 from openlpu.isa import ErrorCode
 from openlpu.rtl.lpu import Lpu
 from openlpu.verif.lpu_cases import expect, run_rtl, compare
+from openlpu.verif.golden_mutants import PORT_MUTANTS, mutant, mutants_disagree
 from openlpu.verif.lpu_directed import directed_cases
 from openlpu.verif.regress import CI_SEEDS, seed_cases
 from openlpu.verif.runner import SIMULATORS, lint, require_simulator, write_verilog
@@ -160,6 +161,7 @@ def test_rtl_matches_golden(sim, live_seed):
     got = run_rtl(TINY, sim, cases, "tiny", path="host", stream_trace=True)
     assert all("streams" in g for g in got), "the testbench returned no stream trace"
     compare(expected, got, labels, cfg=TINY)
+    mutants_disagree(TINY, cases, labels, got)
 
 
 #: Fixed seeds of the long random programs with faults (the golden model picks which run in RTL).
@@ -246,3 +248,16 @@ def test_functional_coverage_of_the_ci_programs(capsys):
     print("\n".join(fcov.report()))
     for name, item in fcov._items():
         assert item.cover_percentage == 100.0, f"{name}: {item.cover_percentage:.1f}%, holes {fcov.holes()}"
+
+
+@pytest.mark.parametrize("case, mutation", PORT_MUTANTS)
+def test_port_cases_reject_a_golden_model_with_wrong_mem_timing(case, mutation):
+    """The same-cycle read/write and scrub/write checks fail on a golden model whose write is
+    seen one cycle early or late, or whose scrub rewrite wins (and pass on the real one:
+    ``test_golden_directed``)."""
+    cases = directed_cases(TINY)
+    idx = [c[0] for c in cases].index(case)
+    with mutant(mutation):
+        obs = expect(TINY, [c[1] for c in cases[:idx + 1]])[idx]
+    with pytest.raises(AssertionError):
+        cases[idx][2](obs)

@@ -150,7 +150,7 @@ def test_durations_are_the_latencies(case):
         if ins.op.name in fixed:
             assert e["dur"] == timing.ICU_DISPATCH_LATENCY + fixed[ins.op.name], e
         if "dst" in [f.name for f in ins.op.fields]:
-            unit_pos = pos[e["args"]["queue"].replace("mxw", "mxm")]
+            unit_pos = pos[isa.queue_slice(e["args"]["queue"])]
             assert (e["ts"] - bases[k] + e["dur"] - 1, unit_pos, ins["dst"]) in logs[k], e
         ends[k] = max(ends.get(k, 0), e["ts"] + e["dur"] - bases[k])
     span = timing.wavefront_span(cfg)        # the run ends when its stop reaches the last superlane
@@ -176,7 +176,7 @@ def test_stream_values_are_what_the_golden_simulator_delivers(case):
     assert values and len(_slices(data["traceEvents"], "stream")) == len(values)
     for v in values:
         p, k = v.producer, v.producer.segment
-        assert (v.start - 1 - bases[k], pos[p.queue.replace("mxw", "mxm")], (v.direction, v.stream)) in logs[k]
+        assert (v.start - 1 - bases[k], pos[isa.queue_slice(p.queue)], (v.direction, v.stream)) in logs[k]
         if not v.reads:
             assert v.end == v.start + 1
             continue

@@ -13,6 +13,10 @@ Cover points and crosses (``lpu.*``):
 * ``stream x direction``: every stream register read or written by a unit;
 * ``vxm op x type``: the op of every ALU of every VOP x its element type;
 * ``ecc class x access path``: none / single / double x READ / GATHER / SCRUB;
+* ``mem ports``: a slice's read queue and write queue executing in the same
+  cycle (``read+write``), a READ or SCRUB and a WRITE of the same address in
+  one cycle (``same address``), and a WRITE or SCATTER in the cycle a SCRUB
+  rewrites a corrected word of that slice (``scrub vs write``);
 * ``icu control``: NOP, REPEAT, SYNC, NOTIFY, CONFIG, END issued;
 * ``lw rows``: LWs of one row (``1``), of a whole group (``R``, ``mxm_load_rows`` rows)
   and of a partial group in between (``partial``); the bins the configuration has
@@ -26,7 +30,7 @@ holes are listed by name.
 import numpy as np
 from cocotb_coverage.coverage import CoverCross, CoverPoint, coverage_db
 
-from openlpu import isa
+from openlpu import isa, timing
 from openlpu.golden.lpu import LpuModel, vxm_slot_fields
 from openlpu.golden.vxm import OPS, TYPES
 from openlpu.isa import ErrorCode, Unit
@@ -71,6 +75,10 @@ def _points(cfg):
     def ecc(cls, path):
         pass
 
+    @CoverPoint(f"{_PREFIX}.mem_ports", xf=lambda event: event, bins=list(MEM_PORT_EVENTS))
+    def mem_ports(event):
+        pass
+
     @CoverPoint(f"{_PREFIX}.stop", xf=lambda code: code, bins=["DONE"] + [e.name for e in ErrorCode if e])
     def stop(code):
         pass
@@ -79,7 +87,7 @@ def _points(cfg):
     def lw_rows(rows):
         pass
 
-    _built.update(sample=(issue, stream, vxm, ecc, stop, lw_rows), op_names=op_names, type_names=type_names,
+    _built.update(sample=(issue, stream, vxm, ecc, mem_ports, stop, lw_rows), op_names=op_names, type_names=type_names,
                   cfg=cfg)
     return _built
 
@@ -98,7 +106,7 @@ def lw_rows_bins(cfg):
 def sample_cases(cfg, cases):
     """Run ``cases`` (see :mod:`openlpu.verif.lpu_cases`) on the golden simulator and sample them."""
     pts = _points(cfg)
-    issue, stream, vxm, ecc, stop, lw_rows = pts["sample"]
+    issue, stream, vxm, ecc, mem_ports, stop, lw_rows = pts["sample"]
     names = isa.queues(cfg)
     model = LpuModel(cfg)
     words = isa.vxm_control_words(cfg)
@@ -138,7 +146,37 @@ def sample_cases(cfg, cases):
                     issue(name, q)
         for _, s, path, cls in r.ecc_log:
             ecc(cls, path)
+        for event in mem_port_events(r.trace, r.ecc_log, names):
+            mem_ports(event)
         stop("DONE" if r.done else ErrorCode(r.error).name)
+
+
+#: The bins of ``lpu.mem_ports`` (see the module docstring).
+MEM_PORT_EVENTS = ("read+write", "same address", "scrub vs write")
+
+
+def mem_port_events(trace, ecc_log, names):
+    """The ``lpu.mem_ports`` events of one golden run, from its issue ``trace`` (``(cycle, queue,
+    pc, Instr)``) and ``ecc_log`` (``(cycle, slice, path, class)``, the cycle in which the slice
+    decodes the read's words: ``MEM_READ_LATENCY - 1`` after its execute cycle)."""
+    ports = {}                                  # (issue cycle, slice) -> {unit: Instr}
+    for t, q, _, ins in trace:
+        unit, s = isa.queue_unit(names[q])
+        if unit in (Unit.MEM, Unit.MEW):
+            ports.setdefault((t, s), {})[unit] = ins
+    events = []
+    for (t, s), both in ports.items():
+        rd, wr = both.get(Unit.MEM), both.get(Unit.MEW)
+        if rd is not None and wr is not None:
+            events.append("read+write")
+            if rd.op.name in ("READ", "SCRUB") and wr.op.name == "WRITE" and rd["addr"] == wr["addr"]:
+                events.append("same address")
+    decode = timing.ICU_DISPATCH_LATENCY + timing.MEM_READ_LATENCY - 1     # issue -> decode cycle
+    for t_dec, s, path, cls in ecc_log:
+        t_scrub = t_dec - decode
+        if path == "SCRUB" and cls == "single" and Unit.MEW in ports.get((t_scrub + timing.MEM_SCRUB_DELAY, s), {}):
+            events.append("scrub vs write")
+    return events
 
 
 def holes():

@@ -1,8 +1,9 @@
 """Formal properties of the ICU instruction queues (:mod:`openlpu.rtl.icu`).
 
 :class:`IcuQueues` wraps an :class:`~openlpu.rtl.icu.Icu` of a reduced
-configuration (:data:`FORMAL_CFG`: one SRAM slice and one MXM plane, so five
-queues ``mem0, vxm, sxm, mxm0, mxw0``, each with a 4-instruction memory).
+configuration (:data:`FORMAL_CFG`: one SRAM slice and one MXM plane, so six
+queues ``mem0, mew0, vxm, sxm, mxm0, mxw0`` -- the slice's read and write
+queues among them -- each with a 4-instruction memory).
 Its free inputs on every cycle are the host's instruction-memory writes,
 ``start``, every queue's ``unit_error`` and the reset; the only assumption is
 the host protocol (no instruction-memory write while ``busy``). The solver
@@ -14,6 +15,9 @@ every queue:
 
 * the state is one of RUN, WAIT, REPEAT, PARKED, ENDED
   (:class:`~openlpu.rtl.icu_queue.QueueState`);
+* every issued word is an instruction of the queue's unit by its opcode (the
+  tables of :data:`openlpu.isa.OPS`; CONFIG only from ``vxm``): READ, GATHER
+  and SCRUB only from ``mem0``, WRITE and SCATTER only from ``mew0``;
 * nothing issues unless the run was live in the cycle before, and nothing
   issues while ``error`` or ``done`` is set (no issue after a stop);
 * an instruction is issued only from RUN or REPEAT;
@@ -46,7 +50,7 @@ from openlpu.verif.formal import Proof
 
 __all__ = ["FORMAL_CFG", "IcuQueues", "build", "PROOFS", "spec_step"]
 
-#: Reduced configuration: tiny with one SRAM slice (five queues) and 4-deep queues.
+#: Reduced configuration: tiny with one SRAM slice (six queues) and 4-deep queues.
 FORMAL_CFG = preset("tiny").replace(mem_slices=1, mem_depth=16, mxm_acc_depth=2, imem_depth=4)
 
 
@@ -79,11 +83,15 @@ class IcuQueues(Elaboratable):
     wrong_nop : bool
         Claim a NOP n idles ``n`` further cycles (one too many): a false
         property the flow must reject.
+    swap_mem_units : bool
+        Claim the read queue issues the write queue's instructions and the
+        write queue the read queue's: a false property the flow must reject.
     """
 
-    def __init__(self, cfg=FORMAL_CFG, wrong_nop=False):
+    def __init__(self, cfg=FORMAL_CFG, wrong_nop=False, swap_mem_units=False):
         self._cfg = cfg
         self._wrong_nop = wrong_nop
+        self._swap = {isa.Unit.MEM: isa.Unit.MEW, isa.Unit.MEW: isa.Unit.MEM} if swap_mem_units else {}
         self.icu = Icu(cfg, observe=True)
         self.counts = [0, 0, 0]
 
@@ -105,6 +113,7 @@ class IcuQueues(Elaboratable):
         for q, qname in enumerate(isa.queues(self._cfg)):
             qs = self._snapshots(m, run, q, qname)
             self._issue_and_pc(m, check, run, qs)
+            self._unit_of_issue(check, qs)
             self._nop(m, check, run, qs)
             rep = self._repeat(m, check, run, qs)
             if q == 0:
@@ -112,6 +121,10 @@ class IcuQueues(Elaboratable):
                 check(2, Cover(rep.rep & (rep.n == 3) & (rep.d == 5) & _is(rep.last, "READ")))
                 check(2, Cover(run.ok_prev & (rep.left == 1) & qs.out.valid))     # the last of a REPEAT 3
                 check(2, Cover(icu.error & (qs.pc == 2)))
+            if qname == "mew0":
+                check(2, Cover(rep.rep & (rep.n == 2) & _is(rep.last, "WRITE")))     # the write queue repeats
+        names = isa.queues(self._cfg)
+        check(2, Cover(icu.issue[names.index("mem0")].valid & icu.issue[names.index("mew0")].valid))
         check(2, Cover(icu.done & (icu.observe.queues[0].pc == 3)))
         self.counts = counts
         return m
@@ -149,6 +162,15 @@ class IcuQueues(Elaboratable):
         m.d.comb += consumed.eq(run.ok_prev & (p_st == QueueState.RUN))
         return SimpleNamespace(name=qname, obs=obs, st=st, pc=pc, count=obs.count, out=run.icu.issue[q],
                                p_st=p_st, p_pc=p_pc, p_word=p_word, consumed=consumed)
+
+    def _unit_of_issue(self, check, qs):
+        """An issued word is an instruction of the queue's unit (CONFIG: of the VXM queue)."""
+        unit = isa.queue_unit(qs.name)[0]
+        unit = self._swap.get(unit, unit)
+        names = [op.name for op in isa.OPS if op.unit is unit] + (["CONFIG"] if unit is isa.Unit.VXM else [])
+        check(0, Assert(~qs.out.valid | _is(qs.out.word, *names), f"{qs.name}: issues only {unit.value} instructions"))
+        units = [n for n in names if n != "CONFIG"]        # what a REPEAT may repeat (k-induction)
+        check(0, Assert(~qs.obs.has_prev | _is(qs.obs.prev, *units), f"{qs.name}: (helper) prev of the unit"))
 
     @staticmethod
     def _issue_and_pc(m, check, run, qs):

@@ -15,8 +15,9 @@ from openlpu.golden.ecc import WORD_BITS
 from openlpu.isa import ErrorCode
 
 from .lpu_cases import make_case
+from .progen import misplaced_case
 
-__all__ = ["directed_cases"]
+__all__ = ["directed_cases", "port_cases"]
 
 
 def _prog(cfg, text):
@@ -33,7 +34,7 @@ def _vec(obs, window, index, lanes):
 def _arrive(cfg, src, dst, lat, direction):
     """Issue cycle of a consumer at ``dst`` for a producer at ``src`` issued at cycle 0."""
     pos = timing.floorplan(cfg)
-    return lat + timing.stream_delay(pos[src], pos[dst], direction)
+    return lat + timing.stream_delay(pos[isa.queue_slice(src)], pos[isa.queue_slice(dst)], direction)
 
 
 def _error(code, queue, pc):
@@ -52,8 +53,8 @@ def directed_cases(cfg):
     cases = []
     data = {(s, a): rng.integers(0, 256, L, dtype=np.uint8) for s in range(cfg.mem_slices) for a in range(16)}
 
-    # --- copy with REPEAT: mem0 -> mem(last), east ---------------------------------------
-    last = f"mem{cfg.mem_slices - 1}"
+    # --- copy with REPEAT: mem0 -> mew(last), east ---------------------------------------
+    last = f"mew{cfg.mem_slices - 1}"
     t_w = _arrive(cfg, "mem0", last, timing.MEM_READ_LATENCY, 0)
     text = f""".queue mem0
     READ 2, e1
@@ -81,6 +82,14 @@ def directed_cases(cfg):
         # stop has reached the last superlane
         assert obs["done"] and obs["cycles"] == 7 + timing.wavefront_span(cfg), obs
     cases.append(("sync_notify", make_case(cfg, _prog(cfg, text), windows=[]), check_sync))
+
+    # --- NOTIFY is legal in every queue: mem1 releases the others, which all NOTIFY at once ---
+    text = "\n".join(f".queue {q}\nSYNC\nNOTIFY\nEND" for q in names if q != "mem1") + "\n.queue mem1\nNOP 3\nNOTIFY\nEND"
+
+    def check_notify_all(obs):
+        # released by mem1's NOTIFY in cycle 3: every other queue NOTIFYs in 4 and ends in 5
+        assert obs["done"] and obs["cycles"] == 6 + timing.wavefront_span(cfg), obs
+    cases.append(("notify_from_every_queue", make_case(cfg, _prog(cfg, text), windows=[]), check_notify_all))
 
     # --- control instructions in unit queues: REPEAT after ABC and VRED, NOTIFY from an MXM
     # queue. mxm0: ABC 0..2, NOTIFY 3, END 4; mem0 parks in 0 and ends in 4; vxm ends in 3.
@@ -132,7 +141,7 @@ def directed_cases(cfg):
     for j in range(4):
         t = t_abc + timing.ICU_DISPATCH_LATENCY + timing.mxm_chip_latency(cfg) \
             + timing.stream_delay(fp["mxm0"], fp[f"mem{j}"], d_out) - timing.ICU_DISPATCH_LATENCY
-        events.append((f"mem{j}", t, f"WRITE 24, {so}{j}", 2))
+        events.append((f"mew{j}", t, f"WRITE 24, {so}{j}", 2))
 
     def check_mxm(obs):
         assert obs["done"], obs
@@ -146,6 +155,7 @@ def directed_cases(cfg):
                                         windows=[(j, 0, 28) for j in range(4)]), check_mxm))
 
     cases += _unit_cases(cfg, rng, data)
+    cases += port_cases(cfg, data)
     cases.append(_vxm_sweep(cfg, rng))
 
     # --- errors ------------------------------------------------------------------------------
@@ -154,6 +164,13 @@ def directed_cases(cfg):
                       _error(code, qn(queue), pc)))
 
     err_case("illegal_opcode_wrong_queue", ".queue mem2\nNOP 2\nIW\nEND", ErrorCode.ILLEGAL_OPCODE, "mem2", 1)
+    err_case("illegal_write_in_read_queue", ".queue mem2\nNOP 2\nWRITE 0, e0\nEND", ErrorCode.ILLEGAL_OPCODE,
+             "mem2", 1)
+    err_case("illegal_read_in_write_queue", ".queue mew1\nREAD 0, e0\nEND", ErrorCode.ILLEGAL_OPCODE, "mew1", 0)
+    for k, name in enumerate(("illegal_misplaced_random_a", "illegal_misplaced_random_b")):
+        program, sram, (queue, pc) = misplaced_case(cfg, np.random.default_rng(40 + k))
+        cases.append((name, make_case(cfg, program, sram=sram, windows=[]),
+                      _error(ErrorCode.ILLEGAL_OPCODE, qn(queue), pc)))
     prog = _prog(cfg, ".queue sxm\nNOP 1\nEND")
     prog["sxm"][1] = 0x07                                   # undefined opcode
     cases.append(("illegal_opcode_undefined", make_case(cfg, prog, windows=[]),
@@ -245,8 +262,103 @@ def directed_cases(cfg):
                   _error(ErrorCode.ECC_POISON, qn("mem1"), 1)))
     err_case("ecc_double_scrub", ".queue mem3\nSCRUB 7\nNOP 5\nEND", ErrorCode.ECC_POISON, "mem3", 0,
              sram={(3, 7): data[(0, 1)]}, corrupt={(3, 7): two})
+    cases += _port_error_cases(cfg, data, big, two)
     _ = WORD_BITS
     return cases
+
+
+def port_cases(cfg, data):
+    """A MEM slice read and written in one cycle, on its two queues.
+
+    ``read_write_same_cycle``: mem0 READs feed mew1's WRITE of address 5 in cycle ``T`` and of
+    7 in ``T + 2``; mem1 READs 5 in ``T`` (the old word), 5 again ``MEM_WRITE_LATENCY`` later
+    (the new one), 6 in ``T + 2`` (another address in the same cycle) and 7
+    ``MEM_WRITE_LATENCY`` after its write; mew3 stores what they read at 20..23.
+
+    ``scrub_rewrite_vs_write``: SCRUBs of words with a single-bit error in slices 2 and 3, and
+    a WRITE of each word: in slice 2 executing ``MEM_SCRUB_DELAY`` later, the cycle of the
+    scrub's rewrite, where the written word stays (the rewrite is dropped); in slice 3 in the
+    SCRUB's own cycle, where the scrub's corrected old word replaces it a cycle later. Every
+    column of both words has one flipped bit, so each column is rewritten; every correction is
+    counted.
+    """
+    L, ml, wl = cfg.lanes, timing.MEM_READ_LATENCY, timing.MEM_WRITE_LATENCY
+    T = 12
+    t_n, dn = _feed(cfg, "mem0", "mew1", T, ml)
+    d_o, hops = _hops(cfg, "mem1", "mew3")
+    reads = [(T, 5), (T + wl, 5), (T + 2, 6), (T + 2 + wl, 7)]
+    events = [("mem0", t_n, f"READ 3, {dn}1", 0), ("mew1", T, f"WRITE 5, {dn}1", 0),
+              ("mem0", t_n + 2, f"READ 4, {dn}1", 0), ("mew1", T + 2, f"WRITE 7, {dn}1", 0)]
+    t_ws = [t + ml + 1 + hops for t, _ in reads]
+    for k, ((t, a), t_w) in enumerate(zip(reads, t_ws)):
+        events += [("mem1", t, f"READ {a}, {d_o}2", 0), ("mew3", t_w, f"WRITE {20 + k}, {d_o}2", 0)]
+    sram = {(0, 3): data[(0, 3)], (0, 4): data[(0, 4)], **{(1, a): data[(1, a)] for a in (5, 6, 7)}}
+
+    def check_rw(obs):
+        assert obs["done"] and not obs["error"], obs
+        want = [data[(1, 5)], data[(0, 3)], data[(1, 6)], data[(0, 4)]]
+        for k, (w, what) in enumerate(zip(want, ("old word (same cycle as its write)", "new word, a cycle later",
+                                                  "another address, same cycle", "new word, a cycle later"))):
+            np.testing.assert_array_equal(_vec(obs, 0, k, L), w, err_msg=f"mem1 read {k}: the {what}")
+        for a, w in ((5, data[(0, 3)]), (6, data[(1, 6)]), (7, data[(0, 4)])):
+            np.testing.assert_array_equal(_vec(obs, 1, a - 5, L), w, err_msg=f"slice 1 address {a}")
+        # mew3 ends in the cycle after its last WRITE; the stop then reaches the last superlane
+        assert obs["cycles"] == t_ws[-1] + 2 + timing.wavefront_span(cfg), obs
+    out = [("read_write_same_cycle", make_case(cfg, _timeline(cfg, events), sram=sram,
+                                               windows=[(3, 20, 4), (1, 5, 3)]), check_rw)]
+
+    one = [1 << (9 + c) for c in range(L // 8)]          # one flipped bit in every column
+    # slice 2: the WRITE executes in the rewrite's cycle; slice 3: in the SCRUB's own cycle
+    events, sram = [], {(2, 9): data[(2, 9)], (3, 9): data[(3, 9)], (0, 8): data[(0, 8)], (0, 10): data[(0, 10)]}
+    for sl, t_wr, a in ((2, T + timing.MEM_SCRUB_DELAY, 8), (3, T, 10)):
+        t_n, dn = _feed(cfg, "mem0", f"mew{sl}", t_wr, ml)
+        events += [(f"mem{sl}", T, "SCRUB 9", 0), ("mem0", t_n, f"READ {a}, {dn}{sl}", 0),
+                   (f"mew{sl}", t_wr, f"WRITE 9, {dn}{sl}", 0)]
+
+    def check_scrub(obs):
+        assert obs["done"] and not obs["error"], obs
+        np.testing.assert_array_equal(_vec(obs, 0, 0, L), data[(0, 8)], err_msg="a WRITE in the cycle of the "
+                                      "scrub's rewrite of its column wins")
+        np.testing.assert_array_equal(_vec(obs, 1, 0, L), data[(3, 9)], err_msg="a WRITE in the SCRUB's own "
+                                      "cycle is overwritten by the scrub's corrected old word a cycle later")
+        assert obs["ecc"][2][:2] == [L // 8, 0] and obs["ecc"][3][:2] == [L // 8, 0], obs["ecc"]
+    out.append(("scrub_rewrite_vs_write", make_case(cfg, _timeline(cfg, events), sram=sram,
+                                                   corrupt={(2, 9): one, (3, 9): one},
+                                                   windows=[(2, 9, 1), (3, 9, 1)]), check_scrub))
+    return out
+
+
+def _port_error_cases(cfg, data, big, two):
+    """Errors of a slice's two queues in one cycle: the lower queue number wins, and every read
+    queue (``memN``) is numbered below every write queue (``mewN``).
+
+    The index vector ``big`` names an address past the end. ``priority_gather_over_scatter``:
+    a GATHER (mem1) and a SCATTER (mew1) with it execute together: BAD_ADDRESS, mem1, the
+    GATHER's pc. ``priority_poison_over_scatter``: a READ of an uncorrectable word (mem1)
+    returns its data in the cycle a SCATTER (mew1) with ``big`` executes: ECC_POISON, mem1, the
+    READ's pc. ``priority_read_queues_first``: a SCATTER in mew0 and a GATHER in mem3 in one
+    cycle: BAD_ADDRESS, mem3."""
+    ml, T, out = timing.MEM_READ_LATENCY, 12, []
+
+    def case(name, events, sram, corrupt, code, queue, pc):
+        # the vxm queue runs on until the errors have come through the wavefront
+        events = events + [("vxm", T + 4 + timing.wavefront_span(cfg), "NOP 1", 0)]
+        out.append((name, make_case(cfg, _timeline(cfg, events), sram=sram, corrupt=corrupt, windows=[]),
+                    _error(code, isa.queues(cfg).index(queue), pc)))
+    t_i, di = _feed(cfg, "mem0", "mem1", T, ml)
+    both = [("mem0", t_i, f"READ 5, {di}2", 0), ("mew1", T, f"SCATTER {di}2, {di}4", 0)]
+    case("priority_gather_over_scatter", both + [("mem1", T, f"GATHER {di}2, {di}3", 0)],
+         {(0, 5): big}, None, ErrorCode.BAD_ADDRESS, "mem1", 1)
+    # the READ's data is out MEM_READ_LATENCY after it executes: the SCATTER executes then
+    t_r = T - ml
+    case("priority_poison_over_scatter", both + [("mem1", t_r, f"READ 9, {di}3", 0)],
+         {(0, 5): big, (1, 9): data[(1, 9)]}, {(1, 9): two}, ErrorCode.ECC_POISON, "mem1", 1)
+    t_a, da = _feed(cfg, "mem1", "mew0", T, ml)
+    t_b, db = _feed(cfg, "mem2", "mem3", T, ml)
+    case("priority_read_queues_first", [("mem1", t_a, f"READ 5, {da}2", 0), ("mew0", T, f"SCATTER {da}2, {da}4", 0),
+                                        ("mem2", t_b, f"READ 5, {db}3", 0), ("mem3", T, f"GATHER {db}3, {db}5", 0)],
+         {(1, 5): big, (2, 5): big}, None, ErrorCode.BAD_ADDRESS, "mem3", 1)
+    return out
 
 
 def _timeline(cfg, events):
@@ -274,7 +386,7 @@ def _timeline(cfg, events):
 
 def _hops(cfg, a, b):
     pos = timing.floorplan(cfg)
-    pa, pb = pos[a.replace("mxw", "mxm")], pos[b.replace("mxw", "mxm")]
+    pa, pb = pos[isa.queue_slice(a)], pos[isa.queue_slice(b)]
     return ("e" if pb >= pa else "w"), abs(pb - pa)
 
 
@@ -315,7 +427,7 @@ def _unit_cases(cfg, rng, data):
         args = {"PASS": f"{da}1, {d_out}4", "PERM": f"{da}1, {db if name == 'PERM' else ''}2, {d_out}4",
                 "SEL": f"{da}1, {db if name == 'SEL' else ''}2, {dc if name == 'SEL' else ''}3, {d_out}4"}
         text = args.get(name, f"{k}, {da}1, {d_out}4")
-        events += [("sxm", T, f"{name} {text}", 0), ("mem3", t_w, f"WRITE 20, {d_out}4", 0)]
+        events += [("sxm", T, f"{name} {text}", 0), ("mew3", t_w, f"WRITE 20, {d_out}4", 0)]
         want = lane_op(SxmOp[{"PASS": "PASS", "SHUP": "SHIFT_UP", "SHDN": "SHIFT_DOWN", "ROT": "ROTATE",
                               "PERM": "PERMUTE", "DIST": "DISTRIBUTE", "SEL": "SELECT"}[name]],
                        a_vec, b_vec, c_vec, k or 0)
@@ -330,7 +442,7 @@ def _unit_cases(cfg, rng, data):
     # the last row executes in T + L; column j leaves 1 + SXM_LATENCY + j cycles later
     t_w = T + L + timing.ICU_DISPATCH_LATENCY + timing.sxm_chip_latency(cfg) + hops
     events = [("mem0", t_a, f"READ 0, {da}1", L - 1), ("sxm", T, f"TRANS {da}1, {d_out}4, 1", 0),
-              ("sxm", T + 1, f"TRANS {da}1, {d_out}4, 0", L - 2), ("mem3", t_w, f"WRITE 20, {d_out}4", L - 1)]
+              ("sxm", T + 1, f"TRANS {da}1, {d_out}4, 0", L - 2), ("mew3", t_w, f"WRITE 20, {d_out}4", L - 1)]
     if L == 2:
         events[2] = ("sxm", T + 1, f"TRANS {da}1, {d_out}4, 0", 0)
 
@@ -350,7 +462,7 @@ def _unit_cases(cfg, rng, data):
     d_o, hops = _hops(cfg, "mem1", "mem3")
     t_w = T + ml + 1 + hops
     events = [("mem0", t_i, f"READ 9, {di}2", 0), ("mem1", T, f"GATHER {di}2, {d_o}5", 0),
-              ("mem3", t_w, f"WRITE 21, {d_o}5", 0)]
+              ("mew3", t_w, f"WRITE 21, {d_o}5", 0)]
     want = np.concatenate([data[(1, int(a))][8 * w:8 * w + 8] for w, a in enumerate(addrs)])
     out.append(("gather", make_case(cfg, _timeline(cfg, events), sram=sram, windows=[(3, 21, 1)]),
                 _expect_vec(0, 0, want, L)))
@@ -364,7 +476,7 @@ def _unit_cases(cfg, rng, data):
     t_i, di = _feed(cfg, "mem0", "mem1", T, ml)
     t_d, dd = _feed(cfg, "mem2", "mem1", T, ml)
     events = [("mem0", t_i, f"READ 10, {di}2", 0), ("mem2", t_d, f"READ 11, {dd}3", 0),
-              ("mem1", T, f"SCATTER {di}2, {dd}3", 0)]
+              ("mew1", T, f"SCATTER {di}2, {dd}3", 0)]
 
     def check_s(obs):
         assert obs["done"], obs
@@ -387,7 +499,7 @@ def _unit_cases(cfg, rng, data):
         "mem1": f"NOP {t_b}\nREAD 2, {db}2\nEND",
         "vxm": f".vxmslot 2, int8, {slot}\nNOP {T + 20 - isa.vxm_control_words(cfg)}\n"
                f"VOP 2, 1, {da}1, {db}2, {d_o}6\nEND",
-        "mem3": f"NOP {t_w}\nWRITE 22, {d_o}6\nEND"}.items())
+        "mew3": f"NOP {t_w}\nWRITE 22, {d_o}6\nEND"}.items())
     a_i, b_i = a_vec.view(np.int8).astype(np.int64), b_vec.view(np.int8).astype(np.int64)
     from openlpu.golden.vxm import OPS, TYPES
     want = chain([OPS[o] for o, _, _ in ops], TYPES["int8"], [src for _, src, _ in ops], [imm for _, _, imm in ops],
@@ -405,8 +517,8 @@ def _unit_cases(cfg, rng, data):
         d_o, hops = _hops(cfg, "vxm", "mem3")
         t_w = T + rlat(cfg) + 1 + hops
         events = [("mem0", t_lo, f"READ 4, {d1}4", 0), ("mem1", t_hi, f"READ 4, {d1}5", 0),
-                  ("vxm", T, f"VRED {op}, {d1}4, {d_o}0", 0), ("mem3", t_w, f"WRITE 23, {d_o}0", 0),
-                  ("mem2", _hops(cfg, "vxm", "mem2")[1] + T + rlat(cfg) + 1, f"WRITE 23, {d_o}1", 0)]
+                  ("vxm", T, f"VRED {op}, {d1}4, {d_o}0", 0), ("mew3", t_w, f"WRITE 23, {d_o}0", 0),
+                  ("mew2", _hops(cfg, "vxm", "mem2")[1] + T + rlat(cfg) + 1, f"WRITE 23, {d_o}1", 0)]
         values = lo.astype(np.int64) | hi.astype(np.int64) << 8      # planes 2, 3 are zero streams
         r = int(fn(values)) & 0xFFFFFFFF
 
@@ -426,8 +538,8 @@ def _unit_cases(cfg, rng, data):
     d2, hops2 = _hops(cfg, "vxm", "mem2")
     events = [("mem0", t_lo, f"READ 4, {d1}6", 0), ("mem1", t_hi, f"READ 4, {d1}7", 0),
               ("vxm", T, f"VRED {isa.VRED_OPS['fsum']}, {d1}4, {d_o}0", 0),
-              ("mem3", T + rlat(cfg) + 1 + hops, f"WRITE 23, {d_o}2", 0),
-              ("mem2", T + rlat(cfg) + 1 + hops2, f"WRITE 23, {d2}{3 if d2 == d_o else 0}", 0)]
+              ("mew3", T + rlat(cfg) + 1 + hops, f"WRITE 23, {d_o}2", 0),
+              ("mew2", T + rlat(cfg) + 1 + hops2, f"WRITE 23, {d2}{3 if d2 == d_o else 0}", 0)]
     r = reduce_lanes(lo.astype(np.int64) << 16 | hi.astype(np.int64) << 24, "fsum")   # planes 0, 1 read 0
 
     def check_fsum(obs, r=r, same=(d2 == d_o)):
@@ -460,8 +572,8 @@ def _unit_cases(cfg, rng, data):
             # result planes 0 and 1 to two slices downstream
             d2, hops2 = _hops(cfg, "vxm", "mem2")
             t_w2 = T + timing.VXM_FUNC_LATENCY + 1 + hops2
-            events += [("vxm", T, f"VFUNC {fn}, {d_in}4, {d_o}0", 0), ("mem3", t_w, f"WRITE 25, {d_o}0", 0),
-                       ("mem2", t_w2, f"WRITE 25, {d2}{0 if d2 != d_o else 1}", 0)]
+            events += [("vxm", T, f"VFUNC {fn}, {d_in}4, {d_o}0", 0), ("mew3", t_w, f"WRITE 25, {d_o}0", 0),
+                       ("mew2", t_w2, f"WRITE 25, {d2}{0 if d2 != d_o else 1}", 0)]
 
             def check_f(obs, want=want, second=(1 if d2 == d_o else 0)):
                 assert obs["done"] and not obs["error"], obs
@@ -478,7 +590,7 @@ def _vxm_sweep(cfg, rng):
     result planes on operands with random and special bytes in their high planes.
 
     ``a`` comes east from mem0 (top plane) and mem1 (next), ``b`` west from mem2 and mem3;
-    result planes go west to mem0 and mem1 (address 100 + pass). Checked with the unit's
+    result planes go west to slices 0 and 1 (their write queues; address 100 + pass). Checked with the unit's
     golden :func:`~openlpu.golden.vxm.chain`.
     """
     from openlpu.asm import vxm_slot_words
@@ -537,8 +649,8 @@ def _vxm_sweep(cfg, rng):
                     for q, j in (("mem2", n - 1), ("mem3", n - 2)):
                         if j >= 0:
                             need[q] = _feed(cfg, q, "vxm", t, ml)[0]
-                    for q, j in zip(("mem0", "mem1"), planes):
-                        need[q + "w"] = t + vlat + 1 + _hops(cfg, "vxm", q)[1]
+                    for q, j in zip(("mew0", "mew1"), planes):
+                        need[q] = t + vlat + 1 + _hops(cfg, "vxm", q)[1]
                     slots = [(q[:4], c) for q, c in need.items()]
                     if all(free(q, c) for q, c in slots) and len(set(slots)) == len(slots):
                         break
@@ -556,8 +668,8 @@ def _vxm_sweep(cfg, rng):
                         book(q, need[q], f"READ {addr}, {dirs['b']}{base['b'] + j}")
                 book("vxm", t, f"VOP {slot}, {n}, {dirs['a']}{base['a']}, {dirs['b']}{base['b']}, "
                                 f"{dirs['o']}{base['o']}")
-                for q, j in zip(("mem0", "mem1"), planes):
-                    book(q, need[q + "w"], f"WRITE {100 + addr}, {dirs['o']}{base['o'] + j}")
+                for q, j in zip(("mew0", "mew1"), planes):
+                    book(q, need[q], f"WRITE {100 + addr}, {dirs['o']}{base['o'] + j}")
                 a = sum(v.astype(np.int64) << (8 * j) for j, v in a_pl.items())
                 b = sum(v.astype(np.int64) << (8 * j) for j, v in b_pl.items())
                 codes = [OPS[o] for o, _, _ in alus]

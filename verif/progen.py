@@ -7,7 +7,10 @@ either is in flight, so every program computes something checkable: MEM
 reads feed MEM writes, gathers and scatters (with in-range index vectors),
 SXM ops (transposes included), VXM chains and reductions, and MXM weight
 loads, installs and activations whose int32 results are written back to
-SRAM. The golden ISA simulator and the RTL must then agree on the final SRAM
+SRAM. WRITEs and SCATTERs go to the slices' write queues (``mewN``), beside the
+read queues' READs, GATHERs and SCRUBs: a slice may be read and written in one
+cycle, and :func:`_overwrite` makes it so on purpose, the same address
+included. The golden ISA simulator and the RTL must then agree on the final SRAM
 windows, the status and the cycle count.
 
 Layout of each slice's SRAM: data at ``[0, DATA)``, results written at
@@ -22,7 +25,7 @@ import numpy as np
 from openlpu import isa, timing
 from openlpu.isa import make
 
-__all__ = ["random_case", "DATA", "RESULT", "INDEX"]
+__all__ = ["random_case", "misplaced_case", "DATA", "RESULT", "INDEX"]
 
 DATA, RESULT, INDEX = 16, 24, 40
 
@@ -42,7 +45,7 @@ class _Schedule:
         self.sxm_out = set()                              # cycles the SXM outputs in
 
     def position(self, q):
-        return self.pos[q.replace("mxw", "mxm")]
+        return self.pos[isa.queue_slice(q)]
 
     def q_free(self, q, t, n=1):
         return all(c not in self.q_busy[q] for c in range(t, t + n))
@@ -88,7 +91,13 @@ class _Schedule:
 
 
 def _mem(cfg, rng):
+    """A random slice's read queue."""
     return f"mem{int(rng.integers(cfg.mem_slices))}"
+
+
+def _w(q):
+    """The write queue of the slice whose read queue is ``q``."""
+    return f"mew{q[3:]}"
 
 
 def _transfer(sch, rng, producer, t_issue, lat, consumer, n=1, width=1):
@@ -111,9 +120,9 @@ def _transfer(sch, rng, producer, t_issue, lat, consumer, n=1, width=1):
 def _copy(sch, rng, t):
     """READ (maybe repeated) from one slice, WRITE into another's result area."""
     cfg = sch.cfg
-    src, dst = _mem(cfg, rng), _mem(cfg, rng)
+    src, dst = _mem(cfg, rng), _w(_mem(cfg, rng))
     n = int(rng.integers(1, 4))
-    if not sch.q_free(src, t, n) or src == dst:
+    if not sch.q_free(src, t, n):
         return False
     a = int(rng.integers(0, DATA - n + 1))
     b = sch.result_addr(int(dst[3:]), n)
@@ -131,8 +140,8 @@ def _copy(sch, rng, t):
 def _gather(sch, rng, t):
     """READ an index vector, GATHER with it, WRITE the gathered vector."""
     cfg = sch.cfg
-    qi, qg, qw = _mem(cfg, rng), _mem(cfg, rng), _mem(cfg, rng)
-    if len({qi, qg, qw}) < 3 or not sch.q_free(qi, t):
+    qi, qg, qw = _mem(cfg, rng), _mem(cfg, rng), _w(_mem(cfg, rng))
+    if qi == qg or not sch.q_free(qi, t):
         return False
     b = sch.result_addr(int(qw[3:]))
     if b is None:
@@ -155,8 +164,8 @@ def _gather(sch, rng, t):
 def _scatter(sch, rng, t):
     """READ an index vector and a data vector so that both reach a SCATTER in the same cycle."""
     cfg = sch.cfg
-    qi, qd, qs = _mem(cfg, rng), _mem(cfg, rng), _mem(cfg, rng)
-    if len({qi, qd, qs}) < 3 or not sch.q_free(qi, t):
+    qi, qd, qs = _mem(cfg, rng), _mem(cfg, rng), _w(_mem(cfg, rng))
+    if qi == qd or not sch.q_free(qi, t):
         return False
     r1 = _transfer(sch, rng, qi, t, timing.MEM_READ_LATENCY, qs)
     if r1 is None:
@@ -185,7 +194,7 @@ def _sxm(sch, rng, t):
     """READ -> an SXM lane op (or a whole transpose) -> WRITE."""
     cfg = sch.cfg
     lanes = cfg.lanes
-    src, dst = _mem(cfg, rng), _mem(cfg, rng)
+    src, dst = _mem(cfg, rng), _w(_mem(cfg, rng))
     name = str(rng.choice(["PASS", "SHUP", "SHDN", "ROT", "PERM", "DIST", "SEL", "TRANS"],
                           p=[.08, .12, .12, .12, .14, .12, .15, .15]))
     n = lanes if name == "TRANS" else 1
@@ -274,7 +283,7 @@ def _vxm(sch, rng, t):
            "VFUNC": timing.VXM_FUNC_LATENCY}[kind]
     t_out = tv + timing.ICU_DISPATCH_LATENCY + lat
     d2 = int(rng.integers(2))
-    down = [f"mem{i}" for i in rng.permutation(cfg.mem_slices)
+    down = [f"mew{i}" for i in rng.permutation(cfg.mem_slices)
             if timing.stream_delay(sch.pos["vxm"], sch.pos[f"mem{i}"], d2) is not None]
     dsts = down[:n]          # planes past the reachable slices are not written back
     arrivals = [timing.stream_delay(sch.pos["vxm"], sch.position(q), d2) for q in dsts]
@@ -329,7 +338,7 @@ def _mxm(sch, rng, t):
         if tr < sch.start or not sch.q_free(asrc, tr) or not sch.q_free(qa, ta):
             continue
         t_out = ta + timing.ICU_DISPATCH_LATENCY + timing.mxm_chip_latency(cfg)
-        dsts = [f"mem{i}" for i in rng.permutation(cfg.mem_slices)[:4]]
+        dsts = [f"mew{i}" for i in rng.permutation(cfg.mem_slices)[:4]]
         if len(dsts) < 4:
             continue
         d2 = sch.direction(qa, dsts[0])
@@ -386,6 +395,52 @@ def _load_tile(sch, rng, t, qw):
     return t_lw + n
 
 
+def _to_result(sch, rng, q, t, avoid):
+    """Route the word a READ on read queue ``q`` issued in ``t`` puts on a stream to a WRITE
+    into the result area of a slice other than ``avoid``: ``(stream, write queue, cycle,
+    address)`` with the stream reserved, or ``None``."""
+    dst = _w(_mem(sch.cfg, rng))
+    if dst == _w(avoid):
+        return None
+    b = sch.result_addr(int(dst[3:]))
+    r = None if b is None else _transfer(sch, rng, q, t, timing.MEM_READ_LATENCY, dst)
+    return None if r is None else (r[0], dst, r[1], b)
+
+
+def _overwrite(sch, rng, t):
+    """A slice read and written in one cycle: a READ from another slice feeds a WRITE of
+    address ``b`` of slice ``s`` in cycle ``tw``, and ``s``'s read queue READs in ``tw`` too,
+    mostly ``b`` itself (the old word), else a data address; half of the time it reads ``b``
+    again ``MEM_WRITE_LATENCY`` later (the new word). What the reads return is written to other
+    slices' result areas, so the final SRAM shows it."""
+    cfg = sch.cfg
+    y, s = _mem(cfg, rng), _mem(cfg, rng)
+    b = sch.result_addr(int(s[3:]))
+    if y == s or b is None or not sch.q_free(y, t):
+        return False
+    r = _transfer(sch, rng, y, t, timing.MEM_READ_LATENCY, _w(s))
+    if r is None:
+        return False
+    s1, tw = r
+    reads = [(tw, b if rng.random() < 0.7 else int(rng.integers(DATA)))]
+    if rng.random() < 0.5:
+        reads.append((tw + timing.MEM_WRITE_LATENCY, b))
+    routes = []
+    for tr, a in reads:
+        route = _to_result(sch, rng, s, tr, s) if sch.q_free(s, tr) else None
+        if route is None:
+            for st in [s1] + [rt[0] for rt in routes]:
+                sch.stream_busy[st].pop()
+            return False
+        routes.append(route)
+    sch.put(y, t, make("READ", int(rng.integers(DATA)), s1))
+    sch.put(_w(s), tw, make("WRITE", b, s1))
+    for (tr, a), (st, dst, tc, c) in zip(reads, routes):
+        sch.put(s, tr, make("READ", a, st))
+        sch.put(dst, tc, make("WRITE", c, st))
+    return True
+
+
 def _config(sch, rng, t):
     words = isa.vxm_control_words(sch.cfg)
     if not sch.q_free("vxm", t):
@@ -404,7 +459,7 @@ def _scrub(sch, rng, t):
 
 
 ACTIONS = [(_copy, 4), (_gather, 2), (_scatter, 2), (_sxm, 4), (_vxm, 3), (_mxm, 3), (_config, 0.4),
-           (_scrub, 0.4)]
+           (_scrub, 0.4), (_overwrite, 1.5)]
 
 
 def random_case(cfg, rng, length=60, actions=None):
@@ -464,6 +519,21 @@ def random_case(cfg, rng, length=60, actions=None):
             idx[0::8] = rng.integers(0, DATA + RESULT, cfg.lanes // 8)
             sram[(s, a)] = idx
     return program, sram, sch.used
+
+
+def misplaced_case(cfg, rng, length=40):
+    """``(program, sram, (queue, pc))``: a random legal program (:func:`random_case`) with one
+    word after a queue's leading SYNC or NOP replaced by a unit instruction of the slice's other
+    MEM queue (a WRITE or SCATTER in a read queue ``memN``, a READ, GATHER or SCRUB in a write
+    queue ``mewN``); the run must stop on ILLEGAL_OPCODE at that queue and pc, the only error."""
+    program, sram, _ = random_case(cfg, rng, length=length)
+    queue = str(rng.choice([q for q in program if isa.queue_unit(q)[0] in (isa.Unit.MEM, isa.Unit.MEW)]))
+    pc = int(rng.integers(1, len(program[queue])))
+    reads = isa.queue_unit(queue)[0] is isa.Unit.MEM
+    wrong = [make("WRITE", int(rng.integers(DATA)), (0, 0)), make("SCATTER", (0, 0), (0, 1))] if reads else \
+        [make("READ", int(rng.integers(DATA)), (0, 0)), make("GATHER", (0, 0), (0, 1)), make("SCRUB", 0)]
+    program[queue][pc] = wrong[int(rng.integers(len(wrong)))]
+    return program, sram, (queue, pc)
 
 
 def _vxm_word(cfg, rng, w):

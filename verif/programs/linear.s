@@ -90,7 +90,7 @@
     REPEAT ROWS - 1, 0
     END
 
-.queue mem4
+.queue mew4
     NOP T_Y
     WRITE 16, e12
     REPEAT ROWS - 1, 1

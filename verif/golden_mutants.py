@@ -1,0 +1,83 @@
+"""Golden chip models with the MEM ports' timing deliberately wrong, to show that tests see it.
+
+Each mutant is a context manager that patches :class:`openlpu.golden.mem.MemTilesModel`
+(whose :meth:`~openlpu.golden.mem.MemTilesModel.step_columns` the golden ISA simulator
+:class:`openlpu.golden.lpu.LpuModel` steps) for the duration of the ``with`` block:
+
+* ``"write seen in its own cycle"``: a WRITE/SCATTER stores its words before the same cycle's
+  read samples them (one cycle early: a read of the written address returns the new word);
+* ``"write seen two cycles later"``: every write is applied one step late (one cycle late: a
+  read ``MEM_WRITE_LATENCY`` after the write still returns the old word);
+* ``"scrub rewrite wins"``: a SCRUB's rewrite of a corrected word replaces a chip write of the
+  same column in its cycle, instead of being dropped.
+
+A directed case that passes on the real golden model and fails on a mutant checks that rule.
+"""
+
+import contextlib
+from unittest import mock
+
+from openlpu.golden.ecc import encode_vector
+from openlpu.golden.mem import MemTilesModel, column_addresses
+from openlpu.verif.lpu_cases import compare, expect
+
+__all__ = ["MUTANTS", "PORT_MUTANTS", "mutant", "mutants_disagree"]
+
+_step, _decode = MemTilesModel.step_columns, MemTilesModel._decode
+
+
+def _early(self, rd=None, wr=None):
+    if wr is not None:
+        words = encode_vector(wr["data"])
+        for w, a in enumerate(column_addresses(self.cfg, wr, "scatter")):
+            if a < self.cfg.mem_depth:
+                self.words[w][a] = words[w]
+    return _step(self, rd, wr)
+
+
+def _late(self, rd=None, wr=None):
+    pending, self._late_write = getattr(self, "_late_write", None), wr
+    return _step(self, rd, pending)
+
+
+def _scrub_wins(self, scrub, addrs, raws, writes, oor):
+    rewrites = {}
+    out = _decode(self, scrub, addrs, raws, rewrites, oor)
+    writes.update(rewrites)
+    return out
+
+
+MUTANTS = {"write seen in its own cycle": ("step_columns", _early),
+           "write seen two cycles later": ("step_columns", _late),
+           "scrub rewrite wins": ("_decode", _scrub_wins)}
+
+
+@contextlib.contextmanager
+def mutant(name):
+    """The golden MEM slices with mutation ``name`` of :data:`MUTANTS` inside the block."""
+    attr, func = MUTANTS[name]
+    with mock.patch.object(MemTilesModel, attr, func):
+        yield
+
+
+#: The directed cases of a slice's read and write queues in one cycle
+#: (:func:`openlpu.verif.lpu_directed.port_cases`), and the mutants each of them must reject.
+PORT_MUTANTS = [("read_write_same_cycle", "write seen in its own cycle"),
+                ("read_write_same_cycle", "write seen two cycles later"),
+                *[("scrub_rewrite_vs_write", name) for name in MUTANTS]]
+
+
+def mutants_disagree(cfg, cases, labels, got):
+    """Assert that for every entry ``(case, mutant)`` of :data:`PORT_MUTANTS` the observations
+    ``got`` (the RTL's) of the case labelled ``case`` differ from the golden model's with that
+    mutant. The cases before it run first, as SRAM and ECC counters persist from case to case."""
+    for case, name in PORT_MUTANTS:
+        idx = labels.index(case)
+        with mutant(name):
+            wrong = expect(cfg, cases[:idx + 1])[idx]
+        try:
+            compare([wrong], [got[idx]], [case])
+        except AssertionError as exc:
+            assert "golden" in str(exc), exc
+            continue
+        raise AssertionError(f"{case}: the RTL agrees with a golden model whose {name}")
