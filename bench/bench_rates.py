@@ -12,9 +12,12 @@ unit per cycle (one per queue, :func:`openlpu.isa.queues`). Beside them, the
 reference chip's published figures (at 900 MHz) and the ratio.
 
 * ``weights_per_cycle``: weight bytes (int8) all planes can load per cycle: per plane,
-  one LW per cycle from its ``mxw`` queue, each a row of the load port's width.
-* ``sram_bytes_per_cycle``: bytes all slices can read plus write per cycle: one MEM
-  instruction per slice queue per cycle (a READ or a WRITE), of the command's vector width.
+  one LW per cycle from its ``mxw`` queue, each as many rows as the load port has row slots
+  (``mxm_load_rows``), each row of the slot's width.
+* ``sram_bytes_per_cycle``: bytes all slices can read plus write per cycle: per slice, one
+  instruction per cycle from its read queue (``memN``: READ, GATHER, SCRUB) on the read
+  command port and one from its write queue (``mewN``: WRITE, SCATTER) on the write port, each
+  of the port's vector width.
 * ``stream_bytes_per_cycle``: bytes that pass one floorplan position per cycle: every
   east- and west-flowing stream register moves one vector.
 * ``vxm_ops_per_cycle``: ALU operations per cycle: ``vxm_alus`` chained ALUs in each lane of
@@ -67,17 +70,19 @@ def rates(cfg):
     from openlpu.rtl.mxm import plane_signature
     from openlpu.rtl.vxm import Vxm
     plane = plane_signature(cfg).members
-    row_bytes = _bytes(_payload(plane["load"], "data")) // 2          # int8: byte plane 0 of 2
+    load = _payload(plane["load"], "data")                            # row slots x (2 byte planes x lanes)
+    row_bytes = _bytes(load.elem_shape) // 2                          # int8: byte plane 0 of 2
     act_lanes = _bytes(_payload(plane["act"], "data")) // 2
     mem = mem_chip_members(cfg)
-    command_bytes = mem["rd"].dimensions[0] * _bytes(_payload(mem["rd"], "index")) // cfg.mem_slices
+    read_bytes, write_bytes = (mem[p].dimensions[0] * _bytes(_payload(mem[p], "index")) // cfg.mem_slices
+                               for p in ("rd", "wr"))
     link = Link(cfg).members
     stream_bytes = sum(link[d].dimensions[0] * _bytes(link[d].shape) for d in ("eastward", "westward"))
     vxm_lanes = _bytes(_payload(Vxm(cfg).signature.members["a"])) // 4        # 4 byte planes per lane
-    mxw, mems, vxm = _queues(cfg, isa.Unit.MXW), _queues(cfg, isa.Unit.MEM), _queues(cfg, isa.Unit.VXM)
+    mxw, vxm = _queues(cfg, isa.Unit.MXW), _queues(cfg, isa.Unit.VXM)
     return {
-        "weights_per_cycle": mxw * row_bytes,
-        "sram_bytes_per_cycle": mems * command_bytes,
+        "weights_per_cycle": mxw * load.length * row_bytes,
+        "sram_bytes_per_cycle": _queues(cfg, isa.Unit.MEM) * read_bytes + _queues(cfg, isa.Unit.MEW) * write_bytes,
         "stream_bytes_per_cycle": stream_bytes,
         "vxm_ops_per_cycle": vxm_lanes * cfg.vxm_alus * vxm,
         "vxm_queues": vxm,
