@@ -47,6 +47,17 @@ the VXM control table (``VXM_SLOTS`` slots); it takes effect for VOPs executed
 after it. ``END`` stops the queue; the chip is done in the cycle its last
 queue ends.
 
+The VXM has a queue per ALU column (``vxm`` for column 0, ``vxm1``, ...). A
+VOP executed in cycle ``t`` by column ``k``'s queue runs its chain of ``len``
+ALUs (:func:`openlpu.isa.vop_columns`) on columns ``k .. k + len - 1``: the
+operands and the slot's control are taken in ``t``, the chain enters column
+``k + i`` in cycle ``t + i * VXM_ALU_LATENCY`` with ALU ``i`` of the slot, and
+the result is written ``timing.vop_latency(len)`` after ``t``. A VOP whose
+column an earlier VOP's chain enters in its cycle is not executed (the chain
+keeps the column) and stops the chip with VXM_FAULT, detected in that cycle.
+Of results written to the same stream in the same cycle, the VOP ending on the
+lower column wins, then VRED, then VFUNC.
+
 A MEM slice has two queues, ``memN`` (READ, GATHER, SCRUB: the SRAM's read
 port) and ``mewN`` (WRITE, SCATTER: its write port), which may both execute in
 one cycle. A read and a write of the same address executed in cycle ``t``:
@@ -58,7 +69,7 @@ or SCATTER writes in that cycle.
 Errors stop the chip: no queue issues from the detecting cycle on. Detected
 at issue: ILLEGAL_OPCODE, BAD_FIELD, BAD_ADDRESS, REPEAT_EMPTY (and
 BAD_ADDRESS for a program counter past ``imem_depth``); at execute: a
-gather/scatter index past ``mem_depth``; later: ECC_POISON when a chip-side
+gather/scatter index past ``mem_depth``, VXM_FAULT; later: ECC_POISON when a chip-side
 read's data comes back poisoned, SXM_FAULT one cycle after the SXM flags a
 transpose misuse; DEADLOCK when every queue has ended or is parked and one is
 parked. In one cycle the lowest queue number wins, and within a queue the
@@ -254,7 +265,7 @@ class LpuModel:
         self.imem = [[0] * cfg.imem_depth for _ in self.names]
         self.pos = timing.floorplan(cfg)
         self.planes = [MxmPlaneModel(cfg) for _ in range(cfg.mxm_planes)]
-        self._decoded = {}      # (unit, word) -> isa.check's (code, Instr)
+        self._decoded = {}      # (unit, index, word) -> isa.check's (code, Instr)
         self._slots = {}        # CONFIG words of a slot -> vxm_slot_fields
         self._streams = None
 
@@ -298,12 +309,12 @@ class LpuModel:
         self._streams = r.streams
         return r.run(max_cycles)
 
-    def decode(self, unit, word):
-        """:func:`openlpu.isa.check` of ``word`` in a queue of ``unit``, cached."""
-        key = (unit, word)
+    def decode(self, unit, word, index=0):
+        """:func:`openlpu.isa.check` of ``word`` in queue ``index`` of ``unit``, cached."""
+        key = (unit, index, word)
         got = self._decoded.get(key)
         if got is None:
-            got = self._decoded[key] = isa.check(self.cfg, unit, word)
+            got = self._decoded[key] = isa.check(self.cfg, unit, word, index)
         return got
 
     def slot_fields(self, words):
@@ -334,7 +345,8 @@ class _Run:
         self.words = isa.vxm_control_words(cfg)
         self.vxm_table = [[0] * self.words for _ in range(isa.VXM_SLOTS)]
         self.due = {}                                      # cycle -> VXM outputs
-        self.vops = []       # VOPs executed, their results not yet computed: (slot words, a, b, n, out)
+        self.vops = []       # VOPs executed, their results not yet computed: (slot words, a, b, n, out, len)
+        self.vxm_busy = {}   # cycle -> the ALU columns an executed VOP's chain enters then
         self.mem_reads = [{} for _ in range(cfg.mem_slices)]   # cycle -> (dst or None, queue, pc, tag, op)
         self.mem_busy = {}                                 # slice -> last cycle it has work in
         self.mxm_dst = [{} for _ in range(cfg.mxm_planes)]     # cycle -> (dst, tag)
@@ -345,7 +357,6 @@ class _Run:
         self.dispatch = []                                 # (queue, pc, Instr) issued last cycle
         self.stopped_at = None
         self.result = RunResult(cycles=0, done=False)
-        self.vlat = vxm_golden.latency(cfg)
         self.span = timing.wavefront_span(cfg)   # the cross-superlane units run this much later
         self.rlat = self.span + reduce_latency(cfg)
         self.mxm_in = {}     # cycle -> {plane: Cycle}, applied wavefront_span after execute
@@ -430,7 +441,7 @@ class _Run:
             elif unit is Unit.MXW or unit is Unit.MXM:
                 self.execute_mxm(t, q, ins)
             elif unit is Unit.VXM:
-                self.execute_vxm(t, q, ins)
+                self.execute_vxm(t, q, pc, ins)
             elif unit is Unit.SXM:
                 self.execute_sxm(t, q, pc, ins)
         if self.mxm_cyc:
@@ -490,17 +501,21 @@ class _Run:
             self.mxm_dst[qu.index][due] = (ins["dst"], (q, t - 1))
             self.at(due)
 
-    def execute_vxm(self, t, q, ins):
+    def execute_vxm(self, t, q, pc, ins):
         name, pos, lanes = ins.op.name, self.unit_pos[q], self.cfg.lanes
         if name == "CONFIG":
             slot, w = divmod(ins["reg"], self.words)
             self.vxm_table[slot][w] = ins["value"]
             return
         if name == "VOP":
+            cols = isa.vop_columns(self.cfg, self.queues[q].index, ins)
+            if not self.vop_columns_free(t, cols):
+                self.err_due.setdefault(t, []).append((q, 1, ErrorCode.VXM_FAULT, pc))
+                return
             n, out = ins["n"], []       # out: filled by run_vops before it is due
             self.vops.append((tuple(self.vxm_table[ins["slot"]]), _ints_of(self.read(pos, ins["a"], n, (q, t - 1, "a"))),
-                              _ints_of(self.read(pos, ins["b"], n, (q, t - 1, "b"))), n, out))
-            due, prio = t + self.vlat, 0
+                              _ints_of(self.read(pos, ins["b"], n, (q, t - 1, "b"))), n, out, len(cols)))
+            due, prio = t + timing.vop_latency(len(cols)), cols[-1]
         elif name == "VRED":
             vals = _ints_of(self.read(pos, ins["a"], 4, (q, t - 1, "a")))
             vals = np.where(vals >= 1 << 31, vals - (1 << 32), vals)
@@ -508,15 +523,29 @@ class _Run:
             if op == "fsum":
                 vals = vals & 0xFFFFFFFF                     # raw fp32 bits
             r = reduce_lanes(vals, op) & 0xFFFFFFFF
-            due, out, prio = t + self.rlat, [np.full(lanes, (r >> (8 * i)) & 0xFF, dtype=np.uint8) for i in range(4)], 1
+            due, out, prio = (t + self.rlat, [np.full(lanes, (r >> (8 * i)) & 0xFF, dtype=np.uint8) for i in range(4)],
+                              self.cfg.vxm_alus)
         elif name == "VFUNC":
             vals = _ints_of(self.read(pos, ins["a"], 4, (q, t - 1, "a"))).astype(np.uint32)
             res = np.asarray(f32_func(ins["fn"], vals), dtype=np.uint32)
-            due, out, prio = t + timing.VXM_FUNC_LATENCY, _byte_planes(res, 4), 2
+            due, out, prio = t + timing.VXM_FUNC_LATENCY, _byte_planes(res, 4), self.cfg.vxm_alus + 1
         else:
             return
         self.due.setdefault(due, []).append((pos, ins["dst"], out, prio, (q, t - 1)))
         self.at(due)
+
+    def vop_columns_free(self, t, cols):
+        """Whether no earlier VOP's chain enters column ``cols[0]`` in cycle ``t``; if so, the
+        chain on ``cols`` is booked (column ``cols[i]`` in cycle ``t + i * VXM_ALU_LATENCY``)."""
+        busy = self.vxm_busy
+        if cols[0] in busy.get(t, ()):
+            return False
+        for i, c in enumerate(cols[1:], 1):
+            busy.setdefault(t + i * timing.VXM_ALU_LATENCY, set()).add(c)
+        if len(busy) > 4 * self.cfg.vxm_alus * timing.VXM_ALU_LATENCY:
+            for k in [k for k in busy if k < t]:
+                del busy[k]
+        return True
 
     def execute_sxm(self, t, q, pc, ins):
         lanes, span, pos = self.cfg.lanes, self.span, self.unit_pos[q]
@@ -543,16 +572,16 @@ class _Run:
         lanes at once (the chain works lane by lane, so this is each VOP's chain)."""
         groups = {}
         for vop in self.vops:
-            groups.setdefault(vop[0], []).append(vop)
+            groups.setdefault((vop[0], vop[5]), []).append(vop)
         lanes = self.cfg.lanes
-        for words, vops in groups.items():
-            etype, ops, srcs, imms = self.model.slot_fields(words)
+        for (words, length), vops in groups.items():
+            etype, ops, srcs, imms = (f[:length] if k else f for k, f in enumerate(self.model.slot_fields(words)))
             res = vxm_golden.chain(ops, etype, srcs, imms, np.concatenate([v[1] for v in vops]),
                                    np.concatenate([v[2] for v in vops]))
             # planes above the element width read as zero
             width = vxm_golden.WIDTH[vxm_golden.result_type(ops, etype, imms)]
             res = np.asarray(res, dtype=np.int64) & ((1 << width) - 1)
-            for k, (_, _, _, n, out) in enumerate(vops):
+            for k, (_, _, _, n, out, _) in enumerate(vops):
                 out += _byte_planes(res[k * lanes:(k + 1) * lanes], n)
         self.vops = []
 
@@ -563,7 +592,7 @@ class _Run:
         self.mem_outputs(t, writes)
         self.mxm_outputs(t, writes)
         self.sxm_outputs(t, writes, errors)
-        writes += sorted(self.due.pop(t, []), key=lambda w: w[3])   # VOP before VRED before VFUNC
+        writes += sorted(self.due.pop(t, []), key=lambda w: w[3])   # VOPs by column, VRED, VFUNC
         errors += self.err_due.pop(t, [])
 
     def mem_outputs(self, t, writes):
@@ -671,7 +700,7 @@ class _Run:
             return ("error", code, qu.pc - 1) if code else ("issue", ins, qu.pc - 1)
         if qu.pc >= cfg.imem_depth:
             return ("error", ErrorCode.BAD_ADDRESS, qu.pc)
-        code, ins = self.model.decode(qu.unit, self.model.imem[q][qu.pc])
+        code, ins = self.model.decode(qu.unit, self.model.imem[q][qu.pc], qu.index)
         if code:
             return ("error", code, qu.pc)
         name = ins.op.name

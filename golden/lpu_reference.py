@@ -63,7 +63,7 @@ class LpuReferenceModel(LpuModel):
         dispatch = []      # (queue, pc, Instr) issued last cycle
         stopped_at = None
         result = RunResult(cycles=0, done=False)
-        vlat = vxm_golden.latency(cfg)
+        vxm_entering = set()  # (cycle, ALU column) a chain enters
         span = timing.wavefront_span(cfg)     # the cross-superlane units run this much later
         rlat = span + reduce_latency(cfg)
         mxm_in = {}          # cycle -> the planes' Cycle inputs, applied wavefront_span after execute
@@ -132,14 +132,20 @@ class LpuReferenceModel(LpuModel):
                         slot, w = divmod(ins["reg"], words)
                         vxm_table[slot][w] = ins["value"]
                     elif name == "VOP":
-                        n = ins["n"]
+                        cols = isa.vop_columns(cfg, qu.index, ins)
+                        if (t, cols[0]) in vxm_entering:     # an earlier chain has the column
+                            err_due.setdefault(t, []).append((q, 1, ErrorCode.VXM_FAULT, pc))
+                            continue
+                        vxm_entering.update((t + i * timing.VXM_ALU_LATENCY, c) for i, c in enumerate(cols))
+                        n, length = ins["n"], len(cols)
                         etype, ops, srcs, imms = vxm_slot_fields(cfg, vxm_table[ins["slot"]])
+                        ops, srcs, imms = ops[:length], srcs[:length], imms[:length]
                         res = vxm_golden.chain(ops, etype, srcs, imms, ints_of(read(pos, ins["a"], n, (q, t - 1, "a"))),
                                                ints_of(read(pos, ins["b"], n, (q, t - 1, "b"))))
                         # planes above the element width read as zero
                         res = np.asarray(res, dtype=np.int64) & ((1 << vxm_golden.WIDTH[vxm_golden.result_type(ops, etype, imms)]) - 1)
                         out = [((res >> (8 * i)) & 0xFF).astype(np.uint8) for i in range(n)]
-                        due.setdefault(t + vlat, []).append((pos, ins["dst"], out, 0, (q, t - 1)))
+                        due.setdefault(t + timing.vop_latency(length), []).append((pos, ins["dst"], out, cols[-1], (q, t - 1)))
                     elif name == "VRED":
                         vals = ints_of(read(pos, ins["a"], 4, (q, t - 1, "a")))
                         vals = np.where(vals >= 1 << 31, vals - (1 << 32), vals)
@@ -148,12 +154,12 @@ class LpuReferenceModel(LpuModel):
                             vals = vals & 0xFFFFFFFF                     # raw fp32 bits
                         r = reduce_lanes(vals, op) & 0xFFFFFFFF
                         out = [np.full(lanes, (r >> (8 * i)) & 0xFF, dtype=np.uint8) for i in range(4)]
-                        due.setdefault(t + rlat, []).append((pos, ins["dst"], out, 1, (q, t - 1)))
+                        due.setdefault(t + rlat, []).append((pos, ins["dst"], out, cfg.vxm_alus, (q, t - 1)))
                     elif name == "VFUNC":
                         vals = ints_of(read(pos, ins["a"], 4, (q, t - 1, "a"))).astype(np.uint32)
                         res = np.asarray(f32_func(ins["fn"], vals), dtype=np.uint32)
                         out = [((res >> (8 * i)) & 0xFF).astype(np.uint8) for i in range(4)]
-                        due.setdefault(t + timing.VXM_FUNC_LATENCY, []).append((pos, ins["dst"], out, 2, (q, t - 1)))
+                        due.setdefault(t + timing.VXM_FUNC_LATENCY, []).append((pos, ins["dst"], out, cfg.vxm_alus + 1, (q, t - 1)))
                 elif qu.unit is Unit.SXM:
                     op = isa.sxm_op(ins.op)
                     fields = [f.name for f in ins.op.fields]
@@ -210,7 +216,7 @@ class LpuReferenceModel(LpuModel):
                 sxm_err_who = sxm_who
             if sxm_err_seen and sxm_err_at == t:
                 errors.append((sxm_err_who[0], 0, ErrorCode.SXM_FAULT, sxm_err_who[1]))
-            writes += sorted(due.pop(t, []), key=lambda w: w[3])   # VOP before VRED before VFUNC
+            writes += sorted(due.pop(t, []), key=lambda w: w[3])   # VOPs by column, VRED, VFUNC
             errors += err_due.pop(t, [])
             # ---- 3. issue ------------------------------------------------------------------------
             issued = []
@@ -284,7 +290,7 @@ class LpuReferenceModel(LpuModel):
             return ("issue", ins, qu.pc - 1)
         if qu.pc >= cfg.imem_depth:
             return ("error", ErrorCode.BAD_ADDRESS, qu.pc)
-        code, ins = isa.check(cfg, qu.unit, self.imem[self.names.index(qu.name)][qu.pc])
+        code, ins = isa.check(cfg, qu.unit, self.imem[self.names.index(qu.name)][qu.pc], qu.index)
         if code:
             return ("error", code, qu.pc)
         name = ins.op.name

@@ -103,6 +103,11 @@ def _operand(f, text, names):
         return evaluate(text, names)
 
 
+#: Trailing operands that may be left out (they are then 0): a VOP's ``len`` (0: its chain
+#: runs through the last ALU column).
+OPTIONAL = {"VOP": ("len",)}
+
+
 def assemble_line(line, names=None):
     """One instruction (no label, no comment) -> :class:`~openlpu.isa.Instr`."""
     parts = line.strip().split(None, 1)
@@ -110,6 +115,8 @@ def assemble_line(line, names=None):
     if op is None:
         raise isa.IsaError(f"unknown instruction {parts[0]!r}")
     texts = [t for t in parts[1].split(",")] if len(parts) > 1 else []
+    if len(texts) == len(op.fields) - 1 and op.fields[-1].name in OPTIONAL.get(op.name, ()):
+        texts.append("0")
     if len(texts) != len(op.fields):
         names_ = ", ".join(f.name for f in op.fields) or "none"
         raise isa.IsaError(f"{op.name} takes {len(op.fields)} operands ({names_}), got {len(texts)}")

@@ -8,7 +8,7 @@ module special-cases a preset.
 
 from dataclasses import dataclass, fields, replace
 
-from openlpu.isa import MAX_STREAMS
+from openlpu.isa import MAX_STREAMS, VOP_LEN_BITS
 
 __all__ = ["ConfigError", "LpuConfig", "PRESETS", "preset", "require_config", "require_ecc_lanes",
            "ECC_LANES", "MEM_INDEX_BITS", "HOST_BYTES_RANGE"]
@@ -142,6 +142,9 @@ class LpuConfig:
                               f"{self.lanes})", self.superlanes)
         self._check_streams()
         self._check_load_rows()
+        if self.vxm_alus >= 1 << VOP_LEN_BITS:
+            raise ConfigError("vxm_alus", f"must be at most {(1 << VOP_LEN_BITS) - 1} (a VOP names its "
+                              f"chain length in {VOP_LEN_BITS} bits)", self.vxm_alus)
         self._check_memories()
         self._check_host()
 

@@ -19,11 +19,23 @@ Queues
 ------
 Each functional slice has its own instruction queues (:func:`queues`): two per
 MEM slice (``mem``: READ, GATHER, SCRUB on the SRAM's read port; ``mew``: WRITE,
-SCATTER on its write port), one for the VXM, one for the SXM, and two per MXM
-plane (activations and weights). Control instructions (NOP, REPEAT, SYNC,
-NOTIFY, CONFIG, END) are legal in every queue; a unit instruction is legal
-only in a queue of its unit (:class:`Unit`), so a WRITE in a ``mem`` queue or
-a READ in a ``mew`` queue is ILLEGAL_OPCODE.
+SCATTER on its write port), one per VXM ALU column (``vxm`` for column 0,
+``vxm1`` .. for the others), one for the SXM, and two per MXM plane
+(activations and weights). Control instructions (NOP, REPEAT, SYNC, NOTIFY,
+CONFIG, END) are legal in every queue; a unit instruction is legal only in a
+queue of its unit (:class:`Unit`), so a WRITE in a ``mem`` queue or a READ in
+a ``mew`` queue is ILLEGAL_OPCODE. The VXM's column queues all issue VOP;
+VRED and VFUNC are ILLEGAL_OPCODE outside ``vxm``, and CONFIG (the control
+table) is BAD_FIELD there.
+
+VXM columns
+-----------
+A VOP issued by the queue of ALU column ``k`` runs a chain of ``len`` ALUs on
+columns ``k .. k + len - 1`` (``len`` 0: through the last column, ``vxm_alus
+- k`` ALUs); column ``k + i`` applies ALU ``i`` of the slot's control, so a
+slot is a chain that may start on any column. ``k + len > vxm_alus`` is
+BAD_FIELD. A VOP reaching its column in the cycle an earlier VOP's chain
+enters that column is VXM_FAULT (:mod:`openlpu.golden.lpu`).
 
 Streams
 -------
@@ -48,7 +60,7 @@ from .vxm_control import TYPES as VXM_TYPES, AluControl, VxmControl, vxm_control
 __all__ = [
     "WORD_BITS", "OPCODE_BITS", "STREAM_NUMBER_BITS", "MAX_STREAMS", "Unit", "Field", "OpSpec", "OPS", "BY_NAME", "BY_OPCODE",
     "ErrorCode", "Instr", "encode", "decode", "used_mask", "IsaError", "stream_name", "parse_stream",
-    "queues", "queue_unit", "queue_slice", "VXM_SLOTS", "VRED_OPS", "STEP_FIELD", "SxmOp", "k_is_legal",
+    "queues", "queue_unit", "queue_slice", "VXM_SLOTS", "VOP_LEN_BITS", "VRED_OPS", "vop_columns", "vxm_column_queue", "STEP_FIELD", "SxmOp", "k_is_legal",
     "AluControl", "VxmControl", "vxm_control_words", "vxm_etype_field",
 ]
 
@@ -60,6 +72,9 @@ STREAM_NUMBER_BITS = 5
 MAX_STREAMS = 1 << STREAM_NUMBER_BITS
 #: VXM control slots written by CONFIG and named by VOP.
 VXM_SLOTS = 4
+#: Bits of a VOP's chain length ``len`` (0: through the last column); ``vxm_alus`` is at most
+#: ``(1 << VOP_LEN_BITS) - 1``.
+VOP_LEN_BITS = 5
 #: VRED reduction ops: int32 wrapping sum, int32 max, fp32 sum (RNE, fixed tree order).
 VRED_OPS = {"sum": 0, "max": 1, "fsum": 2}
 
@@ -84,6 +99,7 @@ class ErrorCode(enum.IntEnum):
     REPEAT_EMPTY = 5     # REPEAT with no earlier unit instruction in the queue
     SXM_FAULT = 6        # a TRANSPOSE row with no tile started, or a lane op colliding with a column
     DEADLOCK = 7         # every queue is parked on SYNC or ended, and no NOTIFY can come
+    VXM_FAULT = 8        # a VOP reaching an ALU column that an earlier VOP's chain enters in that cycle
 
 
 class IsaError(ValueError):
@@ -152,7 +168,7 @@ OPS = (
     OpSpec("ACC", 0x23, Unit.MXM, (_ADDR, _s("src", 22), _s("dst", 28), Field("fp16", 40, 1))),
     # --- VXM --------------------------------------------------------------------------
     OpSpec("VOP", 0x30, Unit.VXM, (Field("slot", 6, 2), Field("n", 8, 3), _s("a", 11), _s("b", 17),
-                                   _s("dst", 23))),
+                                   _s("dst", 23), Field("len", 29, VOP_LEN_BITS))),
     OpSpec("VRED", 0x31, Unit.VXM, (Field("op", 6, 2), _s("a", 11), _s("dst", 23))),
     OpSpec("VFUNC", 0x32, Unit.VXM, (Field("fn", 6, 2), _s("a", 11), _s("dst", 23))),
     # --- SXM --------------------------------------------------------------------------
@@ -326,17 +342,18 @@ def make(name, *args, **kwargs):
 # --- queues ------------------------------------------------------------------------------
 
 def queues(cfg):
-    """Queue names in queue-number order: ``mem0..``, ``mew0..``, ``vxm``, ``sxm``, ``mxm0..``,
-    ``mxw0..``.
+    """Queue names in queue-number order: ``mem0..``, ``mew0..``, ``vxm``, ``vxm1..``, ``sxm``,
+    ``mxm0..``, ``mxw0..``.
 
     Each MEM slice has two queues, reads (``mem``) and writes (``mew``), so a
     slice is read and written in the same cycle; each MXM plane has two,
     activations (``mxm``) and weights (``mxw``), so a plane loads its next
     tile while it computes. A slice's read queue has a lower number than its
-    write queue, so of two errors in one cycle the read's is reported.
+    write queue, so of two errors in one cycle the read's is reported. The VXM
+    has one queue per ALU column (:func:`vxm_column_queue`).
     """
     return ([f"mem{i}" for i in range(cfg.mem_slices)] + [f"mew{i}" for i in range(cfg.mem_slices)]
-            + ["vxm", "sxm"]
+            + [vxm_column_queue(k) for k in range(cfg.vxm_alus)] + ["sxm"]
             + [f"mxm{i}" for i in range(cfg.mxm_planes)] + [f"mxw{i}" for i in range(cfg.mxm_planes)])
 
 
@@ -350,6 +367,19 @@ def queue_unit(name):
     raise IsaError(f"unknown queue {name!r}")
 
 
+def vxm_column_queue(k):
+    """The queue of VXM ALU column ``k``: ``vxm`` (column 0; also VRED, VFUNC and the control
+    table's CONFIG), ``vxm1``, ``vxm2``, ..."""
+    return f"vxm{k}" if k else "vxm"
+
+
+def vop_columns(cfg, column, ins):
+    """The ALU columns a VOP issued by column ``column``'s queue runs on (its ``len``; 0 is
+    through the last column)."""
+    n = ins["len"] or cfg.vxm_alus - column
+    return range(column, column + n)
+
+
 #: The unit whose floorplan slice a queue of a second-port unit drives.
 _SLICE_OF = {Unit.MEW: Unit.MEM, Unit.MXW: Unit.MXM}
 
@@ -357,8 +387,10 @@ _SLICE_OF = {Unit.MEW: Unit.MEM, Unit.MXW: Unit.MXM}
 def queue_slice(name):
     """The floorplan slice (:func:`openlpu.timing.floorplan` name) whose unit queue ``name``
     drives, where its instructions read their stream operands: ``mew3`` -> ``mem3``,
-    ``mxw1`` -> ``mxm1``, every other queue its own name."""
+    ``mxw1`` -> ``mxm1``, ``vxm3`` -> ``vxm``, every other queue its own name."""
     unit, index = queue_unit(name)
+    if unit is Unit.VXM:
+        return "vxm"
     if unit not in _SLICE_OF:
         return name
     return f"{_SLICE_OF[unit].value}{index}"
@@ -424,19 +456,21 @@ def stream_width(instr, field):
     return 1
 
 
-def check(cfg, unit, word):
-    """``(ErrorCode, Instr or None)`` for ``word`` fetched by a queue of ``unit``.
+def check(cfg, unit, word, index=0):
+    """``(ErrorCode, Instr or None)`` for ``word`` fetched by queue ``index`` of ``unit``
+    (:func:`queue_unit`; for the VXM, the ALU column).
 
-    The checks, in priority order: ILLEGAL_OPCODE (undefined opcode, or a unit
-    instruction in another unit's queue); BAD_FIELD (bits outside the fields,
-    NOP/REPEAT count 0, VOP width not 1/2/4, stream or stream group past
+    The checks, in priority order: ILLEGAL_OPCODE (undefined opcode, a unit
+    instruction in another unit's queue, VRED or VFUNC in a VXM column queue
+    other than ``vxm``); BAD_FIELD (bits outside the fields, NOP/REPEAT count
+    0, VOP width not 1/2/4, VOP chain past the last column, stream or stream group past
     ``streams`` (an LW's ``rows`` groups included), LW ``rows`` 0 or more than
     ``mxm_load_rows``, VRED op, SXM ``k`` out of range, CONFIG register the queue
-    does not have, or a slot's word 0 with an undefined element type);
+    does not have (only ``vxm`` has the control table), or a slot's word 0 with an undefined element type);
     BAD_ADDRESS (:func:`check_address`).
     """
     op = BY_OPCODE.get(int(word) & ((1 << OPCODE_BITS) - 1))
-    if op is None or op.unit not in (Unit.CTRL, unit):
+    if op is None or op.unit not in (Unit.CTRL, unit) or (index and op.name in ("VRED", "VFUNC")):
         return ErrorCode.ILLEGAL_OPCODE, None
     if int(word) & ~used_mask(op):
         return ErrorCode.BAD_FIELD, None
@@ -448,10 +482,10 @@ def check(cfg, unit, word):
     elif name == "CONFIG":
         words = vxm_control_words(cfg)
         lsb, width, types = vxm_etype_field(cfg)
-        bad = (unit is not Unit.VXM or ins["reg"] >= VXM_SLOTS * words
+        bad = (unit is not Unit.VXM or index or ins["reg"] >= VXM_SLOTS * words
                or (ins["reg"] % words == 0 and (ins["value"] >> lsb) & ((1 << width) - 1) >= types))
     elif name == "VOP":
-        bad = ins["n"] not in (1, 2, 4)
+        bad = ins["n"] not in (1, 2, 4) or index + ins["len"] > cfg.vxm_alus
     elif name == "VRED":
         bad = ins["op"] not in VRED_OPS.values()
     elif name == "LW":

@@ -113,6 +113,13 @@ MXM_INSTALL_DELAY = 0
 #: norm and GELU for each of them but 2, where a 4-ALU chain is exactly as long
 #: as VFUNC and GELU's two branches collide (compiler.rowops.placed_tree).
 VXM_ALU_LATENCY = 3
+
+
+def vop_latency(length):
+    """Cycles from a VOP's operands to its result: ``length`` ALUs of the chain, one column
+    each (``isa.vop_columns``), ``VXM_ALU_LATENCY`` cycles per column."""
+    return length * VXM_ALU_LATENCY
+
 #: Cycles per level of the VXM cross-lane reduction tree (int32 sum/max, fp32 sum).
 VXM_REDUCE_LEVEL_LATENCY = 1
 
