@@ -11,7 +11,9 @@ Cover points and crosses (``lpu.*``):
 * ``opcode x slice``: every instruction on every queue allowed to issue it
   (MEM instructions on each slice, MXM ones on each plane's queues...);
 * ``stream x direction``: every stream register read or written by a unit;
-* ``vxm op x type``: the op of every ALU of every VOP x its element type;
+* ``vxm op x type``: the op of every ALU a VOP's chain runs x its element type;
+* ``vxm chain``: VOP chains by first ALU column and length (``c+len``, every
+  chain that fits), and ``vxm parallel``: two or more VOPs issued in one cycle;
 * ``ecc class x access path``: none / single / double x READ / GATHER / SCRUB;
 * ``mem ports``: a slice's read queue and write queue executing in the same
   cycle (``read+write``), a READ or SCRUB and a WRITE of the same address in
@@ -48,7 +50,8 @@ def _points(cfg):
     names = isa.queues(cfg)
     units = {q: isa.queue_unit(q)[0] for q in names}
     ign = [(op.name, q) for op in isa.OPS for q in names if op.unit not in (Unit.CTRL, units[q])]
-    ign += [("CONFIG", q) for q in names if units[q] is not Unit.VXM]     # CONFIG only exists on the VXM
+    # CONFIG, VRED and VFUNC exist only on the VXM's column-0 queue
+    ign += [(op, q) for op in ("CONFIG", "VRED", "VFUNC") for q in names if q != "vxm" and (op, q) not in ign]
     streams = [(d, s) for d in range(2) for s in range(cfg.streams)]
     op_names = {v: k for k, v in OPS.items()}
     type_names = {v: k for k, v in TYPES.items()}
@@ -67,6 +70,14 @@ def _points(cfg):
     @CoverPoint(f"{_PREFIX}.vxm_type", xf=lambda op, ty: ty, bins=sorted(TYPES))
     @CoverCross(f"{_PREFIX}.vxm_op_x_type", items=[f"{_PREFIX}.vxm_op", f"{_PREFIX}.vxm_type"])
     def vxm(op, ty):
+        pass
+
+    @CoverPoint(f"{_PREFIX}.vxm_chain", xf=lambda chain: chain, bins=vxm_chain_bins(cfg))
+    def vxm_chain(chain):
+        pass
+
+    @CoverPoint(f"{_PREFIX}.vxm_parallel", xf=lambda vops: vops, bins=["2+ VOPs in one cycle"])
+    def vxm_parallel(vops):
         pass
 
     @CoverPoint(f"{_PREFIX}.ecc_class", xf=lambda cls, path: cls, bins=["none", "single", "double"])
@@ -88,8 +99,13 @@ def _points(cfg):
         pass
 
     _built.update(sample=(issue, stream, vxm, ecc, mem_ports, stop, lw_rows), op_names=op_names, type_names=type_names,
-                  cfg=cfg)
+                  cfg=cfg, vxm_columns=(vxm_chain, vxm_parallel))
     return _built
+
+
+def vxm_chain_bins(cfg):
+    """The ``vxm chain`` bins: ``"c+len"`` for every first column ``c`` and length that fits."""
+    return [f"{c}+{n}" for c in range(cfg.vxm_alus) for n in range(1, cfg.vxm_alus - c + 1)]
 
 
 def lw_rows_bin(cfg, rows):
@@ -120,6 +136,7 @@ def sample_cases(cfg, cases):
         model.load_program(case["program"])
         r = model.run(max_cycles=case["max_cycles"], trace=True)
         table = [[0] * words for _ in range(isa.VXM_SLOTS)]
+        vops = {}                                           # issue cycle -> VOPs issued
         for t, q, pc, ins in r.trace:
             issue(ins.op.name, names[q])
             for f, v in zip(ins.op.fields, ins.args):
@@ -132,9 +149,14 @@ def sample_cases(cfg, cases):
                 slot, w = divmod(ins["reg"], words)
                 table[slot][w] = ins["value"]
             elif ins.op.name == "VOP":
+                cols = isa.vop_columns(cfg, isa.queue_unit(names[q])[1], ins)
+                pts["vxm_columns"][0](f"{cols[0]}+{len(cols)}")
+                vops[t] = vops.get(t, 0) + 1
                 etype, ops, _, _ = vxm_slot_fields(cfg, table[ins["slot"]])
-                for op in ops:
+                for op in ops[:len(cols)]:
                     vxm(pts["op_names"].get(op, "?"), pts["type_names"].get(etype, "?"))
+        if any(k > 1 for k in vops.values()):
+            pts["vxm_columns"][1]("2+ VOPs in one cycle")
         # control instructions are not issues: take them from the program text
         for q, ws in case["program"].items():
             for w in ws:

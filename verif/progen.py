@@ -7,7 +7,9 @@ either is in flight, so every program computes something checkable: MEM
 reads feed MEM writes, gathers and scatters (with in-range index vectors),
 SXM ops (transposes included), VXM chains and reductions, and MXM weight
 loads, installs and activations whose int32 results are written back to
-SRAM. WRITEs and SCATTERs go to the slices' write queues (``mewN``), beside the
+SRAM. VOPs go to every VXM ALU column's queue (``vxm``, ``vxm1``, ...) with
+chains of every length (``len`` 0 included), never into a column another
+chain enters in that cycle. WRITEs and SCATTERs go to the slices' write queues (``mewN``), beside the
 read queues' READs, GATHERs and SCRUBs: a slice may be read and written in one
 cycle, and :func:`_overwrite` makes it so on purpose, the same address
 included. The golden ISA simulator and the RTL must then agree on the final SRAM
@@ -43,6 +45,7 @@ class _Schedule:
         self.used = Counter()
         self.next_result = {s: DATA for s in range(cfg.mem_slices)}
         self.sxm_out = set()                              # cycles the SXM outputs in
+        self.vxm_cols = set()                             # (ALU column, cycle) a VOP chain enters
 
     def position(self, q):
         return self.pos[isa.queue_slice(q)]
@@ -274,12 +277,15 @@ def _vxm(sch, rng, t):
     if not all(sch.q_free(q, ti) for q, ti in zip(srcs, issues)):
         return False
     tv = t_exec - timing.ICU_DISPATCH_LATENCY
-    if not sch.q_free("vxm", tv):
+    col, length = _vop_chain(cfg, rng) if kind == "VOP" else (0, 0)
+    queue = isa.vxm_column_queue(col)
+    chain = {(col + i, t_exec + i * timing.VXM_ALU_LATENCY) for i in range(max(length, 1))}
+    if not sch.q_free(queue, tv) or (kind == "VOP" and chain & sch.vxm_cols):
         return False
     group = sch.stream(d, min(issues) + 1, t_exec + 1, n)
     if group is None:
         return False
-    lat = {"VOP": cfg.vxm_alus * timing.VXM_ALU_LATENCY, "VRED": timing.vred_chip_latency(cfg),
+    lat = {"VOP": timing.vop_latency(length), "VRED": timing.vred_chip_latency(cfg),
            "VFUNC": timing.VXM_FUNC_LATENCY}[kind]
     t_out = tv + timing.ICU_DISPATCH_LATENCY + lat
     d2 = int(rng.integers(2))
@@ -309,10 +315,18 @@ def _vxm(sch, rng, t):
     elif kind == "VFUNC":
         sch.put("vxm", tv, make("VFUNC", int(rng.integers(4)), group, out))
     else:
-        sch.put("vxm", tv, make("VOP", int(rng.integers(isa.VXM_SLOTS)), n, group, group, out))
+        encoded = 0 if col + length == cfg.vxm_alus and rng.random() < 0.3 else length
+        sch.put(queue, tv, make("VOP", int(rng.integers(isa.VXM_SLOTS)), n, group, group, out, encoded))
+        sch.vxm_cols |= chain
     for j, (q, tw, b) in enumerate(zip(dsts, writes, addrs)):
         sch.put(q, tw, make("WRITE", b, (d2, out[1] + j)))
     return True
+
+
+def _vop_chain(cfg, rng):
+    """``(column, length)`` of a random VOP chain: any column, any length that fits."""
+    col = int(rng.integers(cfg.vxm_alus))
+    return col, int(rng.integers(1, cfg.vxm_alus - col + 1))
 
 
 def _mxm(sch, rng, t):
