@@ -8,6 +8,9 @@ breaks it in ``count`` places, each drawn from :data:`KINDS`:
   word with a bit set outside its fields (BAD_FIELD);
 * ``bad_address``: a READ, WRITE or SCRUB whose address is moved past ``mem_depth``
   (BAD_ADDRESS);
+* ``vxm_chain``: a VOP's chain length ``len`` redrawn from ``0 .. vxm_alus``: past the last
+  ALU column it is BAD_FIELD; longer, its result comes later and its chain may enter a column
+  in the cycle another VOP issues there (VXM_FAULT at that VOP); shorter, it comes earlier;
 * ``ecc1``: one bit flipped in a stored SRAM word (a read corrects it and counts it);
 * ``ecc2``: two bits flipped in one stored word (a chip read stops with ECC_POISON; a scrub
   counts it).
@@ -22,7 +25,7 @@ from openlpu.golden.ecc import WORD_BITS
 
 __all__ = ["KINDS", "with_faults"]
 
-KINDS = ("illegal", "bad_address", "ecc1", "ecc2")
+KINDS = ("illegal", "bad_address", "vxm_chain", "ecc1", "ecc2")
 
 
 def _unused_opcode():
@@ -73,12 +76,16 @@ def with_faults(cfg, rng, program, sram, count=2):
         if kind == "bad_address":
             past_end = cfg.mem_depth < 1 << isa.BY_NAME["READ"].field("addr").width
             slots = [(q, i) for q, i in slots if past_end and program[q][i].op.name in ("READ", "WRITE", "SCRUB")]
+        elif kind == "vxm_chain":
+            slots = [(q, i) for q, i in slots if program[q][i].op.name == "VOP"]
         if not slots:
             continue
         q, i = slots[int(rng.integers(len(slots)))]
         word = program[q][i]
         if kind == "bad_address":
             program[q][i] = word.replace(addr=cfg.mem_depth + int(rng.integers(0, 4)))
+        elif kind == "vxm_chain":
+            program[q][i] = word.replace(len=int(rng.integers(0, cfg.vxm_alus + 1)))
         else:
             program[q][i] = _illegal_word(rng, cfg, q, word)
         faults.append((str(kind), f"{q} pc {i}"))
