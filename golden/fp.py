@@ -14,7 +14,7 @@ Policy (shared with :mod:`openlpu.rtl.fp`):
 import numpy as np
 
 __all__ = ["F32_QNAN", "F16_QNAN", "f32_add", "f16_mul_f32", "canonical_f32", "FORMATS", "INT_BITS", "CMP",
-           "unpack", "round_pack", "fma", "f_mul", "f_add", "is_nan", "f_cmp", "f_minmax", "int_to_float",
+           "unpack", "round_pack", "fma", "fma_exact", "f_mul", "f_add", "is_nan", "f_cmp", "f_minmax", "int_to_float",
            "float_to_int", "float_to_float", "int_to_int"]
 
 F32_QNAN = 0x7FC00000
@@ -140,14 +140,39 @@ def _fma1(fmt, a, b, c):
     return round_pack(fmt, total < 0, abs(total), lo)
 
 
+def fma_exact(fmt, a, b, c):
+    """:func:`fma` by exact integer arithmetic then :func:`round_pack`, one element at a time:
+    the definition :func:`fma` is tested against."""
+    return _vec(lambda x, y, z: _fma1(fmt, x, y, z), a, b, c, dtype=_UINT[fmt])
+
+
 def fma(fmt, a, b, c):
     """``a * b + c`` rounded once (RNE) in ``fmt`` ('fp16'/'fp32'), elementwise on raw bits.
 
-    Exact integer arithmetic then :func:`round_pack`. NaN if any operand is
-    NaN, for Inf x 0, and for Inf - Inf; an exact zero sum is +0 unless both
-    the product and ``c`` are -0.
+    NaN if any operand is NaN, for Inf x 0, and for Inf - Inf; an exact zero
+    sum is +0 unless both the product and ``c`` are -0 (:func:`fma_exact`
+    says the same with integers).
+
+    Vectorised in float64: the product of two fp32 (or fp16) values is exact
+    there; the sum ``s`` and its error ``e`` (``p + c == s + e`` exactly,
+    Knuth's TwoSum) give ``p + c`` rounded to odd at float64's 53 bits (an
+    inexact ``s`` with an even last bit moves one ulp towards ``e``), and
+    rounding that to the format's 24 (11) bits, subnormals included, is the
+    single RNE rounding of the exact sum, since 53 >= 24 + 2.
     """
-    return _vec(lambda x, y, z: _fma1(fmt, x, y, z), a, b, c, dtype=_UINT[fmt])
+    uint, flt = _UINT[fmt], _FLOAT[fmt]
+    with np.errstate(all="ignore"):
+        fa, fb, fc = (np.asarray(v, dtype=np.int64).astype(uint).view(flt).astype(np.float64) for v in (a, b, c))
+        p = fa * fb
+        s = p + fc
+        bv = s - p
+        err = (p - (s - bv)) + (fc - bv)
+        bits = s.view(np.int64)
+        inexact_even = (err != 0) & ((bits & 1) == 0) & np.isfinite(s)
+        away = (err > 0) == (s > 0)          # the exact sum is farther from zero than s
+        bits = np.where(inexact_even, np.where(away, bits + 1, bits - 1), bits)
+        r = bits.view(np.float64).astype(flt)
+    return np.where(np.isnan(r), uint(_QNAN[fmt]), r.view(uint)).astype(uint)
 
 
 def f_mul(fmt, a, b):

@@ -239,6 +239,42 @@ def test_fma_fp16_and_zero_signs():
     assert [int(gfp.fma("fp32", *k)) for k in cases] == list(cases.values())
 
 
+@pytest.mark.parametrize("fmt", ["fp16", "fp32"])
+def test_vectorised_fma_equals_the_exact_integer_fma(fmt):
+    """gfp.fma (float64 with round-to-odd) returns the bits of gfp.fma_exact (Python integers,
+    one round_pack) on every triple of special values (zeros, smallest and largest subnormal
+    and normal, one, Inf, NaN, both signs), on random triples, on c within 3 ulps of -(a*b),
+    and on small exponents whose results are subnormal."""
+    e, m = gfp.FORMATS[fmt]
+    w = e + m + 1
+    base = [0, 1, 2, 3, (1 << m) - 1, 1 << m, (1 << m) + 1, ((1 << e) - 2) << m | ((1 << m) - 1),
+            ((1 << e) - 1) << m, ((1 << e) - 1) << m | 1, ((1 << (e - 1)) - 1) << m, ((1 << (e - 1)) - 1) << m | 1]
+    sp = np.array(base + [x | 1 << (w - 1) for x in base], dtype=np.int64)
+    triples = [g.ravel() for g in np.meshgrid(sp, sp, sp)]
+    rng = np.random.default_rng(11)
+    n = 20000
+    rand = [rng.integers(0, 1 << w, n) for _ in range(3)]
+    near = rand[:2] + [(gfp.f_mul(fmt, rand[0], rand[1]).astype(np.int64) ^ 1 << (w - 1))
+                       + rng.integers(-3, 4, n) & ((1 << w) - 1)]
+    tiny = [(v & (1 << (w - 1) | (1 << m) - 1)) | rng.integers(0, (1 << (e - 1)) + 3, n) << m for v in rand]
+    sets = [triples, rand, near, tiny]
+    if fmt == "fp32":
+        # a*b = 2**-24 * (1 + 4688 * 2**-46) and c = 1: the exact sum lies 2**-57.8 above the midpoint
+        # 1 + 2**-24, to which float64 rounds it (a double rounding would give 1.0, not 1 + 2**-23);
+        # also scaled by powers of two, in both signs
+        a = np.float32((2**23 + 2896) * 2.0**-47).view(np.uint32).astype(np.int64)
+        b = np.float32((2**23 - 2895) * 2.0**-23).view(np.uint32).astype(np.int64)
+        k = np.arange(-20, 21)
+        sign = (k & 1).astype(np.int64) << 31
+        sets.append([a + (k << 23) ^ sign, np.full(k.shape, b), (0x3F800000 + (k << 23)) ^ sign])
+        assert (gfp.fma_exact(fmt, *sets[-1]) & 1).all()      # every one rounds away from the even midpoint
+    for v in sets:
+        got, want = gfp.fma(fmt, *v), gfp.fma_exact(fmt, *v)
+        bad = np.nonzero(got != want)[0]
+        assert not len(bad), [(hex(int(v[0][i])), hex(int(v[1][i])), hex(int(v[2][i])), hex(int(got[i])),
+                               hex(int(want[i]))) for i in bad[:5]]
+
+
 # --- compare, min/max ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt", ["fp16", "fp32"])
