@@ -184,6 +184,8 @@ OPS = (
 
 BY_NAME = {op.name: op for op in OPS}
 BY_OPCODE = {op.opcode: op for op in OPS}
+#: Each instruction's field positions in ``Instr.args``, by field name.
+_ARG_INDEX = {op.name: {f.name: i for i, f in enumerate(op.fields)} for op in OPS}
 
 #: The field REPEAT steps by ``d`` in each instruction that has one.
 STEP_FIELD = {"READ": "addr", "WRITE": "addr", "SCRUB": "addr", "LW": "addr", "ABC": "addr", "ACC": "addr"}
@@ -216,10 +218,10 @@ class Instr:
     args: tuple  # values in field order; streams as (direction, number)
 
     def __getitem__(self, name):
-        for f, v in zip(self.op.fields, self.args):
-            if f.name == name:
-                return v
-        raise KeyError(f"{self.op.name} has no field {name!r}")
+        i = _ARG_INDEX[self.op.name].get(name)
+        if i is None:
+            raise KeyError(f"{self.op.name} has no field {name!r}")
+        return self.args[i]
 
     def get(self, name, default=None):
         try:
@@ -228,8 +230,12 @@ class Instr:
             return default
 
     def replace(self, **changes):
-        args = tuple(changes.get(f.name, v) for f, v in zip(self.op.fields, self.args))
-        return Instr(self.op, args)
+        args, index = list(self.args), _ARG_INDEX[self.op.name]
+        for name, value in changes.items():
+            if name not in index:
+                raise KeyError(f"{self.op.name} has no field {name!r}")
+            args[index[name]] = value
+        return Instr(self.op, tuple(args))
 
     def __str__(self):
         return disasm_instr(self)
