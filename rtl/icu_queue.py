@@ -123,7 +123,8 @@ class IcuQueue(wiring.Component):
     ---------
     cfg : LpuConfig
     name : str
-        The queue's name (:func:`openlpu.isa.queues`); its unit selects the legality check.
+        The queue's name (:func:`openlpu.isa.queues`); its unit and index (for the VXM, the ALU
+        column) select the legality check.
     observe : bool
         Add the ``observe`` member.
     """

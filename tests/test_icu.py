@@ -4,7 +4,8 @@ and the ICU's ports.
 The chip tests run the ICU inside whole programs; this one sweeps the VXM queue's
 CONFIG words exhaustively over the register number and the element-type bits, where
 the check tests "first word of a slot" (``reg`` a multiple of the slot's word count)
-with compares instead of a modulo.
+with compares instead of a modulo, and the VXM column queues' own rules (VRED, VFUNC
+and CONFIG only in column 0, a VOP chain ending by the last column) for every column.
 """
 
 import pytest
