@@ -710,6 +710,9 @@ def _vxm_column_cases(cfg, data):
     not run) and queue ``vxm1``'s ``VOP 1, .., 1`` (slot 1: sub b, on b and a swapped) execute
     in the same cycle on columns 0 and 1, writing streams 6 and 7 ``vop_latency(1)`` later.
 
+    ``vxm_write_priority``: results landing on the same streams in one cycle: VOPs ending on
+    columns 0 and 1 (column 0's stays), one ending on column 2 and a VFUNC (the VOP's stays).
+
     ``vxm_chain_column1``: queue ``vxm1``'s VOP of length 2 runs slot 2's ALUs 0 and 1 (mul b,
     add 7) on columns 1 and 2, its result ``vop_latency(2)`` later. Checked with the unit's
     golden :func:`~openlpu.golden.vxm.chain` on the slot's first ``len`` ALUs.
@@ -718,7 +721,8 @@ def _vxm_column_cases(cfg, data):
     from openlpu.golden.vxm import OPS, TYPES, chain
     if cfg.vxm_alus < 3:
         return []
-    L, ml, T = cfg.lanes, timing.MEM_READ_LATENCY, 12
+    L, ml = cfg.lanes, timing.MEM_READ_LATENCY
+    T = 3 * isa.vxm_control_words(cfg) + timing.VXM_FUNC_LATENCY      # after the CONFIGs of three slots
     a_vec, b_vec = data[(0, 5)], data[(1, 6)]
     t_a, da = _feed(cfg, "mem0", "vxm", T, ml)
     t_b, db = _feed(cfg, "mem1", "vxm", T, ml)
@@ -738,7 +742,7 @@ def _vxm_column_cases(cfg, data):
         evs = [("vxm", k, f"CONFIG {slot * isa.vxm_control_words(cfg) + w}, {value}", 0)
                for k, (slot, (w, value)) in enumerate((slot, wv) for slot in used
                                                       for wv in vxm_slot_words(cfg, "int8", slots[slot]))]
-        assert len(evs) < T
+        assert len(evs) <= T + timing.vop_latency(1) - timing.VXM_FUNC_LATENCY
         return evs + [("mem0", t_a, f"READ 5, {da}1", 0), ("mem1", t_b, f"READ 6, {db}2", 0)] + vops
 
     def check(*wants):
@@ -754,6 +758,17 @@ def _vxm_column_cases(cfg, data):
     out = [("vxm_two_columns", make_case(cfg, _timeline(cfg, two), sram={(0, 5): a_vec, (1, 6): b_vec},
                                          windows=[(3, 22, 1), (2, 22, 1)]),
             check(want(0, 1, a_i, b_i), want(1, 1, b_i, a_i)))]
+    # the same three VOPs on columns 0, 1, 2 and a VFUNC, all landing in T + vop_latency(1): columns 0
+    # and 1 on stream 6 (column 0 wins), column 2 on stream 7 and the VFUNC on 4..7 (the VOPs win)
+    t_f = T + timing.vop_latency(1) - timing.VXM_FUNC_LATENCY
+    prio = events([0, 1, 2], [("vxm", T, f"VOP 0, 1, {da}1, {db}2, {d_o}6, 1", 0),
+                              ("vxm1", T, f"VOP 1, 1, {da}1, {db}2, {d_o}6, 1", 0),
+                              ("vxm2", T, f"VOP 2, 1, {da}1, {db}2, {d_o}7, 1", 0),
+                              ("vxm", t_f, f"VFUNC 0, {da}1, {d_o}4", 0),
+                              ("mew3", t3, f"WRITE 24, {d_o}6", 0), ("mew2", t2, f"WRITE 24, {d2}7", 0)])
+    out.append(("vxm_write_priority", make_case(cfg, _timeline(cfg, prio), sram={(0, 5): a_vec, (1, 6): b_vec},
+                                                windows=[(3, 24, 1), (2, 24, 1)]),
+                check(want(0, 1, a_i, b_i), want(2, 1, a_i, b_i))))
     t3 = T + timing.vop_latency(2) + 1 + hops3
     chain1 = events([2], [("vxm1", T, f"VOP 2, 1, {da}1, {db}2, {d_o}6, 2", 0), ("mew3", t3, f"WRITE 23, {d_o}6", 0)])
     out.append(("vxm_chain_column1", make_case(cfg, _timeline(cfg, chain1), sram={(0, 5): a_vec, (1, 6): b_vec},
