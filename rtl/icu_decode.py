@@ -15,7 +15,7 @@ from openlpu.isa import BY_NAME, OPS, ErrorCode, Unit
 __all__ = ["CODE_BITS", "field", "is_op", "check", "address_error", "stepped"]
 
 #: Width of an error code (:class:`openlpu.isa.ErrorCode`) on the ICU's ports.
-CODE_BITS = 3
+CODE_BITS = 4
 assert max(ErrorCode) < 1 << CODE_BITS
 
 
@@ -31,9 +31,13 @@ def is_op(word, *names):
     return Cat(*(opc == BY_NAME[n].opcode for n in names)).any()
 
 
-def _unit_field_errors(cfg, unit, word):
-    """The field checks of :func:`openlpu.isa.check` that depend on the queue's unit."""
+def _unit_field_errors(cfg, unit, index, word):
+    """The field checks of :func:`openlpu.isa.check` that depend on the queue's unit and its
+    index (for the VXM, the ALU column: only column 0 has the control table, and a VOP's chain
+    of ``len`` columns from its own must end by the last)."""
     bad = []
+    if unit is Unit.VXM and index:
+        bad.append(is_op(word, "CONFIG"))
     if unit is Unit.VXM:
         regs = isa.VXM_SLOTS * isa.vxm_control_words(cfg)
         reg = field(word, "CONFIG", "reg")
@@ -47,6 +51,7 @@ def _unit_field_errors(cfg, unit, word):
         bad.append(is_op(word, "CONFIG") & word0 & (etype >= types))
         n = field(word, "VOP", "n")
         bad.append(is_op(word, "VOP") & ~((n == 1) | (n == 2) | (n == 4)))
+        bad.append(is_op(word, "VOP") & (field(word, "VOP", "len") > cfg.vxm_alus - index))
         bad.append(is_op(word, "VRED") & (field(word, "VRED", "op") >= len(isa.VRED_OPS)))
     else:
         bad.append(is_op(word, "CONFIG"))
@@ -83,19 +88,25 @@ def _stream_errors(cfg, ops, word):
             for op in ops for f in op.fields if f.kind == "stream"]
 
 
-def check(m, cfg, unit, word, name):
-    """Hardware twin of :func:`openlpu.isa.check` for a queue of ``unit``: the error code.
+def _queue_ops(unit, index):
+    """The instructions legal in queue ``index`` of ``unit`` (VRED and VFUNC only in the VXM's
+    column 0 queue)."""
+    return [op for op in OPS if op.unit in (Unit.CTRL, unit) and not (index and op.name in ("VRED", "VFUNC"))]
+
+
+def check(m, cfg, unit, word, name, index=0):
+    """Hardware twin of :func:`openlpu.isa.check` for queue ``index`` of ``unit``: the error code.
 
     Adds combinational signals ``{name}_bad_field``, ``{name}_bad_addr`` and
     ``{name}_code`` to ``m`` and returns the last (``CODE_BITS`` wide).
     """
-    ops = [op for op in OPS if op.unit in (Unit.CTRL, unit)]
+    ops = _queue_ops(unit, index)
     opc = word[:isa.OPCODE_BITS]
     known = Cat(*(opc == op.opcode for op in ops)).any()
     stray = Cat(*((opc == op.opcode) & (word & (((1 << 64) - 1) ^ isa.used_mask(op))).any()
                   for op in ops)).any()
     bad = [is_op(word, "NOP", "REPEAT") & (field(word, "NOP", "n") == 0)]
-    bad += _unit_field_errors(cfg, unit, word)
+    bad += _unit_field_errors(cfg, unit, index, word)
     bad += _stream_errors(cfg, ops, word)
     bad_field = Signal(name=f"{name}_bad_field")
     m.d.comb += bad_field.eq(stray | Cat(*bad).any())

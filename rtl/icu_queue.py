@@ -123,14 +123,15 @@ class IcuQueue(wiring.Component):
     ---------
     cfg : LpuConfig
     name : str
-        The queue's name (:func:`openlpu.isa.queues`); its unit selects the legality check.
+        The queue's name (:func:`openlpu.isa.queues`); its unit and index (for the VXM, the ALU
+        column) select the legality check.
     observe : bool
         Add the ``observe`` member.
     """
 
     def __init__(self, cfg, name, observe=False):
         self._cfg = require_config(cfg)
-        self._unit, _ = isa.queue_unit(name)
+        self._unit, self._index = isa.queue_unit(name)
         self._name = name
         members = {
             "imem_wr": In(Flow(RowWriteLayout(cfg))),
@@ -190,7 +191,7 @@ class IcuQueue(wiring.Component):
     def _report(self, m, word, rep_word, run, has_prev):
         """Drive ``error``, ``notify``, ``stuck`` and ``ending`` for this cycle."""
         st, pc = self.state, self.pc
-        code = check(m, self._cfg, self._unit, word, "word")
+        code = check(m, self._cfg, self._unit, word, "word", self._index)
         pc_ok = pc < self._cfg.imem_depth
         rep_bad = address_error(self._cfg, rep_word)
         repeating = st == QueueState.REPEAT

@@ -1,4 +1,4 @@
-"""Vector execution module (VXM): ALU chains over int8/int16/int32/fp16/fp32, one chain per lane.
+"""Vector execution module (VXM): ALU columns over int8/int16/int32/fp16/fp32, one ALU per lane and column.
 
 Control (:func:`VxmControl`, an ``amaranth.lib.data.StructLayout`` loaded by
 CONFIG as :func:`vxm_control_words` little-endian 32-bit words), fields from
@@ -11,21 +11,39 @@ the least significant bit:
   :data:`openlpu.golden.vxm.OPS`, all 32 defined), ``src`` (1 bit: 0 means
   ``y = b, z = imm``; 1 means ``y = imm, z = b``), ``imm`` (32 bits).
 
-ALU 0's first operand ``x`` is stream operand ``a``; ALU ``i > 0`` takes ALU
-``i - 1``'s result. Semantics (types, rounding, NaN, masks, requantize) are
-those of :mod:`openlpu.golden.vxm`. Every float op goes through one fused
-multiply-add core per ALU (fp16 operands mapped exactly onto fp32) and one
-rounding to fp32 or fp16; int -> float conversions share that rounding.
+The ``vxm_alus`` ALU columns (``A``) each take their own entries. An entry on
+column ``k`` with chain length ``len`` runs a chain of ``len`` ALUs on columns
+``k .. k + len - 1``: column ``k + i`` applies ALU ``i`` of the entry's
+control (the control travels with the chain, each column taking the first of
+the entries still to come), its first operand ``x`` is ``a`` on column ``k``
+and the previous column's result after that, and ``b`` travels with the
+chain. Semantics (types, rounding, NaN, masks, requantize) are those of
+:mod:`openlpu.golden.vxm` (``chain`` of the control's first ``len`` ALUs). Every
+float op goes through one fused multiply-add core per ALU (fp16 operands
+mapped exactly onto fp32) and one rounding to fp32 or fp16; int -> float
+conversions share that rounding.
 
 Ports
 -----
-a, b : In(Flow(StreamGroup(lanes, 4)))
-    Operands; an element of ``w`` bits uses the low ``w // 8`` planes.
-ctrl : In(VxmControl(cfg))
-    Sampled with ``a``/``b`` and carried down the pipeline with the data.
-out : Out(Flow(StreamGroup(lanes, 4)))
-    Result ``vxm_alus * VXM_ALU_LATENCY`` cycles after the input, for every
-    op (planes above the final element type's width are zero).
+entry : In(VxmEntry(cfg, tag_bits)).array(vxm_alus)
+    Column ``k``'s new chain: ``valid``; operands ``a``, ``b``
+    (``StreamGroup(lanes, 4)``, an element of ``w`` bits in the low ``w // 8``
+    planes); ``ctrl`` (:func:`VxmControl`); ``len`` (0: through the last
+    column, ``vxm_alus - k``; a length past the last column ends there too);
+    ``tag``, opaque, returned with the result.
+out : Out(VxmResult(cfg, tag_bits)).array(vxm_alus)
+    Results of the chains ending on column ``j``: ``valid``, ``data``
+    (planes above the final element type's width are zero), ``tag``.
+fault : Out(1).array(vxm_alus)
+    Combinational: column ``k``'s entry is valid in a cycle a chain from
+    column ``k - 1`` enters column ``k``. The chain keeps the column; the
+    entry is dropped (it produces no result).
+
+Latency: a chain of ``len`` ALUs enters column ``k + i`` ``i * VXM_ALU_LATENCY``
+cycles after its entry and its result is on ``out[k + len - 1]``
+``timing.vop_latency(len) = len * VXM_ALU_LATENCY`` cycles after it, for every
+op and type. Chains on different columns run independently, so one entry per
+column per cycle is taken.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -33,16 +51,17 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from openlpu.config import require_config
+from openlpu.isa import VOP_LEN_BITS
 from openlpu.rtl.arith import priority_select
 from openlpu.rtl.pipeline import delay, register
 from openlpu.rtl import fp
 from openlpu.rtl.hier import shared
-from openlpu.rtl.streams import Flow, StreamGroup, lane_word, word_planes
-from openlpu.timing import VXM_ALU_LATENCY
+from openlpu.rtl.streams import StreamGroup, lane_word, word_planes
+from openlpu.timing import VXM_ALU_LATENCY, vop_latency
 # The control slot's layout is the ISA's (re-exported: the chip, the testbench and the tests take it from here).
 from openlpu.vxm_control import ETYPE_BITS, OP_BITS, OPS, TYPES, AluControl, VxmControl, vxm_control_words
 
-__all__ = ["AluControl", "VxmControl", "Vxm", "VxmAlu", "vxm_control_words"]
+__all__ = ["AluControl", "VxmControl", "VxmEntry", "VxmResult", "Vxm", "VxmAlu", "vxm_control_words"]
 
 I8, I16, I32, H, S = (TYPES[k] for k in ("int8", "int16", "int32", "fp16", "fp32"))
 
@@ -358,24 +377,43 @@ class VxmAlu(wiring.Component):
         return m
 
 
-class Vxm(wiring.Component):
-    """VXM: ``lanes`` lanes of ``vxm_alus`` chained ALUs (see the module docstring).
+def VxmEntry(cfg, tag_bits):
+    """Signature of a column's new chain, from its producer: ``valid``, ``a``, ``b``, ``ctrl``,
+    ``len``, ``tag`` (see the module docstring)."""
+    group = StreamGroup(cfg.lanes, 4)
+    return wiring.Signature({"valid": Out(1), "a": Out(group), "b": Out(group), "ctrl": Out(VxmControl(cfg)),
+                             "len": Out(VOP_LEN_BITS), "tag": Out(tag_bits)})
 
-    Latency: ``vxm_alus * VXM_ALU_LATENCY`` cycles from ``a.valid`` to ``out.valid``
-    (``VXM_ALU_LATENCY`` stages per ALU, :data:`ALU_CUTS`), the same for every op and type.
+
+def VxmResult(cfg, tag_bits):
+    """Signature of a column's results, from the VXM: ``valid``, ``data``, ``tag``."""
+    return wiring.Signature({"valid": Out(1), "data": Out(StreamGroup(cfg.lanes, 4)), "tag": Out(tag_bits)})
+
+
+class Vxm(wiring.Component):
+    """VXM: ``vxm_alus`` ALU columns of ``lanes`` ALUs each, an entry, a result and a fault flag
+    per column (see the module docstring).
+
+    A chain entering column ``j`` from column ``j - 1`` takes precedence over
+    column ``j``'s entry of that cycle, which is dropped and raises
+    ``fault[j]``. Latency: ``timing.vop_latency(len)`` cycles from an entry to
+    its result (``VXM_ALU_LATENCY`` stages per ALU, :data:`ALU_CUTS`), the same
+    for every op and type.
 
     Parameters
     ----------
     cfg : LpuConfig
     lanes : int or None
-        Build the ALU chains of lanes ``0 .. lanes-1`` only; the other lanes'
+        Build the ALUs of lanes ``0 .. lanes-1`` only; the other lanes'
         results are 0. ``None`` (default): all ``cfg.lanes``. Only for
         synthesis: the lanes are independent copies, so one lane's chain
         gives the VXM's Fmax and a ``cfg.lanes``-th of its area when the whole
         unit does not fit the FPGA (``bench/bench_synth.py``, unit ``vxm_slice``).
+    tag_bits : int
+        Width of the opaque ``tag`` an entry passes to its result.
     """
 
-    def __init__(self, cfg, lanes=None):
+    def __init__(self, cfg, lanes=None, tag_bits=8):
         require_config(cfg)
         if VXM_ALU_LATENCY not in ALU_CUTS:
             raise ValueError(f"rtl.vxm builds an ALU of 1 to 3 stages; VXM_ALU_LATENCY is {VXM_ALU_LATENCY}")
@@ -384,45 +422,69 @@ class Vxm(wiring.Component):
             raise ValueError(f"lanes must be None or an int in 1..{cfg.lanes}, not {lanes!r}")
         self.cfg = cfg
         self._lanes = cfg.lanes if lanes is None else lanes
-        group = StreamGroup(cfg.lanes, 4)
-        super().__init__({"a": In(Flow(group)), "b": In(Flow(group)),
-                          "ctrl": In(VxmControl(cfg)), "out": Out(Flow(group))})
+        cols = cfg.vxm_alus
+        super().__init__({"entry": In(VxmEntry(cfg, tag_bits)).array(cols),
+                          "out": Out(VxmResult(cfg, tag_bits)).array(cols), "fault": Out(1).array(cols)})
 
     @property
     def latency(self):
-        """Cycles from an input to its result."""
-        return self.cfg.vxm_alus * VXM_ALU_LATENCY
+        """Cycles from an entry on column 0 to the result of its full-length chain."""
+        return vop_latency(self.cfg.vxm_alus)
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self.cfg
-        ctrl = self.ctrl
-        valid = self.a.valid
-        t = Signal(ETYPE_BITS, name="type0")
-        m.d.comb += t.eq(ctrl.etype)
-        lanes = self._lanes
-        xs = [lane_word(self.a.payload, lane) for lane in range(lanes)]
-        bs = [lane_word(self.b.payload, lane) for lane in range(lanes)]
+        cols = self.cfg.vxm_alus
+        chain = None        # what enters column j from column j - 1 (None for column 0)
+        for j in range(cols):
+            cur = self._entry(j)
+            if chain is not None:
+                take = chain["valid"]
+                m.d.comb += self.fault[j].eq(take & self.entry[j].valid)
+                cur = {"valid": take | cur["valid"],
+                       **{k: Mux(take, chain[k], cur[k]) for k in ("t", "alus", "rem", "tag")},
+                       **{k: [Mux(take, c, e) for c, e in zip(chain[k], cur[k])] for k in ("x", "b")}}
+            chain = self._column(m, platform, j, cur)
+        return m
+
+    def _entry(self, j):
+        """Column ``j``'s entry as a chain entering it: the control's first ``vxm_alus - j``
+        ALUs (the ones left to run here and beyond), ``len`` resolved to the ALUs left."""
+        e, left = self.entry[j], self.cfg.vxm_alus - j
+        return {"valid": e.valid, "t": e.ctrl.etype, "alus": e.ctrl.alu.as_value()[:left * AluControl.size],
+                "rem": Mux((e.len == 0) | (e.len > left), left, e.len), "tag": e.tag,
+                "x": [lane_word(e.a, lane) for lane in range(self._lanes)],
+                "b": [lane_word(e.b, lane) for lane in range(self._lanes)]}
+
+    def _column(self, m, platform, j, cur):
+        """Column ``j``'s ALUs on the chain ``cur`` entering it; drives ``out[j]`` for a chain
+        ending here and returns the chain entering column ``j + 1`` (``None`` past the last)."""
+        cols = self.cfg.vxm_alus
+        alu = AluControl(cur["alus"][:AluControl.size])
+        xs = []
+        for lane in range(self._lanes):
+            unit = VxmAlu()
+            m.submodules[f"alu{j}_lane{lane}"] = shared(unit, platform, "vxm_alu")
+            m.d.comb += [unit.t.eq(cur["t"]), unit.op.eq(alu.op), unit.src.eq(alu.src), unit.imm.eq(alu.imm),
+                         unit.x.eq(cur["x"][lane]), unit.b.eq(cur["b"][lane])]
+            xs.append(unit.out)
 
         def alu_delay(value, name, shape):
             """``value`` after the ALU's VXM_ALU_LATENCY registers (the last one named ``name``)."""
             return delay(m, value, VXM_ALU_LATENCY, name, shape=shape, last_name=name)
-
-        for i in range(cfg.vxm_alus):
-            alu = ctrl.alu[i]
-            nxs = []
-            for lane in range(lanes):
-                unit = VxmAlu()
-                m.submodules[f"alu{i}_lane{lane}"] = shared(unit, platform, "vxm_alu")
-                m.d.comb += [unit.t.eq(t), unit.op.eq(alu.op), unit.src.eq(alu.src), unit.imm.eq(alu.imm),
-                             unit.x.eq(xs[lane]), unit.b.eq(bs[lane])]
-                nxs.append(unit.out)
-            nb = [alu_delay(bs[lane], f"b{i}_lane{lane}", 32) for lane in range(lanes)]
-            nctrl = alu_delay(ctrl, f"ctrl{i}", VxmControl(cfg))
-            nvalid = alu_delay(valid, f"valid{i}", 1)
-            nt = alu_delay(next_type(t, alu.op, alu.imm), f"type{i + 1}", ETYPE_BITS)
-            xs, bs, ctrl, valid, t = nxs, nb, nctrl, nvalid, nt
-        m.d.comb += self.out.valid.eq(valid)
-        for lane in range(lanes):
-            m.d.comb += word_planes(self.out.payload, lane, xs[lane])
-        return m
+        valid = alu_delay(cur["valid"], f"valid{j}", 1)
+        tag = alu_delay(cur["tag"], f"tag{j}", len(self.entry[j].tag))
+        t = alu_delay(next_type(cur["t"], alu.op, alu.imm), f"type{j + 1}", ETYPE_BITS)
+        out = self.out[j]
+        if j == cols - 1:
+            end = Const(1)
+            nxt = None
+        else:
+            rem = alu_delay(cur["rem"], f"rem{j}", range(cols + 1))
+            end = rem <= 1
+            nxt = {"valid": valid & ~end, "x": xs, "t": t, "rem": rem - 1, "tag": tag,
+                   "b": [alu_delay(b, f"b{j}_lane{lane}", 32) for lane, b in enumerate(cur["b"])],
+                   "alus": alu_delay(cur["alus"][AluControl.size:], f"ctrl{j}", (cols - 1 - j) * AluControl.size)}
+        m.d.comb += [out.valid.eq(valid & end), out.tag.eq(tag)]
+        for lane in range(self._lanes):
+            m.d.comb += word_planes(out.data, lane, xs[lane])
+        return nxt

@@ -4,7 +4,8 @@ and the ICU's ports.
 The chip tests run the ICU inside whole programs; this one sweeps the VXM queue's
 CONFIG words exhaustively over the register number and the element-type bits, where
 the check tests "first word of a slot" (``reg`` a multiple of the slot's word count)
-with compares instead of a modulo.
+with compares instead of a modulo, and the VXM column queues' own rules (VRED, VFUNC
+and CONFIG only in column 0, a VOP chain ending by the last column) for every column.
 """
 
 import pytest
@@ -123,3 +124,48 @@ def test_every_instruction_in_every_queue_kind_is_checked_as_the_isa_says():
         assert (got[(Unit.MEM, name)], got[(Unit.MEW, name)]) == (isa.ErrorCode.ILLEGAL_OPCODE, 0)
     for name in ("READ", "GATHER", "SCRUB"):
         assert (got[(Unit.MEW, name)], got[(Unit.MEM, name)]) == (isa.ErrorCode.ILLEGAL_OPCODE, 0)
+
+
+@pytest.mark.parametrize("name", ["tiny", "tsp"])
+def test_vxm_column_queue_checks_match_isa_for_every_column(name):
+    """Each VXM column queue (index ``k``): a VOP of every ``len`` and ``n`` (stream groups at
+    both ends), VRED of every op, VFUNC of every function, and CONFIG of the first registers
+    and past the table, give :func:`openlpu.isa.check`'s code with that index -- so VRED and
+    VFUNC are ILLEGAL_OPCODE outside column 0, CONFIG is BAD_FIELD there, and a VOP whose
+    chain runs past the last column is BAD_FIELD."""
+    cfg = preset(name)
+    cols = cfg.vxm_alus
+    m = Module()
+    word = Signal(64)
+    codes = [icu.check(m, cfg, Unit.VXM, word, f"chk{k}", k) for k in range(cols)]
+    last = cfg.streams - 1
+    words = [isa.encode(isa.make("VOP", slot, n, (0, a), (1, 0), (0, a), length))
+             for length in range(1 << isa.VOP_LEN_BITS) for n in range(8) for a in (0, last) for slot in (0, 3)]
+    words += [isa.encode(isa.make("VRED", op, (0, a), (1, 0))) for op in range(4) for a in (0, last)]
+    words += [isa.encode(isa.make("VFUNC", fn, (0, 0), (1, a))) for fn in range(4) for a in (0, last)]
+    words += [isa.encode(isa.make("CONFIG", reg, 0)) for reg in (0, 1, isa.VXM_SLOTS * isa.vxm_control_words(cfg))]
+    seen, mismatches = {}, []
+
+    async def bench(ctx):
+        for w in words:
+            ctx.set(word, w)
+            for k in range(cols):
+                want = isa.check(cfg, Unit.VXM, w, k)[0]
+                seen.setdefault((k, isa.decode(w).op.name), set()).add(want)
+                if ctx.get(codes[k]) != want:
+                    mismatches.append((k, isa.decode(w), ctx.get(codes[k]), want))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not mismatches, mismatches[:5]
+    E = isa.ErrorCode
+    for k in range(1, cols):
+        assert seen[(k, "VRED")] == seen[(k, "VFUNC")] == {E.ILLEGAL_OPCODE}
+        assert seen[(k, "CONFIG")] == {E.BAD_FIELD}
+        assert seen[(k, "VOP")] == {E.NONE, E.BAD_FIELD}
+    assert E.NONE in seen[(0, "VRED")] and E.NONE in seen[(0, "VFUNC")] and E.NONE in seen[(0, "CONFIG")]
+    # the longest legal chain from each column, and one past it
+    for k in range(cols):
+        ok, past = (isa.encode(isa.make("VOP", 0, 1, (0, 0), (0, 0), (0, 0), n)) for n in (cols - k, cols - k + 1))
+        assert (isa.check(cfg, Unit.VXM, ok, k)[0], isa.check(cfg, Unit.VXM, past, k)[0]) == (E.NONE, E.BAD_FIELD)

@@ -148,7 +148,9 @@ def test_rtl_matches_golden(sim, live_seed):
     """Every directed program, 8 fixed random ones and 4 drawn from the live seed: every stream
     register of every stop equal to the golden model's in every cycle of the run
     (``compare_streams``), then equal SRAM, status, errors, ECC counters, cycles. Loaded and read
-    back through the host port only, as a host driver would."""
+    back through the host port only, as a host driver would. The port and VXM column cases must
+    disagree with the golden mutants of ``golden_mutants.PORT_MUTANTS`` (a VOP result a cycle
+    late among them)."""
     require_simulator(sim)
     directed = directed_cases(TINY)
     seeds = [*CI_SEEDS, *live_seeds(live_seed, LIVE_PROGRAMS)]
@@ -253,8 +255,8 @@ def test_functional_coverage_of_the_ci_programs(capsys):
 @pytest.mark.parametrize("case, mutation", PORT_MUTANTS)
 def test_port_cases_reject_a_golden_model_with_wrong_mem_timing(case, mutation):
     """The same-cycle read/write and scrub/write checks fail on a golden model whose write is
-    seen one cycle early or late, or whose scrub rewrite wins (and pass on the real one:
-    ``test_golden_directed``)."""
+    seen one cycle early or late, or whose scrub rewrite wins, and the VXM column checks on one
+    whose VOP results come a cycle late (and pass on the real one: ``test_golden_directed``)."""
     cases = directed_cases(TINY)
     idx = [c[0] for c in cases].index(case)
     with mutant(mutation):

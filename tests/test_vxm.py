@@ -11,63 +11,88 @@ from openlpu.config import preset
 from openlpu.golden import vxm as gold
 from openlpu.rtl.vxm import Vxm, VxmControl
 from openlpu.verif.runner import SIMULATORS, require_simulator, run_cocotb
+from openlpu.verif.vxm_columns import column_schedule, coverage, expected, head_schedule
 
 TINY = preset("tiny")
 
 
-def _run(cfg, programs, lanes=None):
-    """Stream one instruction per cycle; check each result appears exactly latency cycles later
-    (``lanes``: build that lane slice, whose other lanes give 0)."""
+def _run(cfg, schedule, lanes=None):
+    """Drive ``schedule`` (:mod:`openlpu.verif.vxm_columns`, one element per cycle) and check,
+    every cycle, each column's result (valid, value, tag) and fault flag against
+    :func:`~openlpu.verif.vxm_columns.expected` (``lanes``: build that lane slice, whose other
+    lanes give 0); returns the number of results checked."""
     dut = Vxm(cfg, lanes=lanes)
-    lat = gold.latency(cfg)
-    seen = []
+    faults, results = expected(cfg, schedule)
+    A = cfg.vxm_alus
+    seen, flagged = {}, set()
 
     async def tb(ctx):
-        outs = []
-        for cyc in range(len(programs) + lat + 1):
-            if cyc < len(programs):
-                etype, ops, srcs, imms, a, b = programs[cyc]
+        for cyc, entries in enumerate(schedule):
+            for k in range(A):
+                e = entries.get(k)
+                port = dut.entry[k]
+                ctx.set(port.valid, e is not None)
+                if e is None:
+                    continue
                 for lane in range(cfg.lanes):
                     for p in range(4):
-                        ctx.set(dut.a.payload[p][lane], (int(a[lane]) >> (8 * p)) & 0xFF)
-                        ctx.set(dut.b.payload[p][lane], (int(b[lane]) >> (8 * p)) & 0xFF)
-                ctx.set(dut.a.valid, 1)
-                ctx.set(dut.ctrl, {"etype": etype,
-                                   "alu": [{"op": o, "src": s, "imm": i & 0xFFFFFFFF}
-                                           for o, s, i in zip(ops, srcs, imms)]})
-            else:
-                ctx.set(dut.a.valid, 0)
-            if ctx.get(dut.out.valid):
-                outs.append((cyc, [sum(ctx.get(dut.out.payload[p][lane]) << (8 * p) for p in range(4))
-                                   for lane in range(cfg.lanes)]))
+                        ctx.set(port.a[p][lane], (int(e.a[lane]) >> (8 * p)) & 0xFF)
+                        ctx.set(port.b[p][lane], (int(e.b[lane]) >> (8 * p)) & 0xFF)
+                ctx.set(port.ctrl, {"etype": e.etype, "alu": [{"op": o, "src": s, "imm": i & 0xFFFFFFFF}
+                                                              for o, s, i in zip(e.ops, e.srcs, e.imms)]})
+                ctx.set(port.len, e.len)
+                ctx.set(port.tag, e.tag)
+            for k in range(A):
+                if ctx.get(dut.fault[k]):
+                    flagged.add((cyc, k))
+                out = dut.out[k]
+                if ctx.get(out.valid):
+                    seen[(cyc, k)] = (ctx.get(out.tag), [sum(ctx.get(out.data[p][lane]) << (8 * p) for p in range(4))
+                                                         for lane in range(cfg.lanes)])
             await ctx.tick()
-        seen.extend(outs)
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(tb)
     sim.run()
-    assert [c for c, _ in seen] == [k + lat for k in range(len(programs))]
-    for (_, got), (etype, ops, srcs, imms, a, b) in zip(seen, programs):
-        exp = [int(v) if lanes is None or lane < lanes else 0
-               for lane, v in enumerate(gold.chain(ops, etype, srcs, imms, a, b))]
-        assert got == [int(v) for v in exp], (etype, ops, srcs, imms, [hex(v) for v in a], [hex(v) for v in b],
-                                               [hex(v) for v in got], [hex(v) for v in exp])
-    return True
+    assert flagged == faults
+    assert seen.keys() == results.keys()
+    for key, (tag, values) in results.items():
+        want = [v if lanes is None or lane < lanes else 0 for lane, v in enumerate(values)]
+        assert seen[key] == (tag, want), (key, [hex(v) for v in seen[key][1]], [hex(v) for v in want])
+    return len(results)
 
 
 #: A narrow VXM for the Amaranth simulator (the full tiny VXM runs in cocotb below).
 NARROW = TINY.replace(lanes=4, vxm_alus=2)
 
 
+def _full_chains(cfg, programs):
+    return head_schedule(programs) + [{}] * (gold.latency(cfg) + 1)
+
+
 def test_chain_matches_golden():
-    """Every op x type at the chain head, then random chains, one instruction per cycle."""
-    _run(NARROW, gold.random_programs(NARROW, np.random.default_rng(1), 32 * 5 + 20))
+    """Every op x type at the chain head, then random chains, one per cycle on column 0."""
+    progs = gold.random_programs(NARROW, np.random.default_rng(1), 32 * 5 + 20)
+    assert _run(NARROW, _full_chains(NARROW, progs)) == len(progs)
 
 
 def test_lane_slice():
     """``lanes`` (the synthesis slice) computes its lanes exactly; the others are 0."""
-    assert _run(NARROW, gold.random_programs(NARROW, np.random.default_rng(2), 24), lanes=1)
+    progs = gold.random_programs(NARROW, np.random.default_rng(2), 24)
+    assert _run(NARROW, _full_chains(NARROW, progs), lanes=1) == len(progs)
+
+
+@pytest.mark.parametrize("alus", [2, 3])
+def test_columns_match_golden(alus):
+    """Every chain length from every column, two columns with different ops in one cycle, a
+    chain meeting an entry on its next column (fault; the chain wins), then random entries."""
+    cfg = NARROW.replace(vxm_alus=alus)
+    sched = column_schedule(cfg, np.random.default_rng(3), 60)
+    chains, per_cycle, faults = coverage(cfg, sched)
+    assert chains == {(k, n) for k in range(alus) for n in range(1, alus - k + 1)}
+    assert per_cycle >= 2 and faults >= 1
+    assert _run(cfg, sched) > 0
 
 
 def test_bad_config_rejected():
@@ -83,8 +108,10 @@ def test_bad_config_rejected():
 @pytest.mark.parametrize("sim", SIMULATORS)
 def test_cocotb(sim):
     require_simulator(sim)
-    run_cocotb(sim=sim, toplevel="vxm", component=lambda: Vxm(TINY), test_module="openlpu.verif.tb_vxm",
-               key="tiny", extra_env={"OPENLPU_CONFIG": json.dumps(TINY.as_dict()), "OPENLPU_SEED": "5"})
+    from cocotb_tools.runner import get_results
+    results = run_cocotb(sim=sim, toplevel="vxm", component=lambda: Vxm(TINY), test_module="openlpu.verif.tb_vxm",
+                         key="tiny", extra_env={"OPENLPU_CONFIG": json.dumps(TINY.as_dict()), "OPENLPU_SEED": "5"})
+    assert get_results(results) == (2, 0)       # random_chains and columns
 
 
 def test_control_pack_matches_layout():

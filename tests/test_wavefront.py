@@ -53,8 +53,8 @@ def test_superlane_chip_matches_golden(sim, live_seed, monkeypatch):
     """duo on the RTL: every directed program, 4 fixed random programs and one from the live
     seed give the golden model's stream registers in every cycle (each superlane at its offset),
     SRAM, status, errors, ECC counters and cycles; with the golden wavefront one cycle longer per
-    superlane, or the golden MEM ports' timing off by one (``golden_mutants.PORT_MUTANTS``), the same RTL
-    observations no longer match."""
+    superlane, or the golden MEM ports' or VOP results' timing off by one
+    (``golden_mutants.PORT_MUTANTS``), the same RTL observations no longer match."""
     require_simulator(sim)
     cases, labels, directed, expected, got = _duo_run(sim, live_seed)
     for (name, _, check), obs in zip(directed, expected):

@@ -1,9 +1,10 @@
 """Formal properties of the ICU instruction queues (:mod:`openlpu.rtl.icu`).
 
 :class:`IcuQueues` wraps an :class:`~openlpu.rtl.icu.Icu` of a reduced
-configuration (:data:`FORMAL_CFG`: one SRAM slice and one MXM plane, so six
-queues ``mem0, mew0, vxm, sxm, mxm0, mxw0`` -- the slice's read and write
-queues among them -- each with a 4-instruction memory).
+configuration (:data:`FORMAL_CFG`: one SRAM slice, two VXM ALU columns and one
+MXM plane, so seven queues ``mem0, mew0, vxm, vxm1, sxm, mxm0, mxw0`` -- the
+slice's read and write queues and the VXM's column queues among them -- each
+with a 4-instruction memory).
 Its free inputs on every cycle are the host's instruction-memory writes,
 ``start``, every queue's ``unit_error`` and the reset; the only assumption is
 the host protocol (no instruction-memory write while ``busy``). The solver
@@ -16,8 +17,9 @@ every queue:
 * the state is one of RUN, WAIT, REPEAT, PARKED, ENDED
   (:class:`~openlpu.rtl.icu_queue.QueueState`);
 * every issued word is an instruction of the queue's unit by its opcode (the
-  tables of :data:`openlpu.isa.OPS`; CONFIG only from ``vxm``): READ, GATHER
-  and SCRUB only from ``mem0``, WRITE and SCATTER only from ``mew0``;
+  tables of :data:`openlpu.isa.OPS`; CONFIG, VRED and VFUNC only from
+  ``vxm``, VOP from ``vxm`` and ``vxm1``): READ, GATHER and SCRUB only from
+  ``mem0``, WRITE and SCATTER only from ``mew0``;
 * nothing issues unless the run was live in the cycle before, and nothing
   issues while ``error`` or ``done`` is set (no issue after a stop);
 * an instruction is issued only from RUN or REPEAT;
@@ -50,8 +52,8 @@ from openlpu.verif.formal import Proof
 
 __all__ = ["FORMAL_CFG", "IcuQueues", "build", "PROOFS", "spec_step"]
 
-#: Reduced configuration: tiny with one SRAM slice (six queues) and 4-deep queues.
-FORMAL_CFG = preset("tiny").replace(mem_slices=1, mem_depth=16, mxm_acc_depth=2, imem_depth=4)
+#: Reduced configuration: tiny with one SRAM slice and two VXM columns (seven queues) and 4-deep queues.
+FORMAL_CFG = preset("tiny").replace(mem_slices=1, vxm_alus=2, mem_depth=16, mxm_acc_depth=2, imem_depth=4)
 
 
 def _field(word, op, name):
@@ -164,10 +166,12 @@ class IcuQueues(Elaboratable):
                                p_st=p_st, p_pc=p_pc, p_word=p_word, consumed=consumed)
 
     def _unit_of_issue(self, check, qs):
-        """An issued word is an instruction of the queue's unit (CONFIG: of the VXM queue)."""
-        unit = isa.queue_unit(qs.name)[0]
+        """An issued word is an instruction of the queue's unit (VRED, VFUNC and CONFIG: of the
+        VXM's column 0 queue only; its other column queues issue VOP)."""
+        unit, index = isa.queue_unit(qs.name)
         unit = self._swap.get(unit, unit)
-        names = [op.name for op in isa.OPS if op.unit is unit] + (["CONFIG"] if unit is isa.Unit.VXM else [])
+        names = [op.name for op in isa.OPS if op.unit is unit and not (index and op.name in ("VRED", "VFUNC"))]
+        names += ["CONFIG"] if unit is isa.Unit.VXM and not index else []
         check(0, Assert(~qs.out.valid | _is(qs.out.word, *names), f"{qs.name}: issues only {unit.value} instructions"))
         units = [n for n in names if n != "CONFIG"]        # what a REPEAT may repeat (k-induction)
         check(0, Assert(~qs.obs.has_prev | _is(qs.obs.prev, *units), f"{qs.name}: (helper) prev of the unit"))
@@ -269,7 +273,7 @@ def build(**kwargs):
 
 
 PROOFS = [
-    Proof("icu_queues", build, depth=8, induction=True, cover_depth=14,
+    Proof("icu_queues", build, depth=8, induction=True, cover_depth=15,
           why_depth="k-induction with k = 8 (complete for every program and unit-error pattern); "
-                    "covers searched 14 cycles from reset"),
+                    "covers searched 15 cycles from reset (a program in each of the 7 queues, then the run)"),
 ]

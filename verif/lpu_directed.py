@@ -157,6 +157,7 @@ def directed_cases(cfg):
     cases += _unit_cases(cfg, rng, data)
     cases += port_cases(cfg, data)
     cases.append(_vxm_sweep(cfg, rng))
+    cases += _vxm_column_cases(cfg, data)
 
     # --- errors ------------------------------------------------------------------------------
     def err_case(name, text, code, queue, pc, sram=None, corrupt=None):
@@ -190,6 +191,17 @@ def directed_cases(cfg):
     err_case("bad_field_config_etype", f".queue vxm\nCONFIG 1, 7\nCONFIG {isa.vxm_control_words(cfg)}, 5\nEND",
              ErrorCode.BAD_FIELD, "vxm", 1)
     err_case("bad_field_vred_op", ".queue vxm\nVRED 3, e0, e4\nEND", ErrorCode.BAD_FIELD, "vxm", 0)
+    if cfg.vxm_alus >= 2:
+        A, vl = cfg.vxm_alus, timing.VXM_ALU_LATENCY
+        # VRED, VFUNC and the control table belong to column 0's queue; a chain ends by the last column
+        err_case("illegal_vred_column_queue", ".queue vxm1\nVRED 0, e0, e4\nEND", ErrorCode.ILLEGAL_OPCODE, "vxm1", 0)
+        err_case("bad_field_config_column_queue", ".queue vxm1\nNOP 1\nCONFIG 0, 1\nEND", ErrorCode.BAD_FIELD,
+                 "vxm1", 1)
+        err_case("bad_field_vop_len", f".queue {isa.vxm_column_queue(A - 1)}\nVOP 0, 1, e0, e0, e0, 2\nEND",
+                 ErrorCode.BAD_FIELD, isa.vxm_column_queue(A - 1), 0)
+        # a chain of 2 from column 0 enters column 1 VXM_ALU_LATENCY later, the cycle vxm1's VOP executes
+        err_case("vxm_fault", f".queue vxm\nNOP 5\nVOP 0, 1, e0, e0, e1, 2\nNOP 10\nEND\n"
+                 f".queue vxm1\nNOP {5 + vl}\nVOP 0, 1, e0, e0, e2, 1\nEND", ErrorCode.VXM_FAULT, "vxm1", 1)
     err_case("bad_address_read", f".queue mem0\nREAD {cfg.mem_depth}, e0\nEND", ErrorCode.BAD_ADDRESS, "mem0", 0)
     err_case("bad_address_repeat", f".queue mem1\nREAD {cfg.mem_depth - 3}, e0\nREPEAT 5, 1\nEND",
              ErrorCode.BAD_ADDRESS, "mem1", 1)
@@ -688,6 +700,80 @@ def _vxm_sweep(cfg, rng):
                                               err_msg=f"{tname} {alus} plane {j}")
     case = make_case(cfg, _timeline(cfg, events), sram=sram, windows=[(0, 100, len(passes)), (1, 100, len(passes))])
     return "vxm_sweep", case, check
+
+
+def _vxm_column_cases(cfg, data):
+    """VXM ALU columns driven by their own queues (needs ``vxm_alus >= 3``), int8 operands ``a``
+    from mem0 and ``b`` from mem1 read in the VOPs' cycle ``T``, results stored by mew3 and mew2.
+
+    ``vxm_two_columns``: queue ``vxm``'s ``VOP 0, .., 1`` (slot 0: add b, then ALUs that must
+    not run) and queue ``vxm1``'s ``VOP 1, .., 1`` (slot 1: sub b, on b and a swapped) execute
+    in the same cycle on columns 0 and 1, writing streams 6 and 7 ``vop_latency(1)`` later.
+
+    ``vxm_write_priority``: results landing on the same streams in one cycle: VOPs ending on
+    columns 0 and 1 (column 0's stays), one ending on column 2 and a VFUNC (the VOP's stays).
+
+    ``vxm_chain_column1``: queue ``vxm1``'s VOP of length 2 runs slot 2's ALUs 0 and 1 (mul b,
+    add 7) on columns 1 and 2, its result ``vop_latency(2)`` later. Checked with the unit's
+    golden :func:`~openlpu.golden.vxm.chain` on the slot's first ``len`` ALUs.
+    """
+    from openlpu.asm import vxm_slot_words
+    from openlpu.golden.vxm import OPS, TYPES, chain
+    if cfg.vxm_alus < 3:
+        return []
+    L, ml = cfg.lanes, timing.MEM_READ_LATENCY
+    T = 3 * isa.vxm_control_words(cfg) + timing.VXM_FUNC_LATENCY      # after the CONFIGs of three slots
+    a_vec, b_vec = data[(0, 5)], data[(1, 6)]
+    t_a, da = _feed(cfg, "mem0", "vxm", T, ml)
+    t_b, db = _feed(cfg, "mem1", "vxm", T, ml)
+    d_o, hops3 = _hops(cfg, "vxm", "mem3")
+    d2, hops2 = _hops(cfg, "vxm", "mem2")
+    assert da == db and d_o == d2
+    slots = {0: [("add", 0, 0), ("mul", 1, 3), ("xor", 1, 0x55)], 1: [("sub", 0, 0), ("add", 1, 9)],
+             2: [("mul", 0, 0), ("add", 1, 7), ("neg", 1, 0)]}
+    a_i, b_i = a_vec.view(np.int8).astype(np.int64), b_vec.view(np.int8).astype(np.int64)
+
+    def want(slot, length, x, y):
+        alus = slots[slot][:length]
+        res = chain([OPS[o] for o, _, _ in alus], TYPES["int8"], [s for _, s, _ in alus], [i for _, _, i in alus], x, y)
+        return (np.asarray(res) & 0xFF).astype(np.uint8)
+
+    def events(used, vops):
+        evs = [("vxm", k, f"CONFIG {slot * isa.vxm_control_words(cfg) + w}, {value}", 0)
+               for k, (slot, (w, value)) in enumerate((slot, wv) for slot in used
+                                                      for wv in vxm_slot_words(cfg, "int8", slots[slot]))]
+        assert len(evs) <= T + timing.vop_latency(1) - timing.VXM_FUNC_LATENCY
+        return evs + [("mem0", t_a, f"READ 5, {da}1", 0), ("mem1", t_b, f"READ 6, {db}2", 0)] + vops
+
+    def check(*wants):
+        def check_vecs(obs):
+            assert obs["done"] and not obs["error"], obs
+            for w, vec in enumerate(wants):
+                np.testing.assert_array_equal(_vec(obs, w, 0, L), vec, err_msg=f"window {w}")
+        return check_vecs
+    t3, t2 = (T + timing.vop_latency(1) + 1 + h for h in (hops3, hops2))
+    two = events([0, 1], [("vxm", T, f"VOP 0, 1, {da}1, {db}2, {d_o}6, 1", 0),
+                          ("vxm1", T, f"VOP 1, 1, {db}2, {da}1, {d_o}7, 1", 0),
+                          ("mew3", t3, f"WRITE 22, {d_o}6", 0), ("mew2", t2, f"WRITE 22, {d2}7", 0)])
+    out = [("vxm_two_columns", make_case(cfg, _timeline(cfg, two), sram={(0, 5): a_vec, (1, 6): b_vec},
+                                         windows=[(3, 22, 1), (2, 22, 1)]),
+            check(want(0, 1, a_i, b_i), want(1, 1, b_i, a_i)))]
+    # the same three VOPs on columns 0, 1, 2 and a VFUNC, all landing in T + vop_latency(1): columns 0
+    # and 1 on stream 6 (column 0 wins), column 2 on stream 7 and the VFUNC on 4..7 (the VOPs win)
+    t_f = T + timing.vop_latency(1) - timing.VXM_FUNC_LATENCY
+    prio = events([0, 1, 2], [("vxm", T, f"VOP 0, 1, {da}1, {db}2, {d_o}6, 1", 0),
+                              ("vxm1", T, f"VOP 1, 1, {da}1, {db}2, {d_o}6, 1", 0),
+                              ("vxm2", T, f"VOP 2, 1, {da}1, {db}2, {d_o}7, 1", 0),
+                              ("vxm", t_f, f"VFUNC 0, {da}1, {d_o}4", 0),
+                              ("mew3", t3, f"WRITE 24, {d_o}6", 0), ("mew2", t2, f"WRITE 24, {d2}7", 0)])
+    out.append(("vxm_write_priority", make_case(cfg, _timeline(cfg, prio), sram={(0, 5): a_vec, (1, 6): b_vec},
+                                                windows=[(3, 24, 1), (2, 24, 1)]),
+                check(want(0, 1, a_i, b_i), want(2, 1, a_i, b_i))))
+    t3 = T + timing.vop_latency(2) + 1 + hops3
+    chain1 = events([2], [("vxm1", T, f"VOP 2, 1, {da}1, {db}2, {d_o}6, 2", 0), ("mew3", t3, f"WRITE 23, {d_o}6", 0)])
+    out.append(("vxm_chain_column1", make_case(cfg, _timeline(cfg, chain1), sram={(0, 5): a_vec, (1, 6): b_vec},
+                                               windows=[(3, 23, 1)]), check(want(2, 2, a_i, b_i))))
+    return out
 
 
 def _expect_vec(window, index, want, lanes):
