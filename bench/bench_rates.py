@@ -6,8 +6,8 @@ Each figure is derived from the hardware as built, not typed in: the width
 of an MXM plane's weight-row and activation ports (:func:`openlpu.rtl.mxm.plane_signature`),
 the vector width of a MEM slice's read and write commands
 (:func:`openlpu.rtl.mem.mem_chip_members`), the stream fabric's link
-(:func:`openlpu.rtl.fabric.Link`), the VXM's ALU chain (:class:`openlpu.rtl.vxm.Vxm`
-ports and ``vxm_alus``) and how many instructions the ICU can issue to each
+(:func:`openlpu.rtl.fabric.Link`), the VXM's ALU columns (:class:`openlpu.rtl.vxm.Vxm`: one
+entry port per column, each a vector of lanes) and how many instructions the ICU can issue to each
 unit per cycle (one per queue, :func:`openlpu.isa.queues`). Beside them, the
 reference chip's published figures (at 900 MHz) and the ratio.
 
@@ -20,9 +20,10 @@ reference chip's published figures (at 900 MHz) and the ratio.
   of the port's vector width.
 * ``stream_bytes_per_cycle``: bytes that pass one floorplan position per cycle: every
   east- and west-flowing stream register moves one vector.
-* ``vxm_ops_per_cycle``: ALU operations per cycle: ``vxm_alus`` chained ALUs in each lane of
-  the VXM's vector, all busy under one VOP.
-* ``vxm_queues``: VXM instruction queues (independent VXM instructions per cycle).
+* ``vxm_ops_per_cycle``: ALU operations per cycle: one per ALU of every column in every lane
+  of the VXM's vector (all columns busy: one long chain, or several short ones side by side).
+* ``vxm_queues``: VXM instruction queues (independent VXM instructions per cycle: one per ALU
+  column).
 * ``macs_per_cycle``: int8 multiply-accumulates per cycle: each plane takes one activation
   vector per cycle against its ``lanes x lanes`` weight tile.
 """
@@ -78,13 +79,14 @@ def rates(cfg):
                                for p in ("rd", "wr"))
     link = Link(cfg).members
     stream_bytes = sum(link[d].dimensions[0] * _bytes(link[d].shape) for d in ("eastward", "westward"))
-    vxm_lanes = _bytes(_payload(Vxm(cfg).signature.members["a"])) // 4        # 4 byte planes per lane
+    entry = Vxm(cfg).signature.members["entry"]                              # one per ALU column
+    vxm_lanes = _bytes(entry.signature.members["a"].shape) // 4              # 4 byte planes per lane
     mxw, vxm = _queues(cfg, isa.Unit.MXW), _queues(cfg, isa.Unit.VXM)
     return {
         "weights_per_cycle": mxw * load.length * row_bytes,
         "sram_bytes_per_cycle": _queues(cfg, isa.Unit.MEM) * read_bytes + _queues(cfg, isa.Unit.MEW) * write_bytes,
         "stream_bytes_per_cycle": stream_bytes,
-        "vxm_ops_per_cycle": vxm_lanes * cfg.vxm_alus * vxm,
+        "vxm_ops_per_cycle": vxm_lanes * entry.dimensions[0],
         "vxm_queues": vxm,
         "macs_per_cycle": _queues(cfg, isa.Unit.MXM) * act_lanes * row_bytes,
     }

@@ -9,10 +9,10 @@ from openlpu.config import preset
 def test_tsp_rates_are_the_ports_counted_by_hand():
     """At tsp: 4 planes x 8 320-byte weight rows per LW (mxm_load_rows: the reference's 409,600
     weights in 40 cycles); 88 slices x (a 320-byte READ + a 320-byte WRITE); 2 x 32 streams x 320
-    bytes past a position; 320 lanes x 16 ALUs under one VXM queue; 4 planes x 320 x 320 MACs."""
+    bytes past a position; 320 lanes x 16 ALU columns, a queue each; 4 planes x 320 x 320 MACs."""
     assert bench_rates.rates(preset("tsp")) == {
         "weights_per_cycle": 10240, "sram_bytes_per_cycle": 56320, "stream_bytes_per_cycle": 20480,
-        "vxm_ops_per_cycle": 5120, "vxm_queues": 1, "macs_per_cycle": 409600}
+        "vxm_ops_per_cycle": 5120, "vxm_queues": 16, "macs_per_cycle": 409600}
 
 
 def test_small_rates_follow_its_own_ports():
