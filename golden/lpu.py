@@ -44,7 +44,8 @@ queue): the queues parked in a cycle in which some queue executes ``NOTIFY``
 (or that execute ``SYNC`` in that same cycle) resume with their next
 instruction on the next cycle. ``CONFIG reg, value`` writes a 32-bit word of
 the VXM control table (``VXM_SLOTS`` slots); it takes effect for VOPs executed
-after it. ``END`` stops the queue; the chip is done in the cycle its last
+after it (a VOP of another VXM column queue executed in the CONFIG's cycle reads
+the slot as it was). ``END`` stops the queue; the chip is done in the cycle its last
 queue ends.
 
 The VXM has a queue per ALU column (``vxm`` for column 0, ``vxm1``, ...). A
@@ -433,6 +434,7 @@ class _Run:
     def execute(self, t):
         self.mem_cmd = {}           # slice -> [rd, wr]
         self.mxm_cyc = {}           # plane -> Cycle
+        self.config_writes = []     # CONFIGs of this cycle: (register, value)
         for q, pc, ins in self.dispatch:
             qu = self.queues[q]
             unit = qu.unit
@@ -444,6 +446,9 @@ class _Run:
                 self.execute_vxm(t, q, pc, ins)
             elif unit is Unit.SXM:
                 self.execute_sxm(t, q, pc, ins)
+        for reg, value in self.config_writes:
+            slot, w = divmod(reg, self.words)
+            self.vxm_table[slot][w] = value
         if self.mxm_cyc:
             # the cross-superlane units take this cycle's operands wavefront_span later
             self.mxm_in[t + self.span] = self.mxm_cyc
@@ -503,9 +508,8 @@ class _Run:
 
     def execute_vxm(self, t, q, pc, ins):
         name, pos, lanes = ins.op.name, self.unit_pos[q], self.cfg.lanes
-        if name == "CONFIG":
-            slot, w = divmod(ins["reg"], self.words)
-            self.vxm_table[slot][w] = ins["value"]
+        if name == "CONFIG":         # written at the end of the cycle: a VOP of this cycle reads the old word
+            self.config_writes.append((ins["reg"], ins["value"]))
             return
         if name == "VOP":
             cols = isa.vop_columns(self.cfg, self.queues[q].index, ins)

@@ -86,6 +86,7 @@ class LpuReferenceModel(LpuModel):
             mem_wr = [None] * cfg.mem_slices
             mxm_cyc = [Cycle() for _ in planes]
             sxm_in = None
+            config_writes = []   # applied after the cycle's VOPs have read their slots
             for q, pc, ins in dispatch:
                 qu = queues[q]
                 name = ins.op.name
@@ -129,8 +130,7 @@ class LpuReferenceModel(LpuModel):
                     mxm_dst[qu.index][t + span + timing.mxm_latency(cfg)] = (ins["dst"], (q, t - 1))
                 elif qu.unit is Unit.VXM:
                     if name == "CONFIG":
-                        slot, w = divmod(ins["reg"], words)
-                        vxm_table[slot][w] = ins["value"]
+                        config_writes.append((ins["reg"], ins["value"]))
                     elif name == "VOP":
                         cols = isa.vop_columns(cfg, qu.index, ins)
                         if (t, cols[0]) in vxm_entering:     # an earlier chain has the column
@@ -178,6 +178,9 @@ class LpuReferenceModel(LpuModel):
                     else:
                         sxm_dst[t + span + timing.SXM_LATENCY] = (ins["dst"], (q, t - 1))
                     sxm_q[t + span] = (sxm_in, (q, pc))
+            for reg, value in config_writes:
+                slot, w = divmod(reg, words)
+                vxm_table[slot][w] = value
             # the cross-superlane units take this cycle's operands wavefront_span later
             mxm_in[t + span] = mxm_cyc
             # ---- 2. unit outputs ----------------------------------------------------------------

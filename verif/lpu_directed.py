@@ -713,6 +713,8 @@ def _vxm_column_cases(cfg, data):
     ``vxm_write_priority``: results landing on the same streams in one cycle: VOPs ending on
     columns 0 and 1 (column 0's stays), one ending on column 2 and a VFUNC (the VOP's stays).
 
+    ``vxm_repeat_columns``: see :func:`_vxm_repeat_columns`.
+
     ``vxm_chain_column1``: queue ``vxm1``'s VOP of length 2 runs slot 2's ALUs 0 and 1 (mul b,
     add 7) on columns 1 and 2, its result ``vop_latency(2)`` later. Checked with the unit's
     golden :func:`~openlpu.golden.vxm.chain` on the slot's first ``len`` ALUs.
@@ -773,7 +775,26 @@ def _vxm_column_cases(cfg, data):
     chain1 = events([2], [("vxm1", T, f"VOP 2, 1, {da}1, {db}2, {d_o}6, 2", 0), ("mew3", t3, f"WRITE 23, {d_o}6", 0)])
     out.append(("vxm_chain_column1", make_case(cfg, _timeline(cfg, chain1), sram={(0, 5): a_vec, (1, 6): b_vec},
                                                windows=[(3, 23, 1)]), check(want(2, 2, a_i, b_i))))
+    out.append(_vxm_repeat_columns(cfg, events, check, want, T, (da, db, d_o), a_vec, b_vec, a_i, b_i))
     return out
+
+
+def _vxm_repeat_columns(cfg, events, check, want, T, dirs, a_vec, b_vec, a_i, b_i):
+    """``vxm_repeat_columns``: the last column queue's VOP of length 1 and every other column
+    queue but ``vxm``'s, each REPEATed once, in one cycle on their own streams; the first results
+    of two of them written back (the repeats read what the streams carry one cycle later)."""
+    da, db, d_o = dirs
+    cols = range(1, cfg.vxm_alus)
+    d2, hops2 = _hops(cfg, "vxm", "mem2")
+    hops3 = _hops(cfg, "vxm", "mem3")[1]
+    vops = [(isa.vxm_column_queue(k), T, f"VOP 1, 1, {da}1, {db}2, {d_o}{8 - len(cols) + i}, 1", 1)
+            for i, k in enumerate(cols)]
+    t3, t2 = (T + timing.vop_latency(1) + 1 + h for h in (hops3, hops2))
+    prog = events([1], vops + [("mew3", t3, f"WRITE 25, {d_o}{8 - len(cols)}", 0),
+                               ("mew2", t2, f"WRITE 25, {d2}{8 - len(cols) + 1}", 0)])
+    return ("vxm_repeat_columns", make_case(cfg, _timeline(cfg, prog), sram={(0, 5): a_vec, (1, 6): b_vec},
+                                            windows=[(3, 25, 1), (2, 25, 1)]),
+            check(want(1, 1, a_i, b_i), want(1, 1, a_i, b_i)))
 
 
 def _expect_vec(window, index, want, lanes):
