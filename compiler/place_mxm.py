@@ -264,7 +264,7 @@ def _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, lens, x_ready, vop_ready):
     _, _, t_v1 = sch.route(mxm, t_a, mlat, "vxm")
     t_v2 = t_v1 + lat1 + timing.stream_delay(0, 0, 0)
     t_ws = [sch.route("vxm", t_v2, lat2, d)[2] for d in dsts]
-    cols = sch.vxm_columns([(t_v1, lens[0]), (t_v2, lens[1])]) if t_v1 >= vop_ready else None
+    cols = sch.vxm_columns([(t_v1, lens[0]), (t_v2, lens[1])], high_first=False) if t_v1 >= vop_ready else None
     if cols is None or not all(sch.free(d, t_w) for d, t_w in zip(dsts, t_ws)):
         return None
     q1, q2 = map(isa.vxm_column_queue, cols)
@@ -319,7 +319,7 @@ def _try_pass16(sch, cfg, mxm, xslices, x_addr, t_a, ready, vop, writes, hints):
     q_v, t_v, t_ws, busy = None, None, [], set()
     if writes:
         t_v = sch.route(mxm, t_a, mlat, "vxm")[2]
-        cols = sch.vxm_columns([(t_v, length)]) if t_v >= vop_ready else None
+        cols = sch.vxm_columns([(t_v, length)], high_first=False) if t_v >= vop_ready else None
         if cols is None:
             return None
         q_v = isa.vxm_column_queue(cols[0])

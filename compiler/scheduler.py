@@ -129,11 +129,11 @@ class Scheduler:
         issues then (``t`` < 0 counts as taken)."""
         return (column, t) in self.chains or not self.free(isa.vxm_column_queue(column), t)
 
-    def vxm_columns(self, items):
+    def vxm_columns(self, items, high_first=True):
         """Columns for VXM instructions placed together, ``[(cycle, chain length or None)]``
         (``None``: a VRED, VFUNC or CONFIG, only on column 0): :func:`assign_columns` on
         these books, or ``None``."""
-        return assign_columns(self.cfg, items, self.vxm_booked)
+        return assign_columns(self.cfg, items, self.vxm_booked, high_first)
 
     def _book_chain(self, q, t, instr):
         unit, column = self._queue_unit[q]
@@ -259,13 +259,14 @@ def chain_points(column, t, length):
     return [(column + i, t + i * timing.VXM_ALU_LATENCY) for i in range(length)]
 
 
-def assign_columns(cfg, items, booked):
+def assign_columns(cfg, items, booked, high_first=True):
     """A column for each VXM instruction of ``items`` (``[(cycle, chain length or None)]``,
     ``None`` for a VRED, VFUNC or CONFIG: column 0, no chain) such that no two of them and
     no point ``booked(column, cycle)`` share a ``(column, cycle)``; a VOP of length ``L`` on
-    column ``k`` needs ``k + L <= cfg.vxm_alus``. The highest free column is tried first, so
-    that column 0 (whose queue alone issues VRED, VFUNC and CONFIG) stays free. Returns the
-    columns in ``items``' order, or ``None``."""
+    column ``k`` needs ``k + L <= cfg.vxm_alus``. With ``high_first`` the highest free column
+    is tried first, so that column 0 (whose queue alone issues VRED, VFUNC and CONFIG) stays
+    free; else the lowest, so that a stream of VOPs stays on few queues and folds into REPEAT.
+    Returns the columns in ``items``' order, or ``None``."""
     order = sorted(range(len(items)), key=lambda i: -(items[i][1] or cfg.vxm_alus + 1))
     cols, taken = [None] * len(items), set()
 
@@ -273,7 +274,8 @@ def assign_columns(cfg, items, booked):
         if j == len(order):
             return True
         t, length = items[order[j]]
-        options = [0] if length is None else range(cfg.vxm_alus - length, -1, -1)
+        last = cfg.vxm_alus - (length or 1)
+        options = [0] if length is None else (range(last, -1, -1) if high_first else range(last + 1))
         for k in options:
             pts = chain_points(k, t, length or 1)
             if any(pt in taken or booked(*pt) for pt in pts):
