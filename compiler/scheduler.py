@@ -24,7 +24,7 @@ into a queue's instructions (:mod:`.emit`).
 
 VXM model: one queue per ALU column (:func:`openlpu.isa.vxm_column_queue`). A VOP issued
 in cycle ``t`` by column ``k``'s queue with a chain of ``len`` ALUs occupies column ``k + i``
-in cycle ``t + i * VXM_ALU_LATENCY`` for ``i < len`` (:meth:`Scheduler.chain_points`); the
+in cycle ``t + i * VXM_ALU_LATENCY`` for ``i < len`` (:func:`chain_points`); the
 books hold every such point, and a VOP may issue only where its own chain meets none of
 them (a VOP on a column a chain enters in its cycle stops the chip with VXM_FAULT).
 :func:`assign_columns` picks the columns of VXM instructions that are placed together.
@@ -136,7 +136,7 @@ class Scheduler:
         return assign_columns(self.cfg, items, self.vxm_booked, high_first)
 
     def _book_chain(self, q, t, instr):
-        unit, column = self._queue_unit[q]
+        column = self._queue_unit[q][1]
         pts = chain_points(column, t, len(isa.vop_columns(self.cfg, column, instr)))
         taken = [pt for pt in pts if pt in self.chains]
         assert not taken, (f"VOP on {q} in cycle {t}: its chain meets the chain of the VOP on "
@@ -267,6 +267,8 @@ def assign_columns(cfg, items, booked, high_first=True):
     is tried first, so that column 0 (whose queue alone issues VRED, VFUNC and CONFIG) stays
     free; else the lowest, so that a stream of VOPs stays on few queues and folds into REPEAT.
     Returns the columns in ``items``' order, or ``None``."""
+    if any(length is None and booked(0, t) for t, length in items):
+        return None                  # a VRED, VFUNC or CONFIG without its only column: no search
     order = sorted(range(len(items)), key=lambda i: -(items[i][1] or cfg.vxm_alus + 1))
     cols, taken = [None] * len(items), set()
 
