@@ -23,7 +23,7 @@ from .emit import segment
 from .place_mxm import place_pass16, place_row, place_tile
 from .place_sxm import place_shift, place_transpose
 from .place_vxm import place_rowop
-from .rowops import placed_tree, rescale_slots
+from .rowops import chain_length, placed_tree, rescale_slots
 from .scheduler import Scheduler
 from .tiling import input_tiles, out_tiles, tile_order
 
@@ -119,7 +119,7 @@ class Lowering:
             raise NotImplementedError(f"step {li} ({recipe.name}): reduces across a row, so the row must "
                                       f"be one vector ({L} columns), not {xps[0].cols}")
         outs = self.sram.activations(li, step.out, xps[0].rows, xps[0].cols)
-        root, offs = placed_tree(recipe, cfg)
+        root, offs = placed_tree(recipe, cfg, copies=len(xps))
         used = range(len(recipe.slots))
         last_cfg = self.configure([(k, vxm_slot_words(cfg, etype, alus))
                                    for k, (etype, alus) in enumerate(recipe.slots)],
@@ -165,7 +165,7 @@ class Lowering:
                 self.last_abc[p] = t_a
                 last_vop = max(last_vop, v2)
                 t_a += 1
-        self.slot_free[slots[0]] = self.slot_free[slots[1]] = last_vop + 1
+        self.slot_free[slots[0][0]] = self.slot_free[slots[1][0]] = last_vop + 1
 
     def _weight_rows(self, li, step, ktiles, NT, K):
         """``tile_rows(kt, nt) -> [[(slice, addr)] of each of the tile's lanes rows]``: a constant
@@ -190,23 +190,23 @@ class Lowering:
 
     def _requant_slots(self, li, step, NT):
         """Configure the two VXM slots of step ``li``'s requantization (or per-channel rescale,
-        whose factors it places in SRAM): ``((slot a, slot b), first VOP cycle, factors or None)``."""
+        whose factors it places in SRAM): ``(((slot a, its chain length), (slot b, its chain
+        length)), first VOP cycle, factors or None)``."""
         cfg = self.cfg
         sa, sb = (2 * li) % isa.VXM_SLOTS, (2 * li + 1) % isa.VXM_SLOTS
         if step.rescale is None:
             lo, shift = (0 if step.relu else -128), step.shift
-            cfg_words = [(sa, vxm_slot_words(cfg, "int32", [("mul", 1, step.multiplier),
-                                                            ("add", 1, 1 << (shift - 1)),
-                                                            ("sar", 1, shift), ("max", 1, lo)])),
-                         (sb, vxm_slot_words(cfg, "int32", [("min", 1, 127)]))]
+            chains = [("int32", [("mul", 1, step.multiplier), ("add", 1, 1 << (shift - 1)), ("sar", 1, shift),
+                                 ("max", 1, lo)]),
+                      ("int32", [("min", 1, 127)])]
             factors = None
         else:
             scale, channel_scales, relu = step.rescale
-            (e1, s1), (e2, s2) = rescale_slots(scale, relu)
-            cfg_words = [(sa, vxm_slot_words(cfg, e1, s1)), (sb, vxm_slot_words(cfg, e2, s2))]
+            chains = rescale_slots(scale, relu)
             factors = self.sram.channel_factors(li, channel_scales, NT)
+        cfg_words = [(sl, vxm_slot_words(cfg, e, alus)) for sl, (e, alus) in zip((sa, sb), chains)]
         vop_ready = self.configure(cfg_words, max(self.slot_free[sa], self.slot_free[sb])) + 1
-        return (sa, sb), vop_ready, factors
+        return tuple((sl, chain_length(alus)) for sl, (_, alus) in zip((sa, sb), chains)), vop_ready, factors
 
     # --- fp16 dense layers -----------------------------------------------------------------
     def dense16(self, li, step, rows_range=None):
@@ -240,8 +240,8 @@ class Lowering:
                     t_a = max(t_a, self.acc_last[row] + timing.mxm_acc_reuse_distance(True))
                 writes = _pass_writes(o, stage, r, nt, L // K) if kt == KT_all - 1 else []
                 x_addr = xp.addr(r, kt) if kt < KT else ones
-                t_a, v = place_pass16(self.sch, cfg, p, xp.slices, x_addr, row[1], kt, t_a, self.ready, sa,
-                                      vop_ready, writes)
+                t_a, v = place_pass16(self.sch, cfg, p, xp.slices, x_addr, row[1], kt, t_a, self.ready,
+                                      (sa, chain_length(alus)), vop_ready, writes)
                 self.acc_last[row] = self.last_abc[p] = t_a
                 last_vop = max(last_vop, v)
                 t_a += 1

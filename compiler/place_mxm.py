@@ -15,6 +15,8 @@ the instructions:
   streams.
 """
 
+from typing import NamedTuple
+
 from openlpu import isa, timing
 
 __all__ = ["ANY", "load_plan", "place_tile", "place_row", "place_pass16", "plane_reads"]
@@ -107,75 +109,93 @@ def _tile_streams(sch, cfg, plan, reads, routes, mxw, t0, d, width):
     return None
 
 
+class Requant(NamedTuple):
+    """A row's two requantization VOPs: the result stream of the MXM ``s_res``; the first VOP
+    on queue ``q1`` in ``t1`` onto stream ``s1``, the second on ``q2`` in ``t2`` onto ``s2``;
+    the WRITE cycles ``t_ws``."""
+    s_res: tuple
+    q1: str
+    t1: int
+    s1: tuple
+    q2: str
+    t2: int
+    s2: tuple
+    t_ws: list
+
+
 def place_row(sch, cfg, p, xp, outs, r, acc_row, kt, nt, KT, t_min, ready, slots, vop_ready, ones=None,
               xct=None, factors=None):
     """One activation row through plane ``p`` (and, after the last tile, through the VXM to
     every copy of the output), at the earliest cycle >= ``t_min``; returns (ABC cycle, last VOP cycle).
+    ``slots``: the two VOPs' ``(slot, chain length)``.
     ``factors``: ``[(slice, addr)]`` of the fp16 per-channel factors' two byte planes (``rescale``),
     read so that they reach the second VOP as its operand ``b``."""
     src, mxm = f"mem{xp.slice}", f"mxm{p}"
     dsts = [f"mew{o.slice}" for o in outs]          # the WRITEs go to the slices' write queues
     x_addr = xp.addr(r, kt if xct is None else xct) if ones is None else ones.base
     last = kt == KT - 1
-    t_a, plan, b_reads = _take_row(sch, cfg, mxm, src, dsts, x_addr, t_min, last, ready.get((xp.slice, x_addr), 0),
+    lens = [n for _, n in slots] if last else None
+    t_a, plan, b_reads = _take_row(sch, cfg, mxm, src, dsts, x_addr, t_min, lens, ready.get((xp.slice, x_addr), 0),
                                    vop_ready, factors)
-    (t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2, t_ws) = plan
+    (t_rd, s_x), rq = plan
     sch.place(src, t_rd, isa.make("READ", x_addr, s_x))
-    sch.place(mxm, t_a, isa.make("ACC" if kt else "ABC", acc_row, s_x, s_res, 0))
+    sch.place(mxm, t_a, isa.make("ACC" if kt else "ABC", acc_row, s_x, rq.s_res, 0))
     if not last:
         return t_a, 0
-    _place_requant(sch, slots, (s_res, t_v1, s_v1, t_v2, s_v2), b_reads)
-    for o, dst, t_w in zip(outs, dsts, t_ws):
-        sch.intents[(dst, t_w, "src")] = [("vxm", t_v2)]
+    _place_requant(sch, slots, rq, b_reads)
+    for o, dst, t_w in zip(outs, dsts, rq.t_ws):
+        sch.intents[(dst, t_w, "src")] = [(rq.q2, rq.t2)]
         y_addr = o.addr(r, nt)
-        sch.place(dst, t_w, isa.make("WRITE", y_addr, s_v2))
+        sch.place(dst, t_w, isa.make("WRITE", y_addr, rq.s2))
         ready[(o.slice, y_addr)] = t_w + timing.MEM_WRITE_LATENCY
-    return t_a, t_v2
+    return t_a, rq.t2
 
 
-def _take_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready, factors):
+def _take_row(sch, cfg, mxm, src, dsts, x_addr, t_a, lens, x_ready, vop_ready, factors):
     """The earliest activation cycle >= ``t_a`` of a row whose streams (and, with ``factors`` on
     the last tile, the factors' reads) are free: ``(cycle, plan of _try_row, factor reads)``,
-    the streams taken."""
+    the streams taken. ``lens``: the requantization VOPs' chain lengths (``None``: not the
+    last tile, no VOPs)."""
     lat_m, mlat = timing.MEM_READ_LATENCY, timing.mxm_chip_latency(cfg)
-    vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
     while True:
-        plan = _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready)
+        plan = _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, lens, x_ready, vop_ready)
         if plan is not None:
-            (t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2, t_ws) = plan
+            (t_rd, s_x), rq = plan
             sch.checkpoint()
             sch.take_stream(s_x, src, t_rd, lat_m, mxm, 1, "src", t_a)
-            if not last:
-                sch.take_stream(s_res, mxm, t_a, mlat, None, 4)
+            if lens is None:
+                sch.take_stream(rq.s_res, mxm, t_a, mlat, None, 4)
             else:
-                sch.take_stream(s_res, mxm, t_a, mlat, "vxm", 4, "a", t_v1)
-                sch.take_stream(s_v1, "vxm", t_v1, vlat, "vxm", 4, "a", t_v2)
-                far = max(range(len(dsts)), key=lambda i: t_ws[i])
-                sch.take_stream(s_v2, "vxm", t_v2, vlat, dsts[far], 4, "src", t_ws[far])
-            busy = {(src, t_rd), *zip(dsts, t_ws)}
-            b_reads = _factor_reads(sch, cfg, factors, t_v2, busy) if last and factors else None
-            if not (last and factors) or b_reads:
+                sch.take_stream(rq.s_res, mxm, t_a, mlat, rq.q1, 4, "a", rq.t1)
+                sch.take_stream(rq.s1, rq.q1, rq.t1, timing.vop_latency(lens[0]), rq.q2, 4, "a", rq.t2)
+                far = max(range(len(dsts)), key=lambda i: rq.t_ws[i])
+                sch.take_stream(rq.s2, rq.q2, rq.t2, timing.vop_latency(lens[1]), dsts[far], 4, "src",
+                                rq.t_ws[far])
+            busy = {(src, t_rd), *zip(dsts, rq.t_ws)}
+            b_reads = _factor_reads(sch, cfg, factors, rq.q2, rq.t2, busy) if lens and factors else None
+            if not (lens and factors) or b_reads:
                 sch.commit()
                 return t_a, plan, b_reads
             sch.rollback()
         t_a += 1
 
 
-def _place_requant(sch, slots, vxm_plan, b_reads):
-    """The two VOPs of a row's requantization (slots ``slots``); with ``b_reads`` (the factors'
-    READs) the second one's operand ``b`` is the factor vector."""
-    s_res, t_v1, s_v1, t_v2, s_v2 = vxm_plan
-    sch.place("vxm", t_v1, isa.make("VOP", slots[0], 4, s_res, s_res, s_v1))
-    sch.intents[("vxm", t_v1, "b")] = sch.intents[("vxm", t_v1, "a")]
+def _place_requant(sch, slots, rq, b_reads):
+    """The two VOPs of a row's requantization (``slots``: ``(slot, chain length)`` of each; the
+    plan ``rq``); with ``b_reads`` (the factors' READs) the second one's operand ``b`` is the
+    factor vector."""
+    (sa, la), (sb, lb) = slots
+    sch.place(rq.q1, rq.t1, isa.make("VOP", sa, 4, rq.s_res, rq.s_res, rq.s1, la))
+    sch.intents[(rq.q1, rq.t1, "b")] = sch.intents[(rq.q1, rq.t1, "a")]
     if b_reads:
         group = b_reads[0][2]
         for q, t, grp, addr in b_reads:
             sch.place(q, t, isa.make("READ", addr, grp))
-        sch.intents[("vxm", t_v2, "a")] = sch.intents[("vxm", t_v2, "a")][:2]    # VOP 2 reads two planes
-        sch.place("vxm", t_v2, isa.make("VOP", slots[1], 2, s_v1, group, s_v2))
+        sch.intents[(rq.q2, rq.t2, "a")] = sch.intents[(rq.q2, rq.t2, "a")][:2]    # VOP 2 reads two planes
+        sch.place(rq.q2, rq.t2, isa.make("VOP", sb, 2, rq.s1, group, rq.s2, lb))
     else:
-        sch.place("vxm", t_v2, isa.make("VOP", slots[1], 4, s_v1, s_v1, s_v2))
-        sch.intents[("vxm", t_v2, "b")] = sch.intents[("vxm", t_v2, "a")]
+        sch.place(rq.q2, rq.t2, isa.make("VOP", sb, 4, rq.s1, rq.s1, rq.s2, lb))
+        sch.intents[(rq.q2, rq.t2, "b")] = sch.intents[(rq.q2, rq.t2, "a")]
 
 
 def plane_reads(sch, cfg, planes, consumer, t_c, field_name, busy=(), ready=None, hint=None):
@@ -213,16 +233,17 @@ def plane_reads(sch, cfg, planes, consumer, t_c, field_name, busy=(), ready=None
     return None
 
 
-def _factor_reads(sch, cfg, factors, t_v2, busy):
-    """READs of the two byte planes ``factors`` that reach the VXM for the VOP issued in ``t_v2``
-    as its operand ``b`` (:func:`plane_reads`)."""
-    return plane_reads(sch, cfg, factors, "vxm", t_v2, "b", busy)
+def _factor_reads(sch, cfg, factors, q_v2, t_v2, busy):
+    """READs of the two byte planes ``factors`` that reach the VXM for the VOP issued on queue
+    ``q_v2`` in ``t_v2`` as its operand ``b`` (:func:`plane_reads`)."""
+    return plane_reads(sch, cfg, factors, q_v2, t_v2, "b", busy)
 
 
-def _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready):
-    """The READ cycle and stream of a row activated in ``t_a`` and, on the last tile, its VOP
-    cycles, result streams and WRITE cycles: ``((t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2,
-    t_ws))``, or ``None``. Nothing is taken; the streams found become the next hints."""
+def _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, lens, x_ready, vop_ready):
+    """The READ cycle and stream of a row activated in ``t_a`` and, on the last tile (``lens``,
+    the VOPs' chain lengths, given), its VOPs' queues and cycles, result streams and WRITE
+    cycles: ``((t_rd, s_x), Requant)``, or ``None``. Nothing is taken; the streams found
+    become the next hints."""
     lat_m = timing.MEM_READ_LATENCY
     _, _, rel = sch.route(src, 0, lat_m, mxm)
     t_rd = t_a - rel
@@ -233,71 +254,76 @@ def _try_row(sch, cfg, mxm, src, dsts, x_addr, t_a, last, x_ready, vop_ready):
     if s_x is None:
         return None
     mlat = timing.mxm_chip_latency(cfg)
-    if not last:
+    if lens is None:
         s_res = sch.find_stream(mxm, t_a, mlat, None, 4, hint=hints.get(("res", mxm)))
         if s_res is None:
             return None
         hints.update({("x", mxm): s_x, ("res", mxm): s_res})
-        return (t_rd, s_x), (s_res, 0, None, 0, None, [])
-    vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
+        return (t_rd, s_x), Requant(s_res, None, 0, None, None, 0, None, [])
+    lat1, lat2 = map(timing.vop_latency, lens)
     _, _, t_v1 = sch.route(mxm, t_a, mlat, "vxm")
-    t_v2 = t_v1 + vlat + 1
-    t_ws = [sch.route("vxm", t_v2, vlat, d)[2] for d in dsts]
-    if t_v1 < vop_ready or not (sch.free("vxm", t_v1) and sch.free("vxm", t_v2)):
+    t_v2 = t_v1 + lat1 + timing.stream_delay(0, 0, 0)
+    t_ws = [sch.route("vxm", t_v2, lat2, d)[2] for d in dsts]
+    cols = sch.vxm_columns([(t_v1, lens[0]), (t_v2, lens[1])], high_first=False) if t_v1 >= vop_ready else None
+    if cols is None or not all(sch.free(d, t_w) for d, t_w in zip(dsts, t_ws)):
         return None
-    if not all(sch.free(d, t_w) for d, t_w in zip(dsts, t_ws)):
-        return None
+    q1, q2 = map(isa.vxm_column_queue, cols)
     far = max(range(len(dsts)), key=lambda i: t_ws[i])
-    s_res = sch.find_stream(mxm, t_a, mlat, "vxm", 4, hint=hints.get(("res", mxm)))
-    s_v1 = sch.find_stream("vxm", t_v1, vlat, "vxm", 4, hint=hints.get("v1"))
-    s_v2 = sch.find_stream("vxm", t_v2, vlat, dsts[far], 4, hint=hints.get("v2"))
+    s_res = sch.find_stream(mxm, t_a, mlat, q1, 4, hint=hints.get(("res", mxm)))
+    s_v1 = sch.find_stream(q1, t_v1, lat1, q2, 4, hint=hints.get("v1"))
+    s_v2 = sch.find_stream(q2, t_v2, lat2, dsts[far], 4, hint=hints.get("v2"))
     if None in (s_res, s_v1, s_v2):
         return None
     hints.update({("x", mxm): s_x, ("res", mxm): s_res, "v1": s_v1, "v2": s_v2})
-    return (t_rd, s_x), (s_res, t_v1, s_v1, t_v2, s_v2, t_ws)
+    return (t_rd, s_x), Requant(s_res, q1, t_v1, s_v1, q2, t_v2, s_v2, t_ws)
 
 
 def place_pass16(sch, cfg, p, xslices, x_addr, acc_row, kt, t_min, ready, slot, vop_ready, writes):
     """One fp16 pass of an activation vector (its two byte planes at ``x_addr`` of ``xslices``)
     through plane ``p`` at the earliest cycle >= ``t_min``: ABC for ``kt = 0``, ACC after. With
     ``writes`` (the layer's last pass: ``[(slice, addr, byte plane)]``) the fp32 result goes
-    through the VXM (slot ``slot``: to fp16 [, ReLU]) into them. Returns (pass cycle, VOP cycle)."""
+    through the VXM (``slot``: its ``(slot, chain length)``, to fp16 [, ReLU]) into them.
+    Returns (pass cycle, VOP cycle)."""
     mxm, lat_m = f"mxm{p}", timing.MEM_READ_LATENCY
     rels = [sch.route(f"mem{s}", 0, lat_m, mxm)[2] for s in xslices]
     t_a = max(t_min, max(ready.get((s, x_addr), 0) + rel for s, rel in zip(xslices, rels)))
     hints = sch.hints
     while True:
-        plan = _try_pass16(sch, cfg, mxm, xslices, x_addr, t_a, ready, vop_ready, writes, hints)
+        plan = _try_pass16(sch, cfg, mxm, xslices, x_addr, t_a, ready, (slot[1], vop_ready), writes, hints)
         if plan is not None:
             break
         t_a += 1
-    reads, s_res, t_v, s_v, t_ws = plan
+    reads, s_res, (q_v, t_v), s_v, t_ws = plan
     for q, t, grp, addr in reads:
         sch.place(q, t, isa.make("READ", addr, grp))
     sch.place(mxm, t_a, isa.make("ACC" if kt else "ABC", acc_row, reads[0][2], s_res, 1))
     if not writes:
         return t_a, 0
-    sch.place("vxm", t_v, isa.make("VOP", slot, 4, s_res, s_res, s_v))
-    sch.intents[("vxm", t_v, "b")] = sch.intents[("vxm", t_v, "a")]
+    sch.place(q_v, t_v, isa.make("VOP", slot[0], 4, s_res, s_res, s_v, slot[1]))
+    sch.intents[(q_v, t_v, "b")] = sch.intents[(q_v, t_v, "a")]
     for (sl, addr, k), t_w in zip(writes, t_ws):
         q = f"mew{sl}"
-        sch.intents[(q, t_w, "src")] = [("vxm", t_v)]
+        sch.intents[(q, t_w, "src")] = [(q_v, t_v)]
         sch.place(q, t_w, isa.make("WRITE", addr, (s_v[0], s_v[1] + k)))
         ready[(sl, addr)] = t_w + timing.MEM_WRITE_LATENCY
     return t_a, t_v
 
 
-def _try_pass16(sch, cfg, mxm, xslices, x_addr, t_a, ready, vop_ready, writes, hints):
-    """The reads, result streams, VOP cycle and write cycles of a pass in ``t_a`` (taken), or ``None``."""
-    mlat, vlat = timing.mxm_chip_latency(cfg), cfg.vxm_alus * timing.VXM_ALU_LATENCY
+def _try_pass16(sch, cfg, mxm, xslices, x_addr, t_a, ready, vop, writes, hints):
+    """The reads, result streams, VOP (queue, cycle) and write cycles of a pass in ``t_a``
+    (taken), or ``None``. ``vop``: the VOP's chain length and first possible cycle."""
+    (length, vop_ready), mlat = vop, timing.mxm_chip_latency(cfg)
+    vlat = timing.vop_latency(length)
     if not sch.free(mxm, t_a):
         return None
-    t_v, t_ws, busy = None, [], set()
+    q_v, t_v, t_ws, busy = None, None, [], set()
     if writes:
         t_v = sch.route(mxm, t_a, mlat, "vxm")[2]
-        if t_v < vop_ready or not sch.free("vxm", t_v):
+        cols = sch.vxm_columns([(t_v, length)], high_first=False) if t_v >= vop_ready else None
+        if cols is None:
             return None
-        t_ws = [sch.route("vxm", t_v, vlat, f"mew{sl}")[2] for sl, _, _ in writes]
+        q_v = isa.vxm_column_queue(cols[0])
+        t_ws = [sch.route(q_v, t_v, vlat, f"mew{sl}")[2] for sl, _, _ in writes]
         busy = {(f"mew{sl}", t) for (sl, _, _), t in zip(writes, t_ws)}
         if len(busy) < len(writes) or not all(sch.free(q, t) for q, t in busy):
             return None
@@ -311,12 +337,12 @@ def _try_pass16(sch, cfg, mxm, xslices, x_addr, t_a, ready, vop_ready, writes, h
             sch.take_stream(s_res, mxm, t_a, mlat, None, 4)
     elif reads is not None:
         far = max(range(len(writes)), key=lambda i: t_ws[i])
-        s_res = sch.find_stream(mxm, t_a, mlat, "vxm", 4, hint=hints.get(("res", mxm)))
+        s_res = sch.find_stream(mxm, t_a, mlat, q_v, 4, hint=hints.get(("res", mxm)))
         if s_res is not None:
-            sch.take_stream(s_res, mxm, t_a, mlat, "vxm", 4, "a", t_v)
-            s_v = sch.find_stream("vxm", t_v, vlat, f"mew{writes[far][0]}", 4, hint=hints.get("v16"))
+            sch.take_stream(s_res, mxm, t_a, mlat, q_v, 4, "a", t_v)
+            s_v = sch.find_stream(q_v, t_v, vlat, f"mew{writes[far][0]}", 4, hint=hints.get("v16"))
             if s_v is not None:
-                sch.take_stream(s_v, "vxm", t_v, vlat, f"mew{writes[far][0]}", 4, "src", t_ws[far])
+                sch.take_stream(s_v, q_v, t_v, vlat, f"mew{writes[far][0]}", 4, "src", t_ws[far])
     if reads is None or s_res is None or (writes and s_v is None):
         sch.rollback()
         return None
@@ -324,4 +350,4 @@ def _try_pass16(sch, cfg, mxm, xslices, x_addr, t_a, ready, vop_ready, writes, h
     hints.update({("x16", mxm): reads[0][2], ("res", mxm): s_res})
     if s_v is not None:
         hints["v16"] = s_v
-    return reads, s_res, t_v, s_v, t_ws
+    return reads, s_res, (q_v, t_v), s_v, t_ws

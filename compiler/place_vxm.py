@@ -1,14 +1,14 @@
 """Placement on the VXM: one vector of a row through a softmax, layer-norm or GELU tree.
 
 The tree (:func:`openlpu.compiler.rowops.placed_tree`) fixes every node's issue cycle relative
-to its root; :func:`place_rowop` finds the earliest root cycle at which all of them, the READs
-of the input (from any copy), the WRITEs to every copy of the output and all the stream
-flights between them are free.
+to its root; :func:`place_rowop` finds the earliest root cycle at which all of them get VXM
+columns (:meth:`.scheduler.Scheduler.vxm_columns`) and the READs of the input (from any copy),
+the WRITEs to every copy of the output and all the stream flights between them are free.
 """
 
 from openlpu import isa, timing
 
-from .rowops import instruction as rowop_instruction
+from .rowops import column_items, instruction as rowop_instruction
 
 __all__ = ["place_rowop"]
 
@@ -20,18 +20,34 @@ def place_rowop(sch, cfg, root, offs, xps, outs, r, ct, t_min, ready):
     rel = {x.slice: sch.route(f"mem{x.slice}", 0, lat, "vxm")[2] for x in xps}
     ready_at = min(ready.get((x.slice, x.addr(r, ct)), 0) + rel[x.slice] for x in xps)
     t = max(t_min, ready_at - min(offs.values()))
+    limit = _last_try(sch, offs, ready, rel, t)
     while not _try_rowop(sch, cfg, root, offs, xps, outs, r, ct, t, ready, rel):
         t += 1
+        if t > limit:
+            raise ValueError(f"row {r} vector {ct}: the VXM tree {root!r} finds no free streams even "
+                             f"past every booked cycle (root cycle {limit}); its flights need more streams "
+                             f"than the chip has in one cycle")
     return t
+
+
+def _last_try(sch, offs, ready, rel, t):
+    """A root cycle past which the tree meets nothing booked and no data still to come, so a
+    root cycle that fails there fails in every later one."""
+    booked = max((max(b) for b in sch.busy.values() if b), default=0)
+    data = max(ready.values(), default=0) + max(rel.values())
+    span = max(offs.values()) - min(offs.values())
+    return max(t, booked - min(offs.values()), data - min(offs.values())) + span + 64
 
 
 def _try_rowop(sch, cfg, root, offs, xps, outs, r, ct, T, ready, rel):
     """Place the tree with its root in cycle ``T`` if everything it needs is free; whether it was."""
-    if not all(sch.free("vxm", T + o) for o in offs.values()):
+    cols = sch.vxm_columns(column_items(offs, cfg, T))
+    if cols is None:
         return False
+    qs = {node: isa.vxm_column_queue(k) for node, k in zip(offs, cols)}
     vlat = root.latency(cfg)
     dsts = [f"mew{o.slice}" for o in outs]          # the WRITEs go to the slices' write queues
-    t_ws = [sch.route("vxm", T, vlat, q)[2] for q in dsts]
+    t_ws = [sch.route(qs[root], T, vlat, q)[2] for q in dsts]
     taken = set(zip(dsts, t_ws))
     if not all(sch.free(q, t) for q, t in taken):
         return False
@@ -39,23 +55,24 @@ def _try_rowop(sch, cfg, root, offs, xps, outs, r, ct, T, ready, rel):
     if reads is None:
         return False
     sch.checkpoint()
-    instrs = _take_streams(sch, cfg, root, offs, T, reads, dsts, t_ws)
+    instrs = _take_streams(sch, cfg, root, offs, qs, T, reads, dsts, t_ws)
     if instrs is None:
         sch.rollback()
         return False
     sch.commit()
     for q, t_w, o in zip(dsts, t_ws, outs):
-        sch.intents[(q, t_w, "src")] = [("vxm", T)]
+        sch.intents[(q, t_w, "src")] = [(qs[root], T)]
         sch.place(q, t_w, isa.make("WRITE", o.addr(r, ct), instrs[root][2]))
         ready[(o.slice, o.addr(r, ct))] = t_w + timing.MEM_WRITE_LATENCY
     for node, f, x, t_rd in reads:
         sch.place(f"mem{x.slice}", t_rd, isa.make("READ", x.addr(r, ct), instrs[node]["ab".index(f)]))
     for node, t_node in offs.items():
         a, b, dst = instrs[node]
+        q = qs[node]
         if node.kind == "vop" and node.b is None:
             b = a
-            sch.intents[("vxm", T + t_node, "b")] = sch.intents[("vxm", T + t_node, "a")]
-        sch.place("vxm", T + t_node, rowop_instruction(node, 0, a, b, dst))
+            sch.intents[(q, T + t_node, "b")] = sch.intents[(q, T + t_node, "a")]
+        sch.place(q, T + t_node, rowop_instruction(node, 0, a, b, dst))
     return True
 
 
@@ -82,10 +99,11 @@ def _pick_reads(sch, offs, xps, r, ct, T, ready, rel, taken):
     return reads
 
 
-def _take_streams(sch, cfg, root, offs, T, reads, dsts, t_ws):
-    """Take the streams of the tree's flights: the input reads, every node's result to its
-    parent, the root's result past every output copy. ``{node: [a group, b group, dst group]}``,
-    or ``None`` when one is not free (the caller rolls back)."""
+def _take_streams(sch, cfg, root, offs, qs, T, reads, dsts, t_ws):
+    """Take the streams of the tree's flights (each node issued by its queue ``qs[node]``): the
+    input reads, every node's result to its parent, the root's result past every output copy.
+    ``{node: [a group, b group, dst group]}``, or ``None`` when one is not free (the caller
+    rolls back)."""
     lat = timing.MEM_READ_LATENCY
     instrs = {}
     for node, f, x, t_rd in reads:
@@ -96,7 +114,7 @@ def _take_streams(sch, cfg, root, offs, T, reads, dsts, t_ws):
                    None)
         if grp is None:
             return None
-        sch.take_stream(grp, src, t_rd, lat, "vxm", 1, f, T + offs[node])
+        sch.take_stream(grp, src, t_rd, lat, qs[node], 1, f, T + offs[node])
         instrs.setdefault(node, [None, None, None])["ab".index(f)] = grp
     for node, t_node in offs.items():
         for f in ("a", "b"):
@@ -104,16 +122,16 @@ def _take_streams(sch, cfg, root, offs, T, reads, dsts, t_ws):
             if child is None or child.kind == "read":
                 continue
             t_c = T + offs[child]
-            grp = sch.find_stream("vxm", t_c, child.latency(cfg), "vxm", 4)
+            grp = sch.find_stream(qs[child], t_c, child.latency(cfg), qs[node], 4)
             if grp is None:
                 return None
-            sch.take_stream(grp, "vxm", t_c, child.latency(cfg), "vxm", 4, f, T + t_node)
+            sch.take_stream(grp, qs[child], t_c, child.latency(cfg), qs[node], 4, f, T + t_node)
             instrs.setdefault(node, [None, None, None])["ab".index(f)] = grp
             instrs.setdefault(child, [None, None, None])[2] = grp
     far = max(range(len(dsts)), key=lambda i: t_ws[i])
-    grp = sch.find_stream("vxm", T, root.latency(cfg), dsts[far], 4)
+    grp = sch.find_stream(qs[root], T, root.latency(cfg), dsts[far], 4)
     if grp is None:
         return None
-    sch.take_stream(grp, "vxm", T, root.latency(cfg), dsts[far], 4, "src", t_ws[far])
+    sch.take_stream(grp, qs[root], T, root.latency(cfg), dsts[far], 4, "src", t_ws[far])
     instrs[root][2] = grp
     return instrs

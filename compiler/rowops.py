@@ -34,10 +34,13 @@ Data flow on the chip. A value a VXM instruction produces passes the VXM's
 own position once, one cycle after the instruction's latency: the
 instruction that consumes it issues exactly then, so every tree has fixed
 relative issue cycles, and a value used twice is computed twice (its input
-is read from SRAM again). Two VXM instructions may not share a cycle; where
-two branches of a tree would, :func:`placed_tree` delays a branch that
-carries a broadcast (every lane equal, e.g. a reduction's result) through
-``VRED max``, which returns such a vector unchanged.
+is read from SRAM again). A ``vop`` runs only the ALUs its slot uses
+(:func:`chain_length`), in ``timing.vop_latency`` of them, on the ALU columns
+of any VXM column queue it fits (:mod:`openlpu.compiler.scheduler`); ``VRED``
+and ``VFUNC`` issue only from column 0's queue. Where two instructions of a
+tree cannot get columns in their cycles, :func:`placed_tree` delays a branch
+that carries a broadcast (every lane equal, e.g. a reduction's result)
+through ``VRED max``, which returns such a vector unchanged.
 """
 
 from dataclasses import dataclass
@@ -50,8 +53,10 @@ from openlpu.golden import vxm as gvxm
 from openlpu.golden.vxm_func import VxmFuncOp, f32_func
 from openlpu.golden.vxm_reduce import reduce_lanes
 
+from .scheduler import assign_columns
+
 __all__ = ["Node", "Recipe", "softmax_recipe", "layer_norm_recipe", "gelu_recipe", "evaluate",
-           "placed_tree", "SOFTMAX_MAX_LOGIT"]
+           "placed_tree", "column_items", "chain_length", "SOFTMAX_MAX_LOGIT"]
 
 #: Largest ``|x * s|`` a softmax input may reach: ``exp(80) * lanes`` stays far below the fp32 range.
 SOFTMAX_MAX_LOGIT = 80.0
@@ -62,13 +67,15 @@ class Node:
 
     ``arg``: the recipe's slot index (``vop``), the ``VRED`` op name, or the ``VFUNC`` code.
     ``b``: the ``vop``'s second operand; ``None`` reads ``a``'s stream twice.
+    ``length``: a ``vop``'s chain length (its slot's :func:`chain_length`, set by
+    :class:`Recipe`); ``None`` runs every ALU of the VXM.
     Nodes compare by identity: the same expression written twice is computed twice.
     """
 
-    __slots__ = ("kind", "arg", "a", "b")
+    __slots__ = ("kind", "arg", "a", "b", "length")
 
-    def __init__(self, kind, arg=None, a=None, b=None):
-        self.kind, self.arg, self.a, self.b = kind, arg, a, b
+    def __init__(self, kind, arg=None, a=None, b=None, length=None):
+        self.kind, self.arg, self.a, self.b, self.length = kind, arg, a, b, length
 
     def inputs(self):
         return [n for n in (self.a, self.b) if n is not None]
@@ -84,7 +91,7 @@ class Node:
 
     def latency(self, cfg):
         if self.kind == "vop":
-            return cfg.vxm_alus * timing.VXM_ALU_LATENCY
+            return timing.vop_latency(self.length or cfg.vxm_alus)
         if self.kind == "vred":
             return timing.vred_chip_latency(cfg)
         if self.kind == "vfunc":
@@ -114,11 +121,30 @@ def vfunc(fn, a):
 
 @dataclass
 class Recipe:
-    """``slots``: ``[(element type, [(op, src, imm)])]``, the VXM chains the tree's ``vop`` nodes name."""
+    """``slots``: ``[(element type, [(op, src, imm)])]``, the VXM chains the tree's ``vop`` nodes
+    name; each ``vop`` node gets its slot's :func:`chain_length`."""
     name: str
     slots: list
     root: Node
     whole_row: bool
+
+    def __post_init__(self):
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            if node.kind == "vop":
+                node.length = chain_length(self.slots[node.arg][1])
+            stack += node.inputs()
+
+
+def chain_length(alus):
+    """The ALUs a VOP of a slot with ``alus`` (``[(op, src, imm)]``) runs: up to its last one
+    that is not a ``nop`` (at least one; the ALUs past it are ``nop``s, which change neither
+    the value nor its type)."""
+    n = len(alus)
+    while n > 1 and alus[n - 1][0] == "nop":
+        n -= 1
+    return max(n, 1)
 
 
 def _f32(v):
@@ -228,11 +254,20 @@ def _with_delays(node, delays):
         for _ in range(delays.get((id(node), f), 0)):
             c = vred("max", c)
         kids[f] = c
-    return Node(node.kind, node.arg, kids["a"], kids["b"])
+    return Node(node.kind, node.arg, kids["a"], kids["b"], node.length)
 
 
-def placed_tree(recipe, cfg, max_delays=4):
-    """The recipe's tree for ``cfg`` with no two VXM instructions in one cycle, and its offsets.
+def column_items(offs, cfg, t=0):
+    """The tree's VXM instructions with their root in cycle ``t``, as
+    :func:`.scheduler.assign_columns` takes them: ``[(cycle, chain length or None)]`` in
+    ``offs``' order."""
+    return [(t + o, (n.length or cfg.vxm_alus) if n.kind == "vop" else None) for n, o in offs.items()]
+
+
+def placed_tree(recipe, cfg, max_delays=4, copies=1):
+    """The recipe's tree for ``cfg`` with its VXM instructions on ALU columns that do not
+    collide (:func:`.scheduler.assign_columns`) and at most ``copies`` reads of the input (one
+    per copy, each in its own SRAM slice) for the instructions of one cycle, and its offsets.
 
     Returns ``(root, {node: issue cycle relative to the root})``; raises ``ValueError`` when
     no placement with at most ``max_delays`` re-broadcasts exists."""
@@ -252,18 +287,29 @@ def placed_tree(recipe, cfg, max_delays=4):
                 continue
             root = _with_delays(recipe.root, dict(zip(edges, counts)))
             offs = _offsets(root, cfg, 0, {})
-            if len(set(offs.values())) == len(offs):
+            if _reads_fit(offs, copies) and assign_columns(cfg, column_items(offs, cfg), lambda k, t: False):
                 return root, offs
-    lat = {k: Node(k, 0).latency(cfg) for k in ("vop", "vred", "vfunc")}
+    lat = sorted({n.latency(cfg) for n in _offsets(recipe.root, cfg, 0, {}) if n.kind == "vop"})
+    lat = {"vop": "/".join(map(str, lat)), "vred": timing.vred_chip_latency(cfg), "vfunc": timing.VXM_FUNC_LATENCY}
     raise ValueError(f"{recipe.name}: no collision-free VXM placement for lanes={cfg.lanes}: two branches "
                      f"whose instructions have equal latencies (VOP {lat['vop']}, VRED {lat['vred']}, "
-                     f"VFUNC {lat['vfunc']} cycles) issue in the same cycle")
+                     f"VFUNC {lat['vfunc']} cycles) issue in the same cycle on ALU columns none can leave, "
+                     f"or read the input more often than its {copies} copies allow")
+
+
+def _reads_fit(offs, copies):
+    """Whether no cycle of the tree reads the input more than ``copies`` times."""
+    reads = {}
+    for node, t in offs.items():
+        n = sum(1 for c in node.inputs() if c.kind == "read")
+        reads[t] = reads.get(t, 0) + n
+    return max(reads.values(), default=0) <= copies
 
 
 def instruction(node, slot_base, a, b, dst):
     """The VXM instruction of ``node`` with stream groups ``a``, ``b``, ``dst``."""
     if node.kind == "vop":
-        return isa.make("VOP", slot_base + node.arg, 4, a, b, dst)
+        return isa.make("VOP", slot_base + node.arg, 4, a, b, dst, node.length or 0)
     if node.kind == "vred":
         return isa.make("VRED", isa.VRED_OPS[node.arg], a, dst)
     return isa.make("VFUNC", node.arg, a, dst)

@@ -21,13 +21,20 @@ what the golden ISA simulator actually delivers.
 The placement passes (:mod:`.place_mxm`, :mod:`.place_vxm`, :mod:`.place_sxm`)
 decide cycles and streams on these books; :meth:`Scheduler.program` turns them
 into a queue's instructions (:mod:`.emit`).
+
+VXM model: one queue per ALU column (:func:`openlpu.isa.vxm_column_queue`). A VOP issued
+in cycle ``t`` by column ``k``'s queue with a chain of ``len`` ALUs occupies column ``k + i``
+in cycle ``t + i * VXM_ALU_LATENCY`` for ``i < len`` (:func:`chain_points`); the
+books hold every such point, and a VOP may issue only where its own chain meets none of
+them (a VOP on a column a chain enters in its cycle stops the chip with VXM_FAULT).
+:func:`assign_columns` picks the columns of VXM instructions that are placed together.
 """
 
 from dataclasses import dataclass, field
 
 from openlpu import isa, timing
 
-__all__ = ["Scheduler", "Placement"]
+__all__ = ["Scheduler", "Placement", "assign_columns", "chain_points"]
 
 
 @dataclass
@@ -79,6 +86,7 @@ class Scheduler:
         self.hints = {}         # flow -> the stream it used last (tried first, so runs fold into REPEAT)
         self.sxm_out = set()    # cycles in which the SXM outputs a transposed column
         self.writer = {}        # (slice, addr) -> (queue, cycle) of the WRITE that stores it in this program
+        self.chains = {}        # (VXM column, cycle) -> (queue, cycle) of the VOP whose chain is there
 
     # --- queues ------------------------------------------------------------------------
     def position(self, q):
@@ -100,6 +108,8 @@ class Scheduler:
         assert self.free(q, t), f"{q} is busy in cycle {t}"
         unit, index = self._queue_unit[q]
         assert instr.op.unit in (isa.Unit.CTRL, unit), f"{instr.op.name} does not belong in queue {q}"
+        if instr.op.name == "VOP":
+            self._book_chain(q, t, instr)
         self.busy[q].add(t)
         self.placed[q][t] = instr
         if instr.op.name in ("READ", "WRITE"):
@@ -112,6 +122,28 @@ class Scheduler:
                 seen = w is not None and w[1] + timing.MEM_WRITE_LATENCY <= t
                 self.intents[(q, t, "mem")] = [w if seen else None]
         return Placement(q, t, instr)
+
+    # --- VXM columns ---------------------------------------------------------------------
+    def vxm_booked(self, column, t):
+        """Whether VXM column ``column`` is taken in cycle ``t``: a chain is there, or its queue
+        issues then (``t`` < 0 counts as taken)."""
+        return (column, t) in self.chains or not self.free(isa.vxm_column_queue(column), t)
+
+    def vxm_columns(self, items, high_first=True):
+        """Columns for VXM instructions placed together, ``[(cycle, chain length or None)]``
+        (``None``: a VRED, VFUNC or CONFIG, only on column 0): :func:`assign_columns` on
+        these books, or ``None``."""
+        return assign_columns(self.cfg, items, self.vxm_booked, high_first)
+
+    def _book_chain(self, q, t, instr):
+        column = self._queue_unit[q][1]
+        pts = chain_points(column, t, len(isa.vop_columns(self.cfg, column, instr)))
+        taken = [pt for pt in pts if pt in self.chains]
+        assert not taken, (f"VOP on {q} in cycle {t}: its chain meets the chain of the VOP on "
+                           f"{self.chains[taken[0]][0]} in cycle {self.chains[taken[0]][1]} at "
+                           f"(column, cycle) {taken[0]}")
+        for pt in pts:
+            self.chains[pt] = (q, t)
 
     # --- streams -----------------------------------------------------------------------
     def route(self, producer, t_issue, latency, consumer, width=1):
@@ -128,7 +160,8 @@ class Scheduler:
         """A stream group free for the flight of ``producer``'s output to ``consumer``
         (or for its write only, when nobody reads it): ``(d, s)`` or ``None``. The
         ``hint`` stream is tried first, so that runs of instructions stay identical
-        and fold into REPEAT."""
+        and fold into REPEAT. A consumer at the producer's own position (no hop) reads
+        either direction's stream there: the westward streams are tried after the eastward."""
         a = self.position(producer)
         t_out = t_issue + timing.ICU_DISPATCH_LATENCY + latency
         if consumer is None:
@@ -136,13 +169,15 @@ class Scheduler:
         else:
             d, hops, _ = self.route(producer, t_issue, latency, consumer)
             read = True
-        order = list(range(self.cfg.streams - width + 1))
-        if hint is not None and hint[0] == d and hint[1] in order:
-            order.remove(hint[1])
-            order.insert(0, hint[1])
-        for s in order:
-            if all(self.streams.free(d, s + j, a, t_out, hops, read) for j in range(width)):
-                return (d, s)
+        order = [(d, s) for s in range(self.cfg.streams - width + 1)]
+        if read and hops == 0:
+            order += [(1 - d, s) for s in range(self.cfg.streams - width + 1)]
+        if hint is not None and tuple(hint) in order:
+            order.remove(tuple(hint))
+            order.insert(0, tuple(hint))
+        for d_, s in order:
+            if all(self.streams.free(d_, s + j, a, t_out, hops, read) for j in range(width)):
+                return (d_, s)
         return None
 
     def take_stream(self, stream, producer, t_issue, latency, consumer=None, width=1, field_name=None,
@@ -216,3 +251,41 @@ def _step_between(a, b):
     d = (b[f] - a[f]) & 0xFFFF
     d = d - 0x10000 if d >= 0x8000 else d
     return d if isa.step(a, d) == b else None
+
+
+def chain_points(column, t, length):
+    """The ``(column, cycle)`` points a VOP issued in ``t`` on ``column`` with a chain of
+    ``length`` ALUs occupies."""
+    return [(column + i, t + i * timing.VXM_ALU_LATENCY) for i in range(length)]
+
+
+def assign_columns(cfg, items, booked, high_first=True):
+    """A column for each VXM instruction of ``items`` (``[(cycle, chain length or None)]``,
+    ``None`` for a VRED, VFUNC or CONFIG: column 0, no chain) such that no two of them and
+    no point ``booked(column, cycle)`` share a ``(column, cycle)``; a VOP of length ``L`` on
+    column ``k`` needs ``k + L <= cfg.vxm_alus``. With ``high_first`` the highest free column
+    is tried first, so that column 0 (whose queue alone issues VRED, VFUNC and CONFIG) stays
+    free; else the lowest, so that a stream of VOPs stays on few queues and folds into REPEAT.
+    Returns the columns in ``items``' order, or ``None``."""
+    if any(length is None and booked(0, t) for t, length in items):
+        return None                  # a VRED, VFUNC or CONFIG without its only column: no search
+    order = sorted(range(len(items)), key=lambda i: -(items[i][1] or cfg.vxm_alus + 1))
+    cols, taken = [None] * len(items), set()
+
+    def fill(j):
+        if j == len(order):
+            return True
+        t, length = items[order[j]]
+        last = cfg.vxm_alus - (length or 1)
+        options = [0] if length is None else (range(last, -1, -1) if high_first else range(last + 1))
+        for k in options:
+            pts = chain_points(k, t, length or 1)
+            if any(pt in taken or booked(*pt) for pt in pts):
+                continue
+            taken.update(pts)
+            cols[order[j]] = k
+            if fill(j + 1):
+                return True
+            taken.difference_update(pts)
+        return False
+    return cols if fill(0) else None

@@ -69,18 +69,19 @@ class Slice:
         return self.start + timing.ICU_DISPATCH_LATENCY
 
 
-def _unit_latency(cfg, name):
+def _unit_latency(cfg, ins, column):
     """Cycles from execute to the unit's output, for an instruction whose result goes on a
-    stream (``None`` for the others)."""
-    mxm = timing.mxm_chip_latency(cfg)
+    stream (``None`` for the others); a VOP's from its chain (issued by VXM column ``column``)."""
+    name, mxm = ins.op.name, timing.mxm_chip_latency(cfg)
+    if name == "VOP":
+        return timing.vop_latency(len(isa.vop_columns(cfg, column, ins)))
     table = {"READ": timing.MEM_READ_LATENCY, "GATHER": timing.MEM_READ_LATENCY, "ABC": mxm, "ACC": mxm,
-             "VOP": cfg.vxm_alus * timing.VXM_ALU_LATENCY, "VRED": timing.vred_chip_latency(cfg),
-             "VFUNC": timing.VXM_FUNC_LATENCY}
+             "VRED": timing.vred_chip_latency(cfg), "VFUNC": timing.VXM_FUNC_LATENCY}
     table.update({op: timing.sxm_chip_latency(cfg) for op in _SXM_LANE_OPS})
     return table.get(name)
 
 
-def latency(cfg, ins):
+def latency(cfg, ins, column=0):
     """Cycles from issuing ``ins`` to the first cycle in which another unit can use its result:
     the length of its slice. Every instruction but TRANS (whose rows complete together with their
     tile, :func:`slices`):
@@ -91,9 +92,11 @@ def latency(cfg, ins):
       SCRUB: dispatch + ``MEM_SCRUB_DELAY`` + ``MEM_WRITE_LATENCY``;
     * LW: dispatch (an IW executing in the same cycle installs the row); IW: dispatch +
       ``MXM_INSTALL_DELAY``; CONFIG: dispatch + one cycle (the VOPs executed after it see it).
+
+    ``column``: for a VOP, the VXM ALU column whose queue issues it (its chain's length).
     """
     name, d = ins.op.name, timing.ICU_DISPATCH_LATENCY
-    unit = _unit_latency(cfg, name)
+    unit = _unit_latency(cfg, ins, column)
     if unit is not None:
         return d + unit + timing.stream_delay(0, 0, 0)
     other = {"WRITE": timing.MEM_WRITE_LATENCY, "SCATTER": timing.MEM_WRITE_LATENCY,
@@ -161,7 +164,7 @@ def slices(compiled):
             issued = _queue_issues(sg.program.get(q, []), q)
             trans = _trans_ends(cfg, issued)
             for t, ins in issued:
-                end = t + latency(cfg, ins) if ins.op.name != "TRANS" else trans.get(t, t + timing.ICU_DISPATCH_LATENCY)
+                end = t + latency(cfg, ins, isa.queue_unit(q)[1]) if ins.op.name != "TRANS" else trans.get(t, t + timing.ICU_DISPATCH_LATENCY)
                 out.append(Slice(q, k, base + t, base + end, t, ins))
     return out
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from openlpu import isa, timing
+from openlpu.asm import vxm_slot_words
 from openlpu.compiler.alloc import TensorPlace
 from openlpu.compiler.emit import Compiled, segment
 from openlpu.compiler.place_mxm import place_tile
@@ -132,7 +133,7 @@ def test_place_rowop_issues_the_tree_at_its_offsets_after_t_min():
     t0 = place_rowop(sch, TINY, root, offs, xps, outs, 0, 0, 10, ready)
     t1 = place_rowop(sch, TINY, root, offs, xps, outs, 1, 0, 10, ready)
     assert t0 >= 10 and t1 > t0
-    vxm = sorted(sch.placed["vxm"])
+    vxm = sorted(t for k in range(TINY.vxm_alus) for t in sch.placed[isa.vxm_column_queue(k)])
     assert vxm == sorted([t0 + o for o in offs.values()] + [t1 + o for o in offs.values()])
     reads = _instrs(sch, "mem0", "READ")
     assert all(t >= 40 for t, i in reads if i["addr"] == 1)     # row 1 is read once it is written
@@ -181,3 +182,54 @@ def test_a_slice_is_read_and_written_in_one_cycle():
     new, old = _vec(np.arange(L)), _vec(-np.arange(L) - 1)
     out = _run(sch, {(src, 2): new, (dst, 3): old}, {"y": TensorPlace(dst, 3, 1, L, 1)})["y"]
     np.testing.assert_array_equal(out[0], new.view(np.int8))
+
+
+def _vop(dst, length):
+    return isa.make("VOP", 0, 4, (0, 0), (0, 0), (0, dst), length)
+
+
+def test_books_refuse_a_vop_on_a_column_a_chain_enters():
+    """A 4-ALU VOP on column 0 in cycle 0 holds column i in cycle 3i (ALU latency 3). The books
+    refuse a VOP on column 1 in cycle 3, as the golden model stops such a program with
+    VXM_FAULT, and find no column for a 3-ALU VOP of that cycle once column 0's queue is busy
+    too; a cycle later column 1 is free, on the books and on the chip."""
+    from openlpu.golden.lpu import LpuModel
+    lat = timing.VXM_ALU_LATENCY
+    sch = Scheduler(TINY)
+    sch.place("vxm", 0, _vop(0, 4))
+    with pytest.raises(AssertionError, match=r"vxm1 in cycle 3: its chain meets the chain of the VOP on vxm in cycle 0"):
+        sch.place("vxm1", lat, _vop(4, 1))
+    sch.place("vxm", lat, isa.make("CONFIG", 0, 0))
+    assert sch.vxm_columns([(lat, 3)]) is None
+    assert sch.vxm_columns([(lat + 1, 3)]) == [1]
+    for t, code in ((lat, isa.ErrorCode.VXM_FAULT), (lat + 1, isa.ErrorCode.NONE)):
+        program = {q: [isa.make("END")] for q in isa.queues(TINY)}
+        program.update(vxm=[_vop(0, 4), isa.make("END")], vxm1=[isa.make("NOP", t), _vop(4, 1), isa.make("END")])
+        model = LpuModel(TINY)
+        model.load_program({q: [isa.encode(i) for i in ins] for q, ins in program.items()})
+        assert model.run(max_cycles=200).error == code
+
+
+def test_tree_branches_share_a_cycle_on_different_columns():
+    """Two 1-ALU VOP branches under one VOP issue in the same cycle on two columns, without a
+    delay; two full-length ones both need column 0 and the tree finds no placement (its
+    branches carry no broadcast to delay)."""
+    from openlpu.compiler.rowops import Recipe, read, vop
+    short = [("int8", [("add", 1, 1)]), ("int8", [("add", 0, 0)])]
+    full = [("int8", [("add", 1, 1)] * TINY.vxm_alus), ("int8", [("add", 0, 0)])]
+    root, offs = placed_tree(Recipe("pair", short, vop(1, vop(0, read()), vop(0, read())), False), TINY, copies=2)
+    assert len(offs) == 3 and len(set(offs.values())) == 2
+    xps = [TensorPlace(0, 0, 1, L, 1), TensorPlace(1, 0, 1, L, 1)]      # both branches read x at once
+    outs = [TensorPlace(TINY.mem_slices - 1, 0, 1, L, 1)]
+    sch, words = Scheduler(TINY), isa.vxm_control_words(TINY)
+    config = [(slot * words + w, v) for slot, (etype, alus) in enumerate(short)
+              for w, v in vxm_slot_words(TINY, etype, alus)]
+    for t, (reg, value) in enumerate(config):
+        sch.place("vxm", t, isa.make("CONFIG", reg, value))
+    t = place_rowop(sch, TINY, root, offs, xps, outs, 0, 0, len(config) - min(offs.values()), {})
+    branch = t + min(offs.values())
+    assert [k for k in range(TINY.vxm_alus) if branch in sch.placed[isa.vxm_column_queue(k)]] == [2, 3]
+    out = _run(sch, {(0, 0): _vec(np.arange(L)), (1, 0): _vec(np.arange(L))}, {"y": outs[0]})["y"]
+    np.testing.assert_array_equal(out[0], 2 * (np.arange(L) + 1))
+    with pytest.raises(ValueError, match="pair: no collision-free VXM placement"):
+        placed_tree(Recipe("pair", full, vop(1, vop(0, read()), vop(0, read())), False), TINY, copies=2)

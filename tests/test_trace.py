@@ -146,7 +146,7 @@ def test_durations_are_the_latencies(case):
     for e in _slices(data["traceEvents"], "instr"):
         ins, k = _instr(e), e["args"]["segment"]
         if ins.op.name != "TRANS":
-            assert e["dur"] == trace.latency(cfg, ins), e
+            assert e["dur"] == trace.latency(cfg, ins, isa.queue_unit(e["args"]["queue"])[1]), e
         if ins.op.name in fixed:
             assert e["dur"] == timing.ICU_DISPATCH_LATENCY + fixed[ins.op.name], e
         if "dst" in [f.name for f in ins.op.fields]:
