@@ -259,9 +259,9 @@ PRESETS = {
                      mem_slices=4, mem_depth=256, vxm_alus=4, mxm_acc_depth=16,
                      imem_depth=512, mxm_load_rows=2),
     # Three superlanes and lanes that are not a power of two (the --slow regression).
-    # 3 x 8 lanes: at 3 x 16 the VXM reduction's latency in the chip (6 tree levels +
-    # a 2-cycle wavefront) equals VFUNC's 8, and softmax finds no collision-free
-    # placement on the one VXM queue (compiler.rowops.placed_tree).
+    # 3 x 8 lanes: chosen while the VXM had one queue, where at 3 x 16 the reduction's
+    # chip latency (6 tree levels + a 2-cycle wavefront) equalled VFUNC's 8 and softmax
+    # found no collision-free placement; kept so the mid figures stay comparable.
     "mid": LpuConfig(lanes=24, superlanes=3, streams=16, mxm_planes=2,
                      mem_slices=8, mem_depth=1024, vxm_alus=4, mxm_acc_depth=64,
                      imem_depth=1024, mxm_load_rows=3),

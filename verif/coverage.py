@@ -59,8 +59,6 @@ UNITS = {
     "sxm": ("sxm", "tests/test_sxm.py", "test_cocotb and verilator", ()),
     "mem": ("mem_slice", "tests/test_mem.py", "test_cocotb and verilator and not small", ()),
     "vxm_func": ("vxm_func", "tests/test_vxm_func.py", "test_cocotb and verilator", ()),
-    # the host port with the MEM controller and the program window (MemWithHost, program=True)
-    "host": ("mem", "tests/test_host.py", "test_cocotb and verilator and tiny", ()),
     # the chip: every directed program, the CI and live random seeds, the long programs with faults
     "lpu": ("lpu", "tests/test_lpu.py", "(test_rtl_matches_golden or test_long_programs_with_faults) and verilator",
             ()),
@@ -70,6 +68,7 @@ UNITS = {
 #: without a testbench of its own is measured where the chip's tests exercise it, on the
 #: coverage points of its instance in the chip top.
 PARTS = {
+    "host": ("lpu", r"^lpu\.host(\.|$)"),
     "icu": ("lpu", r"^lpu\.icu(\.|$)"),
     "vxm_reduce": ("lpu", r"\.vred(\.|$)"),
 }
