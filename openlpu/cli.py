@@ -464,6 +464,24 @@ def _add_mutate_command(sub):
     mut.set_defaults(func=cmd_mutate)
 
 
+def cmd_coverage(args):
+    """Verilator line and toggle coverage per unit (:mod:`openlpu.verif.coverage`)."""
+    from .verif import coverage
+    return coverage.main(args.units + (["--no-run"] if args.no_run else []) + (["--check"] if args.check else []))
+
+
+def _add_coverage_command(sub):
+    from .verif import coverage
+    units = [*coverage.UNITS, *coverage.PARTS]
+    cov = sub.add_parser("coverage", help="Verilator line and toggle coverage of each unit's tests, against the "
+                                          "95% target", description=coverage.__doc__.splitlines()[0])
+    cov.add_argument("units", nargs="*", metavar="UNIT",
+                     help=f"units to measure (default all: {', '.join(units)})")
+    cov.add_argument("--no-run", action="store_true", help="only merge and report existing coverage.dat")
+    cov.add_argument("--check", action="store_true", help="exit 1 when a unit misses the target")
+    cov.set_defaults(func=cmd_coverage)
+
+
 def build_parser():
     """The ``openlpu`` argument parser: one subcommand per ``cmd_*`` function; a new command adds
     its ``sub.add_parser`` here (or a ``_add_*_commands(sub)`` helper)."""
@@ -505,6 +523,7 @@ def build_parser():
 
     _add_model_commands(sub)
     _add_mutate_command(sub)
+    _add_coverage_command(sub)
     return parser
 
 

@@ -225,3 +225,13 @@ def test_trace_source_errors(tmp_path, capsys):
         assert main(argv + ["-o", str(tmp_path / "t.json")]) == 2
         assert "give a package directory written by `openlpu compile` or --model NAME" in capsys.readouterr().err
     assert not (tmp_path / "t.json").exists()
+
+
+def test_coverage_of_an_unknown_unit_names_the_units(capsys):
+    """`openlpu coverage` rejects a unit it does not measure before running anything, naming the
+    ones it does (those with a testbench and those measured inside the chip's runs)."""
+    with pytest.raises(SystemExit) as exc:
+        main(["coverage", "bogus"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "'bogus'" in err and "vxm_func" in err and "icu" in err
