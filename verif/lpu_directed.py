@@ -203,6 +203,10 @@ def directed_cases(cfg):
         err_case("vxm_fault", f".queue vxm\nNOP 5\nVOP 0, 1, e0, e0, e1, 2\nNOP 10\nEND\n"
                  f".queue vxm1\nNOP {5 + vl}\nVOP 0, 1, e0, e0, e2, 1\nEND", ErrorCode.VXM_FAULT, "vxm1", 1)
     err_case("bad_address_read", f".queue mem0\nREAD {cfg.mem_depth}, e0\nEND", ErrorCode.BAD_ADDRESS, "mem0", 0)
+    # an error at pc 255 of the last MEM read queue: bits 0..7 of ERROR_PC all set in one stop
+    # (the other programs stop below pc 64)
+    err_case("bad_address_pc_255", f".queue mem{cfg.mem_slices - 1}\n" + "NOP 1\n" * 255
+             + f"READ {cfg.mem_depth}, e0\nEND", ErrorCode.BAD_ADDRESS, f"mem{cfg.mem_slices - 1}", 255)
     err_case("bad_address_repeat", f".queue mem1\nREAD {cfg.mem_depth - 3}, e0\nREPEAT 5, 1\nEND",
              ErrorCode.BAD_ADDRESS, "mem1", 1)
     err_case("bad_address_acc_row", f".queue mxm0\nABC {cfg.mxm_acc_depth}, e0, e0, 0\nEND",
