@@ -253,10 +253,8 @@ def _step_between(a, b):
     return d if isa.step(a, d) == b else None
 
 
-def chain_points(column, t, length):
-    """The ``(column, cycle)`` points a VOP issued in ``t`` on ``column`` with a chain of
-    ``length`` ALUs occupies."""
-    return [(column + i, t + i * timing.VXM_ALU_LATENCY) for i in range(length)]
+#: The ``(column, cycle)`` points of a VOP's chain: the timing rule's own function.
+chain_points = timing.vop_chain_points
 
 
 def assign_columns(cfg, items, booked, high_first=True):

@@ -544,8 +544,8 @@ class _Run:
         busy = self.vxm_busy
         if cols[0] in busy.get(t, ()):
             return False
-        for i, c in enumerate(cols[1:], 1):
-            busy.setdefault(t + i * timing.VXM_ALU_LATENCY, set()).add(c)
+        for c, cycle in timing.vop_chain_points(cols[0], t, len(cols))[1:]:
+            busy.setdefault(cycle, set()).add(c)
         if len(busy) > 4 * self.cfg.vxm_alus * timing.VXM_ALU_LATENCY:
             for k in [k for k in busy if k < t]:
                 del busy[k]

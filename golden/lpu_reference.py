@@ -136,7 +136,7 @@ class LpuReferenceModel(LpuModel):
                         if (t, cols[0]) in vxm_entering:     # an earlier chain has the column
                             err_due.setdefault(t, []).append((q, 1, ErrorCode.VXM_FAULT, pc))
                             continue
-                        vxm_entering.update((t + i * timing.VXM_ALU_LATENCY, c) for i, c in enumerate(cols))
+                        vxm_entering.update((t2, c) for c, t2 in timing.vop_chain_points(cols[0], t, len(cols)))
                         n, length = ins["n"], len(cols)
                         etype, ops, srcs, imms = vxm_slot_fields(cfg, vxm_table[ins["slot"]])
                         ops, srcs, imms = ops[:length], srcs[:length], imms[:length]

@@ -46,13 +46,13 @@ Integer-only ops on an fp type (``and or xor not shl shr sar rqmul rqout``)
 act on the raw bits as the integer of the same width (fp16 as int16, fp32 as
 int32); they are listed as not applicable in the coverage table.
 
-The chain's latency is ``vxm_alus * VXM_ALU_LATENCY`` cycles for every op.
+The full chain's latency is ``timing.vop_latency(vxm_alus)`` cycles for every op.
 """
 
 import numpy as np
 
 from openlpu.golden import fp as gfp
-from openlpu.timing import VXM_ALU_LATENCY
+from openlpu.timing import vop_latency
 # The control slot's encoding is the ISA's; re-exported here for the models, benches and tests
 # that read the codes beside the semantics.
 from openlpu.vxm_control import OPS, TYPES, control_fields, pack_control, unpack_control, vxm_control_words
@@ -228,7 +228,7 @@ def result_type(ops, etype, imms):
 
 def latency(cfg):
     """Cycles from an input vector to its result for ``cfg``."""
-    return cfg.vxm_alus * VXM_ALU_LATENCY
+    return vop_latency(cfg.vxm_alus)
 
 
 # --- stimulus ------------------------------------------------------------------------------------

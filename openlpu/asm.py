@@ -85,7 +85,7 @@ def timing_names(cfg):
     """The predefined names of an assembly program for ``cfg``."""
     from . import timing
     names = {"LANES": cfg.lanes, "STREAMS": cfg.streams, "MEM_LAT": timing.MEM_READ_LATENCY,
-             "MXM_LAT": timing.mxm_chip_latency(cfg), "VXM_LAT": cfg.vxm_alus * timing.VXM_ALU_LATENCY,
+             "MXM_LAT": timing.mxm_chip_latency(cfg), "VXM_LAT": timing.vop_latency(cfg.vxm_alus),
              "RED_LAT": timing.vred_chip_latency(cfg), "SXM_LAT": timing.sxm_chip_latency(cfg),
              "FUNC_LAT": timing.VXM_FUNC_LATENCY,
              "DISPATCH": timing.ICU_DISPATCH_LATENCY, "VXM_WORDS": isa.vxm_control_words(cfg)}

@@ -120,6 +120,13 @@ def vop_latency(length):
     each (``isa.vop_columns``), ``VXM_ALU_LATENCY`` cycles per column."""
     return length * VXM_ALU_LATENCY
 
+
+def vop_chain_points(column, t, length):
+    """The ``(column, cycle)`` points a VOP executed in cycle ``t`` by ``column``'s queue
+    occupies with a chain of ``length`` ALUs: it enters column ``column + i`` in cycle
+    ``t + i * VXM_ALU_LATENCY``. A VOP whose own point an earlier chain occupies is VXM_FAULT."""
+    return [(column + i, t + i * VXM_ALU_LATENCY) for i in range(length)]
+
 #: Cycles per level of the VXM cross-lane reduction tree (int32 sum/max, fp32 sum).
 VXM_REDUCE_LEVEL_LATENCY = 1
 

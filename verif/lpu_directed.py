@@ -507,7 +507,7 @@ def _unit_cases(cfg, rng, data):
     t_a, da = _feed(cfg, "mem0", "vxm", T + 20, ml)
     t_b, db = _feed(cfg, "mem1", "vxm", T + 20, ml)
     d_o, hops = _hops(cfg, "vxm", "mem3")
-    vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
+    vlat = timing.vop_latency(cfg.vxm_alus)
     t_w = T + 20 + vlat + 1 + hops
     slot = " , ".join(f"{o} {'b' if src == 0 else imm}" for o, src, imm in ops)
     text = "\n".join(f".queue {q}\n" + body for q, body in {
@@ -612,7 +612,7 @@ def _vxm_sweep(cfg, rng):
     from openlpu.asm import vxm_slot_words
     from openlpu.golden.vxm import OPS, TYPES, WIDTH, chain, result_type
     L, ml, words = cfg.lanes, timing.MEM_READ_LATENCY, isa.vxm_control_words(cfg)
-    vlat = cfg.vxm_alus * timing.VXM_ALU_LATENCY
+    vlat = timing.vop_latency(cfg.vxm_alus)
     # stream groups: a, b and the result each take 4 streams of their direction
     dirs = {"a": _hops(cfg, "mem0", "vxm")[0], "b": _hops(cfg, "mem2", "vxm")[0], "o": _hops(cfg, "vxm", "mem0")[0]}
     base, used = {}, {}

@@ -279,7 +279,7 @@ def _vxm(sch, rng, t):
     tv = t_exec - timing.ICU_DISPATCH_LATENCY
     col, length = _vop_chain(cfg, rng) if kind == "VOP" else (0, 0)
     queue = isa.vxm_column_queue(col)
-    chain = {(col + i, t_exec + i * timing.VXM_ALU_LATENCY) for i in range(max(length, 1))}
+    chain = set(timing.vop_chain_points(col, t_exec, max(length, 1)))
     if not sch.q_free(queue, tv) or (kind == "VOP" and chain & sch.vxm_cols):
         return False
     group = sch.stream(d, min(issues) + 1, t_exec + 1, n)

@@ -38,7 +38,7 @@ def expected(cfg, schedule):
                 faults.add((cycle, k))
                 continue
             n = length(cfg, k, e)
-            busy.update((cycle + i * timing.VXM_ALU_LATENCY, k + i) for i in range(1, n))
+            busy.update((t, c) for c, t in timing.vop_chain_points(k, cycle, n)[1:])
             values = gold.chain(e.ops[:n], e.etype, e.srcs[:n], e.imms[:n], e.a, e.b)
             results[(cycle + timing.vop_latency(n), k + n - 1)] = (e.tag, [int(v) for v in values])
     return faults, results
