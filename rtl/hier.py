@@ -16,6 +16,10 @@ component passes it through :func:`shared`:
   wired to the component's own port signals, so the parent's code is the
   same either way.
 
+:func:`convert` converts each shared module in a forked child process
+(``VerilogModules(isolate=True)``), so that the memory a module's conversion
+takes is given back before the parent's own, larger, design is converted.
+
 The module is named ``<base>_<fingerprint[:10]>``; the instance keeps the
 name the parent gives the submodule, so hierarchical paths (VPI handles,
 waveforms) read as before. A shared component may use only the ``sync``
@@ -23,6 +27,8 @@ clock domain (its ``clk``/``rst`` ports are the parent's).
 """
 
 import gc
+import os
+import pickle
 import re
 import warnings
 
@@ -35,8 +41,9 @@ __all__ = ["VerilogModules", "shared", "convert"]
 class VerilogModules:
     """The platform of a hierarchical conversion: the Verilog of every shared module, by name."""
 
-    def __init__(self):
+    def __init__(self, isolate=False):
         self.modules = {}
+        self.isolate = isolate and hasattr(os, "fork")
         self._fingerprints = {}
         self._unused = []
 
@@ -52,8 +59,18 @@ class VerilogModules:
             self._unused.append(component)
             return name
         self.modules[name] = None          # reserved: a design cannot instance itself
-        self.modules[name] = _verilog(component, name, self)
+        if self.isolate:
+            self.modules.update(_in_child(lambda: self._converted(component, name)))
+            self._unused.append(component)     # elaborated in the child only
+        else:
+            self.modules[name] = _verilog(component, name, self)
         return name
+
+    def _converted(self, component, name):
+        """Convert ``component`` as ``name``; the modules that adds (it and what it shares)."""
+        before = set(self.modules) - {name}
+        self.modules[name] = _verilog(component, name, self)
+        return {k: v for k, v in self.modules.items() if k not in before}
 
     def release(self):
         """Drop the components that were only keyed, never elaborated (no warning: by design)."""
@@ -66,6 +83,43 @@ class VerilogModules:
 def _verilog(component, name, platform):
     from amaranth.back import verilog
     return verilog.convert(component, name=name, platform=platform, emit_src=False)
+
+
+def _in_child(work):
+    """``work()`` run in a forked child process, its (picklable) result returned here.
+
+    A conversion's peak memory (Amaranth's netlist of the module, Yosys's
+    output) is then the child's, given back to the system when it exits; in
+    one process it stays in the heap as fragmentation under the parent's own
+    design, which at ``tsp`` is most of the machine.
+    """
+    read, write = os.pipe()
+    gc.freeze()         # the parent's objects out of the child's collections: no copy-on-write of them
+    pid = os.fork()
+    if pid == 0:                                     # the child: never returns
+        # the parent's garbage, collected here, is the parent's to report
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        try:
+            payload = pickle.dumps((True, work()))
+        except BaseException as error:              # noqa: BLE001 -- re-raised in the parent
+            try:
+                payload = pickle.dumps((False, error))
+            except Exception:                        # an unpicklable error: its text
+                payload = pickle.dumps((False, RuntimeError(f"{type(error).__name__}: {error}")))
+        with os.fdopen(write, "wb") as out:
+            out.write(payload)
+        os._exit(0)
+    gc.unfreeze()
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        payload = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if not payload:
+        raise RuntimeError(f"the conversion's child process died (wait status {status})")
+    ok, value = pickle.loads(payload)
+    if not ok:
+        raise value
+    return value
 
 
 def _module_ports(text, name):
@@ -116,7 +170,7 @@ def shared(component, platform, base, reset=None):
 def convert(component, name):
     """The Verilog of ``component`` as module ``name`` and of every module it shares."""
     from amaranth.back import verilog
-    platform = VerilogModules()
+    platform = VerilogModules(isolate=True)
     try:
         top = verilog.convert(component, name=name, platform=platform, emit_src=False)
     finally:

@@ -7,6 +7,7 @@ themselves, and every cocotb test of the VXM and the chip runs the
 hierarchical Verilog against the golden model.
 """
 
+import os
 import re
 
 import pytest
@@ -119,4 +120,46 @@ def test_component_too_wide_for_a_module_stays_inline():
     narrow, wide = Wide(MAX_MODULE_INPUT_BITS - 2), Wide(MAX_MODULE_INPUT_BITS - 1)   # + clk and rst
     assert isinstance(shared(narrow, platform, "wide"), Instance)
     assert shared(wide, platform, "wide") is wide
+    platform.release()
+
+
+class Nested(wiring.Component):
+    """A shared :class:`Pair` (which shares its adders): modules found inside a child's conversion."""
+
+    def __init__(self):
+        super().__init__({"a": In(8), "y": Out(8)})
+
+    def elaborate(self, platform):
+        m = Module()
+        pair = Pair()
+        m.submodules.pair = shared(pair, platform, "pair")
+        m.d.comb += [pair.a.eq(self.a), self.y.eq(pair.y)]
+        return m
+
+
+class Broken(Adder):
+    def elaborate(self, platform):
+        raise ValueError(f"broken adder k={self.k}")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="isolation needs os.fork; convert then runs in process")
+def test_isolated_conversion_equals_in_process():
+    """Modules converted in a forked child (what :func:`convert` does) are the same text, nested
+    shared modules included, and the parent learns every one of them."""
+    from amaranth.back import verilog
+    texts = {}
+    for isolate in (False, True):
+        platform = VerilogModules(isolate=isolate)
+        top = verilog.convert(Nested(), name="nested", platform=platform, emit_src=False)
+        platform.release()
+        texts[isolate] = (top, dict(platform.modules))
+    assert texts[True] == texts[False]
+    assert sorted(m.split("_")[0] for m in texts[True][1]) == ["adder", "adder", "pair"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="isolation needs os.fork; convert then runs in process")
+def test_isolated_conversion_raises_the_childs_error():
+    platform = VerilogModules(isolate=True)
+    with pytest.raises(ValueError, match="broken adder k=3"):
+        shared(Broken(3), platform, "broken")
     platform.release()
