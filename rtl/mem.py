@@ -27,6 +27,7 @@ from openlpu.config import MEM_INDEX_BITS, require_config, require_ecc_lanes
 from openlpu import timing
 from openlpu.golden.ecc import WORD_BITS
 from openlpu.rtl.ecc import EccDecoder, EccEncoder
+from openlpu.rtl.hier import shared
 from openlpu.rtl.streams import Flow, Vector
 
 __all__ = ["MemReadLayout", "MemWriteLayout", "MemOutLayout", "MemErrorsLayout", "MemHostSignature", "MemSlice",
@@ -287,7 +288,8 @@ class Mem(wiring.Component):
             tiles = []
             for k in range(cfg.superlanes):
                 t = s * cfg.superlanes + k
-                sl = m.submodules[f"slice{s}_{k}"] = MemSlice(cfg.superlane)
+                sl = MemSlice(cfg.superlane)
+                m.submodules[f"slice{s}_{k}"] = shared(sl, platform, "mem_tile")
                 with m.If(self.chip_busy):
                     m.d.comb += [sl.rd.valid.eq(self.rd[t].valid), sl.rd.payload.eq(self.rd[t].payload),
                                  sl.wr.valid.eq(self.wr[t].valid), sl.wr.payload.eq(self.wr[t].payload)]

@@ -240,15 +240,38 @@ def _top_ports(verilog_text, toplevel):
     return ports
 
 
+def _module_name(text, path):
+    """The Verilog module of instance ``path`` (``parent.instance``, as Amaranth names the module
+    of a submodule it emits inline): ``path`` itself if the Verilog defines it, else the module
+    that ``parent`` instances as ``instance`` (a shared module, :mod:`openlpu.rtl.hier`); a
+    pattern with ``*`` is Verilator's to match."""
+    if "*" in path or re.search(rf"^module \\?{re.escape(path)}\s*\(", text, re.M):
+        return path
+    parent, _, instance = path.rpartition(".")
+    if not parent:
+        raise ValueError(f"no module or instance {path!r} in the Verilog")
+    parent = _module_name(text, parent)
+    body = re.search(rf"^module \\?{re.escape(parent)}\s*\(.*?^endmodule", text, re.M | re.S)
+    found = body and re.search(rf"^\s*\\?(\S+)\s+\\?{re.escape(instance)}\s*\(", body.group(0), re.M)
+    if not found:
+        raise ValueError(f"no module or instance {path!r} in the Verilog")
+    return found.group(1)
+
+
 def _public_ports_file(source, toplevel, extra=()):
     """A Verilator control file making the ports of ``toplevel`` public (for cocotb's VPI),
     and each ``(module, variable)`` of ``extra`` (module names as in the Verilog, unescaped)."""
     path = source.with_name(f"{toplevel}_public.vlt")
+    text = source.read_text()
     lines = ["`verilator_config", "// generated: the ports cocotb drives and reads"]
-    for port in _top_ports(source.read_text(), toplevel):
+    for port in _top_ports(text, toplevel):
         lines.append(f'public_flat_rw -module "{toplevel}" -var "{port.lstrip(chr(92))}"')
+    seen = set()
     for module, var in extra:
-        lines.append(f'public_flat_rw -module "{module}" -var "{var}"')
+        key = (_module_name(text, module), var)
+        if key not in seen:
+            seen.add(key)
+            lines.append(f'public_flat_rw -module "{key[0]}" -var "{key[1]}"')
     _write_if_changed(path, "\n".join(lines) + "\n")
     return path
 
