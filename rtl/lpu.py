@@ -21,7 +21,9 @@ its ICU queue(s) and reads and writes the streams there
 each, superlane ``s`` running ``superlane_offset(s)`` cycles behind superlane
 0 (:mod:`openlpu.rtl.wavefront`); a stop holds its superlane's stream
 registers at the position, linked to the stops of the western and eastern
-neighbours in the same superlane. The
+neighbours in the same superlane. The stops of superlane ``s`` form the
+:class:`~openlpu.rtl.fabric.StreamRow` ``superlane<s>`` (stop ``<position>``
+inside it); every row is the same design, one Verilog module. The
 stream fabric's timing is described in :mod:`openlpu.rtl.fabric`.
 
 A start (``CONTROL`` written while the chip is idle) clears the stream
@@ -52,7 +54,7 @@ from amaranth.lib.wiring import In, Out
 from openlpu import isa, timing
 from openlpu.config import require_ecc_lanes
 
-from .fabric import StreamStop
+from .fabric import StreamRow
 from .hier import shared
 from .host import HostPort, host_bus_members
 from .icu import Icu
@@ -90,7 +92,8 @@ class Lpu(wiring.Component):
         m = Module()
         host = m.submodules.host = HostPort(cfg, program=True)
         mem = m.submodules.mem = Mem(cfg)
-        icu = m.submodules.icu = Icu(cfg)
+        icu = Icu(cfg)
+        m.submodules.icu = shared(icu, platform, "icu")
         go = Signal()
         m.d.comb += go.eq(host.start & ~icu.busy)
         wiring.connect(m, wiring.flipped(self.s_axi), host.s_axi)
@@ -100,19 +103,18 @@ class Lpu(wiring.Component):
         m.d.comb += [mem.fault[s].eq(Mux(self.fault_slice == s, self.fault, 0)) for s in range(cfg.mem_slices)]
 
         queue = {name: q for q, name in enumerate(isa.queues(cfg))}
-        west = [None] * cfg.superlanes
+        units = {}
         for name in timing.floorplan(cfg):          # west to east
-            unit = m.submodules[name] = self._unit(m, name, mem, go)
-            for s in range(cfg.superlanes):          # one stream stop per superlane
-                stop = StreamStop(cfg.superlane, unit.PLANES, unit.WRITERS)
-                m.submodules[f"{name}_streams{s}"] = shared(stop, platform, "stream_stop", reset=go)
-                wiring.connect(m, unit.streams[s], stop.unit)
-                if west[s] is not None:
-                    wiring.connect(m, west[s].east, stop.west)
-                west[s] = stop
+            unit = units[name] = m.submodules[name] = self._unit(m, name, mem, go)
             for i, q in enumerate(unit.queues):
                 m.d.comb += [unit.issue[i].eq(icu.issue[queue[q]]),
                              icu.unit_error[queue[q]].eq(unit.unit_error[i])]
+        positions = tuple((name, *unit.access) for name, unit in units.items())
+        for s in range(cfg.superlanes):              # the stream stops of each superlane
+            row = StreamRow(cfg.superlane, positions)
+            m.submodules[f"superlane{s}"] = shared(row, platform, "stream_row", reset=go)
+            for name, unit in units.items():
+                wiring.connect(m, unit.streams[s], getattr(row, name))
         return m
 
     def _unit(self, m, name, mem, go):

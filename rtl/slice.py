@@ -30,22 +30,32 @@ class Slice(wiring.Component):
     unit_error : Out(UnitErrorLayout(cfg)).array(len(queues))
         The errors the unit detects in execution, per queue (always 0 for a
         unit that detects none).
-    streams : Out(StreamAccess(cfg.superlane, PLANES, WRITERS)).array(superlanes)
+    streams : Out(StreamAccess(cfg.superlane, PLANES, WRITERS, reads)).array(superlanes)
         The stream fabric at the position, one access per superlane (its
-        ``lanes_per_superlane`` lanes): the tap the unit reads its operands
-        from, and its writes. Superlane ``s`` runs ``superlane_offset(s)``
+        ``lanes_per_superlane`` lanes): the ``reads`` read ports the unit
+        reads its operands through (or, with ``reads=None``, every stream's
+        tap), and its writes. Superlane ``s`` runs ``superlane_offset(s)``
         cycles behind superlane 0 (:mod:`openlpu.rtl.wavefront`).
+
+    ``reads``: the most operand streams the unit reads in one cycle, or None
+    for the whole tap.
     """
 
     PLANES = None
     WRITERS = None
 
-    def __init__(self, cfg, queues, members):
+    def __init__(self, cfg, queues, members, reads=None):
         self._cfg = require_config(cfg)
         self.queues = tuple(queues)
+        self.reads = reads
         super().__init__({
             "issue": In(IssueLayout(cfg)).array(len(self.queues)),
             "unit_error": Out(UnitErrorLayout(cfg)).array(len(self.queues)),
-            "streams": Out(StreamAccess(cfg.superlane, self.PLANES, self.WRITERS)).array(cfg.superlanes),
+            "streams": Out(StreamAccess(cfg.superlane, self.PLANES, self.WRITERS, reads)).array(cfg.superlanes),
             **members,
         })
+
+    @property
+    def access(self):
+        """``(PLANES, WRITERS, reads)``: the shape of the unit's stream access."""
+        return self.PLANES, self.WRITERS, self.reads

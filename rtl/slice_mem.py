@@ -66,6 +66,7 @@ class MemSliceControl(Slice):
 
     PLANES = 1
     WRITERS = 1
+    READS = 3           # GATHER's index; SCATTER's index and WRITE's data
 
     def __init__(self, cfg, index):
         tile, n = cfg.superlane, cfg.superlanes
@@ -73,7 +74,7 @@ class MemSliceControl(Slice):
             "rd": Out(Flow(MemReadLayout(tile))).array(n),
             "wr": Out(Flow(MemWriteLayout(tile))).array(n),
             "out": In(Flow(MemOutLayout(tile))).array(n),
-        })
+        }, reads=self.READS)
 
     def elaborate(self, platform):
         cfg = self._cfg
@@ -109,7 +110,7 @@ class MemSliceControl(Slice):
         name = f"{self.queues[0]}_sl{s}"
         rw, ww = rd_iss.word, wr_iss.word
         rd, wr, out = self.rd[s], self.wr[s], self.out[s]
-        operands = Operands(self.streams[s].tap, cfg.streams)
+        operands = Operands(self.streams[s], cfg.streams, m)
         is_read, is_gather, is_scrub = is_op(rw, "READ"), is_op(rw, "GATHER"), is_op(rw, "SCRUB")
         is_write, is_scatter = is_op(ww, "WRITE"), is_op(ww, "SCATTER")
         g_idx = operands.read(field(rw, "GATHER", "idx"))

@@ -43,7 +43,8 @@ class MxmSlice(Slice):
 
     def __init__(self, cfg, plane):
         self._plane = plane
-        super().__init__(cfg, [f"mxm{plane}", f"mxw{plane}"], {"go": In(1)})
+        # LW's weight rows (2 streams each at fp16) and ABC's activation (2 at fp16)
+        super().__init__(cfg, [f"mxm{plane}", f"mxw{plane}"], {"go": In(1)}, reads=2 * cfg.mxm_load_rows + 2)
 
     def elaborate(self, platform):
         cfg = self._cfg
@@ -51,7 +52,7 @@ class MxmSlice(Slice):
         plane = MxmPlane(cfg)
         name = f"mxm{self._plane}"
         m.submodules.plane = shared(plane, platform, "mxm_plane", reset=self.go)
-        ops = [Operands(self.streams[s].tap, cfg.streams) for s in range(cfg.superlanes)]
+        ops = [Operands(self.streams[s], cfg.streams, m) for s in range(cfg.superlanes)]
         a_wave, w_wave = wave(m, self.issue[0], cfg, f"{name}_a_wave"), wave(m, self.issue[1], cfg, f"{name}_w_wave")
         ai, wi = a_wave[-1], w_wave[-1]           # the plane runs at the last superlane's time
         aw, ww = ai.word, wi.word
@@ -73,13 +74,15 @@ class MxmSlice(Slice):
         dst = delay(m, field(aw, "ABC", "dst"), timing.mxm_latency(cfg), f"{name}_dst")
         lanes = cfg.lanes_per_superlane
         result = plane.result
-        for s, (valid, d, data) in enumerate(zip(reskew(m, cfg, result.valid, f"{name}_valid"),
-                                                 reskew(m, cfg, dst, f"{name}_dst"),
-                                                 reskew(m, cfg, result.payload.data.as_value(), f"{name}_data"))):
+        data = result.payload.data.as_value()           # byte plane j of lane i at bits 8 * (lanes * j + i)
+        shares = [Cat(*(data[8 * (cfg.lanes * j + lanes * s):][:8 * lanes] for j in range(self.PLANES)))
+                  for s in range(cfg.superlanes)]
+        for s, (valid, d, share) in enumerate(zip(reskew(m, cfg, result.valid, f"{name}_valid"),
+                                                  reskew(m, cfg, dst, f"{name}_dst"),
+                                                  reskew(m, cfg, shares, f"{name}_data"))):
             write = self.streams[s].write[0]
             m.d.comb += [write.valid.eq(valid.replicate(self.PLANES)), write.dst.eq(d)]
-            m.d.comb += [write.data[j].eq(data[8 * (cfg.lanes * j + lanes * s):][:8 * lanes])
-                         for j in range(self.PLANES)]
+            m.d.comb += [write.data[j].eq(share[8 * lanes * j:][:8 * lanes]) for j in range(self.PLANES)]
         return m
 
     def _deskewed(self, m, issues, ops, op, name, count):

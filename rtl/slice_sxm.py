@@ -13,13 +13,14 @@ Error: SXM_FAULT in the cycle the unit's sticky ``error`` rises (one cycle
 after the offending instruction executes), with that instruction's pc.
 """
 
-from amaranth.hdl import Module, Mux, ResetInserter, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib.wiring import In
 
 from .. import timing
 from ..golden.sxm import SxmOp
 from ..isa import BY_NAME, ErrorCode
 from .fabric import Operands
+from .hier import shared
 from .icu import field, is_op
 from .pipeline import delay, register
 from .slice import Slice
@@ -45,7 +46,7 @@ class SxmSlice(Slice):
     WRITERS = 1
 
     def __init__(self, cfg):
-        super().__init__(cfg, ["sxm"], {"go": In(1)})
+        super().__init__(cfg, ["sxm"], {"go": In(1)}, reads=3)          # PASS's a, PERM's b, SEL's c
 
     def elaborate(self, platform):
         cfg = self._cfg
@@ -53,7 +54,8 @@ class SxmSlice(Slice):
         issues = wave(m, self.issue[0], cfg, "sxm_wave")
         si = issues[-1]                           # the unit runs at the last superlane's time
         sw = si.word
-        sxm = m.submodules.sxm = ResetInserter({"sync": self.go})(Sxm(cfg))
+        sxm = Sxm(cfg)
+        m.submodules.sxm = shared(sxm, platform, "sxm", reset=self.go)
         base = BY_NAME["PASS"].opcode
         is_sxm = si.valid & (sw[:6] >= base) & (sw[:6] < base + 8)
         op = Signal(3, name="sxm_op")
@@ -71,12 +73,13 @@ class SxmSlice(Slice):
         ]
         lanes = cfg.lanes_per_superlane
         out = sxm.out
-        for s, (valid, dst, data) in enumerate(zip(reskew(m, cfg, out.valid, "sxm_valid"),
-                                                   reskew(m, cfg, out.payload.dst, "sxm_dst"),
-                                                   reskew(m, cfg, out.payload.data.as_value(), "sxm_data"))):
+        data = out.payload.data.as_value()
+        shares = [data[8 * lanes * s:8 * lanes * (s + 1)] for s in range(cfg.superlanes)]
+        for s, (valid, dst, share) in enumerate(zip(reskew(m, cfg, out.valid, "sxm_valid"),
+                                                    reskew(m, cfg, out.payload.dst, "sxm_dst"),
+                                                    reskew(m, cfg, shares, "sxm_data"))):
             write = self.streams[s].write[0]
-            m.d.comb += [write.valid.eq(valid), write.dst.eq(dst),
-                         write.data[0].eq(data[8 * lanes * s:8 * lanes * (s + 1)])]
+            m.d.comb += [write.valid.eq(valid), write.dst.eq(dst), write.data[0].eq(share)]
         err_prev = register(m, sxm.error, "sxm_err_prev")
         pc = delay(m, si.pc, timing.SXM_LATENCY, "sxm_pc")
         ue = self.unit_error[0]
@@ -87,6 +90,6 @@ class SxmSlice(Slice):
     def _operands(self, m, issues):
         """Operands ``a``, ``b``, ``c``: each superlane's share read at its own time, deskewed."""
         cfg = self._cfg
-        ops = [Operands(self.streams[s].tap, cfg.streams) for s in range(cfg.superlanes)]
+        ops = [Operands(self.streams[s], cfg.streams, m) for s in range(cfg.superlanes)]
         return [deskew(m, cfg, [o.read(field(iss.word, op, name)) for iss, o in zip(issues, ops)], f"sxm_{name}")
                 for op, name in (("PASS", "a"), ("PERM", "b"), ("SEL", "c"))]

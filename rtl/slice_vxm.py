@@ -88,7 +88,7 @@ class VxmSlice(Slice):
             ctrl = Signal(VxmControl(cfg)["alu"].offset + (cfg.vxm_alus - k) * AluControl.size, name=f"vop{k}_ctrl")
             m.d.comb += ctrl.eq(slots[field(vi.word, "VOP", "slot")][:len(ctrl)])
             ctrls.append(wave(m, ctrl, cfg, f"vop{k}_ctrl_wave"))
-        operands = [Operands(self.streams[s].tap, cfg.streams) for s in range(cfg.superlanes)]
+        operands = [Operands(self.streams[s], cfg.streams) for s in range(cfg.superlanes)]
         faults = [self._columns(m, platform, s, [i[s] for i in issues], [c[s] for c in ctrls], operands[s])
                   for s in range(cfg.superlanes)]
         for k, (ue, vi) in enumerate(zip(self.unit_error, self.issue)):

@@ -44,5 +44,8 @@ def deskew(m, cfg, parts, name):
 
 def reskew(m, cfg, value, name):
     """``value`` (computed at the last superlane's time, in superlane 0's frame one for all)
-    as superlane ``s`` receives it: delayed by ``superlane_offset(s)``; returns the list."""
-    return [delay(m, value, timing.superlane_offset(s), f"{name}_sl{s}") for s in range(cfg.superlanes)]
+    as superlane ``s`` receives it: delayed by ``superlane_offset(s)``; returns the list.
+    ``value`` may be a list, one share per superlane (``value[s]`` is superlane ``s``'s own
+    lanes): then only that share is delayed for superlane ``s``, not the whole vector."""
+    shares = value if isinstance(value, (list, tuple)) else [value] * cfg.superlanes
+    return [delay(m, share, timing.superlane_offset(s), f"{name}_sl{s}") for s, share in enumerate(shares)]

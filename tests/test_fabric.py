@@ -5,7 +5,7 @@ from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from openlpu.config import preset
-from openlpu.rtl.fabric import EAST, WEST, Operands, StreamStop
+from openlpu.rtl.fabric import EAST, WEST, Operands, StreamRow, StreamStop
 
 TINY = preset("tiny")
 S = TINY.streams
@@ -67,3 +67,51 @@ def test_stops_move_values_one_position_per_cycle_and_the_first_writer_wins():
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+
+
+class _Row(Elaboratable):
+    """A :class:`StreamRow` of two positions: ``a`` with read ports, ``b`` with the whole tap."""
+
+    def __init__(self):
+        self.row = StreamRow(TINY, (("a", 1, 1, 2), ("b", 1, 1, None)))
+        self.operands = [Signal(6, name=f"operand{i}") for i in range(2)]
+        self.reads = [Signal(8 * TINY.lanes, name=f"read{i}") for i in range(2)]
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.row = self.row
+        ops = Operands(wiring.flipped(self.row.a), S, m)
+        m.d.comb += [r.eq(ops.read(o, 1)) for r, o in zip(self.reads, self.operands)]
+        return m
+
+
+def test_read_ports_select_like_the_tap_and_rows_link_their_stops():
+    dut = _Row()
+    a, b = dut.row.a, dut.row.b
+
+    async def bench(ctx):
+        ctx.set(b.write[0], {"valid": 1, "dst": (WEST << 5) | 2, "data": [_vector(0x42)]})
+        ctx.set(a.write[0], {"valid": 1, "dst": (EAST << 5) | 5, "data": [_vector(0x17)]})
+        await ctx.tick()
+        ctx.set(a.write[0].valid, 0)
+        ctx.set(b.write[0].valid, 0)
+        ctx.set(dut.operands[0], (EAST << 5) | 4)        # + 1: east 5, written at a
+        ctx.set(dut.operands[1], (WEST << 5) | 1)        # + 1: west 2, written at b, not yet at a
+        assert [ctx.get(r) for r in dut.reads] == [int.from_bytes(bytes(_vector(0x17)), "little"), 0]
+        await ctx.tick()                                  # west 2 moves from b to a; east 5 to b
+        assert ctx.get(dut.reads[1]) == int.from_bytes(bytes(_vector(0x42)), "little")
+        assert ctx.get(b.tap[EAST * S + 5][0]) == 0x17
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_more_reads_than_ports_is_an_error():
+    import pytest
+    m = Module()
+    ops = Operands(wiring.flipped(StreamStop(TINY, 1, 1, 1).unit), S, m)
+    ops.read(Signal(6))
+    with pytest.raises(ValueError, match="more operand reads than the 1 read ports"):
+        ops.read(Signal(6))

@@ -167,21 +167,23 @@ def run_and_compare(cfg, sim, cases, key, labels=None, log_file=None):
 # --- stream registers, cycle by cycle -------------------------------------------------------------
 
 #: Verilog module of a stream stop: :func:`openlpu.rtl.hier.shared` names the shared module
-#: ``stream_stop_<fingerprint[:10]>``; a stop too wide to share stays inline, as module
-#: ``<toplevel>.<position>_streams<superlane>``. Verilator's control files take ``*`` wildcards.
-_STOP_MODULES = ("stream_stop_*", "{toplevel}.*_streams*")
+#: ``stream_stop_<fingerprint[:10]>``; a stop (or a superlane's row of stops) too wide to share
+#: stays inline, as module ``<toplevel>.superlane<k>.<position>``. Verilator's control files take
+#: ``*`` wildcards.
+_STOP_MODULES = ("stream_stop_*", "{toplevel}.superlane*")
 
 
 def stream_register_names(cfg):
     """``[(name, position index, superlane, direction, stream)]`` of every stream register of
-    the chip: ``name`` is its path below the toplevel, ``<position>_streams<superlane>.s<e|w><stream>``
-    (:class:`~openlpu.rtl.fabric.StreamStop`; instance names from :class:`~openlpu.rtl.lpu.Lpu`)."""
+    the chip: ``name`` is its path below the toplevel, ``superlane<superlane>.<position>.s<e|w><stream>``
+    (:class:`~openlpu.rtl.fabric.StreamStop` in :class:`~openlpu.rtl.fabric.StreamRow`; instance
+    names from :class:`~openlpu.rtl.lpu.Lpu`)."""
     out = []
     for name, p in sorted(timing.floorplan(cfg).items(), key=lambda kv: kv[1]):
         for k in range(cfg.superlanes):
             for d in (0, 1):
                 for s in range(cfg.streams):
-                    out.append((f"{name}_streams{k}.s{'ew'[d]}{s}", p, k, d, s))
+                    out.append((f"superlane{k}.{name}.s{'ew'[d]}{s}", p, k, d, s))
     return out
 
 

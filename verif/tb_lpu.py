@@ -28,7 +28,7 @@ the case's ``load``, ``run`` (start to done, status registers read) and
 
 Stream trace (``OPENLPU_STREAM_TRACE=1``, or a case's ``"stream_trace": true``):
 :class:`StreamMonitor` reads every stream register of every stop
-(``<position>_streams<superlane>.s<e|w><stream>``) once per clock cycle, at the
+(``superlane<superlane>.<position>.s<e|w><stream>``) once per clock cycle, at the
 falling edge, from the run's cycle 0 -- the first clock cycle in which the ICU's
 ``active`` is high, the cycle after the CONTROL write's start pulse; the
 registers then still hold the start's zeros -- until the status registers have
@@ -170,8 +170,10 @@ class StreamMonitor:
         self.names = [name for name, *_ in stream_register_names(cfg)]
         self.handles = []
         for name in self.names:
-            stop, reg = name.split(".")
-            self.handles.append(getattr(getattr(dut, stop), reg))
+            handle = dut
+            for part in name.split("."):
+                handle = getattr(handle, part)
+            self.handles.append(handle)
         self.active = dut.icu.active
         self._stop = False
         self._task = None
