@@ -101,6 +101,15 @@ def _unit_names(choice):
     return list(UNITS) if choice == "all" else [choice]
 
 
+def _conversion_progress(start):
+    """A conversion's progress on stderr: each shared module as its conversion starts, then
+    the top's own (at ``tsp`` the longest step)."""
+    def report(module, count):
+        what = f"shared module {count}: {module}" if count is not None else f"the top module {module}"
+        print(f"  {time.perf_counter() - start:7.1f} s  converting {what}", file=sys.stderr, flush=True)
+    return report
+
+
 def cmd_generate(args):
     from .verif.runner import lint, write_verilog
     cfg, label = _config(args), _label(args)
@@ -116,7 +125,7 @@ def cmd_generate(args):
                 continue
             raise SystemExit(f"error: {exc}") from None
         name = f"openlpu_{unit}_{label}".replace("-", "_")
-        path = write_verilog(component, name, out / f"{name}.v")
+        path = write_verilog(component, name, out / f"{name}.v", progress=_conversion_progress(start))
         elapsed = time.perf_counter() - start
         lines = path.read_text().count("\n")
         print(f"{unit:10s} {args.preset:6s} -> {path} ({lines} lines, {elapsed:.1f} s)")

@@ -32,7 +32,8 @@ import pickle
 import re
 import warnings
 
-from amaranth.hdl import ClockSignal, Instance, ResetInserter, ResetSignal, UnusedElaboratable, ValueCastable
+from amaranth.hdl import (ClockSignal, Elaboratable, Fragment, Instance, ResetInserter, ResetSignal,
+                          UnusedElaboratable, ValueCastable)
 from amaranth.lib import wiring
 
 __all__ = ["VerilogModules", "shared", "convert"]
@@ -41,9 +42,10 @@ __all__ = ["VerilogModules", "shared", "convert"]
 class VerilogModules:
     """The platform of a hierarchical conversion: the Verilog of every shared module, by name."""
 
-    def __init__(self, isolate=False):
+    def __init__(self, isolate=False, progress=None):
         self.modules = {}
         self.isolate = isolate and hasattr(os, "fork")
+        self._progress = progress
         self._fingerprints = {}
         self._unused = []
 
@@ -59,6 +61,8 @@ class VerilogModules:
             self._unused.append(component)
             return name
         self.modules[name] = None          # reserved: a design cannot instance itself
+        if self._progress is not None:
+            self._progress(name, len(self.modules))
         if self.isolate:
             self.modules.update(_in_child(lambda: self._converted(component, name)))
             self._unused.append(component)     # elaborated in the child only
@@ -167,12 +171,33 @@ def shared(component, platform, base, reset=None):
     return Instance(name, **kwargs)
 
 
-def convert(component, name):
-    """The Verilog of ``component`` as module ``name`` and of every module it shares."""
+def convert(component, name, progress=None):
+    """The Verilog of ``component`` as module ``name`` and of every module it shares.
+
+    ``progress(module, count)``, if given, is called as each shared module's conversion
+    starts (``count`` modules so far, this one included), then as ``progress(name, None)``
+    when the top's own conversion starts."""
     from amaranth.back import verilog
-    platform = VerilogModules(isolate=True)
+    platform = VerilogModules(isolate=True, progress=progress)
+    design = component if progress is None else _Announced(component, lambda: progress(name, None))
     try:
-        top = verilog.convert(component, name=name, platform=platform, emit_src=False)
+        top = verilog.convert(design, name=name, platform=platform, emit_src=False)
     finally:
         platform.release()
     return "\n".join([top, *platform.modules.values()])
+
+
+class _Announced(Elaboratable):
+    """``component``, calling ``announce()`` once it (and every module it shares) is elaborated.
+    Its members (``signature`` and the ports) are the component's, so the ports are the same."""
+
+    def __init__(self, component, announce):
+        self._component, self._announce = component, announce
+
+    def __getattr__(self, name):
+        return getattr(self._component, name)
+
+    def elaborate(self, platform):
+        fragment = Fragment.get(self._component, platform)
+        self._announce()
+        return fragment

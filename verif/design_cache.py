@@ -21,13 +21,14 @@ from openlpu.fingerprint import design_fingerprint, source_digest
 __all__ = ["design_fingerprint", "build_digest", "source_digest", "verilog_text"]
 
 
-def verilog_text(component, name):
-    """The Verilog of ``component`` as module ``name`` (Amaranth's, or the design's own)."""
+def verilog_text(component, name, progress=None):
+    """The Verilog of ``component`` as module ``name`` (Amaranth's, or the design's own);
+    ``progress`` as for :func:`openlpu.rtl.hier.convert`."""
     own = getattr(component, "to_verilog", None)
     if own is not None:
         return own(name)
     from openlpu.rtl.hier import convert
-    return convert(component, name)
+    return convert(component, name, progress)
 
 
 def build_digest(verilog, sim, options):

@@ -166,13 +166,14 @@ def _write_if_changed(path, text):
     return True
 
 
-def write_verilog(component, name, path):
+def write_verilog(component, name, path, progress=None):
     """Convert ``component`` to Verilog module ``name`` at ``path``.
 
     The file is only rewritten when its text changes, so make-based simulator
-    builds are not redone needlessly. Returns ``path``.
+    builds are not redone needlessly. Returns ``path``. ``progress`` as for
+    :func:`openlpu.rtl.hier.convert`.
     """
-    text = verilog_text(component, name)
+    text = verilog_text(component, name, progress)
     _write_if_changed(Path(path), text)
     return Path(path)
 
