@@ -177,13 +177,27 @@ def convert(component, name, progress=None):
     ``progress(module, count)``, if given, is called as each shared module's conversion
     starts (``count`` modules so far, this one included), then as ``progress(name, None)``
     when the top's own conversion starts."""
-    from amaranth.back import verilog
+    from amaranth.back import rtlil, verilog
     platform = VerilogModules(isolate=True, progress=progress)
     design = component if progress is None else _Announced(component, lambda: progress(name, None))
+
+    def front_end():
+        """Elaboration, the shared modules and the top's RTLIL (the most memory)."""
+        return rtlil.convert(design, name=name, platform=platform, emit_src=False), platform.modules
+
     try:
-        top = verilog.convert(design, name=name, platform=platform, emit_src=False)
+        if platform.isolate:
+            # in a child, so that Yosys (below) does not run beside the front end's heap
+            top_rtlil, modules = _in_child(front_end)
+            platform.modules.update(modules)
+            platform._unused.append(component)     # elaborated in the child only
+        else:
+            top_rtlil, _ = front_end()
     finally:
         platform.release()
+    # RTLIL to Verilog as amaranth.back.verilog.convert does it (its own helper: the
+    # public convert() would run the front end again, here)
+    top = verilog._convert_rtlil_text(top_rtlil, strip_internal_attrs=False)
     return "\n".join([top, *platform.modules.values()])
 
 
