@@ -110,6 +110,21 @@ def _conversion_progress(start):
     return report
 
 
+def _lint_modules(path):
+    """Lint ``path`` module by module (:func:`openlpu.verif.runner.lint_modules`); 1 on failure."""
+    from .verif.runner import lint_modules
+    start = time.perf_counter()
+
+    def report(i, n, module):
+        print(f"  {time.perf_counter() - start:7.1f} s  lint {i + 1}/{n}: {module}", file=sys.stderr, flush=True)
+    failures = lint_modules(path, progress=report)
+    for module, stderr in failures:
+        print(f"lint: {module}:\n{stderr}", file=sys.stderr)
+    if not failures:
+        print(f"{'':17s} lint clean, module by module (verilator --lint-only -Wall + verif/waivers.vlt)")
+    return 1 if failures else 0
+
+
 def cmd_generate(args):
     from .verif.runner import lint, write_verilog
     cfg, label = _config(args), _label(args)
@@ -129,6 +144,8 @@ def cmd_generate(args):
         elapsed = time.perf_counter() - start
         lines = path.read_text().count("\n")
         print(f"{unit:10s} {args.preset:6s} -> {path} ({lines} lines, {elapsed:.1f} s)")
+        if args.lint_modules:
+            status |= _lint_modules(path)
         if args.lint:
             result = lint(path, top=name)
             if result.returncode:
@@ -501,6 +518,9 @@ def build_parser():
     gen = _unit_command(sub, "generate", "write Verilog for a unit and preset", cmd_generate,
                         unit="mxm", output="build/verilog")
     gen.add_argument("--lint", action="store_true", help="lint the output with Verilator -Wall")
+    gen.add_argument("--lint-modules", action="store_true",
+                     help="lint each module on its own, its children as port-only stubs (for tsp, whose "
+                          "whole-design lint does not fit in 24 GB)")
     syn = _unit_command(sub, "synth", "synthesise a unit for ECP5: area and Fmax", cmd_synth,
                         unit="sxm", output="build/synth")
     syn.add_argument("--no-pnr", action="store_true", help="stop after Yosys (no Fmax)")

@@ -14,7 +14,7 @@ from openlpu.verif.lpu_cases import expect, run_rtl, compare
 from openlpu.verif.golden_mutants import PORT_MUTANTS, mutant, mutants_disagree
 from openlpu.verif.lpu_directed import directed_cases
 from openlpu.verif.regress import CI_SEEDS, seed_cases
-from openlpu.verif.runner import SIMULATORS, lint, require_simulator, write_verilog
+from openlpu.verif.runner import SIMULATORS, lint, lint_modules, require_simulator, write_verilog
 
 TINY = preset("tiny")
 SMALL = preset("small")
@@ -125,6 +125,13 @@ def test_lint_tiny(tmp_path):
     path = write_verilog(Lpu(TINY), "lpu", tmp_path / "lpu.v")
     result = lint(path, "lpu")
     assert result.returncode == 0, result.stderr
+    # module by module (how tsp is linted): clean too, and a connection to a port the child
+    # does not have is found in the parent's run
+    assert lint_modules(path) == []
+    text = path.read_text()
+    broken = tmp_path / "broken.v"
+    broken.write_text(text.replace("    .go(go),", "    .go_typo(go),", 1))
+    assert [name for name, _ in lint_modules(broken)] == ["lpu"]
 
 
 @pytest.mark.slow

