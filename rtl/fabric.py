@@ -124,7 +124,7 @@ class StreamStop(wiring.Component):
         its inputs stay 0 (zeros enter the east-flowing streams).
     east : Out(Link(cfg))
         The link to the eastern neighbour; unconnected at the east edge.
-    unit : In(StreamAccess(cfg, planes, writers))
+    unit : In(StreamAccess(cfg, planes, writers, reads))
         The unit at this position.
 
     The registers' reset is the chip's start (the top wraps the stop in a

@@ -18,7 +18,9 @@ component passes it through :func:`shared`:
 
 :func:`convert` converts each shared module in a forked child process
 (``VerilogModules(isolate=True)``), so that the memory a module's conversion
-takes is given back before the parent's own, larger, design is converted.
+takes is given back before the next; the whole front end (elaboration, the
+shared modules, the top's RTLIL) runs in a child too, and Yosys turns that
+RTLIL into Verilog after the child has exited.
 
 The module is named ``<base>_<fingerprint[:10]>``; the instance keeps the
 name the parent gives the submodule, so hierarchical paths (VPI handles,
@@ -65,7 +67,7 @@ class VerilogModules:
             self._progress(name, len(self.modules))
         if self.isolate:
             self.modules.update(_in_child(lambda: self._converted(component, name)))
-            self._unused.append(component)     # elaborated in the child only
+            self.elaborated_elsewhere(component)
         else:
             self.modules[name] = _verilog(component, name, self)
         return name
@@ -75,6 +77,10 @@ class VerilogModules:
         before = set(self.modules) - {name}
         self.modules[name] = _verilog(component, name, self)
         return {k: v for k, v in self.modules.items() if k not in before}
+
+    def elaborated_elsewhere(self, component):
+        """``component`` was elaborated in a child process: not unused, here (see :meth:`release`)."""
+        self._unused.append(component)
 
     def release(self):
         """Drop the components that were only keyed, never elaborated (no warning: by design)."""
@@ -190,7 +196,7 @@ def convert(component, name, progress=None):
             # in a child, so that Yosys (below) does not run beside the front end's heap
             top_rtlil, modules = _in_child(front_end)
             platform.modules.update(modules)
-            platform._unused.append(component)     # elaborated in the child only
+            platform.elaborated_elsewhere(component)
         else:
             top_rtlil, _ = front_end()
     finally:

@@ -66,7 +66,6 @@ class MemSliceControl(Slice):
 
     PLANES = 1
     WRITERS = 1
-    READS = 3           # GATHER's index; SCATTER's index and WRITE's data
 
     def __init__(self, cfg, index):
         tile, n = cfg.superlane, cfg.superlanes
@@ -74,7 +73,7 @@ class MemSliceControl(Slice):
             "rd": Out(Flow(MemReadLayout(tile))).array(n),
             "wr": Out(Flow(MemWriteLayout(tile))).array(n),
             "out": In(Flow(MemOutLayout(tile))).array(n),
-        }, reads=self.READS)
+        }, reads=3)             # GATHER's index; SCATTER's index and WRITE's data
 
     def elaborate(self, platform):
         cfg = self._cfg

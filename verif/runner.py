@@ -504,12 +504,12 @@ def _stub(name, whole, body):
                       "// verilator lint_on UNDRIVEN", ""])
 
 
-def lint_modules(verilog_path, top=None, progress=None):
+def lint_modules(verilog_path, progress=None):
     """Lint every module of ``verilog_path`` on its own: ``verilator --lint-only -Wall`` with
     the project's waivers, the module as top and each module it instances as a port-only stub.
 
-    Every module's body and every instance's connections (names, widths) are checked, as in a
-    whole-design lint, but no run holds more than one module and its children's ports: at
+    Every module's body and every instance's pins (one the child lacks, one left out) are
+    checked, as in a whole-design lint, but no run holds more than one module and its children's ports: at
     ``tsp`` a whole-design lint needs more than this machine's 24 GB. ``progress(i, n, name)``
     is called before each module. Returns ``[(module, stderr)]`` of the modules that fail.
     """
